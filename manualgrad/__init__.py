@@ -1,0 +1,12 @@
+"""manualgrad: PyTorch layers, activations and losses whose backward is derived by hand.
+
+>>> import manualgrad as mg
+>>> import manualgrad.nn as mnn
+>>> import manualgrad.functional as MF
+"""
+
+from . import functional, nn
+from .verify import CheckResult, check
+
+__version__ = "0.1.0"
+__all__ = ["functional", "nn", "check", "CheckResult", "__version__"]

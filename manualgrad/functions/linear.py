@@ -1,0 +1,49 @@
+"""Affine map: ``linear``."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class LinearFunction(torch.autograd.Function):
+    """y = x wᵀ + b   (x: (*, in), w: (out, in), b: (out,) or broadcastable, y: (*, out))
+
+    dx = dy w                       (*, out) @ (out, in)
+    dw = Σ_rows dyᵀ x               rows flattened: (out, N) @ (N, in)
+    db = Σ_rows dy                  summed down to b's shape
+    A 1-D weight (in,) is the row vector of a single output whose last dim is dropped.
+    Saves x only when w needs a gradient and w only when x does (what each gradient reads).
+    """
+
+    @staticmethod
+    def forward(x, w, b):
+        return F.linear(x, w, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, w, b = inputs
+        need_x, need_w, _ = ctx.needs_input_grad
+        ctx.save_for_backward(x if need_w else None, w if need_x else None)
+        ctx.b_shape = None if b is None else b.shape
+        ctx.w_is_1d = w.dim() == 1
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        dx = dw = db = None
+        if ctx.w_is_1d:  # one output unit: restore its dropped dim
+            dy2, w = dy.unsqueeze(-1), (w.unsqueeze(0) if need_x else None)
+        else:
+            dy2 = dy
+        if need_x:
+            dx = dy2 @ w
+        if need_w:
+            rows = x.shape[:-1].numel()
+            dw = dy2.reshape(rows, dy2.shape[-1]).t() @ x.reshape(rows, x.shape[-1])
+            if ctx.w_is_1d:
+                dw = dw.squeeze(0)
+        if need_b:
+            db = dy.sum_to_size(ctx.b_shape)
+        return dx, dw, db

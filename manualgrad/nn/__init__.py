@@ -1,0 +1,19 @@
+"""``torch.nn``-compatible modules: same class names, constructor arguments, parameter and buffer
+names, initialisation and ``state_dict`` keys; ``forward`` goes through
+:mod:`manualgrad.functional`, so every backward is hand-derived."""
+
+from .dropout import Dropout
+from .linear import Linear
+
+# ---- BEGIN activation modules ----
+# ---- END activation modules ----
+# ---- BEGIN loss modules ----
+# ---- END loss modules ----
+
+__all__ = [
+    "Linear", "Dropout",
+    # ---- BEGIN activation names ----
+    # ---- END activation names ----
+    # ---- BEGIN loss names ----
+    # ---- END loss names ----
+]

@@ -1,0 +1,16 @@
+"""``Linear``: torch.nn.Linear with the hand-derived backward."""
+
+from __future__ import annotations
+
+import torch
+
+from .. import functional as MF
+
+
+class Linear(torch.nn.Linear):
+    """Same constructor, parameters (``weight``, ``bias``), initialisation, ``state_dict`` and
+    ``repr`` as :class:`torch.nn.Linear` (it is a subclass, so the same seed draws the same
+    weights); ``forward`` runs :func:`manualgrad.functional.linear`."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return MF.linear(input, self.weight, self.bias)

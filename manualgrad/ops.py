@@ -1,0 +1,90 @@
+"""THE op table: one entry per op, which drives ``tests/test_ops.py``, ``manualgrad verify`` and
+(later) ``manualgrad bench``. Adding an op means one ``OpSpec`` here and one sample generator in
+``manualgrad/samples/<family>.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+
+from . import functional as MF
+from .functions import dropout as _dropout
+from .functions import linear as _linear
+from .samples import ErrorSample, Sample
+from .samples import dropout as s_dropout
+from .samples import linear as s_linear
+
+# ---- BEGIN activation imports ----
+# ---- END activation imports ----
+# ---- BEGIN loss imports ----
+# ---- END loss imports ----
+# ---- BEGIN cross_entropy imports ----
+# ---- END cross_entropy imports ----
+
+
+@dataclass
+class OpSpec:
+    """One op: ``op`` (ours) must equal ``ref`` (torch) on every sample.
+
+    ``function``: the autograd.Function whose backward node must be the output's ``grad_fn``.
+    ``tol``: ``{dtype: (rtol, atol)}`` overrides of ``torch.testing.assert_close`` defaults.
+    ``skips``: ``{check: reason}`` for checks that do not apply (documented, shown by verify).
+    ``seeded``: the op draws random numbers; both sides run from the same seed.
+    """
+
+    name: str
+    op: Callable
+    ref: Callable
+    function: type
+    samples: Callable[[torch.device, torch.dtype], Iterable[Sample]]
+    errors: Callable[[torch.device], Iterable[ErrorSample]] = lambda device: ()
+    tol: dict = field(default_factory=dict)
+    skips: dict = field(default_factory=dict)
+    seeded: bool = False
+
+    def tolerance(self, dtype: torch.dtype) -> dict:
+        """Keyword arguments for ``torch.testing.assert_close`` at ``dtype``."""
+        if dtype in self.tol:
+            rtol, atol = self.tol[dtype]
+            return {"rtol": rtol, "atol": atol}
+        return {}
+
+
+def _dropout_reference(input, p=0.5, training=True, inplace=False):
+    """Dropout written with torch autograd ops, drawing its mask exactly as ours does (on CPU it
+    equals ``F.dropout`` under the same seed; tests/test_dropout.py checks that)."""
+    if not 0 <= p <= 1:
+        return F.dropout(input, p, training, inplace)  # torch's own error
+    if not training or p == 0:
+        return input
+    keep = torch.empty_like(input).bernoulli_(1 - p)
+    return input * keep / (1 - p) if p < 1 else input * 0
+
+
+OPS: list[OpSpec] = [
+    OpSpec("linear", MF.linear, F.linear, _linear.LinearFunction,
+           s_linear.samples, s_linear.errors),
+    OpSpec("dropout", MF.dropout, _dropout_reference, _dropout.DropoutFunction,
+           s_dropout.samples, s_dropout.errors, seeded=True),
+    # ---- BEGIN activation ops ----
+    # ---- END activation ops ----
+    # ---- BEGIN loss ops ----
+    # ---- END loss ops ----
+    # ---- BEGIN cross_entropy ops ----
+    # ---- END cross_entropy ops ----
+]
+
+OPS_BY_NAME = {spec.name: spec for spec in OPS}
+assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
+
+
+def get(name: str) -> OpSpec:
+    """The spec of the op called ``name`` (as in ``torch.nn.functional``)."""
+    try:
+        return OPS_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}; known ops: {', '.join(OPS_BY_NAME)}") from None

@@ -1,0 +1,298 @@
+"""Compare a hand-derived op with torch autograd: the engine behind ``manualgrad.check``,
+``manualgrad verify`` and ``tests/test_ops.py``.
+
+Both sides run on the same inputs; one random upstream gradient ``dy`` (not ones, which hides
+transposes) is shared; the gradients of every input that requires grad are compared, with their
+dtype, shape and device. Float64 ``gradcheck``/``gradgradcheck`` run separately.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+LOW_PRECISION = (torch.bfloat16, torch.float16)
+
+
+@dataclass
+class Run:
+    """Output, shared upstream gradient and input gradients of one forward/backward."""
+
+    out: torch.Tensor
+    dy: torch.Tensor | None
+    grads: list  # one per differentiable input, in ``grad_inputs`` order (None if unused)
+
+
+def grad_inputs(args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    """The tensors among ``args`` and ``kwargs`` values that require grad, in call order."""
+    vals = list(args) + list(kwargs.values())
+    return [a for a in vals if isinstance(a, torch.Tensor) and a.requires_grad]
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None):
+    """Run with torch's global RNG at ``seed`` (restored afterwards); no-op for ``None``."""
+    if seed is None:
+        yield
+        return
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def run(fn: Callable, args: tuple, kwargs: dict, dy: torch.Tensor | None = None,
+        seed: int | None = None, clone_input: bool = False, dy_seed: int = 1234) -> Run:
+    """``fn(*args, **kwargs)`` then its gradients for a random ``dy`` (or the one given)."""
+    call_args = (args[0].clone(), *args[1:]) if clone_input else args
+    with seeded(seed):
+        out = fn(*call_args, **kwargs)
+    leaves = grad_inputs(args, kwargs)
+    if not leaves or not out.requires_grad:
+        return Run(out, dy, [None] * len(leaves))
+    if dy is None:
+        gen = torch.Generator(device=out.device).manual_seed(dy_seed)
+        dy = torch.randn(out.shape, generator=gen, device=out.device, dtype=out.dtype)
+    grads = torch.autograd.grad(out, leaves, dy, allow_unused=True)
+    return Run(out, dy, list(grads))
+
+
+@dataclass
+class Diff:
+    """How far ``got`` is from ``want``: max abs and rel error and the assert_close verdict."""
+
+    max_abs: float
+    max_rel: float
+    ok: bool
+    why: str = ""
+
+
+def compare(got, want, exact=None, rtol=None, atol=None) -> Diff:
+    """``torch.testing.assert_close(got, want)`` as data (NaN equal NaN). In low precision, where
+    torch is no ground truth either, ``got`` also passes when its error against the float64
+    ``exact`` is at most twice torch's."""
+    if got is None or want is None:
+        same = got is None and want is None
+        return Diff(0.0, 0.0, same, "" if same else f"gradient is None on one side ({got is None}, {want is None})")
+    for attr in ("dtype", "shape", "device"):
+        if getattr(got, attr) != getattr(want, attr):
+            return Diff(math.inf, math.inf, False, f"{attr} {getattr(got, attr)} != {getattr(want, attr)}")
+    abs_err, rel_err = _errors(got, want)
+    try:
+        kw = {} if rtol is None else {"rtol": rtol, "atol": atol}
+        torch.testing.assert_close(got, want, equal_nan=True, **kw)
+        return Diff(abs_err, rel_err, True)
+    except AssertionError as e:
+        if exact is not None and _errors(got, exact)[0] <= 2 * _errors(want, exact)[0] + 1e-6:
+            return Diff(abs_err, rel_err, True)
+        return Diff(abs_err, rel_err, False, str(e).strip().splitlines()[0])
+
+
+def _errors(got, want) -> tuple[float, float]:
+    if got.numel() == 0:
+        return 0.0, 0.0
+    g, w = got.detach().double(), want.detach().to(got.device).double()
+    both_nan = g.isnan() & w.isnan()
+    same_inf = (g == w) & g.isinf()
+    diff = (g - w).abs().masked_fill(both_nan | same_inf, 0).nan_to_num(nan=math.inf)
+    rel = diff / w.abs().clamp_min(1e-12).masked_fill(both_nan | same_inf, 1)
+    return diff.max().item(), rel.max().item()
+
+
+@dataclass
+class CheckResult:
+    """What :func:`check` found: forward and per-input gradient errors, and the verdict."""
+
+    forward: Diff
+    grads: list = field(default_factory=list)  # (label, Diff)
+    grad_fn: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.forward.ok and all(d.ok for _, d in self.grads)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        lines = [f"{'PASS' if self.ok else 'FAIL'}  (output grad_fn: {self.grad_fn or 'none'})",
+                 _row("forward", self.forward)]
+        lines += [_row(f"grad {label}", d) for label, d in self.grads]
+        return "\n".join(lines)
+
+
+def _row(label: str, d: Diff) -> str:
+    mark = "ok  " if d.ok else "FAIL"
+    tail = f"  {d.why}" if d.why else ""
+    return f"  {mark} {label:<18} max abs {d.max_abs:.3e}  max rel {d.max_rel:.3e}{tail}"
+
+
+def _labels(args: tuple, kwargs: dict) -> list[str]:
+    named = [(f"arg{i}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    return [n for n, a in named if isinstance(a, torch.Tensor) and a.requires_grad]
+
+
+def check(fn: Callable, reference: Callable, *args, rtol: float | None = None,
+          atol: float | None = None, seed: int | None = 0, **kwargs) -> CheckResult:
+    """Run ``fn`` and ``reference`` on the same inputs with one random upstream gradient and
+    compare the outputs and the gradient of every input that requires grad.
+
+    ``rtol``/``atol`` override ``torch.testing.assert_close``'s defaults for the dtype; ``seed``
+    makes random ops (dropout) draw the same numbers on both sides. Returns a
+    :class:`CheckResult`; ``bool(result)`` is the verdict and ``print(result)`` a table.
+
+    >>> import manualgrad as mg, manualgrad.functional as MF, torch.nn.functional as F
+    >>> x = torch.randn(4, 3, requires_grad=True)
+    >>> print(mg.check(MF.gelu, F.gelu, x, approximate="tanh"))  # doctest: +SKIP
+    """
+    ours = run(fn, args, kwargs, seed=seed)
+    theirs = run(reference, args, kwargs, dy=ours.dy, seed=seed)
+    result = CheckResult(compare(ours.out, theirs.out, rtol=rtol, atol=atol),
+                         grad_fn=type(ours.out.grad_fn).__name__ if ours.out.grad_fn else "")
+    for label, g, h in zip(_labels(args, kwargs), ours.grads, theirs.grads):
+        result.grads.append((label, compare(g, h, rtol=rtol, atol=atol)))
+    return result
+
+
+# ---------------------------------------------------------------- the op table, op by op
+
+
+@dataclass
+class OpReport:
+    """One op of the table verified on one device and dtype (a row of ``manualgrad verify``)."""
+
+    name: str
+    samples: int = 0
+    forward_err: float = 0.0
+    grad_err: float = 0.0
+    gradcheck: str = "n/a"
+    gradgradcheck: str = "n/a"
+    errors: str = "n/a"
+    failures: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _upcast(args: tuple, kwargs: dict):
+    def up(a):
+        if isinstance(a, torch.Tensor) and a.is_floating_point():
+            return a.detach().double().requires_grad_(a.requires_grad)
+        return a
+    return tuple(map(up, args)), {k: up(v) for k, v in kwargs.items()}
+
+
+def compare_sample(spec, sample, dtype: torch.dtype):
+    """Ours vs torch on one sample: ``(ours, theirs, forward Diff, [grad Diff])``."""
+    seed = 0 if spec.seeded else None
+    ours = run(spec.op, sample.args, sample.kwargs, seed=seed, clone_input=sample.clone_input)
+    theirs = run(spec.ref, sample.args, sample.kwargs, dy=ours.dy, seed=seed, clone_input=sample.clone_input)
+    exact = None
+    if dtype in LOW_PRECISION:
+        args64, kwargs64 = _upcast(sample.args, sample.kwargs)
+        dy64 = None if ours.dy is None else ours.dy.double()
+        exact = run(spec.ref, args64, kwargs64, dy=dy64, seed=seed, clone_input=sample.clone_input)
+    tol = spec.tolerance(dtype)
+    fwd = compare(ours.out, theirs.out, exact and exact.out, **tol)
+    grads = [compare(g, h, exact and exact.grads[i], **tol)
+             for i, (g, h) in enumerate(zip(ours.grads, theirs.grads))]
+    return ours, theirs, fwd, grads
+
+
+def _as_function_of_grad_inputs(fn: Callable, sample, seed):
+    """``f(*tensors)`` = ``fn`` on the sample with its differentiable tensors replaced, plus
+    float64 leaf copies of those tensors, ready for gradcheck."""
+    vals = list(sample.args) + list(sample.kwargs.values())
+    slots = [i for i, a in enumerate(vals) if isinstance(a, torch.Tensor) and a.requires_grad]
+    n_args = len(sample.args)
+    keys = list(sample.kwargs)
+
+    def f(*ts):
+        new = list(vals)
+        for i, t in zip(slots, ts):
+            new[i] = t
+        args = new[:n_args]
+        if sample.clone_input:
+            args[0] = args[0].clone()
+        with seeded(seed):
+            return fn(*args, **dict(zip(keys, new[n_args:])))
+
+    return f, [vals[i].detach().clone().requires_grad_() for i in slots]
+
+
+def gradchecks(spec, sample) -> tuple[bool, bool]:
+    """float64 ``gradcheck`` and ``gradgradcheck`` of ``spec.op`` on ``sample``."""
+    f, inputs = _as_function_of_grad_inputs(spec.op, sample, 0 if spec.seeded else None)
+    if not inputs:
+        return True, True
+    first = torch.autograd.gradcheck(f, inputs, raise_exception=False)
+    second = ("gradgradcheck" in spec.skips
+              or torch.autograd.gradgradcheck(f, inputs, raise_exception=False))
+    return first, second
+
+
+def error_matches(spec, bad, device) -> str:
+    """'' when ``spec.op`` rejects ``bad`` as it should, else what went wrong."""
+    try:
+        spec.op(*bad.args, **bad.kwargs)
+    except Exception as ours:  # noqa: BLE001 - the exception is what is being checked
+        if bad.match is not None:
+            import re
+            if isinstance(ours, bad.error) and re.search(bad.match, str(ours)):
+                return ""
+            return f"raised {type(ours).__name__}: {ours}; want {bad.error.__name__} matching {bad.match!r}"
+        cpu = lambda a: a.cpu() if isinstance(a, torch.Tensor) else a  # noqa: E731
+        try:
+            spec.ref(*map(cpu, bad.args), **{k: cpu(v) for k, v in bad.kwargs.items()})
+        except Exception as theirs:  # noqa: BLE001
+            want = str(theirs).strip().splitlines()[0]
+            if type(ours) is type(theirs) and want in str(ours):
+                return ""
+            return f"raised {type(ours).__name__}: {ours}; torch raises {type(theirs).__name__}: {want}"
+        return f"raised {type(ours).__name__} but torch accepts it"
+    return "no error raised"
+
+
+def verify_op(spec, device="cpu", dtype=torch.float64, gradcheck: bool = True) -> OpReport:
+    """Every sample of ``spec`` on ``device``/``dtype``, gradchecks in float64, bad inputs."""
+    device = torch.device(device)
+    rep = OpReport(spec.name)
+    for sample in spec.samples(device, dtype):
+        rep.samples += 1
+        try:
+            ours, _, fwd, grads = compare_sample(spec, sample, dtype)
+        except Exception as e:  # noqa: BLE001 - a crash is a failure to report, not to hide
+            rep.failures.append(f"{sample!r}: {type(e).__name__}: {e}")
+            continue
+        rep.forward_err = max(rep.forward_err, fwd.max_abs)
+        rep.grad_err = max([rep.grad_err] + [d.max_abs for d in grads])
+        for what, d in [("forward", fwd)] + [(f"grad {i}", d) for i, d in enumerate(grads)]:
+            if not d.ok:
+                rep.failures.append(f"{sample!r}: {what}: {d.why}")
+        node = type(ours.out.grad_fn).__name__ if ours.out.grad_fn is not None else None
+        if sample.node and ours.out.requires_grad and node != spec.function.__name__ + "Backward":
+            rep.failures.append(f"{sample!r}: grad_fn is {node}, not {spec.function.__name__}")
+    if gradcheck:
+        rep.gradcheck = rep.gradgradcheck = "pass"
+        if "gradgradcheck" in spec.skips:
+            rep.gradgradcheck = "skip"
+        for sample in spec.samples(device, torch.float64):
+            if not sample.gradcheck:
+                continue
+            first, second = gradchecks(spec, sample)
+            if not first:
+                rep.gradcheck = "FAIL"
+                rep.failures.append(f"{sample!r}: gradcheck failed")
+            if not second:
+                rep.gradgradcheck = "FAIL"
+                rep.failures.append(f"{sample!r}: gradgradcheck failed")
+    bad = [error_matches(spec, b, device) for b in spec.errors(device)]
+    if bad:
+        rep.errors = "pass" if not any(bad) else "FAIL"
+        rep.failures += [m for m in bad if m]
+    return rep
