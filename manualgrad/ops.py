@@ -61,8 +61,8 @@ def _dropout_reference(input, p=0.5, training=True, inplace=False):
         return F.dropout(input, p, training, inplace)  # torch's own error
     if not training or p == 0:
         return input
-    keep = torch.empty_like(input).bernoulli_(1 - p)
-    return input * keep / (1 - p) if p < 1 else input * 0
+    noise = torch.empty_like(input).bernoulli_(1 - p)
+    return input * noise.div_(1 - p) if p < 1 else input * 0
 
 
 OPS: list[OpSpec] = [

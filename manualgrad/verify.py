@@ -54,7 +54,7 @@ def run(fn: Callable, args: tuple, kwargs: dict, dy: torch.Tensor | None = None,
     leaves = grad_inputs(args, kwargs)
     if not leaves or not out.requires_grad:
         return Run(out, dy, [None] * len(leaves))
-    if dy is None:
+    if dy is None or dy.shape != out.shape:  # a shape mismatch fails the forward check anyway
         gen = torch.Generator(device=out.device).manual_seed(dy_seed)
         dy = torch.randn(out.shape, generator=gen, device=out.device, dtype=out.dtype)
     grads = torch.autograd.grad(out, leaves, dy, allow_unused=True)

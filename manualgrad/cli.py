@@ -1,0 +1,92 @@
+"""``manualgrad`` command line: ``manualgrad verify`` (more commands join as they land)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+class CliError(Exception):
+    """Bad command-line input: printed as one line, exit status 2, no traceback."""
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise CliError("--device cuda: no CUDA device is available (torch.cuda.is_available() is False)")
+    return torch.device(name)
+
+
+def cmd_verify(args) -> int:
+    from . import ops
+    from .verify import verify_op
+
+    device, dtype = _device(args.device), DTYPES[args.dtype]
+    try:
+        specs = [ops.get(n) for n in args.op] if args.op else ops.OPS
+    except KeyError as e:
+        raise CliError(e.args[0]) from None
+    reports = []
+    for spec in specs:
+        reports.append(verify_op(spec, device, dtype, gradcheck=not args.no_gradcheck))
+        if not args.json:
+            _print_row(reports[-1], first=len(reports) == 1, device=device, dtype=args.dtype)
+    failed = [r for r in reports if not r.ok]
+    if args.json:
+        print(json.dumps([dict(vars(r), ok=r.ok) for r in reports], indent=2))
+    else:
+        for r in failed:
+            print(f"\n{r.name} failures:")
+            for f in r.failures[:20]:
+                print(f"  - {f}")
+        print(f"\n{len(reports) - len(failed)}/{len(reports)} ops pass on {device} in {args.dtype}"
+              f" (torch {torch.__version__})")
+    return 1 if failed else 0
+
+
+_COLS = f"{'op':<34} {'samples':>7} {'fwd err':>9} {'grad err':>9} {'gradcheck':>9} {'gradgrad':>9} {'errors':>6}  status"
+
+
+def _print_row(r, first: bool, device, dtype: str) -> None:
+    if first:
+        print(f"manualgrad verify: every op vs torch autograd on {device}, {dtype}"
+              " (gradcheck/gradgradcheck in float64)\n")
+        print(_COLS)
+        print("-" * len(_COLS))
+    print(f"{r.name:<34} {r.samples:>7} {r.forward_err:>9.1e} {r.grad_err:>9.1e} {r.gradcheck:>9}"
+          f" {r.gradgradcheck:>9} {r.errors:>6}  {'PASS' if r.ok else 'FAIL'}", flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="manualgrad", description="Hand-derived backprop for PyTorch.")
+    sub = p.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("verify", help="check every op against torch autograd; exit 1 on any failure")
+    v.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    v.add_argument("--dtype", default="float64", choices=list(DTYPES))
+    v.add_argument("--op", action="append", metavar="NAME", help="only this op (repeatable)")
+    v.add_argument("--json", action="store_true", help="machine-readable output")
+    v.add_argument("--no-gradcheck", action="store_true", help="skip float64 gradcheck/gradgradcheck")
+    v.set_defaults(func=cmd_verify)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as e:
+        print(f"manualgrad {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"manualgrad {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

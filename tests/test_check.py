@@ -1,0 +1,55 @@
+"""manualgrad.check: a user's own Function checked against torch in one call."""
+
+import torch
+import torch.nn.functional as F
+
+import manualgrad as mg
+import manualgrad.functional as MF
+
+
+class TransposedBug(torch.autograd.Function):
+    """y = x wᵀ with a wrong weight gradient (transposed product, as a hand derivation might)."""
+
+    @staticmethod
+    def forward(x, w):
+        return x @ w.t()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w = ctx.saved_tensors
+        return dy @ w, (x.t() @ dy).t().flip(0)  # right shape, wrong values
+
+
+def test_check_passes_a_correct_op():
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    result = mg.check(MF.linear, F.linear, x, w)
+    assert result.ok and bool(result)
+    assert len(result.grads) == 2 and result.grad_fn == "LinearFunctionBackward"
+    assert "PASS" in str(result)
+
+
+def test_check_catches_a_wrong_gradient_and_names_it():
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    result = mg.check(TransposedBug.apply, F.linear, x, w)
+    assert not result.ok
+    (lx, dx), (lw, dw) = result.grads
+    assert dx.ok and not dw.ok and dw.max_abs > 1e-3
+    assert "FAIL" in str(result) and "grad arg1" in str(result)
+
+
+def test_check_catches_a_wrong_forward_and_shape():
+    x = torch.randn(4, 3, requires_grad=True)
+    assert not mg.check(lambda t: t * 2, lambda t: t * 3, x).ok
+    bad = mg.check(lambda t: t.sum(0), lambda t: t.sum(1), x)
+    assert not bad.ok and "shape" in bad.forward.why
+
+
+def test_check_uses_keyword_tensors_and_the_same_seed_for_random_ops():
+    x = torch.randn(50, requires_grad=True)
+    assert mg.check(MF.dropout, lambda input, p: F.dropout(input, p), x, p=0.5).ok

@@ -1,0 +1,64 @@
+"""Dropout: torch's CPU mask under the same seed, a 1-bit mask, the module twin."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import manualgrad.functional as MF
+import manualgrad.nn as mnn
+from manualgrad.functions.dropout import pack_bits, unpack_bits
+from test_linear import saved_bytes
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 64, 1001])
+def test_bit_packing_round_trips(n):
+    mask = torch.rand(n) < 0.5
+    packed = pack_bits(mask)
+    assert packed.dtype == torch.uint8 and packed.numel() == (n + 7) // 8
+    assert torch.equal(unpack_bits(packed, mask.shape), mask)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.75])
+def test_cpu_equals_torch_dropout_under_the_same_seed(p):
+    x = torch.randn(10, 33, requires_grad=True)
+    dy = torch.randn(10, 33)
+    torch.manual_seed(5)
+    ours = MF.dropout(x, p)
+    torch.manual_seed(5)
+    theirs = F.dropout(x, p)
+    assert torch.equal(ours, theirs)
+    assert torch.equal(*(torch.autograd.grad(y, x, dy)[0] for y in (ours, theirs)))
+
+
+def test_mask_is_saved_as_one_bit_per_element():
+    x = torch.randn(100, 64, requires_grad=True)
+    nbytes, count, _ = saved_bytes(lambda: MF.dropout(x, 0.3))
+    assert count == 1 and nbytes == x.numel() // 8
+    torch_bytes, _, _ = saved_bytes(lambda: F.dropout(x, 0.3))
+    assert nbytes * 4 <= torch_bytes
+
+
+def test_drop_rate_is_p():
+    x = torch.ones(200_000)
+    y = MF.dropout(x, 0.3)
+    assert abs((y == 0).float().mean().item() - 0.3) < 0.01
+    assert torch.allclose(y[y != 0], torch.tensor(1 / 0.7))
+
+
+def test_inplace_overwrites_input_and_differentiates():
+    leaf = torch.randn(5, 6, requires_grad=True)
+    x = leaf.clone()
+    version = x._version
+    y = MF.dropout(x, 0.5, inplace=True)
+    assert y is x and x._version > version
+    (g,) = torch.autograd.grad(y, leaf, torch.ones_like(y))
+    assert torch.equal(g, (y != 0).to(g.dtype) * 2)
+
+
+def test_module_twin():
+    ours, theirs = mnn.Dropout(0.25), torch.nn.Dropout(0.25)
+    assert repr(ours) == repr(theirs) and ours.state_dict() == theirs.state_dict() == {}
+    x = torch.randn(4, 5)
+    assert ours.eval()(x) is x
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+        mnn.Dropout(1.5)

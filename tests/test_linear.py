@@ -1,0 +1,80 @@
+"""Linear: the module is torch.nn.Linear's twin; the backward saves only what it reads."""
+
+import pytest
+import torch
+
+import manualgrad.functional as MF
+import manualgrad.nn as mnn
+from conftest import DEVICES
+
+
+def saved_bytes(fn):
+    """Bytes of every tensor autograd saves while ``fn()`` runs, and the result."""
+    sizes = []
+
+    def pack(t):
+        sizes.append(t.untyped_storage().nbytes() if t.numel() else 0)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return sum(sizes), len(sizes), out
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_same_init_state_dict_and_repr_as_torch(bias):
+    torch.manual_seed(3)
+    ours = mnn.Linear(7, 5, bias=bias, dtype=torch.float64)
+    torch.manual_seed(3)
+    theirs = torch.nn.Linear(7, 5, bias=bias, dtype=torch.float64)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for (n, a), (m, b) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert n == m
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_state_dict_round_trips_with_torch():
+    theirs = torch.nn.Linear(4, 3)
+    ours = mnn.Linear(4, 3)
+    ours.load_state_dict(theirs.state_dict())
+    back = torch.nn.Linear(4, 3)
+    back.load_state_dict(ours.state_dict())
+    for k, v in theirs.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_module_forward_backward_equal_torch(device):
+    theirs = torch.nn.Linear(6, 4, device=device, dtype=torch.float64)
+    ours = mnn.Linear(6, 4, device=device, dtype=torch.float64)
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(2, 3, 6, device=device, dtype=torch.float64, requires_grad=True)
+    dy = torch.randn(2, 3, 4, device=device, dtype=torch.float64)
+    a, b = ours(x), theirs(x)
+    torch.testing.assert_close(a, b)
+    ga = torch.autograd.grad(a, [x, *ours.parameters()], dy)
+    gb = torch.autograd.grad(b, [x, *theirs.parameters()], dy)
+    for g, h in zip(ga, gb):
+        torch.testing.assert_close(g, h)
+
+
+def test_saves_only_what_each_gradient_reads():
+    x = torch.randn(8, 6)
+    w = torch.randn(4, 6, requires_grad=True)
+    b = torch.randn(4, requires_grad=True)
+    nbytes, count, _ = saved_bytes(lambda: MF.linear(x, w, b))
+    assert count == 1 and nbytes == x.numel() * 4  # x (for dw); w is not needed: x needs no grad
+    x.requires_grad_()
+    w.requires_grad_(False)
+    b.requires_grad_(False)
+    nbytes, count, _ = saved_bytes(lambda: MF.linear(x, w, b))
+    assert count == 1 and nbytes == w.numel() * 4  # w (for dx) only
+
+
+def test_first_layer_saves_no_more_than_torch():
+    x = torch.randn(16, 10)
+    w = torch.randn(5, 10, requires_grad=True)
+    ours, _, _ = saved_bytes(lambda: MF.linear(x, w))
+    theirs, _, _ = saved_bytes(lambda: torch.nn.functional.linear(x, w))
+    assert ours <= theirs
