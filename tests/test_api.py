@@ -1,0 +1,62 @@
+"""The public surface mirrors torch's, and every backward is ours."""
+
+import ast
+import inspect
+import pathlib
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import manualgrad.functional as MF
+import manualgrad.nn as mnn
+from manualgrad import ops
+
+FUNCTIONS_DIR = pathlib.Path(MF.__file__).parent / "functions"
+
+
+@pytest.mark.parametrize("name", MF.__all__)
+def test_functional_signature_is_torchs(name):
+    ours, theirs = getattr(MF, name), getattr(F, name)
+    try:
+        want = inspect.signature(theirs)
+    except ValueError:  # a C builtin: compare parameter names with its documented signature
+        doc = theirs.__doc__.strip().splitlines()[0]
+        want_names = [p.split("=")[0].strip() for p in doc[doc.index("(") + 1:doc.index(")")].split(",")]
+        assert list(inspect.signature(ours).parameters) == want_names
+        return
+    got = inspect.signature(ours)
+    assert list(got.parameters) == list(want.parameters)
+    for p, q in zip(got.parameters.values(), want.parameters.values()):
+        assert (p.kind, p.default) == (q.kind, q.default), p.name
+
+
+@pytest.mark.parametrize("name", MF.__all__)
+def test_every_functional_op_is_in_the_op_table(name):
+    assert name in ops.OPS_BY_NAME
+
+
+@pytest.mark.parametrize("name", mnn.__all__)
+def test_every_module_is_its_torch_twin(name):
+    cls = getattr(mnn, name)
+    twin = getattr(torch.nn, name)
+    assert issubclass(cls, twin) and cls.forward is not twin.forward
+    assert inspect.signature(cls.__init__) == inspect.signature(twin.__init__)
+
+
+FORBIDDEN = {"autograd", "backward", "vjp", "jvp", "jacrev", "jacfwd", "vmap", "func"}
+
+
+@pytest.mark.parametrize("path", sorted(FUNCTIONS_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_no_backward_calls_torch_autograd(path):
+    """Inside every backward/jvp: no torch.autograd.*, no .backward(), no torch.func, no aten
+    *_backward op."""
+    tree = ast.parse(path.read_text())
+    for fn in ast.walk(tree):
+        if not (isinstance(fn, ast.FunctionDef) and fn.name in ("backward", "jvp")):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Attribute):
+                name = node.attr
+                assert name not in FORBIDDEN, f"{path.name}:{node.lineno}: backward uses .{name}"
+                assert not name.endswith("_backward"), f"{path.name}:{node.lineno}: aten {name}"
