@@ -21,6 +21,9 @@ from .samples import linear as s_linear
 # ---- BEGIN activation imports ----
 # ---- END activation imports ----
 # ---- BEGIN loss imports ----
+from .functions import binary_losses as _binary
+from .functions import regression_losses as _regression
+from .samples import losses as s_losses
 # ---- END loss imports ----
 # ---- BEGIN cross_entropy imports ----
 # ---- END cross_entropy imports ----
@@ -73,6 +76,21 @@ OPS: list[OpSpec] = [
     # ---- BEGIN activation ops ----
     # ---- END activation ops ----
     # ---- BEGIN loss ops ----
+    OpSpec("mse_loss", MF.mse_loss, F.mse_loss, _regression.MSELossFunction,
+           s_losses.SAMPLES["mse_loss"], s_losses.ERRORS["mse_loss"]),
+    OpSpec("l1_loss", MF.l1_loss, F.l1_loss, _regression.L1LossFunction,
+           s_losses.SAMPLES["l1_loss"], s_losses.ERRORS["l1_loss"]),
+    OpSpec("smooth_l1_loss", MF.smooth_l1_loss, F.smooth_l1_loss, _regression.SmoothL1LossFunction,
+           s_losses.SAMPLES["smooth_l1_loss"], s_losses.ERRORS["smooth_l1_loss"]),
+    OpSpec("huber_loss", MF.huber_loss, F.huber_loss, _regression.HuberLossFunction,
+           s_losses.SAMPLES["huber_loss"], s_losses.ERRORS["huber_loss"]),
+    OpSpec("binary_cross_entropy", MF.binary_cross_entropy, F.binary_cross_entropy,
+           _binary.BinaryCrossEntropyFunction,
+           s_losses.SAMPLES["binary_cross_entropy"], s_losses.ERRORS["binary_cross_entropy"]),
+    OpSpec("binary_cross_entropy_with_logits", MF.binary_cross_entropy_with_logits,
+           F.binary_cross_entropy_with_logits, _binary.BinaryCrossEntropyWithLogitsFunction,
+           s_losses.SAMPLES["binary_cross_entropy_with_logits"],
+           s_losses.ERRORS["binary_cross_entropy_with_logits"]),
     # ---- END loss ops ----
     # ---- BEGIN cross_entropy ops ----
     # ---- END cross_entropy ops ----

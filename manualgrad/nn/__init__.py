@@ -8,6 +8,8 @@ from .linear import Linear
 # ---- BEGIN activation modules ----
 # ---- END activation modules ----
 # ---- BEGIN loss modules ----
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
 # ---- END loss modules ----
 
 __all__ = [
@@ -15,5 +17,7 @@ __all__ = [
     # ---- BEGIN activation names ----
     # ---- END activation names ----
     # ---- BEGIN loss names ----
+    "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
+    "NLLLoss", "CrossEntropyLoss",
     # ---- END loss names ----
 ]

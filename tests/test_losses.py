@@ -1,0 +1,279 @@
+"""Losses: the modules are torch.nn's twins, and what the op table (tests/test_ops.py) cannot
+express: warnings, legacy arguments, mixed dtypes where torch's own backward fails, second
+derivatives against torch's, what the backward saves."""
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import manualgrad.functional as MF
+import manualgrad.nn as mnn
+from conftest import DEVICES
+from test_linear import saved_bytes
+
+D = torch.float64
+REGRESSION = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"]
+
+
+def needs(name):
+    """Skip until ``manualgrad.functional.<name>`` exists (written in another op family)."""
+    return pytest.mark.skipif(not hasattr(MF, name), reason=f"manualgrad.functional.{name} not there yet")
+
+
+def _weight(*shape):
+    return torch.rand(*shape, dtype=D) + 0.5
+
+
+# (class name, constructor kwargs, input maker, target maker, functional it needs)
+MODULES = [
+    ("MSELoss", {}, lambda: torch.randn(4, 5, dtype=D), lambda: torch.randn(4, 5, dtype=D), None),
+    ("MSELoss", {"reduction": "sum"}, lambda: torch.randn(4, 5, dtype=D), lambda: torch.randn(4, 5, dtype=D), None),
+    ("L1Loss", {"reduction": "none"}, lambda: torch.randn(4, 5, dtype=D), lambda: torch.randn(4, 5, dtype=D), None),
+    ("L1Loss", {"size_average": False}, lambda: torch.randn(3, 2, dtype=D), lambda: torch.randn(3, 2, dtype=D), None),
+    ("SmoothL1Loss", {"beta": 0.5}, lambda: torch.randn(4, 5, dtype=D), lambda: torch.randn(4, 5, dtype=D), None),
+    ("SmoothL1Loss", {"beta": 0.0, "reduction": "sum"}, lambda: torch.randn(6, dtype=D),
+     lambda: torch.randn(6, dtype=D), None),
+    ("HuberLoss", {"delta": 2.0}, lambda: 3 * torch.randn(4, 5, dtype=D), lambda: torch.randn(4, 5, dtype=D), None),
+    ("BCELoss", {}, lambda: torch.rand(4, 5, dtype=D), lambda: torch.rand(4, 5, dtype=D), None),
+    ("BCELoss", {"weight": _weight(5), "reduction": "sum"}, lambda: torch.rand(4, 5, dtype=D),
+     lambda: torch.rand(4, 5, dtype=D), None),
+    ("BCEWithLogitsLoss", {}, lambda: torch.randn(4, 5, dtype=D), lambda: torch.rand(4, 5, dtype=D), None),
+    ("BCEWithLogitsLoss", {"weight": _weight(4, 1), "pos_weight": _weight(5)}, lambda: torch.randn(4, 5, dtype=D),
+     lambda: torch.rand(4, 5, dtype=D), None),
+    ("NLLLoss", {}, lambda: torch.randn(4, 5, dtype=D).log_softmax(1),
+     lambda: torch.randint(0, 5, (4,)), "nll_loss"),
+    ("NLLLoss", {"weight": _weight(5), "ignore_index": 1, "reduction": "sum"},
+     lambda: torch.randn(4, 5, dtype=D).log_softmax(1), lambda: torch.tensor([0, 1, 4, 1]), "nll_loss"),
+    ("CrossEntropyLoss", {}, lambda: torch.randn(4, 5, dtype=D), lambda: torch.randint(0, 5, (4,)), "cross_entropy"),
+    ("CrossEntropyLoss", {"weight": _weight(5), "label_smoothing": 0.1}, lambda: torch.randn(4, 5, dtype=D),
+     lambda: torch.randint(0, 5, (4,)), "cross_entropy"),
+]
+
+
+def _module_params(forward=True):
+    for name, kw, x, t, fn in MODULES:
+        marks = [needs(fn)] if fn and forward else []
+        yield pytest.param(name, kw, x, t, marks=marks, id=f"{name}-{'-'.join(map(str, kw)) or 'default'}")
+
+
+def _pair(name, kw):
+    """Our module and torch's, built from the same arguments (legacy ones warn alike)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(mnn, name)(**kw), getattr(torch.nn, name)(**kw)
+
+
+@pytest.mark.parametrize("name,kw,x,t", _module_params(forward=False))
+def test_module_state_dict_buffers_and_repr_are_torchs(name, kw, x, t):
+    ours, theirs = _pair(name, kw)
+    assert isinstance(ours, getattr(torch.nn, name)) and type(ours) is not getattr(torch.nn, name)
+    assert repr(ours) == repr(theirs)
+    assert ours.reduction == theirs.reduction
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for k, v in theirs.state_dict().items():
+        assert torch.equal(ours.state_dict()[k], v)
+    back = getattr(torch.nn, name)(**{k: v for k, v in kw.items() if isinstance(v, torch.Tensor)})
+    back.load_state_dict(ours.state_dict())  # loads both ways: the keys are torch's
+    ours.load_state_dict(back.state_dict())
+    for buf in ("weight", "pos_weight"):
+        if getattr(ours, buf, None) is not None:
+            assert ours.float().get_buffer(buf).dtype == torch.float32  # a buffer: moves with the module
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name,kw,x,t", _module_params())
+def test_module_forward_backward_equal_torch(name, kw, x, t, device):
+    ours, theirs = (m.to(device) for m in _pair(name, kw))
+    x = x().to(device).requires_grad_()
+    t = t().to(device)
+    if t.is_floating_point():
+        t.requires_grad_()
+    a, b = ours(x, t), theirs(x, t)
+    assert isinstance(a.grad_fn, torch.autograd.function.BackwardCFunction)  # one of our Functions
+    torch.testing.assert_close(a, b)
+    dy = torch.randn_like(a)
+    leaves = [x, t] if t.requires_grad else [x]
+    for g, h in zip(torch.autograd.grad(a, leaves, dy), torch.autograd.grad(b, leaves, dy)):
+        torch.testing.assert_close(g, h)
+
+
+@pytest.mark.parametrize("name", ["MSELoss", "BCEWithLogitsLoss"])
+def test_module_rejects_a_bad_reduction_like_torch(name):
+    x, t = torch.rand(3), torch.rand(3)
+    with pytest.raises(ValueError, match="foo is not a valid value for reduction"):
+        getattr(torch.nn, name)(reduction="foo")(x, t)
+    with pytest.raises(ValueError, match="foo is not a valid value for reduction"):
+        getattr(mnn, name)(reduction="foo")(x, t)
+
+
+def _caught(fn, *args, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn(*args, **kwargs)
+    return [(w.category, str(w.message), w.filename) for w in caught]
+
+
+@pytest.mark.parametrize("op", REGRESSION)
+def test_size_mismatch_warns_like_torch_from_the_callers_line(op):
+    x, t = torch.randn(3, 1), torch.randn(1, 4)
+    ours, theirs = _caught(getattr(MF, op), x, t), _caught(getattr(F, op), x, t)
+    assert len(ours) == len(theirs) == 1
+    assert ours[0][:2] == theirs[0][:2] and ours[0][0] is UserWarning
+    assert "Using a target size (torch.Size([1, 4])) that is different" in ours[0][1]
+    assert ours[0][2] == theirs[0][2] == __file__  # stacklevel points at the caller, as torch's
+    assert _caught(getattr(MF, op), x, torch.randn(3, 1)) == []  # same size: silent
+
+
+@pytest.mark.parametrize("op", ["mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy",
+                                "binary_cross_entropy_with_logits"])
+@pytest.mark.parametrize("size_average,reduce", [(False, None), (None, False), (True, True), (None, True)])
+def test_legacy_size_average_reduce_warn_and_reduce_like_torch(op, size_average, reduce):
+    x, t = torch.rand(3, 4, dtype=D), torch.rand(3, 4, dtype=D)
+    kw = {"size_average": size_average, "reduce": reduce}
+    ours, theirs = _caught(getattr(MF, op), x, t, **kw), _caught(getattr(F, op), x, t, **kw)
+    assert [w[:2] for w in ours] == [w[:2] for w in theirs] and ours
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.testing.assert_close(getattr(MF, op)(x, t, **kw), getattr(F, op)(x, t, **kw))
+
+
+@pytest.mark.parametrize("target", [lambda s: torch.randn(s, dtype=D), lambda s: torch.randint(-2, 3, s)],
+                         ids=["float64", "int64"])
+def test_huber_with_a_target_of_another_dtype(target):
+    """torch's forward keeps x's dtype, but its backward fails here (torch 2.13: "Found dtype
+    Double but expected Float"); ours differentiates, equal to torch run with both in float64."""
+    x = (2 * torch.randn(4, 5)).requires_grad_()
+    t = target((4, 5))
+    t.requires_grad_(t.is_floating_point())
+    y = MF.huber_loss(x, t, reduction="sum")
+    want = F.huber_loss(x, t, reduction="sum")
+    assert y.dtype == want.dtype == torch.float32
+    torch.testing.assert_close(y, want)
+    x64 = x.detach().double().requires_grad_()
+    t64 = t.detach().double().requires_grad_(t.requires_grad)
+    ref = F.huber_loss(x64, t64, reduction="sum")
+    leaves, ref_leaves = ([x, t], [x64, t64]) if t.requires_grad else ([x], [x64])
+    for g, h, leaf in zip(torch.autograd.grad(y, leaves), torch.autograd.grad(ref, ref_leaves), leaves):
+        assert (g.dtype, g.shape) == (leaf.dtype, leaf.shape)
+        torch.testing.assert_close(g, h.to(g.dtype))
+
+
+def _probs(*s):
+    return (torch.rand(*s, dtype=D) * 0.9 + 0.05).requires_grad_()
+
+
+def _normal(*s):
+    return torch.randn(*s, dtype=D).requires_grad_()
+
+
+# op, input, target, extra kwargs (tensors that require grad are differentiated twice too)
+SECOND_ORDER = [
+    ("mse_loss", _normal, _normal, lambda: {"weight": _weight(3, 4).requires_grad_()}),
+    ("l1_loss", _normal, _normal, lambda: {"weight": _weight(3, 4).requires_grad_()}),
+    ("smooth_l1_loss", _normal, _normal, lambda: {"beta": 0.7}),
+    ("huber_loss", _normal, _normal, lambda: {"delta": 0.7, "weight": _weight(3, 4).requires_grad_()}),
+    ("binary_cross_entropy", _probs, _probs, lambda: {"weight": _weight(4)}),
+    ("binary_cross_entropy_with_logits", _normal, _probs, lambda: {"weight": _weight(4), "pos_weight": _weight(4)}),
+]
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("op,x,t,extra", SECOND_ORDER, ids=[s[0] for s in SECOND_ORDER])
+def test_second_derivatives_equal_torchs(op, x, t, extra, reduction):
+    """Hessian-vector products through our backward (for x, t, differentiable weights and dy)
+    equal torch's double backward."""
+    x, t, kw = x(3, 4), t(3, 4), extra()
+    leaves = [x, t] + [v for v in kw.values() if isinstance(v, torch.Tensor) and v.requires_grad]
+    results = []
+    for fn in (getattr(MF, op), getattr(F, op)):
+        y = fn(x, t, reduction=reduction, **kw)
+        dy = torch.linspace(-1, 2, y.numel(), dtype=D).reshape(y.shape).requires_grad_()
+        grads = torch.autograd.grad(y, leaves, dy, create_graph=True)
+        vs = [torch.cos(torch.arange(g.numel(), dtype=D)).reshape(g.shape) for g in grads]
+        inner = sum((g * v).sum() for g, v in zip(grads, vs))
+        results.append(torch.autograd.grad(inner, leaves + [dy], allow_unused=True, materialize_grads=True))
+    for g, h in zip(*results):
+        torch.testing.assert_close(g, h)
+
+
+@pytest.mark.parametrize("op,x,t,extra", SECOND_ORDER, ids=[s[0] for s in SECOND_ORDER])
+def test_backward_saves_only_its_inputs(op, x, t, extra):
+    """Nothing new is stored for the backward: every saved tensor is an input (or a view of
+    one, as BCE's expanded weight), and the bytes held are at most torch's."""
+    x, t, kw = x(3, 4), t(3, 4), extra()
+    inputs = [x, t] + [v for v in kw.values() if isinstance(v, torch.Tensor)]
+    saved = []
+
+    def pack(s):
+        saved.append(s)
+        return s
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda s: s):
+        getattr(MF, op)(x, t, **kw)
+    storages = {i.untyped_storage().data_ptr() for i in inputs}
+    assert saved and all(s.untyped_storage().data_ptr() in storages for s in saved)  # (views allowed)
+    ours, _, _ = saved_bytes(lambda: getattr(MF, op)(x, t, **kw))
+    theirs, _, _ = saved_bytes(lambda: getattr(F, op)(x, t, **kw))
+    assert ours <= theirs
+
+
+def test_weighted_means_follow_torchs_two_definitions():
+    """mse/l1: Σ (w ⊙ ℓ) / Σ w, with Σ w over the weight itself even when x and t broadcast to a
+    larger shape; huber: the plain mean of w ⊙ ℓ."""
+    x, t, w = torch.randn(3, 1, dtype=D), torch.randn(1, 4, dtype=D), _weight(3, 1)
+    d = x - t
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.testing.assert_close(MF.mse_loss(x, t, weight=w), (w * d ** 2).sum() / w.sum())
+        torch.testing.assert_close(MF.l1_loss(x, t, weight=w), (w * d.abs()).sum() / w.sum())
+        huber = torch.where(d.abs() < 1, 0.5 * d ** 2, d.abs() - 0.5)
+        torch.testing.assert_close(MF.huber_loss(x, t, weight=w), (w * huber).mean())
+
+
+@pytest.mark.parametrize("op,kw", [("binary_cross_entropy", "weight"),
+                                   ("binary_cross_entropy_with_logits", "weight"),
+                                   ("binary_cross_entropy_with_logits", "pos_weight")])
+def test_constant_weights_requiring_grad_pass_without_grad_mode(op, kw):
+    """torch refuses a weight that requires grad only when it would build a graph; so do we."""
+    x, t = torch.rand(3, 4), torch.rand(3, 4)
+    w = torch.rand(4, requires_grad=True)
+    with pytest.raises(RuntimeError, match=f"'{op}' is not differentiable with respect to argument '{kw}'"):
+        getattr(MF, op)(x, t, **{kw: w})
+    with torch.no_grad():
+        torch.testing.assert_close(getattr(MF, op)(x, t, **{kw: w}), getattr(F, op)(x, t, **{kw: w}))
+
+
+def test_bce_floors_logs_and_clamps_the_input_gradient_like_torch():
+    """x ∈ {0, 1}: each log floored at −100 (finite loss), dx = (x − t) / max(x(1 − x), 1e-12)."""
+    x = torch.tensor([0.0, 1.0, 0.0, 1.0], dtype=D, requires_grad=True)
+    t = torch.tensor([0.0, 0.0, 1.0, 0.5], dtype=D)
+    y = MF.binary_cross_entropy(x, t, reduction="none")
+    torch.testing.assert_close(y, torch.tensor([0.0, 100.0, 100.0, 50.0], dtype=D))
+    (dx,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(dx, torch.tensor([0.0, 1e12, -1e12, 5e11], dtype=D))
+
+
+def test_bce_with_logits_is_stable_for_large_logits():
+    x = torch.tensor([-200.0, 200.0], requires_grad=True)
+    t = torch.tensor([1.0, 0.0])
+    y = MF.binary_cross_entropy_with_logits(x, t, reduction="none")
+    torch.testing.assert_close(y, torch.tensor([200.0, 200.0]))
+    (dx,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(dx, torch.tensor([-1.0, 1.0]))
+
+
+@pytest.mark.parametrize("op,kw", [("smooth_l1_loss", {"beta": 0.5}), ("huber_loss", {"delta": 0.5}),
+                                   ("l1_loss", {})])
+def test_second_derivative_at_the_kinks_is_torchs(op, kw):
+    """At |x − t| = β (δ) the quadratic piece ends: torch's second derivative there is 0 (the
+    linear piece's), and at d = 0 l1's is 0; ours picks the same pieces."""
+    t = torch.tensor([0.25, -0.5, 1.0, 0.0, 0.75], dtype=D)
+    x = (t + torch.tensor([0.5, -0.5, 0.0, 0.25, -0.0], dtype=D)).requires_grad_()
+    hessians = []
+    for fn in (getattr(MF, op), getattr(F, op)):
+        (g,) = torch.autograd.grad(fn(x, t, reduction="sum", **kw), x, create_graph=True)
+        hessians.append(torch.autograd.grad(g.sum(), x, allow_unused=True, materialize_grads=True)[0])
+    torch.testing.assert_close(*hessians)
