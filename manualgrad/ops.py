@@ -19,6 +19,9 @@ from .samples import dropout as s_dropout
 from .samples import linear as s_linear
 
 # ---- BEGIN activation imports ----
+from .functions import activations as _act
+from .functions import softmax as _softmax
+from .samples import activations as s_act
 # ---- END activation imports ----
 # ---- BEGIN loss imports ----
 from .functions import binary_losses as _binary
@@ -74,6 +77,17 @@ OPS: list[OpSpec] = [
     OpSpec("dropout", MF.dropout, _dropout_reference, _dropout.DropoutFunction,
            s_dropout.samples, s_dropout.errors, seeded=True),
     # ---- BEGIN activation ops ----
+    OpSpec("relu", MF.relu, F.relu, _act.ReLUFunction, s_act.relu, s_act.inplace_leaf_errors),
+    OpSpec("leaky_relu", MF.leaky_relu, F.leaky_relu, _act.LeakyReLUFunction, s_act.leaky_relu,
+           s_act.leaky_relu_errors),
+    OpSpec("elu", MF.elu, F.elu, _act.ELUFunction, s_act.elu, s_act.elu_errors),
+    OpSpec("gelu", MF.gelu, F.gelu, _act.GELUFunction, s_act.gelu, s_act.gelu_errors),
+    OpSpec("silu", MF.silu, F.silu, _act.SiLUFunction, s_act.silu, s_act.inplace_leaf_errors),
+    OpSpec("softplus", MF.softplus, F.softplus, _act.SoftplusFunction, s_act.softplus),
+    OpSpec("sigmoid", MF.sigmoid, torch.sigmoid, _act.SigmoidFunction, s_act.sigmoid),
+    OpSpec("tanh", MF.tanh, torch.tanh, _act.TanhFunction, s_act.tanh),
+    OpSpec("softmax", MF.softmax, F.softmax, _softmax.SoftmaxFunction, s_act.softmax),
+    OpSpec("log_softmax", MF.log_softmax, F.log_softmax, _softmax.LogSoftmaxFunction, s_act.log_softmax),
     # ---- END activation ops ----
     # ---- BEGIN loss ops ----
     OpSpec("mse_loss", MF.mse_loss, F.mse_loss, _regression.MSELossFunction,

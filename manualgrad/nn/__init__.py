@@ -6,6 +6,7 @@ from .dropout import Dropout
 from .linear import Linear
 
 # ---- BEGIN activation modules ----
+from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
 # ---- END activation modules ----
 # ---- BEGIN loss modules ----
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
@@ -15,6 +16,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
 __all__ = [
     "Linear", "Dropout",
     # ---- BEGIN activation names ----
+    "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     # ---- END activation names ----
     # ---- BEGIN loss names ----
     "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",

@@ -1,0 +1,229 @@
+"""Elementwise activations: ``relu``, ``leaky_relu``, ``elu``, ``gelu``, ``silu``, ``softplus``,
+``sigmoid``, ``tanh``.
+
+Each Function takes ``(x, *options)`` and returns y of x's shape. Where the derivative is a
+function of the output (relu, sigmoid, tanh; leaky_relu and elu with a non-negative slope) the
+output is saved, which the next layer usually keeps alive anyway; otherwise the input.
+``inplace=True`` overwrites x and marks it dirty, as torch's in-place variants do.
+Gradients are selected with ``torch.where`` (not a multiply by a 0/1 mask), so a NaN in dy does
+not leak through a zero derivative, as in torch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+_K = math.sqrt(2.0 / math.pi)  # tanh-GELU: u = K (x + C x³)
+_C = 0.044715
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _mark_inplace(ctx, inputs):
+    """Inputs are ``(x, option..., inplace)``: an in-place forward returned x itself."""
+    if inputs[-1]:
+        ctx.mark_dirty(inputs[0])
+
+
+class ReLUFunction(torch.autograd.Function):
+    """y = max(x, 0)
+
+    dx = dy where y > 0, else 0       ReLU'(0) = 0 as torch; y NaN passes dy, as torch
+    Saves y.
+    """
+
+    @staticmethod
+    def forward(x, inplace):
+        return x.clamp_min_(0) if inplace else x.clamp_min(0)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _mark_inplace(ctx, inputs)
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        return torch.where(y <= 0, 0, dy), None
+
+
+class LeakyReLUFunction(torch.autograd.Function):
+    """y = x for x > 0, s·x otherwise   (s = negative_slope)
+
+    dx = dy for x > 0, s·dy otherwise    at x = 0 the slope side, as torch
+    With s ≥ 0, x > 0 ⟺ y > 0, so y is saved (in-place works); with s < 0 x is saved, and
+    in-place is refused with torch's message.
+    """
+
+    @staticmethod
+    def forward(x, s, inplace):
+        if inplace:
+            return x.copy_(torch.where(x > 0, x, x * s))
+        return torch.where(x > 0, x, x * s)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, s, _ = inputs
+        _mark_inplace(ctx, inputs)
+        ctx.save_for_backward(output if s >= 0 else x)
+        ctx.s = s
+
+    @staticmethod
+    def backward(ctx, dy):
+        (z,) = ctx.saved_tensors  # y or x: same sign test
+        return torch.where(z > 0, dy, dy * ctx.s), None, None
+
+
+class ELUFunction(torch.autograd.Function):
+    """y = x for x > 0, α(eˣ − 1) otherwise
+
+    dx = dy for x > 0, dy·α eˣ = dy·(y + α) otherwise     ELU'(0) = α, as torch
+    With α ≥ 0, x ≤ 0 ⟺ y ≤ 0, so y is saved and α eˣ read as y + α; with α < 0 x is saved.
+    """
+
+    @staticmethod
+    def forward(x, alpha, inplace):
+        y = torch.where(x > 0, x, torch.expm1(x) * alpha)
+        return x.copy_(y) if inplace else y
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, alpha, _ = inputs
+        _mark_inplace(ctx, inputs)
+        ctx.from_output = alpha >= 0
+        ctx.save_for_backward(output if ctx.from_output else x)
+        ctx.alpha = alpha
+
+    @staticmethod
+    def backward(ctx, dy):
+        (z,) = ctx.saved_tensors
+        if ctx.from_output:
+            slope = z + ctx.alpha
+        else:
+            slope = torch.exp(z) * ctx.alpha
+        return torch.where(z <= 0, dy * slope, dy), None, None  # NaN takes dy, as torch
+
+
+class GELUFunction(torch.autograd.Function):
+    """approximate='none':  y = x Φ(x),  Φ(x) = ½(1 + erf(x/√2))
+        dx = dy·(Φ(x) + x φ(x)),  φ(x) = e^{−x²/2}/√(2π)
+    approximate='tanh':  y = ½ x (1 + t),  t = tanh(K(x + C x³)),  K = √(2/π), C = 0.044715
+        dx = dy·(½(1 + t) + ½ x (1 − t²) K (1 + 3C x²))
+    Saves x (the derivative is not a function of y).
+    """
+
+    @staticmethod
+    def forward(x, approximate):
+        return torch.nn.functional.gelu(x, approximate=approximate)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.approximate = inputs[1]
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            t = torch.tanh(_K * (x + _C * x * x * x))
+            slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _K * (1 + 3 * _C * x * x)
+        else:
+            cdf = 0.5 * (1 + torch.erf(x * _INV_SQRT_2))
+            slope = cdf + x * torch.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return dy * slope, None
+
+
+class SiLUFunction(torch.autograd.Function):
+    """y = x σ(x);  also returns s = σ(x) as a second output
+
+    dx = dy·σ(x)(1 + x(1 − σ(x))) = dy·(s + y(1 − s))   [+ ds·s(1 − s) for the s output]
+    Saves y and s, both outputs, so in-place works (x itself is gone) and double backward flows
+    through them. Next to a following layer that keeps y anyway this costs one tensor, as
+    torch's saved x does.
+    """
+
+    @staticmethod
+    def forward(x, inplace):
+        s = torch.sigmoid(x)
+        return (x.mul_(s) if inplace else x * s), s
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _mark_inplace(ctx, inputs)
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(*output)
+
+    @staticmethod
+    def backward(ctx, dy, ds):
+        y, s = ctx.saved_tensors
+        dx = None if dy is None else dy * (s + y * (1 - s))
+        if ds is not None:
+            dx = ds * s * (1 - s) + (0 if dx is None else dx)
+        return dx, None
+
+
+class SoftplusFunction(torch.autograd.Function):
+    """y = log(1 + e^{βx})/β for βx ≤ threshold, x above it (torch's rule)
+
+    dx = dy·σ(βx) for βx ≤ threshold, dy above it
+    Saves x.
+    """
+
+    @staticmethod
+    def forward(x, beta, threshold):
+        return torch.nn.functional.softplus(x, beta, threshold)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.beta, ctx.threshold = inputs[1], inputs[2]
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_tensors
+        bx = x * ctx.beta
+        return torch.where(bx > ctx.threshold, dy, dy * torch.sigmoid(bx)), None, None
+
+
+class SigmoidFunction(torch.autograd.Function):
+    """y = σ(x) = 1/(1 + e^{−x})
+
+    dx = dy·y(1 − y)
+    Saves y.
+    """
+
+    @staticmethod
+    def forward(x):
+        return torch.sigmoid(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        return dy * y * (1 - y)
+
+
+class TanhFunction(torch.autograd.Function):
+    """y = tanh(x)
+
+    dx = dy·(1 − y²)
+    Saves y.
+    """
+
+    @staticmethod
+    def forward(x):
+        return torch.tanh(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        return dy * (1 - y * y)

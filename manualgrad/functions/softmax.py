@@ -1,0 +1,57 @@
+"""Normalised exponentials: ``softmax`` and ``log_softmax`` along one dim."""
+
+from __future__ import annotations
+
+import torch
+
+
+def _to(x: torch.Tensor, dtype):
+    return x if dtype is None else x.to(dtype)
+
+
+class SoftmaxFunction(torch.autograd.Function):
+    """y = exp(x − logsumexp(x))   along ``dim`` (x first cast to ``dtype`` if given)
+
+    dx = y ⊙ (dy − Σ_dim dy ⊙ y)    (the Jacobian diag(y) − y yᵀ applied to dy), in x's dtype
+    Saves y: the Jacobian is a function of it.
+    """
+
+    @staticmethod
+    def forward(x, dim, dtype):
+        return torch.softmax(_to(x, dtype), dim)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, dim, _ = inputs
+        ctx.save_for_backward(output)
+        ctx.dim, ctx.x_dtype = dim, x.dtype
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        dx = y * (dy - (dy * y).sum(ctx.dim, keepdim=True))
+        return dx.to(ctx.x_dtype), None, None
+
+
+class LogSoftmaxFunction(torch.autograd.Function):
+    """y = x − logsumexp(x)   along ``dim`` (x first cast to ``dtype`` if given)
+
+    dx = dy − exp(y) ⊙ Σ_dim dy     in x's dtype
+    Saves y: softmax = exp(y) is all the backward needs.
+    """
+
+    @staticmethod
+    def forward(x, dim, dtype):
+        return torch.log_softmax(_to(x, dtype), dim)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, dim, _ = inputs
+        ctx.save_for_backward(output)
+        ctx.dim, ctx.x_dtype = dim, x.dtype
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        dx = dy - torch.exp(y) * dy.sum(ctx.dim, keepdim=True)
+        return dx.to(ctx.x_dtype), None, None
