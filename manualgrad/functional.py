@@ -26,6 +26,7 @@ from .functions.binary_losses import BinaryCrossEntropyFunction, BinaryCrossEntr
 from .functions.regression_losses import HuberLossFunction, L1LossFunction, MSELossFunction, SmoothL1LossFunction
 # ---- END loss imports ----
 # ---- BEGIN cross_entropy imports ----
+from .functions.cross_entropy import CrossEntropyFunction, NLLLossFunction, check_targets
 # ---- END cross_entropy imports ----
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
     # ---- END loss names ----
     # ---- BEGIN cross_entropy names ----
+    "nll_loss", "cross_entropy",
     # ---- END cross_entropy names ----
 ]
 
@@ -269,4 +271,21 @@ def binary_cross_entropy_with_logits(input: torch.Tensor, target: torch.Tensor,
 # ---- END loss wrappers ----
 
 # ---- BEGIN cross_entropy wrappers ----
+def nll_loss(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+             size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
+             reduction: str = "mean") -> torch.Tensor:
+    """−input[target] per position, weighted, reduced. See :class:`~manualgrad.functions.cross_entropy.NLLLossFunction`."""
+    reduction = _reduction(size_average, reduce, reduction)
+    check_targets(input, target, weight, ignore_index, 0.0, "nll_loss")
+    return NLLLossFunction.apply(input, target, weight, reduction, ignore_index)
+
+
+def cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+                  size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> torch.Tensor:
+    """log_softmax + nll (or class probabilities) in one fused Function.
+    See :class:`~manualgrad.functions.cross_entropy.CrossEntropyFunction`."""
+    reduction = _reduction(size_average, reduce, reduction)
+    check_targets(input, target, weight, ignore_index, label_smoothing, "cross_entropy")
+    return CrossEntropyFunction.apply(input, target, weight, reduction, ignore_index, float(label_smoothing))
 # ---- END cross_entropy wrappers ----
