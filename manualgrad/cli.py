@@ -45,6 +45,8 @@ def cmd_verify(args) -> int:
             print(f"\n{r.name} failures:")
             for f in r.failures[:20]:
                 print(f"  - {f}")
+        print("\nerrors: max |ours − torch| / max(1, |torch|) over all samples (absolute for small values, "
+              "relative for large)")
         print(f"\n{len(reports) - len(failed)}/{len(reports)} ops pass on {device} in {args.dtype}"
               f" (torch {torch.__version__})")
     return 1 if failed else 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -63,12 +65,14 @@ def run(fn: Callable, args: tuple, kwargs: dict, dy: torch.Tensor | None = None,
 
 @dataclass
 class Diff:
-    """How far ``got`` is from ``want``: max abs and rel error and the assert_close verdict."""
+    """How far ``got`` is from ``want``: max abs and rel error and the assert_close verdict.
+    ``max_err`` mixes them: |got − want| / max(1, |want|), abs for small values, rel for big."""
 
     max_abs: float
     max_rel: float
     ok: bool
     why: str = ""
+    max_err: float = 0.0
 
 
 def compare(got, want, exact=None, rtol=None, atol=None) -> Diff:
@@ -81,26 +85,28 @@ def compare(got, want, exact=None, rtol=None, atol=None) -> Diff:
     for attr in ("dtype", "shape", "device"):
         if getattr(got, attr) != getattr(want, attr):
             return Diff(math.inf, math.inf, False, f"{attr} {getattr(got, attr)} != {getattr(want, attr)}")
-    abs_err, rel_err = _errors(got, want)
+    errs = _errors(got, want)
     try:
         kw = {} if rtol is None else {"rtol": rtol, "atol": atol}
         torch.testing.assert_close(got, want, equal_nan=True, **kw)
-        return Diff(abs_err, rel_err, True)
+        return Diff(*errs[:2], True, max_err=errs[2])
     except AssertionError as e:
-        if exact is not None and _errors(got, exact)[0] <= 2 * _errors(want, exact)[0] + 1e-6:
-            return Diff(abs_err, rel_err, True)
-        return Diff(abs_err, rel_err, False, str(e).strip().splitlines()[0])
+        if exact is not None and _errors(got, exact)[2] <= 2 * _errors(want, exact)[2] + 1e-6:
+            return Diff(*errs[:2], True, max_err=errs[2])
+        return Diff(*errs[:2], False, str(e).strip().splitlines()[0], max_err=errs[2])
 
 
-def _errors(got, want) -> tuple[float, float]:
+def _errors(got, want) -> tuple[float, float, float]:
+    """Max abs, max rel and max mixed error (NaN equals NaN, equal infinities agree)."""
     if got.numel() == 0:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     g, w = got.detach().double(), want.detach().to(got.device).double()
-    both_nan = g.isnan() & w.isnan()
-    same_inf = (g == w) & g.isinf()
-    diff = (g - w).abs().masked_fill(both_nan | same_inf, 0).nan_to_num(nan=math.inf)
-    rel = diff / w.abs().clamp_min(1e-12).masked_fill(both_nan | same_inf, 1)
-    return diff.max().item(), rel.max().item()
+    agree = (g.isnan() & w.isnan()) | ((g == w) & g.isinf())
+    diff = (g - w).abs().masked_fill(agree, 0).nan_to_num(nan=math.inf)
+    scale = w.abs().masked_fill(agree, 1)
+    rel = diff / scale.clamp_min(1e-12)
+    mixed = diff / scale.clamp_min(1.0)
+    return diff.max().item(), rel.max().item(), mixed.max().item()
 
 
 @dataclass
@@ -242,7 +248,6 @@ def error_matches(spec, bad, device) -> str:
         spec.op(*bad.args, **bad.kwargs)
     except Exception as ours:  # noqa: BLE001 - the exception is what is being checked
         if bad.match is not None:
-            import re
             if isinstance(ours, bad.error) and re.search(bad.match, str(ours)):
                 return ""
             return f"raised {type(ours).__name__}: {ours}; want {bad.error.__name__} matching {bad.match!r}"
@@ -260,7 +265,12 @@ def error_matches(spec, bad, device) -> str:
 
 def verify_op(spec, device="cpu", dtype=torch.float64, gradcheck: bool = True) -> OpReport:
     """Every sample of ``spec`` on ``device``/``dtype``, gradchecks in float64, bad inputs."""
-    device = torch.device(device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # samples replay torch's deprecation warnings on purpose
+        return _verify_op(spec, torch.device(device), dtype, gradcheck)
+
+
+def _verify_op(spec, device, dtype, gradcheck) -> OpReport:
     rep = OpReport(spec.name)
     for sample in spec.samples(device, dtype):
         rep.samples += 1
@@ -269,8 +279,8 @@ def verify_op(spec, device="cpu", dtype=torch.float64, gradcheck: bool = True) -
         except Exception as e:  # noqa: BLE001 - a crash is a failure to report, not to hide
             rep.failures.append(f"{sample!r}: {type(e).__name__}: {e}")
             continue
-        rep.forward_err = max(rep.forward_err, fwd.max_abs)
-        rep.grad_err = max([rep.grad_err] + [d.max_abs for d in grads])
+        rep.forward_err = max(rep.forward_err, fwd.max_err)
+        rep.grad_err = max([rep.grad_err] + [d.max_err for d in grads])
         for what, d in [("forward", fwd)] + [(f"grad {i}", d) for i, d in enumerate(grads)]:
             if not d.ok:
                 rep.failures.append(f"{sample!r}: {what}: {d.why}")
