@@ -5,8 +5,8 @@
 >>> import manualgrad.functional as MF
 """
 
-from . import functional, nn
+from . import functional, nn, optim
 from .verify import CheckResult, check
 
 __version__ = "0.1.0"
-__all__ = ["functional", "nn", "check", "CheckResult", "__version__"]
+__all__ = ["functional", "nn", "optim", "check", "CheckResult", "__version__"]

@@ -81,6 +81,9 @@ class ELUFunction(torch.autograd.Function):
 
     dx = dy for x > 0, dy·α eˣ = dy·(y + α) otherwise     ELU'(0) = α, as torch
     With α ≥ 0, x ≤ 0 ⟺ y ≤ 0, so y is saved and α eˣ read as y + α; with α < 0 x is saved.
+    The slope is built from z⁻ = z where z < 0, else 0 (z = the saved y or x): same value, but
+    ELU''(0) = 0 as torch's elu_double_backward (mask z < 0), and no e^{+inf} in the unused branch
+    (it would turn the double backward NaN).
     """
 
     @staticmethod
@@ -99,10 +102,8 @@ class ELUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         (z,) = ctx.saved_tensors
-        if ctx.from_output:
-            slope = z + ctx.alpha
-        else:
-            slope = torch.exp(z) * ctx.alpha
+        zn = torch.where(z < 0, z, 0)
+        slope = zn + ctx.alpha if ctx.from_output else torch.exp(zn) * ctx.alpha
         return torch.where(z <= 0, dy * slope, dy), None, None  # NaN takes dy, as torch
 
 
@@ -168,6 +169,8 @@ class SoftplusFunction(torch.autograd.Function):
     """y = log(1 + e^{βx})/β for βx ≤ threshold, x above it (torch's rule)
 
     dx = dy·σ(βx) for βx ≤ threshold, dy above it
+    σ reads βx with βx ≥ threshold replaced by the constant threshold: same value, but the second
+    derivative at βx = threshold is 0, as torch's double backward (mask βx < threshold); NaN stays.
     Saves x.
     """
 
@@ -184,7 +187,8 @@ class SoftplusFunction(torch.autograd.Function):
     def backward(ctx, dy):
         (x,) = ctx.saved_tensors
         bx = x * ctx.beta
-        return torch.where(bx > ctx.threshold, dy, dy * torch.sigmoid(bx)), None, None
+        below = torch.where(bx >= ctx.threshold, ctx.threshold, bx)
+        return torch.where(bx > ctx.threshold, dy, dy * torch.sigmoid(below)), None, None
 
 
 class SigmoidFunction(torch.autograd.Function):
