@@ -26,7 +26,8 @@ from .functions.binary_losses import BinaryCrossEntropyFunction, BinaryCrossEntr
 from .functions.regression_losses import HuberLossFunction, L1LossFunction, MSELossFunction, SmoothL1LossFunction
 # ---- END loss imports ----
 # ---- BEGIN cross_entropy imports ----
-from .functions.cross_entropy import CrossEntropyFunction, NLLLossFunction, check_targets
+from .functions.cross_entropy import CrossEntropyFunction, check_cross_entropy
+from .functions.nll import NLLLossFunction, check_class_target
 # ---- END cross_entropy imports ----
 
 __all__ = [
@@ -274,18 +275,22 @@ def binary_cross_entropy_with_logits(input: torch.Tensor, target: torch.Tensor,
 def nll_loss(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
              size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
              reduction: str = "mean") -> torch.Tensor:
-    """−input[target] per position, weighted, reduced. See :class:`~manualgrad.functions.cross_entropy.NLLLossFunction`."""
+    """R(−weight[target] · input[target]) over the positions whose target is not ``ignore_index``;
+    a 'mean' divides by the summed weight of those targets.
+    See :class:`~manualgrad.functions.nll.NLLLossFunction`."""
     reduction = _reduction(size_average, reduce, reduction)
-    check_targets(input, target, weight, ignore_index, 0.0, "nll_loss")
-    return NLLLossFunction.apply(input, target, weight, reduction, ignore_index)
+    target, weight = check_class_target(input, target, weight, ignore_index)
+    return NLLLossFunction.apply(input, target, weight, ignore_index, reduction)
 
 
 def cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
                   size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> torch.Tensor:
-    """log_softmax + nll (or class probabilities) in one fused Function.
-    See :class:`~manualgrad.functions.cross_entropy.CrossEntropyFunction`."""
+    """Cross-entropy of the logits ``input`` against class indices or class probabilities (a
+    target of ``input``'s shape), log_softmax and the pick fused into one Function, stable for
+    large logits. See :class:`~manualgrad.functions.cross_entropy.CrossEntropyFunction`."""
     reduction = _reduction(size_average, reduce, reduction)
-    check_targets(input, target, weight, ignore_index, label_smoothing, "cross_entropy")
-    return CrossEntropyFunction.apply(input, target, weight, reduction, ignore_index, float(label_smoothing))
+    label_smoothing = float(label_smoothing)
+    target, weight = check_cross_entropy(input, target, weight, ignore_index, label_smoothing)
+    return CrossEntropyFunction.apply(input, target, weight, ignore_index, reduction, label_smoothing)[0]
 # ---- END cross_entropy wrappers ----

@@ -30,6 +30,7 @@ from .samples import losses as s_losses
 # ---- END loss imports ----
 # ---- BEGIN cross_entropy imports ----
 from .functions import cross_entropy as _ce
+from .functions import nll as _nll
 from .samples import cross_entropy as s_ce
 # ---- END cross_entropy imports ----
 
@@ -109,7 +110,7 @@ OPS: list[OpSpec] = [
            s_losses.ERRORS["binary_cross_entropy_with_logits"]),
     # ---- END loss ops ----
     # ---- BEGIN cross_entropy ops ----
-    OpSpec("nll_loss", MF.nll_loss, F.nll_loss, _ce.NLLLossFunction, s_ce.nll_samples, s_ce.nll_errors),
+    OpSpec("nll_loss", MF.nll_loss, F.nll_loss, _nll.NLLLossFunction, s_ce.nll_samples, s_ce.nll_errors),
     OpSpec("cross_entropy", MF.cross_entropy, F.cross_entropy, _ce.CrossEntropyFunction,
            s_ce.ce_samples, s_ce.ce_errors),
     # ---- END cross_entropy ops ----

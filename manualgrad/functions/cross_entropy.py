@@ -1,189 +1,182 @@
-"""Classification losses: ``nll_loss`` and ``cross_entropy`` (class indices or probabilities).
-
-Layout, as torch: input x is (C), (N, C) or (N, C, d1, …, dk), classes along ``cd`` (0 for an
-unbatched input, else 1); class-index targets t drop that dim. Position i is one (n, d…) entry.
-Class weights w (C) are constants (torch does not differentiate them either).
+"""Cross-entropy on logits: ``cross_entropy``, one fused Function for class-index and
+class-probability targets, with weight, ignore_index and label smoothing folded into the classic
+softmax − target gradient. The class-index helpers and checks are shared with ``nll_loss``
+(``nll.py``).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-_DTYPE_NAMES = {torch.float64: "Double", torch.float32: "Float", torch.float16: "Half",
-                torch.bfloat16: "BFloat16", torch.int32: "Int", torch.int16: "Short",
-                torch.int8: "Char", torch.bool: "Bool", torch.long: "Long", torch.uint8: "Byte"}
+from ._reduction import reduce, sum_to, unreduce
+from .binary_losses import _dtype_name
+from .nll import add_at_, broadcast_weight, check_class_target, class_dim, grad_scale, pick, target_weights
 
 
-def dtype_name(dtype: torch.dtype) -> str:
-    """torch's C++ name of a dtype, as its error messages spell it."""
-    return _DTYPE_NAMES.get(dtype, str(dtype))
+def _opmath(v: torch.Tensor | None) -> torch.Tensor | None:
+    """Half and bfloat16 computed in float32, as torch's softmax kernels compute internally."""
+    return v.float() if v is not None and v.dtype in (torch.float16, torch.bfloat16) else v
 
 
-def class_dim(x: torch.Tensor) -> int:
-    return 0 if x.dim() == 1 else 1
+def _share(eps: float, n_classes: int) -> float:
+    """ε/C, the smoothing mass of one class (∞ with no classes, as torch's double division)."""
+    return eps / n_classes if n_classes else math.inf
 
 
-def _picks(target, weight, ignore_index, dtype):
-    """valid_i = t_i ≠ ignore_index; a safe index (0 where ignored); w_{t_i} (0 where ignored)."""
-    valid = target != ignore_index
-    t = torch.where(valid, target, 0).long()
-    w_t = valid.to(dtype) if weight is None else torch.where(valid, weight[t], 0).to(dtype)
-    return valid, t, w_t
+def _smoothed(t: torch.Tensor, eps: float, n_classes: int) -> torch.Tensor:
+    """T = (1 − ε) t + ε/C (t itself for ε = 0)."""
+    return t * (1 - eps) + _share(eps, n_classes) if eps > 0 else t
 
 
-def _class_view(w, x):
-    """Class weights shaped to broadcast along x's class dim (1 where there are none)."""
-    if w is None:
-        return 1.0
-    shape = [1] * x.dim()
-    shape[class_dim(x)] = -1
-    return w.view(shape)
+def _positions(z: torch.Tensor) -> torch.Size:
+    """The shape of ℓ: z's shape without the class dim."""
+    shape = list(z.shape)
+    del shape[class_dim(z)]
+    return torch.Size(shape)
 
 
-def _reduce(loss, reduction, norm):
-    if reduction == "none":
-        return loss
-    return loss.sum() if reduction == "sum" else loss.sum() / norm
-
-
-def _coefficient(dy, shape, reduction, norm):
-    """∂y/∂loss_i for every position i: dy itself, dy broadcast, or dy / norm."""
-    if reduction == "none":
-        return dy
-    return (dy if reduction == "sum" else dy / norm).expand(shape)
-
-
-class NLLLossFunction(torch.autograd.Function):
-    """loss_i = −w_{t_i} x_{i,t_i}   (0 where t_i = ignore_index)
-    y = loss (none) | Σ loss (sum) | Σ loss / Σ_i w_{t_i} (mean; NaN when every target is ignored)
-
-    dx_{i,c} = −c_i w_{t_i} [c = t_i],   c_i = ∂y/∂loss_i (dy, or dy / Σ w_{t_i} for mean)
-    Saves only the targets (and w): the gradient does not depend on x, only on its shape.
-    """
-
-    @staticmethod
-    def forward(x, target, weight, reduction, ignore_index):
-        valid, t, w_t = _picks(target, weight, ignore_index, x.dtype)
-        cd = class_dim(x)
-        picked = x.gather(cd, t.unsqueeze(cd)).squeeze(cd)
-        return _reduce(torch.where(valid, -picked * w_t, 0), reduction, w_t.sum())
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        x, target, weight, reduction, ignore_index = inputs
-        ctx.save_for_backward(target, weight)
-        ctx.x_shape, ctx.x_dtype, ctx.reduction, ctx.ignore_index = x.shape, x.dtype, reduction, ignore_index
-
-    @staticmethod
-    def backward(ctx, dy):
-        if not ctx.needs_input_grad[0]:
-            return None, None, None, None, None
-        target, weight = ctx.saved_tensors
-        valid, t, w_t = _picks(target, weight, ctx.ignore_index, ctx.x_dtype)
-        c = _coefficient(dy, t.shape, ctx.reduction, w_t.sum())
-        cd = 0 if len(ctx.x_shape) == 1 else 1
-        src = torch.where(valid, -c * w_t, 0).unsqueeze(cd)
-        dx = torch.zeros(ctx.x_shape, dtype=dy.dtype, device=dy.device).scatter(cd, t.unsqueeze(cd), src)
-        return dx, None, None, None, None
+def _prob_divisor(z: torch.Tensor):
+    """D of a probability-target 'mean': the number of positions (None: ℓ.mean()), but NaN when
+    the input is empty, as torch (which divides numel by C)."""
+    return None if z.numel() else math.nan
 
 
 class CrossEntropyFunction(torch.autograd.Function):
-    """ℓ = log_softmax(x) along the class dim, p = exp(ℓ), ε = label_smoothing, C classes.
+    """z = log_softmax(x) along the class dim c (size C),  p = exp(z) = softmax(x);  y = R(ℓ),
+    ℓ_i = −Σ_c q_ic z_ic  with the weighted target q  (w ≡ 1 if None, ε = label_smoothing):
+        class indices t:  q_ic = [t_i ≠ k] ((1 − ε) w[t_i] [c = t_i] + ε/C · w_c)   (k = ignore_index)
+        probabilities t:  q_ic = w_c T_ic,   T = (1 − ε) t + ε/C
+    R: 'none' ℓ;  'sum' Σ ℓ;  'mean' Σ ℓ / D,  D = Σ_i [t_i ≠ k] w[t_i] for indices (torch's
+    weighted mean; 0/0 = NaN when every target is ignored), the number of positions for
+    probabilities.
 
-    Class indices:  loss_i = (1−ε)·(−w_{t_i} ℓ_{i,t_i}) + (ε/C)·(−Σ_c w_c ℓ_{i,c})   (0 if ignored)
-        mean divides both parts by Σ_i w_{t_i}, as torch.
-        dx_i = a_i (p_i − e_{t_i}) + b_i (W p_i − w),   W = Σ_c w_c,
-        a_i = (1−ε) c_i w_{t_i},  b_i = (ε/C) c_i [t_i not ignored],  c_i = ∂y/∂loss_i
-    Probabilities:  q = w ⊙ ((1−ε) t + ε/C),  loss_i = −Σ_c q_{i,c} ℓ_{i,c};  mean divides by the
-        number of positions.
-        dx_i = c_i (p_i Σ_c q_{i,c} − q_i) ;  dt_i = −(1−ε) c_i w ⊙ ℓ_i
-    Saves the logits x (as many bytes as torch's saved log-probabilities) and recomputes ℓ with
-    one stable logsumexp in backward, so logits of ±1e4 stay finite.
+    dx_i = g_i (p_i Q_i − q_i),  Q_i = Σ_c q_ic     (p − onehot(t) when w ≡ 1, ε = 0)
+    dt_ic = −g_i (1 − ε) w_c z_ic                    (probabilities; an index target has none)
+    dw_c = −Σ_i g_i T_ic z_ic                         (probabilities; for indices torch refuses a
+                                                     weight with requires_grad)
+    g = dy ('none', 'sum'), dy / D ('mean'). A gradient dz reaching the saved z (only in double
+    backward) adds dx += dz − p Σ_c dz, the backward of log_softmax. Half and bfloat16 are
+    differentiated in float32 (torch's kernels do the same in registers).
+    Saves z, t, w. z is the second output (N·C, what torch's log_softmax + nll_loss keep as well):
+    p = exp(z) is one op, dt and dw read z, and x itself is not kept, so the logits can be freed.
+    Logits + per-row logsumexp would cost as much (x is N·C) unless x lives on anyway, and
+    exp(x − lse) rounds at the scale of |x| (≈1e-3 at |x| = 1e4 in float32) where z is exact.
+    z is a differentiable output so that the double backward differentiates through it.
     """
 
     @staticmethod
-    def forward(x, target, weight, reduction, ignore_index, label_smoothing):
-        logp = torch.log_softmax(x, class_dim(x))
-        return _ce_forward(logp, x, target, weight, reduction, ignore_index, label_smoothing)
+    def forward(x, t, w, ignore_index, reduction, label_smoothing):
+        dim = class_dim(x)
+        z = torch.log_softmax(x, dim)
+        eps, n_classes = label_smoothing, x.shape[dim]
+        if t.is_floating_point():
+            q = _smoothed(t, eps, n_classes)
+            q = q if w is None else q * broadcast_weight(w, z)
+            return reduce(-(z * q).sum(dim), reduction, _prob_divisor(z)), z
+        keep, safe, omega = target_weights(t, w, ignore_index, z)
+        loss = torch.where(keep, -pick(z, safe, dim) * omega, 0)
+        if eps > 0:
+            zw = z if w is None else z * broadcast_weight(w, z)
+            loss = (1 - eps) * loss + _share(eps, n_classes) * torch.where(keep, -zw.sum(dim), 0)
+        return reduce(loss, reduction, omega.sum() if reduction == "mean" else None), z
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, target, weight, reduction, ignore_index, eps = inputs
-        ctx.save_for_backward(x, target, weight)
-        ctx.reduction, ctx.ignore_index, ctx.eps = reduction, ignore_index, eps
+        x, t, w, ignore_index, reduction, label_smoothing = inputs
+        ctx.save_for_backward(output[1], t, w)
+        ctx.set_materialize_grads(False)  # dz is None unless a double backward reaches z
+        ctx.x_dtype, ctx.ignore_index, ctx.reduction, ctx.eps = x.dtype, ignore_index, reduction, label_smoothing
 
     @staticmethod
-    def backward(ctx, dy):
-        x, target, weight = ctx.saved_tensors
-        need_x, need_t = ctx.needs_input_grad[:2]
-        if not (need_x or need_t):
-            return None, None, None, None, None, None
-        cd, C, eps = class_dim(x), x.shape[class_dim(x)], ctx.eps
-        logp = x - x.logsumexp(cd, keepdim=True)
-        p = logp.exp()
-        wv = _class_view(weight, x)
-        dx = dt = None
-        if x.shape == target.shape:  # class probabilities
-            c = _coefficient(dy, logp.sum(cd).shape, ctx.reduction, logp.numel() / max(C, 1)).unsqueeze(cd)
-            q = (target * (1 - eps) + eps / C) * wv if need_x else None
-            dx = c * (p * q.sum(cd, keepdim=True) - q) if need_x else None
-            dt = (-(1 - eps) * c * wv * logp).to(target.dtype) if need_t else None
-            return dx, dt, None, None, None, None
-        valid, t, w_t = _picks(target, weight, ctx.ignore_index, x.dtype)
-        c = _coefficient(dy, t.shape, ctx.reduction, w_t.sum())
-        a = torch.where(valid, (1 - eps) * c * w_t, 0).unsqueeze(cd)  # 0, not NaN, if all are ignored
-        dx = p * a - torch.zeros_like(p).scatter(cd, t.unsqueeze(cd), a)
-        if eps > 0:
-            b = torch.where(valid, (eps / C) * c, 0).unsqueeze(cd)
-            W = C if weight is None else weight.sum()
-            dx = dx + b * (W * p - wv)
-        return dx, None, None, None, None, None
+    def backward(ctx, dy, dz):
+        z, t, w = ctx.saved_tensors
+        z, dy, dz = _opmath(z), _opmath(dy), _opmath(dz)
+        need_x, dim = ctx.needs_input_grad[0], class_dim(z)
+        p = z.exp() if need_x else None
+        dx = dt = dw = None
+        if dy is not None and t.is_floating_point():
+            dx, dt, dw = _prob_grads(ctx, dy, z, p, t, w)
+        elif dy is not None and need_x:
+            dx = _index_grad(ctx, dy, z, p, t, w)
+        if dz is not None and need_x:
+            back = dz - p * dz.sum(dim, keepdim=True)
+            dx = back if dx is None else dx + back
+        return (None if dx is None else dx.to(ctx.x_dtype), None if dt is None else dt.to(t.dtype),
+                dw, None, None, None)
 
 
-def _ce_forward(logp, x, target, weight, reduction, ignore_index, eps):
-    cd, C = class_dim(x), x.shape[class_dim(x)]
-    wv = _class_view(weight, x)
-    if x.shape == target.shape:  # class probabilities
-        q = target * (1 - eps) + eps / C if eps > 0 else target
-        loss = -(logp * q * wv).sum(cd)
-        return _reduce(loss, reduction, loss.numel())
-    valid, t, w_t = _picks(target, weight, ignore_index, x.dtype)
-    loss = -logp.gather(cd, t.unsqueeze(cd)).squeeze(cd) * w_t
+def _index_grad(ctx, dy, z, p, t, w):
+    """dx = g (p Q − q) for a class-index target: p · gQ, minus ε/C · g w_c everywhere, minus
+    (1 − ε) g ω at class t_i; g is 0 at the ignored positions (also when D = 0, as torch).
+    One N·C tensor besides p: the product p · gQ, updated in place (autograd-safe: mul keeps its
+    inputs, not its output)."""
+    eps, dim, n_classes = ctx.eps, class_dim(z), z.shape[class_dim(z)]
+    keep, safe, omega = target_weights(t, w, ctx.ignore_index, z)
+    g = torch.where(keep, grad_scale(dy, ctx.reduction, omega), 0)
     if eps > 0:
-        loss = (1 - eps) * loss + (eps / C) * -(logp * wv).sum(cd)
-    return _reduce(torch.where(valid, loss, 0), reduction, w_t.sum())
-
-
-def check_targets(x, target, weight, ignore_index, label_smoothing, name):
-    """torch's checks and messages for class-index / class-probability targets."""
-    if label_smoothing < 0.0 or label_smoothing > 1.0:  # torch only checks > 1
-        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    C = x.shape[class_dim(x)] if x.dim() > 0 else 1
-    probs = name == "cross_entropy" and x.shape == target.shape
-    if probs:
-        if not target.is_floating_point():
-            raise RuntimeError(f"Expected floating point type for target with class probabilities, "
-                               f"got {dtype_name(target.dtype)}")
-        if ignore_index >= 0:
-            raise RuntimeError("ignore_index is not supported for floating point target")
+        total = n_classes if w is None else w.sum()  # Σ_c w_c
+        dx = p * (g * ((1 - eps) * omega + _share(eps, n_classes) * total)).unsqueeze(dim)
+        smooth = (_share(eps, n_classes) * g).unsqueeze(dim)
+        dx = dx.sub_(smooth) if w is None else dx.addcmul_(smooth, broadcast_weight(w, z), value=-1)
     else:
-        if target.dtype not in (torch.long, torch.uint8):
-            raise RuntimeError(f"expected target dtype to be Long or Byte, but got {dtype_name(target.dtype)}")
-        if target.dim() > 0 and x.dim() > 0 and x.shape[0] != target.shape[0]:
-            raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size "
-                             f"({target.shape[0]}).")
-        if x.dim() >= 3 and target.shape != x.shape[:1] + x.shape[2:]:
-            raise RuntimeError(f"size mismatch (got input: {list(x.shape)} , target: {list(target.shape)}")
-    if weight is not None:
-        if weight.dim() != 1 or weight.numel() != C:
-            raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes "
-                               f"but got weight tensor of shape: {list(weight.shape)}")
-        if weight.dtype != x.dtype:
-            raise RuntimeError(f"expected scalar type {dtype_name(x.dtype)} but found {dtype_name(weight.dtype)}")
-        if weight.requires_grad and torch.is_grad_enabled():
-            raise RuntimeError("The function 'nll_loss_forward' is not differentiable with respect to "
-                               "argument 'weight'. This input cannot have requires_grad True.")
-    if not probs and not torch.compiler.is_compiling():
-        bad = (target != ignore_index) & ((target < 0) | (target >= C))
-        if bad.any():  # one host sync; a clear error instead of a CUDA device assert
-            raise IndexError(f"Target {target[bad].flatten()[0].item()} is out of bounds.")
+        dx = p * (g * omega).unsqueeze(dim)
+    return add_at_(dx, safe, -(1 - eps) * g * omega, dim)
+
+
+def _prob_grads(ctx, dy, z, p, t, w):
+    """(dx, dt, dw) for a probability target, each only where needed."""
+    need_x, need_t, need_w = ctx.needs_input_grad[:3]
+    eps, dim = ctx.eps, class_dim(z)
+    g = unreduce(dy, ctx.reduction, _positions(z), _prob_divisor(z)).unsqueeze(dim)
+    wb = None if w is None else broadcast_weight(w, z)
+    big_t = _smoothed(t, eps, z.shape[dim])
+    dx = dt = dw = None
+    if need_x:
+        gq = g * big_t if wb is None else g * big_t * wb
+        dx = (p * gq.sum(dim, keepdim=True)).sub_(gq)  # in place on the fresh product, as above
+    if need_t:
+        dt = -(1 - eps) * g * z if wb is None else -(1 - eps) * g * z * wb
+    if need_w:
+        dw = sum_to(-g * big_t * z, wb).reshape(w.shape)
+    return dx, dt, dw
+
+
+# ---------------------------------------------------------------- torch's checks, in its order
+
+
+def _check_smoothing(label_smoothing: float) -> None:
+    """torch's error for ε > 1, raised for ε < 0 too (torch silently ignores a negative ε)."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing:g}")
+
+
+def _log_softmax_errors(x: torch.Tensor) -> None:
+    """torch's log_softmax errors (0-d or integer input), raised where torch raises them."""
+    if x.dim() == 0 or not x.is_floating_point():
+        torch.log_softmax(x.detach(), class_dim(x))
+
+
+def check_cross_entropy(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None, ignore_index: int,
+                        label_smoothing: float):
+    """torch's checks of ``cross_entropy_loss`` in its order (a target of x's shape holds class
+    probabilities); returns (t, w) ready for :class:`CrossEntropyFunction`."""
+    if x.shape != t.shape:
+        _check_smoothing(label_smoothing)
+        _log_softmax_errors(x)
+        return check_class_target(x, t, w, ignore_index)
+    if not t.is_floating_point():
+        raise RuntimeError(f"Expected floating point type for target with class probabilities, "
+                           f"got {_dtype_name(t.dtype)}")
+    if ignore_index >= 0:
+        raise RuntimeError("ignore_index is not supported for floating point target")
+    if x.dim() == 0:
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+    n_classes = x.shape[class_dim(x)]
+    if w is not None and (w.dim() != 1 or w.numel() != n_classes):
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {n_classes} "
+                           f"classes or no classes but got weight tensor of shape: {list(w.shape)}")
+    _log_softmax_errors(x)
+    _check_smoothing(label_smoothing)
+    return t, w
