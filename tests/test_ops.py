@@ -89,3 +89,15 @@ def test_bad_input_raises_like_torch(spec, j, device):
     bad = list(spec.errors(torch.device(device)))[j]
     problem = verify.error_matches(spec, bad, device)
     assert not problem, problem
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("spec,i", _samples(torch.float64))
+def test_bfloat16_is_no_worse_than_torch(spec, i, device):
+    """In bfloat16 torch is no ground truth either: each result equals torch's within bf16's
+    assert_close tolerance, or its error against float64 is at most twice torch's."""
+    sample = _sample(spec, i, device, torch.bfloat16)
+    _, _, fwd, grads = verify.compare_sample(spec, sample, torch.bfloat16)
+    assert fwd.ok, f"forward: {fwd.why}"
+    for k, d in enumerate(grads):
+        assert d.ok, f"grad {k}: {d.why}"

@@ -15,10 +15,13 @@ import math
 
 import torch
 
+from ._precision import opmath
+
 _K = math.sqrt(2.0 / math.pi)  # tanh-GELU: u = K (x + C x³)
 _C = 0.044715
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
 
 
 def _mark_inplace(ctx, inputs):
@@ -100,6 +103,7 @@ class ELUFunction(torch.autograd.Function):
         ctx.alpha = alpha
 
     @staticmethod
+    @opmath
     def backward(ctx, dy):
         (z,) = ctx.saved_tensors
         zn = torch.where(z < 0, z, 0)
@@ -125,6 +129,7 @@ class GELUFunction(torch.autograd.Function):
         ctx.approximate = inputs[1]
 
     @staticmethod
+    @opmath
     def backward(ctx, dy):
         (x,) = ctx.saved_tensors
         if ctx.approximate == "tanh":
@@ -157,6 +162,7 @@ class SiLUFunction(torch.autograd.Function):
         ctx.save_for_backward(*output)
 
     @staticmethod
+    @opmath
     def backward(ctx, dy, ds):
         y, s = ctx.saved_tensors
         dx = None if dy is None else dy * (s + y * (1 - s))
@@ -184,6 +190,7 @@ class SoftplusFunction(torch.autograd.Function):
         ctx.beta, ctx.threshold = inputs[1], inputs[2]
 
     @staticmethod
+    @opmath
     def backward(ctx, dy):
         (x,) = ctx.saved_tensors
         bx = x * ctx.beta
@@ -207,6 +214,7 @@ class SigmoidFunction(torch.autograd.Function):
         ctx.save_for_backward(output)
 
     @staticmethod
+    @opmath
     def backward(ctx, dy):
         (y,) = ctx.saved_tensors
         return dy * y * (1 - y)
@@ -228,6 +236,7 @@ class TanhFunction(torch.autograd.Function):
         ctx.save_for_backward(output)
 
     @staticmethod
+    @opmath
     def backward(ctx, dy):
         (y,) = ctx.saved_tensors
         return dy * (1 - y * y)

@@ -73,9 +73,10 @@ class NLLLossFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x, t, w, ignore_index, reduction):
-        keep, safe, omega = target_weights(t, w, ignore_index, x)
-        loss = torch.where(keep, -pick(x, safe, class_dim(x)) * omega, 0)
-        return reduce(loss, reduction, omega.sum() if reduction == "mean" else None)
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # accumulate as torch
+        keep, safe, omega = target_weights(t, w, ignore_index, xf)
+        loss = torch.where(keep, -pick(xf, safe, class_dim(x)) * omega, 0)
+        return reduce(loss, reduction, omega.sum() if reduction == "mean" else None).to(x.dtype)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ._precision import opmath
+
 
 def _to(x: torch.Tensor, dtype):
     return x if dtype is None else x.to(dtype)
@@ -27,6 +29,7 @@ class SoftmaxFunction(torch.autograd.Function):
         ctx.dim, ctx.x_dtype = dim, x.dtype
 
     @staticmethod
+    @opmath
     def backward(ctx, dy):
         (y,) = ctx.saved_tensors
         dx = y * (dy - (dy * y).sum(ctx.dim, keepdim=True))
@@ -51,6 +54,7 @@ class LogSoftmaxFunction(torch.autograd.Function):
         ctx.dim, ctx.x_dtype = dim, x.dtype
 
     @staticmethod
+    @opmath
     def backward(ctx, dy):
         (y,) = ctx.saved_tensors
         dx = dy - torch.exp(y) * dy.sum(ctx.dim, keepdim=True)

@@ -1,0 +1,41 @@
+"""Low-precision backward: compute in float32, round once."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+_LOW = (torch.float16, torch.bfloat16)
+
+
+class _Float32View:
+    """A ctx whose saved tensors read as float32 (everything else is the real ctx)."""
+
+    def __init__(self, ctx):
+        self._ctx = ctx
+
+    def __getattr__(self, name):
+        return getattr(self._ctx, name)
+
+    @property
+    def saved_tensors(self):
+        return tuple(None if t is None else t.float() for t in self._ctx.saved_tensors)
+
+
+def opmath(backward):
+    """Half/bfloat16 backward computed in float32 and rounded once, as torch's kernels do (a
+    chain of bf16 products would round at every step)."""
+
+    @functools.wraps(backward)
+    def wrapped(ctx, dy, *more):
+        if dy is None or dy.dtype not in _LOW:
+            return backward(ctx, dy, *more)
+        up = [m.float() if isinstance(m, torch.Tensor) else m for m in more]
+        grads = backward(_Float32View(ctx), dy.float(), *up)
+        if isinstance(grads, torch.Tensor):  # a single-input Function returns the tensor itself
+            return grads.to(dy.dtype)
+        dx, *rest = grads
+        return (None if dx is None else dx.to(dy.dtype), *rest)
+
+    return wrapped
