@@ -1,4 +1,5 @@
-"""Low-precision backward: compute in float32, round once."""
+"""dtype helpers: torch's names of dtypes for its error messages, and low-precision backward
+(compute in float32, round once)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import functools
 import torch
 
 _LOW = (torch.float16, torch.bfloat16)
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """torch's C++ name of ``dtype`` ('Float', 'Double', 'Half', 'Long', ...)."""
+    return torch.empty(0, dtype=dtype).type()[len("torch."):-len("Tensor")]
 
 
 class _Float32View:

@@ -10,21 +10,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ._precision import dtype_name
 from ._reduction import grad_loss, reduce, sum_to
 
 EPSILON = 1e-12  # torch's floor on x(1 − x) in the BCE input gradient
 LOG_FLOOR = -100.0  # torch clamps each log at −100, so x ∈ {0, 1} gives a finite loss
 
 
-def _dtype_name(dtype: torch.dtype) -> str:
-    """torch's C++ name of ``dtype`` ('Float', 'Double', 'Half', 'Long', ...)."""
-    return torch.empty(0, dtype=dtype).type()[len("torch."):-len("Tensor")]
-
-
 def _check_probabilities(x: torch.Tensor, t: torch.Tensor) -> None:
     """torch's BCE kernel checks: one dtype for x and t, every element of each in [0, 1]."""
     if t.dtype != x.dtype:
-        raise RuntimeError(f"Found dtype {_dtype_name(t.dtype)} but expected {_dtype_name(x.dtype)}")
+        raise RuntimeError(f"Found dtype {dtype_name(t.dtype)} but expected {dtype_name(x.dtype)}")
     for name, v in (("input", x), ("target", t)):
         if not bool(((v >= 0) & (v <= 1)).all()):  # NaN fails too, as in torch
             raise RuntimeError(f"all elements of {name} should be between 0 and 1")

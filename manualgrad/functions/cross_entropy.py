@@ -11,7 +11,7 @@ import math
 import torch
 
 from ._reduction import reduce, sum_to, unreduce
-from .binary_losses import _dtype_name
+from ._precision import dtype_name
 from .nll import add_at_, broadcast_weight, check_class_target, class_dim, grad_scale, pick, target_weights
 
 
@@ -168,7 +168,7 @@ def check_cross_entropy(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None
         return check_class_target(x, t, w, ignore_index)
     if not t.is_floating_point():
         raise RuntimeError(f"Expected floating point type for target with class probabilities, "
-                           f"got {_dtype_name(t.dtype)}")
+                           f"got {dtype_name(t.dtype)}")
     if ignore_index >= 0:
         raise RuntimeError("ignore_index is not supported for floating point target")
     if x.dim() == 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ._reduction import reduce, unreduce
-from .binary_losses import _dtype_name
+from ._precision import dtype_name
 
 
 def class_dim(x: torch.Tensor) -> int:
@@ -153,13 +153,13 @@ def check_class_target(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None,
     if not spatial and t.dim() > 1:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if t.dtype not in (torch.long, torch.uint8):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_dtype_name(t.dtype)}")
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {dtype_name(t.dtype)}")
     _check_shapes(x, t, w)
     if not x.is_floating_point():
         kernel = "nll_loss2d_forward_out_frame" if spatial else "nll_loss_out_frame"
-        raise NotImplementedError(f'"{kernel}" not implemented for \'{_dtype_name(x.dtype)}\'')
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(x.dtype)}\'')
     if w is not None and w.dtype != x.dtype:
-        raise RuntimeError(f"expected scalar type {_dtype_name(x.dtype)} but found {_dtype_name(w.dtype)}")
+        raise RuntimeError(f"expected scalar type {dtype_name(x.dtype)} but found {dtype_name(w.dtype)}")
     if spatial and t.dtype == torch.uint8:
         raise RuntimeError("expected scalar type Long but found Byte")
     t = t.long()
