@@ -31,7 +31,8 @@ class _Float32View:
 
 def opmath(backward):
     """Half/bfloat16 backward computed in float32 and rounded once, as torch's kernels do (a
-    chain of bf16 products would round at every step)."""
+    chain of bf16 products would round at every step). The input gradient is rounded to
+    ``ctx.x_dtype`` where a Function casts its input (softmax's ``dtype``), else to dy's dtype."""
 
     @functools.wraps(backward)
     def wrapped(ctx, dy, *more):
@@ -39,9 +40,10 @@ def opmath(backward):
             return backward(ctx, dy, *more)
         up = [m.float() if isinstance(m, torch.Tensor) else m for m in more]
         grads = backward(_Float32View(ctx), dy.float(), *up)
+        dtype = getattr(ctx, "x_dtype", dy.dtype)
         if isinstance(grads, torch.Tensor):  # a single-input Function returns the tensor itself
-            return grads.to(dy.dtype)
+            return grads.to(dtype)
         dx, *rest = grads
-        return (None if dx is None else dx.to(dy.dtype), *rest)
+        return (None if dx is None else dx.to(dtype), *rest)
 
     return wrapped

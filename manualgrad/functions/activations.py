@@ -198,6 +198,11 @@ class SoftplusFunction(torch.autograd.Function):
         return torch.where(bx > ctx.threshold, dy, dy * torch.sigmoid(below)), None, None
 
 
+def _save_output(ctx, inputs, output):
+    """setup_context of a Function whose derivative is a function of its output alone."""
+    ctx.save_for_backward(output)
+
+
 class SigmoidFunction(torch.autograd.Function):
     """y = σ(x) = 1/(1 + e^{−x})
 
@@ -209,9 +214,7 @@ class SigmoidFunction(torch.autograd.Function):
     def forward(x):
         return torch.sigmoid(x)
 
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(output)
+    setup_context = staticmethod(_save_output)
 
     @staticmethod
     @opmath
@@ -231,9 +234,7 @@ class TanhFunction(torch.autograd.Function):
     def forward(x):
         return torch.tanh(x)
 
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(output)
+    setup_context = staticmethod(_save_output)
 
     @staticmethod
     @opmath

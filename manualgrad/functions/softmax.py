@@ -11,6 +11,13 @@ def _to(x: torch.Tensor, dtype):
     return x if dtype is None else x.to(dtype)
 
 
+def _save_output_and_dim(ctx, inputs, output):
+    """Both Functions save y (their Jacobian is a function of it), the dim and x's dtype."""
+    x, dim, _ = inputs
+    ctx.save_for_backward(output)
+    ctx.dim, ctx.x_dtype = dim, x.dtype
+
+
 class SoftmaxFunction(torch.autograd.Function):
     """y = exp(x − logsumexp(x))   along ``dim`` (x first cast to ``dtype`` if given)
 
@@ -22,11 +29,7 @@ class SoftmaxFunction(torch.autograd.Function):
     def forward(x, dim, dtype):
         return torch.softmax(_to(x, dtype), dim)
 
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        x, dim, _ = inputs
-        ctx.save_for_backward(output)
-        ctx.dim, ctx.x_dtype = dim, x.dtype
+    setup_context = staticmethod(_save_output_and_dim)
 
     @staticmethod
     @opmath
@@ -47,11 +50,7 @@ class LogSoftmaxFunction(torch.autograd.Function):
     def forward(x, dim, dtype):
         return torch.log_softmax(_to(x, dtype), dim)
 
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        x, dim, _ = inputs
-        ctx.save_for_backward(output)
-        ctx.dim, ctx.x_dtype = dim, x.dtype
+    setup_context = staticmethod(_save_output_and_dim)
 
     @staticmethod
     @opmath
