@@ -210,7 +210,7 @@ def compare_sample(spec, sample, dtype: torch.dtype):
     return ours, theirs, fwd, grads
 
 
-def _as_function_of_grad_inputs(fn: Callable, sample, seed):
+def as_function_of_grad_inputs(fn: Callable, sample, seed):
     """``f(*tensors)`` = ``fn`` on the sample with its differentiable tensors replaced, plus
     float64 leaf copies of those tensors, ready for gradcheck."""
     vals = list(sample.args) + list(sample.kwargs.values())
@@ -233,7 +233,7 @@ def _as_function_of_grad_inputs(fn: Callable, sample, seed):
 
 def gradchecks(spec, sample) -> tuple[bool, bool]:
     """float64 ``gradcheck`` and ``gradgradcheck`` of ``spec.op`` on ``sample``."""
-    f, inputs = _as_function_of_grad_inputs(spec.op, sample, 0 if spec.seeded else None)
+    f, inputs = as_function_of_grad_inputs(spec.op, sample, 0 if spec.seeded else None)
     if not inputs:
         return True, True
     first = torch.autograd.gradcheck(f, inputs, raise_exception=False)

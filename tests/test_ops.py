@@ -50,19 +50,11 @@ def test_forward_and_gradients_equal_torch(spec, i, device, dtype):
 def test_needs_input_grad_is_honoured(spec, i, device):
     """With one differentiable input at a time, the backward returns None for every other."""
     sample = _sample(spec, i, device, torch.float64)
-    leaves = verify.grad_inputs(sample.args, sample.kwargs)
-    if not sample.node or not leaves:
+    f, inputs = verify.as_function_of_grad_inputs(spec.op, sample, 0 if spec.seeded else None)
+    if not sample.node or not inputs:
         pytest.skip("no Function node or nothing differentiable")
-    vals = list(sample.args) + list(sample.kwargs.values())
-    slots = [k for k, a in enumerate(vals) if isinstance(a, torch.Tensor) and a.requires_grad]
-    n = len(sample.args)
-    for keep in slots:
-        new = [a.detach().requires_grad_(k == keep) if k in slots else a for k, a in enumerate(vals)]
-        args = new[:n]
-        if sample.clone_input:
-            args[0] = args[0].clone()
-        with verify.seeded(0 if spec.seeded else None):
-            out = spec.op(*args, **dict(zip(sample.kwargs, new[n:])))
+    for keep in range(len(inputs)):
+        out = f(*(t.detach().requires_grad_(k == keep) for k, t in enumerate(inputs)))
         if out.grad_fn is None:
             continue
         n_out = len(inspect.signature(spec.function.backward).parameters) - 1  # minus ctx
