@@ -33,6 +33,16 @@ from .functions import cross_entropy as _ce
 from .functions import nll as _nll
 from .samples import cross_entropy as s_ce
 # ---- END cross_entropy imports ----
+# ---- BEGIN conv imports ----
+# ---- END conv imports ----
+# ---- BEGIN pooling imports ----
+# ---- END pooling imports ----
+# ---- BEGIN norm imports ----
+# ---- END norm imports ----
+# ---- BEGIN embedding imports ----
+# ---- END embedding imports ----
+# ---- BEGIN attention imports ----
+# ---- END attention imports ----
 
 
 @dataclass
@@ -114,6 +124,16 @@ OPS: list[OpSpec] = [
     OpSpec("cross_entropy", MF.cross_entropy, F.cross_entropy, _ce.CrossEntropyFunction,
            s_ce.ce_samples, s_ce.ce_errors),
     # ---- END cross_entropy ops ----
+    # ---- BEGIN conv ops ----
+    # ---- END conv ops ----
+    # ---- BEGIN pooling ops ----
+    # ---- END pooling ops ----
+    # ---- BEGIN norm ops ----
+    # ---- END norm ops ----
+    # ---- BEGIN embedding ops ----
+    # ---- END embedding ops ----
+    # ---- BEGIN attention ops ----
+    # ---- END attention ops ----
 ]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}

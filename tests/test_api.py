@@ -12,7 +12,7 @@ import manualgrad.functional as MF
 import manualgrad.nn as mnn
 from manualgrad import ops
 
-FUNCTIONS_DIR = pathlib.Path(MF.__file__).parent / "functions"
+FUNCTIONS_DIR = pathlib.Path(MF.__file__).parent.parent / "functions"
 
 
 @pytest.mark.parametrize("name", MF.__all__)

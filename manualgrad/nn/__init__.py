@@ -12,6 +12,16 @@ from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, S
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 # ---- END loss modules ----
+# ---- BEGIN conv modules ----
+# ---- END conv modules ----
+# ---- BEGIN pooling modules ----
+# ---- END pooling modules ----
+# ---- BEGIN norm modules ----
+# ---- END norm modules ----
+# ---- BEGIN embedding modules ----
+# ---- END embedding modules ----
+# ---- BEGIN attention modules ----
+# ---- END attention modules ----
 
 __all__ = [
     "Linear", "Dropout",
@@ -22,4 +32,14 @@ __all__ = [
     "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
     "NLLLoss", "CrossEntropyLoss",
     # ---- END loss names ----
+    # ---- BEGIN conv names ----
+    # ---- END conv names ----
+    # ---- BEGIN pooling names ----
+    # ---- END pooling names ----
+    # ---- BEGIN norm names ----
+    # ---- END norm names ----
+    # ---- BEGIN embedding names ----
+    # ---- END embedding names ----
+    # ---- BEGIN attention names ----
+    # ---- END attention names ----
 ]

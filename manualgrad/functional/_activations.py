@@ -1,0 +1,92 @@
+"""Activation wrappers: relu, leaky_relu, elu, gelu, silu, softplus, sigmoid, tanh, softmax,
+log_softmax."""
+
+from __future__ import annotations
+
+import torch
+
+from ..functions.activations import (ELUFunction, GELUFunction, LeakyReLUFunction, ReLUFunction, SigmoidFunction,
+                                     SiLUFunction, SoftplusFunction, TanhFunction)
+from ..functions.softmax import LogSoftmaxFunction, SoftmaxFunction
+from ._util import _check_inplace
+
+
+def _refuse_negative_inplace(input, value, what):
+    """torch runs these in place and fails only in backward; refuse up front, same message."""
+    if value < 0 and input.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError(
+            f"In-place {what} backward calculation is triggered with a negative slope which is not supported. "
+            "This is caused by calling in-place forward function with a negative slope, please call "
+            "out-of-place version instead.")
+
+
+def relu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """max(input, 0). See :class:`~manualgrad.functions.activations.ReLUFunction`."""
+    if inplace:
+        _check_inplace(input)
+    return ReLUFunction.apply(input, inplace)
+
+
+def leaky_relu(input: torch.Tensor, negative_slope: float = 0.01, inplace: bool = False) -> torch.Tensor:
+    """input if > 0 else negative_slope·input. See :class:`~manualgrad.functions.activations.LeakyReLUFunction`."""
+    if inplace:
+        _check_inplace(input)
+        _refuse_negative_inplace(input, negative_slope, "leakyReLu")
+    return LeakyReLUFunction.apply(input, negative_slope, inplace)
+
+
+def elu(input: torch.Tensor, alpha: float = 1.0, inplace: bool = False) -> torch.Tensor:
+    """input if > 0 else alpha·(exp(input) − 1). See :class:`~manualgrad.functions.activations.ELUFunction`."""
+    if inplace:
+        _check_inplace(input)
+        _refuse_negative_inplace(input, alpha, "elu")
+    return ELUFunction.apply(input, alpha, inplace)
+
+
+def gelu(input: torch.Tensor, approximate: str = "none") -> torch.Tensor:
+    """input·Φ(input), exact or tanh-approximated. See :class:`~manualgrad.functions.activations.GELUFunction`."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    return GELUFunction.apply(input, approximate)
+
+
+def silu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """input·σ(input). See :class:`~manualgrad.functions.activations.SiLUFunction`."""
+    if inplace:
+        _check_inplace(input)
+    return SiLUFunction.apply(input, inplace)[0]
+
+
+def softplus(input: torch.Tensor, beta: float = 1.0, threshold: float = 20.0) -> torch.Tensor:
+    """log(1 + exp(β·input))/β, linear above ``threshold``. See :class:`~manualgrad.functions.activations.SoftplusFunction`."""
+    return SoftplusFunction.apply(input, beta, threshold)
+
+
+def sigmoid(input: torch.Tensor) -> torch.Tensor:
+    """1/(1 + exp(−input)). See :class:`~manualgrad.functions.activations.SigmoidFunction`."""
+    return SigmoidFunction.apply(input)
+
+
+def tanh(input: torch.Tensor) -> torch.Tensor:
+    """tanh(input). See :class:`~manualgrad.functions.activations.TanhFunction`."""
+    return TanhFunction.apply(input)
+
+
+def _softmax_dim(name: str, input: torch.Tensor, dim, stacklevel: int) -> int:
+    """``dim=None`` picks torch's deprecated implicit dim, with torch's warning."""
+    if dim is None:
+        from torch.nn.functional import _get_softmax_dim
+        dim = _get_softmax_dim(name, input.dim(), stacklevel + 1)
+    return dim
+
+
+def softmax(input: torch.Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: torch.dtype | None = None) -> torch.Tensor:
+    """exp(input)/Σ exp(input) along ``dim``. See :class:`~manualgrad.functions.softmax.SoftmaxFunction`."""
+    return SoftmaxFunction.apply(input, _softmax_dim("softmax", input, dim, _stacklevel), dtype)
+
+
+def log_softmax(input: torch.Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype: torch.dtype | None = None) -> torch.Tensor:
+    """input − logsumexp(input) along ``dim``. See :class:`~manualgrad.functions.softmax.LogSoftmaxFunction`."""
+    return LogSoftmaxFunction.apply(input, _softmax_dim("log_softmax", input, dim, _stacklevel), dtype)

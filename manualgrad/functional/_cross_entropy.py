@@ -1,0 +1,32 @@
+"""Class-target losses: nll_loss and cross_entropy."""
+
+from __future__ import annotations
+
+import torch
+
+from ..functions.cross_entropy import CrossEntropyFunction, check_cross_entropy
+from ..functions.nll import NLLLossFunction, check_class_target
+from ._util import _reduction
+
+
+def nll_loss(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+             size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
+             reduction: str = "mean") -> torch.Tensor:
+    """R(−weight[target] · input[target]) over the positions whose target is not ``ignore_index``;
+    a 'mean' divides by the summed weight of those targets.
+    See :class:`~manualgrad.functions.nll.NLLLossFunction`."""
+    reduction = _reduction(size_average, reduce, reduction)
+    target, weight = check_class_target(input, target, weight, ignore_index)
+    return NLLLossFunction.apply(input, target, weight, ignore_index, reduction)
+
+
+def cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+                  size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy of the logits ``input`` against class indices or class probabilities (a
+    target of ``input``'s shape), log_softmax and the pick fused into one Function, stable for
+    large logits. See :class:`~manualgrad.functions.cross_entropy.CrossEntropyFunction`."""
+    reduction = _reduction(size_average, reduce, reduction)
+    label_smoothing = float(label_smoothing)
+    target, weight = check_cross_entropy(input, target, weight, ignore_index, label_smoothing)
+    return CrossEntropyFunction.apply(input, target, weight, ignore_index, reduction, label_smoothing)[0]

@@ -1,0 +1,20 @@
+"""``dropout``."""
+
+from __future__ import annotations
+
+import torch
+
+from ..functions.dropout import DropoutFunction
+from ._util import _check_inplace
+
+
+def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> torch.Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1 − p) while training.
+    See :class:`~manualgrad.functions.dropout.DropoutFunction`."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0 or input.numel() == 0:
+        return input  # as torch: nothing to drop, the input itself comes back
+    if inplace:
+        _check_inplace(input)
+    return DropoutFunction.apply(input, float(p), inplace)[0]

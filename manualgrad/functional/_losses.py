@@ -1,0 +1,113 @@
+"""Regression and binary losses: mse, l1, smooth_l1, huber, binary_cross_entropy(_with_logits)."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from ..functions._reduction import REDUCTIONS as _REDUCTIONS
+from ..functions.binary_losses import BinaryCrossEntropyFunction, BinaryCrossEntropyWithLogitsFunction
+from ..functions.regression_losses import HuberLossFunction, L1LossFunction, MSELossFunction, SmoothL1LossFunction
+from ._util import _reduction, _refuse_grad
+
+
+def _check_target(input: torch.Tensor, target: torch.Tensor) -> None:
+    """torch's regression-target checks: warn (from the caller's line) when the sizes differ,
+    since the two are broadcast anyway, and raise torch's error when they do not broadcast."""
+    if target.size() != input.size():
+        warnings.warn(
+            f"Using a target size ({target.size()}) that is different to the input size ({input.size()}). "
+            "This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.",
+            stacklevel=3,
+        )
+    torch.broadcast_tensors(input.detach(), target.detach())
+
+
+def _loss_reduction(size_average, reduce, reduction: str, input: torch.Tensor,
+                    weight: torch.Tensor | None, bad_param: str | None = None) -> str:
+    """Reduction of a regression loss with an optional ``weight`` of ``input``'s size, checked
+    in torch's order: unweighted, the (legacy) reduction up front; weighted, the weight's size,
+    and a bad reduction last under the weighted path's own message. ``bad_param``: the message
+    of the op's invalid β/δ (torch's RuntimeError), raised in between."""
+    if weight is None or size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    if weight is not None and weight.size() != input.size():
+        raise ValueError("Weights and input must have the same size.")
+    if bad_param:
+        raise RuntimeError(bad_param)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
+    return reduction
+
+
+def mse_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | None = None,
+             reduce: bool | None = None, reduction: str = "mean",
+             weight: torch.Tensor | None = None) -> torch.Tensor:
+    """R((input − target)² ⊙ weight); a weighted 'mean' divides by Σ weight.
+    See :class:`~manualgrad.functions.regression_losses.MSELossFunction`."""
+    _check_target(input, target)
+    reduction = _loss_reduction(size_average, reduce, reduction, input, weight)
+    return MSELossFunction.apply(input, target, weight, reduction, None)
+
+
+def l1_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | None = None,
+            reduce: bool | None = None, reduction: str = "mean",
+            weight: torch.Tensor | None = None) -> torch.Tensor:
+    """R(|input − target| ⊙ weight); a weighted 'mean' divides by Σ weight.
+    See :class:`~manualgrad.functions.regression_losses.L1LossFunction`."""
+    _check_target(input, target)
+    reduction = _loss_reduction(size_average, reduce, reduction, input, weight)
+    return L1LossFunction.apply(input, target, weight, reduction, None)
+
+
+def smooth_l1_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | None = None,
+                   reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0) -> torch.Tensor:
+    """Quadratic below ``beta``, L1 above (``beta=0`` is ``l1_loss``).
+    See :class:`~manualgrad.functions.regression_losses.SmoothL1LossFunction`."""
+    _check_target(input, target)
+    bad = "smooth_l1_loss does not support negative values for beta." if beta < 0 else None
+    reduction = _loss_reduction(size_average, reduce, reduction, input, None, bad)
+    return SmoothL1LossFunction.apply(input, target, None, reduction, float(beta))
+
+
+def huber_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Quadratic below ``delta``, ``delta``-scaled L1 above; a weighted 'mean' is the plain mean.
+    See :class:`~manualgrad.functions.regression_losses.HuberLossFunction`."""
+    _check_target(input, target)
+    bad = "huber_loss does not support non-positive values for delta." if delta <= 0 else None
+    reduction = _loss_reduction(None, None, reduction, input, weight, bad)
+    return HuberLossFunction.apply(input, target, weight, reduction, float(delta))
+
+
+def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> torch.Tensor:
+    """−R(weight ⊙ (target · log input + (1 − target) · log(1 − input))), logs floored at −100.
+    See :class:`~manualgrad.functions.binary_losses.BinaryCrossEntropyFunction`."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.size() != input.size():
+        raise ValueError(
+            f"Using a target size ({target.size()}) that is different to the input size ({input.size()}) is deprecated. "
+            "Please ensure they have the same size."
+        )
+    if weight is not None:
+        weight = weight.expand(torch.broadcast_shapes(target.size(), weight.size()))
+    _refuse_grad("binary_cross_entropy", weight=weight)
+    return BinaryCrossEntropyFunction.apply(input, target, weight, reduction)
+
+
+def binary_cross_entropy_with_logits(input: torch.Tensor, target: torch.Tensor,
+                                     weight: torch.Tensor | None = None, size_average: bool | None = None,
+                                     reduce: bool | None = None, reduction: str = "mean",
+                                     pos_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy of σ(input), computed stably from the logits; ``pos_weight`` scales
+    the positive term. See
+    :class:`~manualgrad.functions.binary_losses.BinaryCrossEntropyWithLogitsFunction`."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not (target.size() == input.size()):
+        raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
+    _refuse_grad("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
+    return BinaryCrossEntropyWithLogitsFunction.apply(input, target, weight, pos_weight, reduction)

@@ -1,0 +1,31 @@
+"""Checks shared by the functional wrappers, with torch's rules and messages."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import _reduction as _torch_reduction
+
+
+def _reduction(size_average, reduce, reduction: str) -> str:
+    """Resolve the deprecated ``size_average``/``reduce`` pair and validate ``reduction`` with
+    torch's own rules (same warning, same ``ValueError``)."""
+    if size_average is not None or reduce is not None:
+        reduction = _torch_reduction.legacy_get_string(size_average, reduce)
+    _torch_reduction.get_enum(reduction)  # raises "<x> is not a valid value for reduction"
+    return reduction
+
+
+def _check_inplace(input: torch.Tensor) -> None:
+    """Refuse to overwrite a leaf that requires grad before touching it (torch's message)."""
+    if input.is_leaf and input.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _refuse_grad(op: str, **constants) -> None:
+    """torch's error for a non-differentiable tensor argument that requires grad."""
+    if not torch.is_grad_enabled():
+        return
+    for name, t in constants.items():
+        if t is not None and t.requires_grad:
+            raise RuntimeError(f"The function '{op}' is not differentiable with respect to argument "
+                               f"'{name}'. This input cannot have requires_grad True.")
