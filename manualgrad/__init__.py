@@ -6,7 +6,8 @@
 """
 
 from . import functional, nn, optim
+from .swap import SwapReport, revert, swap
 from .verify import CheckResult, check
 
 __version__ = "0.1.0"
-__all__ = ["functional", "nn", "optim", "check", "CheckResult", "__version__"]
+__all__ = ["functional", "nn", "optim", "check", "CheckResult", "swap", "revert", "SwapReport", "__version__"]
