@@ -48,12 +48,14 @@ def seeded(seed: int | None):
 
 
 def run(fn: Callable, args: tuple, kwargs: dict, dy: torch.Tensor | None = None,
-        seed: int | None = None, clone_input: bool = False, dy_seed: int = 1234) -> Run:
-    """``fn(*args, **kwargs)`` then its gradients for a random ``dy`` (or the one given)."""
+        seed: int | None = None, clone_input: bool = False, dy_seed: int = 1234,
+        params: tuple = ()) -> Run:
+    """``fn(*args, **kwargs)`` then its gradients for a random ``dy`` (or the one given), with
+    respect to the inputs that require grad and then to ``params``."""
     call_args = (args[0].clone(), *args[1:]) if clone_input else args
     with seeded(seed):
         out = fn(*call_args, **kwargs)
-    leaves = grad_inputs(args, kwargs)
+    leaves = grad_inputs(args, kwargs) + list(params)
     if not leaves or not out.requires_grad:
         return Run(out, dy, [None] * len(leaves))
     if dy is None or dy.shape != out.shape:  # a shape mismatch fails the forward check anyway
@@ -134,7 +136,7 @@ class CheckResult:
 def _row(label: str, d: Diff) -> str:
     mark = "ok  " if d.ok else "FAIL"
     tail = f"  {d.why}" if d.why else ""
-    return f"  {mark} {label:<18} max abs {d.max_abs:.3e}  max rel {d.max_rel:.3e}{tail}"
+    return f"  {mark} {label:<24} max abs {d.max_abs:.3e}  max rel {d.max_rel:.3e}{tail}"
 
 
 def _labels(args: tuple, kwargs: dict) -> list[str]:
@@ -148,20 +150,36 @@ def check(fn: Callable, reference: Callable, *args, rtol: float | None = None,
     compare the outputs and the gradient of every input that requires grad.
 
     ``rtol``/``atol`` override ``torch.testing.assert_close``'s defaults for the dtype; ``seed``
-    makes random ops (dropout) draw the same numbers on both sides. Returns a
-    :class:`CheckResult`; ``bool(result)`` is the verdict and ``print(result)`` a table.
+    makes random ops (dropout) draw the same numbers on both sides. When ``fn`` and
+    ``reference`` are both modules (a swapped model and its original, say), the gradients of
+    their parameters are compared too, name by name. Returns a :class:`CheckResult`;
+    ``bool(result)`` is the verdict and ``print(result)`` a table.
 
     >>> import manualgrad as mg, manualgrad.functional as MF, torch.nn.functional as F
     >>> x = torch.randn(4, 3, requires_grad=True)
     >>> print(mg.check(MF.gelu, F.gelu, x, approximate="tanh"))  # doctest: +SKIP
     """
-    ours = run(fn, args, kwargs, seed=seed)
-    theirs = run(reference, args, kwargs, dy=ours.dy, seed=seed)
+    names, ours_p, theirs_p = _shared_parameters(fn, reference)
+    ours = run(fn, args, kwargs, seed=seed, params=ours_p)
+    theirs = run(reference, args, kwargs, dy=ours.dy, seed=seed, params=theirs_p)
     result = CheckResult(compare(ours.out, theirs.out, rtol=rtol, atol=atol),
                          grad_fn=type(ours.out.grad_fn).__name__ if ours.out.grad_fn else "")
-    for label, g, h in zip(_labels(args, kwargs), ours.grads, theirs.grads):
+    labels = _labels(args, kwargs) + [f"param {n}" for n in names]
+    for label, g, h in zip(labels, ours.grads, theirs.grads):
         result.grads.append((label, compare(g, h, rtol=rtol, atol=atol)))
     return result
+
+
+def _shared_parameters(fn, reference):
+    """Names and parameters (requiring grad) of two modules, which must have the same names."""
+    if not (isinstance(fn, torch.nn.Module) and isinstance(reference, torch.nn.Module)):
+        return [], (), ()
+    ours, theirs = dict(fn.named_parameters()), dict(reference.named_parameters())
+    if ours.keys() != theirs.keys():
+        raise ValueError(f"check(): the two modules have different parameters: "
+                         f"{sorted(ours.keys() ^ theirs.keys())}")
+    names = [n for n, p in ours.items() if p.requires_grad]
+    return names, tuple(ours[n] for n in names), tuple(theirs[n] for n in names)
 
 
 # ---------------------------------------------------------------- the op table, op by op

@@ -53,3 +53,29 @@ def test_check_catches_a_wrong_forward_and_shape():
 def test_check_uses_keyword_tensors_and_the_same_seed_for_random_ops():
     x = torch.randn(50, requires_grad=True)
     assert mg.check(MF.dropout, lambda input, p: F.dropout(input, p), x, p=0.5).ok
+
+
+class BuggyLinear(torch.nn.Linear):
+    def forward(self, x):
+        return TransposedBug.apply(x, self.weight) + self.bias
+
+
+def test_check_compares_parameter_gradients_of_two_modules():
+    ref = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh()).double()
+    ours = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh()).double()
+    ours.load_state_dict(ref.state_dict())
+    mg.swap(ours)
+    x = torch.randn(4, 3, dtype=torch.float64)
+    result = mg.check(ours, ref, x)
+    assert result.ok and [label for label, _ in result.grads] == ["param 0.weight", "param 0.bias"]
+    bad = BuggyLinear(3, 3).double()
+    bad.load_state_dict(ref[0].state_dict())
+    result = mg.check(bad, ref[0], x)
+    assert not result.ok and "FAIL grad param weight" in " ".join(str(result).split())
+    assert dict(result.grads)["param bias"].ok
+
+
+def test_check_refuses_modules_with_different_parameters():
+    import pytest
+    with pytest.raises(ValueError, match="different parameters"):
+        mg.check(torch.nn.Linear(3, 3), torch.nn.Linear(3, 3, bias=False), torch.randn(2, 3))
