@@ -33,6 +33,11 @@ from .functions import cross_entropy as _ce
 from .functions import nll as _nll
 from .samples import cross_entropy as s_ce
 # ---- END cross_entropy imports ----
+# ---- BEGIN regularization imports ----
+from . import regularization as _reg
+from .functions import regularization as _reg_fn
+from .samples import regularization as s_reg
+# ---- END regularization imports ----
 # ---- BEGIN conv imports ----
 # ---- END conv imports ----
 # ---- BEGIN pooling imports ----
@@ -124,6 +129,10 @@ OPS: list[OpSpec] = [
     OpSpec("cross_entropy", MF.cross_entropy, F.cross_entropy, _ce.CrossEntropyFunction,
            s_ce.ce_samples, s_ce.ce_errors),
     # ---- END cross_entropy ops ----
+    # ---- BEGIN regularization ops ----
+    OpSpec("l1_l2_penalty", _reg.l1_l2_penalty, _reg.reference_penalty, _reg_fn.PenaltyFunction,
+           s_reg.samples, s_reg.errors),
+    # ---- END regularization ops ----
     # ---- BEGIN conv ops ----
     # ---- END conv ops ----
     # ---- BEGIN pooling ops ----

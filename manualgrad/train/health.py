@@ -1,0 +1,95 @@
+"""Gradient health, as the backprop textbooks describe it, measured while training.
+
+- ``grad_norm/total`` and ``grad_norm/<param>``: vanishing (→ 0 in early layers) or exploding.
+- ``update_ratio/<param>``: log10(‖Δw‖/‖w‖) of the step the optimizer really took (for plain
+  SGD that is ‖lr·g‖/‖w‖); about −3 is healthy, far below means the layer is not learning, far
+  above means it is thrashing.
+- ``act/<layer>/dead_frac``: after ReLU-family layers, the fraction of units that are ≤ 0 for every
+  sample of the batch (a dead ReLU passes no gradient at all).
+- ``act/<layer>/saturated_frac``: after sigmoid (y < 0.01 or y > 0.99) and tanh (|y| > 0.99), the
+  fraction of outputs in the flat tails, where σ' and tanh' all but vanish.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+RELU_FAMILY = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.ELU, torch.nn.GELU, torch.nn.SiLU)
+
+
+def _dead_fraction(y: torch.Tensor) -> float:
+    if y.dim() < 2 or y.shape[0] == 0:
+        return float("nan")
+    return (y.detach() <= 0).all(dim=0).float().mean().item()
+
+
+def _saturated_fraction(y: torch.Tensor, module: torch.nn.Module) -> float:
+    y = y.detach()
+    if isinstance(module, torch.nn.Sigmoid):
+        return ((y < 0.01) | (y > 0.99)).float().mean().item()
+    return (y.abs() > 0.99).float().mean().item()
+
+
+class ActivationMonitor:
+    """Forward hooks on every activation module of ``model``; they measure only while
+    :attr:`active` is set (the trainer sets it on logging steps), so other steps pay nothing."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.active = False
+        self.values: dict[str, float] = {}
+        self._handles = []
+        for name, module in model.named_modules():
+            if isinstance(module, RELU_FAMILY):
+                self._hook(module, f"act/{name}/dead_frac", lambda m, y: _dead_fraction(y))
+            elif isinstance(module, (torch.nn.Sigmoid, torch.nn.Tanh)):
+                self._hook(module, f"act/{name}/saturated_frac", _saturated_fraction)
+
+    def _hook(self, module, tag, measure):
+        def hook(m, inputs, output):
+            if self.active and isinstance(output, torch.Tensor):
+                self.values[tag] = measure(m, output)
+        self._handles.append(module.register_forward_hook(hook))
+
+    def pop(self) -> dict[str, float]:
+        values, self.values = self.values, {}
+        return values
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+
+
+def grad_norms(named_params) -> dict[str, float]:
+    """``grad_norm/<param>`` for every parameter with a gradient, and ``grad_norm/total``."""
+    out, total = {}, 0.0
+    for name, p in named_params:
+        if p.grad is not None:
+            n = p.grad.detach().norm().item()
+            out[f"grad_norm/{name}"] = n
+            total += n * n
+    out["grad_norm/total"] = math.sqrt(total)
+    return out
+
+
+def update_ratios(before: dict[str, torch.Tensor], named_params) -> dict[str, float]:
+    """``update_ratio/<param>`` = log10(‖w_after − w_before‖ / ‖w_before‖)."""
+    out = {}
+    for name, p in named_params:
+        if name in before:
+            w0 = before[name]
+            step, norm = (p.detach() - w0).norm().item(), w0.norm().item()
+            if step > 0 and norm > 0:
+                out[f"update_ratio/{name}"] = math.log10(step / norm)
+    return out
+
+
+def first_non_finite(loss: torch.Tensor, named_params) -> str | None:
+    """'loss', the name of the first parameter whose gradient is NaN/inf, or None."""
+    if not torch.isfinite(loss).all():
+        return "loss"
+    for name, p in named_params:
+        if p.grad is not None and not torch.isfinite(p.grad).all():
+            return name
+    return None
