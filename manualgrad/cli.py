@@ -1,4 +1,4 @@
-"""``manualgrad`` command line: ``manualgrad verify`` (more commands join as they land)."""
+"""``manualgrad`` command line: ``manualgrad train`` (the main job) and ``manualgrad verify``."""
 
 from __future__ import annotations
 
@@ -65,9 +65,20 @@ def _print_row(r, first: bool, device, dtype: str) -> None:
           f" {r.gradgradcheck:>9} {r.errors:>6}  {'PASS' if r.ok else 'FAIL'}", flush=True)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr and exit status 2 (argparse adds the usage block)."""
+
+    def error(self, message):
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="manualgrad", description="Hand-derived backprop for PyTorch.")
-    sub = p.add_subparsers(dest="command", required=True)
+    from .train import command
+
+    p = _Parser(prog="manualgrad", description="Hand-derived backprop for PyTorch.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    command.add_parser(sub)
     v = sub.add_parser("verify", help="check every op against torch autograd; exit 1 on any failure")
     v.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     v.add_argument("--dtype", default="float64", choices=list(DTYPES))

@@ -45,3 +45,37 @@ def test_cuda_without_gpu_is_a_one_line_error():
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "no CUDA device" in r.stderr
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+    (["--lr", "-0.1"], "--lr must be > 0"),
+    (["--batch-size", "0"], "--batch-size must be a positive integer or 'full'"),
+    (["--hidden", "64,x"], "--hidden must be positive integers"),
+    (["--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], "is not a directory"),
+    (["--dataset", "mnist"], "needs --data-dir"),
+    (["--resume", "auto", "--name", "never_ran"], "no checkpoints/last.pt"),
+    (["--model", "cnn", "--dataset", "spirals"], "--model cnn needs image data"),
+])
+def test_bad_train_input_is_a_one_line_error(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        sys.exit(cli.main(["train", "--log-dir", str(tmp_path), *argv]))
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and message in err, err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_train_on_cuda_without_gpu_is_a_one_line_error(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "manualgrad", "train", "--device", "cuda", "--log-dir", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+    assert "no CUDA device" in r.stderr
+
+
+def test_train_runs_and_reports(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "manualgrad", "train", "--dataset", "spirals", "--epochs", "2",
+                        "--quiet", "--log-dir", str(tmp_path), "--check-grads-every", "5", "--l1", "1e-4"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "test/acc" in r.stdout and "run folder:" in r.stdout and "tensorboard --logdir" in r.stdout
+    assert (tmp_path / "spirals_mlp" / "version_0" / "checkpoints" / "last.pt").is_file()

@@ -25,7 +25,7 @@ def _dead_fraction(y: torch.Tensor) -> float:
     return (y.detach() <= 0).all(dim=0).float().mean().item()
 
 
-def _saturated_fraction(y: torch.Tensor, module: torch.nn.Module) -> float:
+def _saturated_fraction(module: torch.nn.Module, y: torch.Tensor) -> float:
     y = y.detach()
     if isinstance(module, torch.nn.Sigmoid):
         return ((y < 0.01) | (y > 0.99)).float().mean().item()

@@ -1,0 +1,16 @@
+"""Training with hand-derived backprop: :class:`Trainer` (fit loop, TensorBoard, gradient health,
+parity with torch autograd, checkpoints, resume), :class:`EarlyStopping`, model builders.
+
+>>> from manualgrad.train import Trainer, EarlyStopping
+>>> trainer = Trainer(model, manualgrad.optim.Adam(model.parameters()), manualgrad.nn.CrossEntropyLoss())
+>>> trainer.fit(train_loader, val_loader, epochs=20)
+"""
+
+from .checkpoint import load as load_checkpoint
+from .checkpoint import save_atomic
+from .parity import ParityError, torch_twin
+from .runs import EarlyStopping
+from .trainer import NonFiniteError, Trainer, pick_device
+
+__all__ = ["Trainer", "EarlyStopping", "NonFiniteError", "ParityError", "torch_twin", "pick_device",
+           "save_atomic", "load_checkpoint"]

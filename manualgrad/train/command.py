@@ -1,0 +1,165 @@
+"""``manualgrad train``: the main job. Defaults train an MLP of manualgrad modules on the bundled
+digits to ≥ 97 % test accuracy in well under a minute on two CPU cores."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+
+import torch
+from torch.utils.data import DataLoader
+
+from .. import data
+from .. import nn as mnn
+from .. import optim as mopt
+from ..cli import CliError
+from . import models
+from .parity import ParityError
+from .runs import EarlyStopping, latest_checkpoint
+from .trainer import NonFiniteError, Trainer, pick_device
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+SCHEDULES = ("none", "step", "exponential", "cosine", "plateau", "warmup")
+
+
+def add_parser(sub) -> None:
+    t = sub.add_parser("train", help="train on bundled data with hand-derived backprop, logging to TensorBoard")
+    a = t.add_argument
+    a("--model", default="mlp", choices=["mlp", "cnn"])
+    a("--hidden", default="128,64", help="MLP hidden sizes / CNN channels, comma-separated (default 128,64)")
+    a("--activation", default="relu", choices=sorted(models.ACTIVATIONS))
+    a("--batch-norm", action="store_true", help="BatchNorm after each hidden layer (always on for cnn)")
+    a("--dropout", type=float, default=0.0, help="dropout probability after each hidden layer")
+    a("--dataset", default="digits", choices=data.DATASETS)
+    a("--data-dir", default=None, help="folder with MNIST's IDX files (for --dataset mnist)")
+    a("--epochs", type=int, default=30)
+    a("--batch-size", default="32", help="an integer, or 'full' for full-batch gradient descent")
+    a("--optimizer", default="adam", choices=OPTIMIZERS)
+    a("--lr", type=float, default=None, help="learning rate (default: 0.1 for sgd family, 1e-3 otherwise)")
+    a("--momentum", type=float, default=0.9, help="for momentum, nesterov and rmsprop")
+    a("--weight-decay", type=float, default=0.0, help="L2 through the optimizer (decoupled for adamw)")
+    a("--l1", type=float, default=0.0, help="explicit L1 penalty on the weights")
+    a("--l2", type=float, default=0.0, help="explicit L2 penalty ½·l2·Σw² on the weights")
+    a("--lr-schedule", default="none", choices=SCHEDULES)
+    a("--warmup-epochs", type=int, default=3, help="linear warm-up length for --lr-schedule warmup")
+    a("--grad-clip", type=float, default=None, help="clip the global gradient norm to this")
+    a("--grad-clip-value", type=float, default=None, help="clip every gradient element to ±this")
+    a("--early-stopping", type=int, default=None, metavar="PATIENCE",
+      help="stop after PATIENCE epochs without val/loss improvement and restore the best weights")
+    a("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    a("--seed", type=int, default=0)
+    a("--log-dir", default="tb_logs")
+    a("--name", default=None, help="run name (default: <dataset>_<model>)")
+    a("--resume", default=None, metavar="PATH|auto", help="continue from a last.pt, or the latest run of --name")
+    a("--check-grads-every", type=int, default=0, metavar="K",
+      help="recompute gradients with torch autograd at step 0 and every K steps; stop if they differ")
+    a("--log-every", type=int, default=10, help="scalars every N steps")
+    a("--hist-every", type=int, default=100, help="weight/gradient histograms every N steps (0: never)")
+    a("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.set_defaults(func=cmd_train)
+
+
+def error(message: str):
+    raise CliError(message)
+
+
+def _validate(args) -> None:
+    if args.lr is not None and not args.lr > 0:
+        error(f"--lr must be > 0, got {args.lr}")
+    for flag in ("epochs", "log_every"):
+        if getattr(args, flag) < 1:
+            error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    for flag in ("weight_decay", "l1", "l2", "check_grads_every", "hist_every"):
+        if getattr(args, flag) < 0:
+            error(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
+    if not 0 <= args.dropout < 1:
+        error(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.batch_size != "full" and not (args.batch_size.isdigit() and int(args.batch_size) > 0):
+        error(f"--batch-size must be a positive integer or 'full', got {args.batch_size!r}")
+    try:
+        sizes = [int(h) for h in args.hidden.split(",") if h.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        error(f"--hidden must be positive integers separated by commas, got {args.hidden!r}")
+    args.hidden = tuple(sizes)
+
+
+def make_optimizer(name, params, lr, momentum, weight_decay):
+    if name in ("sgd", "momentum", "nesterov"):
+        m = 0.0 if name == "sgd" else momentum
+        return mopt.SGD(params, lr=lr or 0.1, momentum=m, nesterov=name == "nesterov", weight_decay=weight_decay)
+    if name == "rmsprop":
+        return mopt.RMSprop(params, lr=lr or 1e-3, momentum=momentum if momentum < 1 else 0.0,
+                            weight_decay=weight_decay)
+    cls = mopt.Adam if name == "adam" else mopt.AdamW
+    return cls(params, lr=lr or 1e-3, weight_decay=weight_decay)
+
+
+def make_scheduler(name, optimizer, epochs, warmup):
+    S = torch.optim.lr_scheduler
+    if name == "step":
+        return S.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.3)
+    if name == "exponential":
+        return S.ExponentialLR(optimizer, gamma=0.95)
+    if name == "cosine":
+        return S.CosineAnnealingLR(optimizer, T_max=epochs)
+    if name == "plateau":
+        return S.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
+    if name == "warmup":
+        warm = S.LinearLR(optimizer, start_factor=0.1, total_iters=max(1, warmup))
+        rest = S.CosineAnnealingLR(optimizer, T_max=max(1, epochs - warmup))
+        return S.SequentialLR(optimizer, [warm, rest], milestones=[max(1, warmup)])
+    return None
+
+
+def cmd_train(args) -> int:
+    _validate(args)
+    try:
+        device = pick_device(args.device)
+        splits = data.get_dataset(args.dataset, data_dir=args.data_dir)
+        resume = latest_checkpoint(args.log_dir, args.name or f"{args.dataset}_{args.model}") \
+            if args.resume == "auto" else args.resume
+    except (RuntimeError, FileNotFoundError, ValueError) as e:
+        error(str(e))
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    train, val, test = splits
+    classify = data.is_classification(args.dataset)
+    x0, _ = train[0]
+    out = int(train.tensors[1].max()) + 1 if classify else 1
+    build = models.mlp if args.model == "mlp" else models.cnn
+    if args.model == "cnn" and x0.dim() != 3:
+        error(f"--model cnn needs image data; {args.dataset} samples have shape {tuple(x0.shape)}")
+    model = build(tuple(x0.shape), out, args.hidden, args.activation, args.dropout,
+                  **({"batch_norm": args.batch_norm} if args.model == "mlp" else {}))
+    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
+    batch = len(train) if args.batch_size == "full" else int(args.batch_size)
+    loader = DataLoader(train, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(args.seed))
+    val_loader, test_loader = (DataLoader(s, batch_size=1024) for s in (val, test))
+    hparams = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items() if k != "func"}
+    hparams["hidden"] = ",".join(map(str, args.hidden))
+    trainer = Trainer(
+        model, optimizer, mnn.CrossEntropyLoss() if classify else mnn.MSELoss(),
+        scheduler=make_scheduler(args.lr_schedule, optimizer, args.epochs, args.warmup_epochs),
+        task="classification" if classify else "regression", device=device, log_dir=args.log_dir,
+        name=args.name or f"{args.dataset}_{args.model}", hparams=hparams, l1=args.l1, l2=args.l2,
+        grad_clip=args.grad_clip, grad_clip_value=args.grad_clip_value,
+        early_stopping=EarlyStopping(args.early_stopping) if args.early_stopping else None,
+        check_grads_every=args.check_grads_every, log_every=args.log_every, hist_every=args.hist_every,
+        quiet=args.quiet)
+    try:
+        trainer.fit(loader, val_loader, epochs=args.epochs, resume=resume)
+    except KeyboardInterrupt as e:
+        print(f"manualgrad train: {e or 'interrupted'}", file=sys.stderr)
+        return 130
+    except (NonFiniteError, ParityError) as e:
+        print(f"manualgrad train: error: {e}", file=sys.stderr)
+        return 1
+    test_metrics = trainer.evaluate(test_loader)
+    shown = "  ".join(f"test/{k} {v:.4f}" for k, v in test_metrics.items())
+    print(f"{shown}  ({trainer.step} steps, {trainer.epoch} epochs on {device})")
+    print(f"run folder: {trainer.run_dir}")
+    print(f"open TensorBoard: tensorboard --logdir {args.log_dir}")
+    return 0

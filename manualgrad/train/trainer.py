@@ -1,0 +1,257 @@
+"""The fit loop: forward, loss, hand-derived backward, weight update, with TensorBoard, gradient
+health, gradient parity against torch, a non-finite guard, early stopping and atomic checkpoints
+that resume bit for bit (also from the middle of an epoch after Ctrl-C)."""
+
+from __future__ import annotations
+
+import math
+import pathlib
+import signal
+import sys
+import threading
+
+import torch
+from tqdm import tqdm
+
+from ..regularization import penalty
+from . import checkpoint as ckpt
+from .health import ActivationMonitor, first_non_finite, grad_norms, update_ratios
+from .parity import check_parity
+from .runs import EarlyStopping, new_version_dir, write_hparams
+
+
+class NonFiniteError(RuntimeError):
+    """The loss or a gradient became NaN or inf; training stopped before the update."""
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device cuda: no CUDA device is available (torch.cuda.is_available() is False)")
+    return device
+
+
+class _DeferInterrupt:
+    """Ctrl-C during a step is held until the step is complete (a half-applied optimizer step
+    would be saved otherwise); a second Ctrl-C interrupts at once."""
+
+    def __enter__(self):
+        self.requested, self._old = False, None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+class Trainer:
+    """Train ``model`` with ``optimizer`` on ``loss_fn`` (a module, e.g. ``mnn.CrossEntropyLoss()``).
+
+    ``task``: 'classification' logs accuracy; 'regression' does not. ``scheduler``: any
+    ``torch.optim.lr_scheduler``, stepped once per epoch (ReduceLROnPlateau with the monitored
+    validation value). ``l1``/``l2``: explicit penalties (hand-derived gradient) on the weights.
+    ``grad_clip``/``grad_clip_value``: clip by global norm / by value (torch.nn.utils).
+    ``check_grads_every``: K > 0 recomputes the batch's gradients through the torch twin at step 0
+    and every K steps (``parity/max_abs_diff``). Runs go to ``log_dir/name/version_N/``.
+    """
+
+    def __init__(self, model, optimizer, loss_fn, *, scheduler=None, task="classification", device="auto",
+                 log_dir="tb_logs", name="run", hparams=None, l1=0.0, l2=0.0, grad_clip=None,
+                 grad_clip_value=None, early_stopping: EarlyStopping | None = None, check_grads_every=0,
+                 log_every=10, hist_every=100, quiet=False):
+        self.device = pick_device(device)
+        self.model, self.loss_fn = model.to(self.device), loss_fn
+        self.optimizer, self.scheduler, self.task = optimizer, scheduler, task
+        self.log_dir, self.name, self.hparams = log_dir, name, dict(hparams or {})
+        self.l1, self.l2, self.grad_clip, self.grad_clip_value = l1, l2, grad_clip, grad_clip_value
+        self.early_stopping, self.check_grads_every = early_stopping, check_grads_every
+        self.log_every, self.hist_every, self.quiet = log_every, hist_every, quiet
+        self.monitor_key = early_stopping.monitor if early_stopping else "val/loss"
+        self.epoch = self.batch = self.step = 0
+        self.best = math.inf
+        self.run_dir = self.writer = None
+
+    # ------------------------------------------------------------------ one step
+    def _loss(self, out, y):
+        loss = self.loss_fn(out, y)
+        if self.l1 or self.l2:
+            return loss, loss + penalty(self.model, self.l1, self.l2)
+        return loss, loss
+
+    def train_step(self, x, y) -> float:
+        params = list(self.model.named_parameters())
+        logging = self.step % self.log_every == 0
+        self.monitor.active = logging
+        rng_before = ckpt.rng_state() if self._parity_due() else None
+        self.optimizer.zero_grad(set_to_none=True)
+        out = self.model(x)
+        loss, total = self._loss(out, y)
+        total.backward()
+        self.monitor.active = False
+        bad = first_non_finite(loss, params)
+        if bad is not None:
+            what = "the loss" if bad == "loss" else f"the gradient of parameter {bad!r}"
+            raise NonFiniteError(f"{what} is not finite (NaN or inf) at step {self.step}, epoch {self.epoch}; "
+                                 f"no update was applied, the last good checkpoint is {self._last_path()}")
+        scalars = {}
+        if rng_before is not None:
+            scalars["parity/max_abs_diff"] = check_parity(self.model, self.loss_fn, x, y, rng_before,
+                                                          self.l1, self.l2)
+        if logging:
+            scalars.update(grad_norms(params))
+            before = {n: p.detach().clone() for n, p in params}
+        if self.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        if self.grad_clip_value:
+            torch.nn.utils.clip_grad_value_(self.model.parameters(), self.grad_clip_value)
+        self.optimizer.step()
+        if logging:
+            scalars.update(update_ratios(before, params))
+            scalars.update(self.monitor.pop())
+            scalars["train/loss"] = loss.item()
+            if self.task == "classification":
+                scalars["train/acc"] = (out.argmax(-1) == y).float().mean().item()
+            scalars["lr"] = self.optimizer.param_groups[0]["lr"]
+            scalars["epoch"] = self.epoch
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, self.step)
+        if self.hist_every and self.step % self.hist_every == 0:
+            for n, p in params:
+                self.writer.add_histogram(f"weights/{n}", p.detach().cpu(), self.step)
+                if p.grad is not None:
+                    self.writer.add_histogram(f"grads/{n}", p.grad.detach().cpu(), self.step)
+        self.step += 1
+        return loss.item()
+
+    def _parity_due(self) -> bool:
+        return bool(self.check_grads_every) and self.step % self.check_grads_every == 0
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def evaluate(self, loader) -> dict:
+        """Mean loss (and accuracy for classification) over ``loader``, in eval mode."""
+        was_training = self.model.training
+        self.model.eval()
+        total = correct = n = 0
+        for x, y in loader:
+            x, y = x.to(self.device), y.to(self.device)
+            out = self.model(x)
+            total += self.loss_fn(out, y).item() * len(y)
+            if self.task == "classification":
+                correct += (out.argmax(-1) == y).sum().item()
+            n += len(y)
+        self.model.train(was_training)
+        metrics = {"loss": total / max(n, 1)}
+        if self.task == "classification":
+            metrics["acc"] = correct / max(n, 1)
+        return metrics
+
+    # ------------------------------------------------------------------ checkpoints
+    def _last_path(self):
+        return None if self.run_dir is None else self.run_dir / "checkpoints" / "last.pt"
+
+    def _state(self, generator, epoch_rng) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+                "early_stopping": self.early_stopping.state_dict() if self.early_stopping else None,
+                "epoch": self.epoch, "batch": self.batch, "step": self.step, "best": self.best,
+                "rng": ckpt.rng_state(generator), "epoch_rng": epoch_rng, "run_dir": str(self.run_dir)}
+
+    def _restore(self, path, generator):
+        state = ckpt.load(path, map_location=self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler and state["scheduler"]:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.early_stopping and state["early_stopping"]:
+            self.early_stopping.load_state_dict(state["early_stopping"])
+        self.epoch, self.batch, self.step, self.best = state["epoch"], state["batch"], state["step"], state["best"]
+        self.run_dir = pathlib.Path(path).resolve().parent.parent
+        return state
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, train_loader, val_loader=None, epochs: int = 10, resume=None) -> dict:
+        """Train until ``epochs`` epochs are done in total (a resumed run counts the epochs before
+        it) or early stopping fires. Returns the last epoch's metrics."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        generator = getattr(train_loader, "generator", None)
+        state = self._restore(resume, generator) if resume else None
+        if self.run_dir is None:
+            self.run_dir = new_version_dir(self.log_dir, self.name)
+        (self.run_dir / "checkpoints").mkdir(exist_ok=True)
+        write_hparams(self.run_dir / "hparams.yaml", self.hparams)
+        self.writer = SummaryWriter(str(self.run_dir), purge_step=self.step if resume else None)
+        self.monitor = ActivationMonitor(self.model)
+        metrics, stopped = {}, False
+        try:
+            with _DeferInterrupt() as interrupt:
+                while self.epoch < epochs and not stopped:
+                    if state is not None:  # resuming: the sampler as at this epoch's start
+                        ckpt.set_rng_state(state["epoch_rng"], generator)
+                    epoch_rng = ckpt.rng_state(generator)
+                    metrics, stopped = self._epoch(train_loader, val_loader, generator, epoch_rng,
+                                                   interrupt, state)
+                    state = None
+        finally:
+            self.monitor.remove()
+            self.writer.flush()
+        if self.early_stopping and self.early_stopping.restore(self.model):
+            metrics["restored_best_epoch"] = self.early_stopping.best_epoch
+        self._log_hparams(metrics)
+        self.writer.close()
+        return metrics
+
+    def _epoch(self, train_loader, val_loader, generator, epoch_rng, interrupt, state):
+        self.model.train()
+        bar = tqdm(total=len(train_loader), desc=f"epoch {self.epoch}", leave=False,
+                   disable=self.quiet or not sys.stderr.isatty())
+        skip = self.batch  # batches done before an interrupted run stopped
+        for i, (x, y) in enumerate(train_loader):
+            if i < skip:
+                continue
+            if state is not None and i == skip:  # resuming: torch/Python RNGs as they were then
+                ckpt.set_rng_state(state["rng"])  # (the sampler's was replayed by the skipped batches)
+            loss = self.train_step(x.to(self.device), y.to(self.device))
+            self.batch = i + 1
+            bar.update(1 + (skip if i == skip else 0))
+            bar.set_postfix(loss=f"{loss:.4f}")
+            if interrupt.requested:
+                ckpt.save_atomic(self._state(generator, epoch_rng), self._last_path())
+                bar.close()
+                raise KeyboardInterrupt(f"interrupted at step {self.step}; resume with --resume {self._last_path()}")
+        bar.close()
+        metrics = {f"val/{k}": v for k, v in self.evaluate(val_loader).items()} if val_loader else {}
+        for tag, value in metrics.items():
+            self.writer.add_scalar(tag, value, self.step)
+        value = metrics.get(self.monitor_key, loss)
+        if self.scheduler is not None:
+            plateau = isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+            self.scheduler.step(value) if plateau else self.scheduler.step()
+        stop = self.early_stopping.step(value, self.epoch, self.model) if self.early_stopping else False
+        improved = self.early_stopping.best_epoch == self.epoch if self.early_stopping else value < self.best
+        self.epoch, self.batch = self.epoch + 1, 0
+        if improved:
+            self.best = value
+            ckpt.save_atomic({"model": self.model.state_dict(), "epoch": self.epoch, self.monitor_key: value},
+                             self.run_dir / "checkpoints" / "best.pt")
+        ckpt.save_atomic(self._state(generator, ckpt.rng_state(generator)), self._last_path())
+        if not self.quiet:
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+            print(f"epoch {self.epoch - 1}: train/loss {loss:.4f}  {shown}", file=sys.stderr)
+        return dict(metrics, **{"train/loss": loss}), stop
+
+    def _log_hparams(self, metrics):
+        clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in self.hparams.items()}
+        final = {f"hparam/{k}": v for k, v in metrics.items() if isinstance(v, float)}
+        if clean and final:
+            self.writer.add_hparams(clean, final, run_name=".", global_step=self.step)
