@@ -1,7 +1,8 @@
 """Per-sample normalisations: ``layer_norm``, ``group_norm``, ``rms_norm``.
 
 Each is "normalise over some dims, then scale and shift" (``_normalize``): only the layout (which
-dims are reduced, how the weight broadcasts) differs, so the three backwards are one helper.
+dims are reduced, how the weight broadcasts) differs: LayerNorm and GroupNorm share one Function body
+(``_centered``), and all three share the backward helper ``_normalize.grads``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,34 @@ def _last_dims(x: torch.Tensor, normalized_shape):
     return x.shape, tuple(range(x.dim() - k, x.dim())), tuple(normalized_shape)
 
 
-class LayerNormFunction(torch.autograd.Function):
+def _centered(layout):
+    """A Function base normalising x over ``layout(x, arg)`` with mean and variance, then scaling
+    and shifting: ``forward(x, arg, w, b, eps)`` returns (y, μ, rstd). LayerNorm and GroupNorm
+    differ only in the layout (``arg`` is normalized_shape or num_groups)."""
+
+    class Centered(torch.autograd.Function):
+        @staticmethod
+        def forward(x, arg, w, b, eps):
+            view, dims, wview = layout(x, arg)
+            xv = x.reshape(view)
+            mean, _, rstd = nz.moments(xv, dims, eps)
+            return nz.affine(nz.normalized(xv, mean, rstd), w, b, wview, x.shape, x.dtype), mean, rstd
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, arg, w, b, _ = inputs
+            need = tuple(ctx.needs_input_grad[i] for i in (0, 2, 3))
+            nz.setup(ctx, x, w, b, output[1], output[2], layout(x, arg), need)
+
+        @staticmethod
+        def backward(ctx, dy, dmean, drstd):
+            dx, dw, db = nz.grads(ctx, dy, dmean, drstd)
+            return dx, None, dw, db, None
+
+    return Centered
+
+
+class LayerNormFunction(_centered(_last_dims)):
     """y = w ⊙ x̂ + b,  x̂ = (x − μ)·rstd,  rstd = (σ² + eps)^−½   over the last k = len(normalized_shape)
     dims (n elements per row; μ, σ² biased, per row); also returns μ and rstd (per row)
 
@@ -27,23 +55,6 @@ class LayerNormFunction(torch.autograd.Function):
     torch saves x, w, b, μ, rstd. x rather than x̂: x is exact in every dtype and often alive
     anyway; x̂ is recomputed in one elementwise pass.
     """
-
-    @staticmethod
-    def forward(x, normalized_shape, w, b, eps):
-        view, dims, wview = _last_dims(x, normalized_shape)
-        mean, _, rstd = nz.moments(x, dims, eps)
-        return nz.affine(nz.normalized(x, mean, rstd), w, b, wview, x.shape, x.dtype), mean, rstd
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        x, normalized_shape, w, b, _ = inputs
-        need = tuple(ctx.needs_input_grad[i] for i in (0, 2, 3))
-        nz.setup(ctx, x, w, b, output[1], output[2], _last_dims(x, normalized_shape), need)
-
-    @staticmethod
-    def backward(ctx, dy, dmean, drstd):
-        dx, dw, db = nz.grads(ctx, dy, dmean, drstd)
-        return dx, None, dw, db, None
 
 
 class RMSNormFunction(torch.autograd.Function):
@@ -80,7 +91,7 @@ def _groups(x: torch.Tensor, num_groups: int):
     return view, tuple(range(2, len(view))), (num_groups, c // num_groups) + (1,) * len(spatial)
 
 
-class GroupNormFunction(torch.autograd.Function):
+class GroupNormFunction(_centered(_groups)):
     """y = w_c ⊙ x̂ + b_c,  x̂ = (x − μ)·rstd  with μ, rstd per (sample, group): over the group's
     C/G channels and all spatial positions (n = C/G · HW); w, b per channel. Also returns μ, rstd.
 
@@ -89,21 +100,3 @@ class GroupNormFunction(torch.autograd.Function):
     Saves x (only if dw or dx is needed), w (only for dx), μ and rstd (N·G floats each); torch
     saves x, w, μ, rstd.
     """
-
-    @staticmethod
-    def forward(x, num_groups, w, b, eps):
-        view, dims, wview = _groups(x, num_groups)
-        xv = x.reshape(view)
-        mean, _, rstd = nz.moments(xv, dims, eps)
-        return nz.affine(nz.normalized(xv, mean, rstd), w, b, wview, x.shape, x.dtype), mean, rstd
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        x, num_groups, w, b, _ = inputs
-        need = tuple(ctx.needs_input_grad[i] for i in (0, 2, 3))
-        nz.setup(ctx, x, w, b, output[1], output[2], _groups(x, num_groups), need)
-
-    @staticmethod
-    def backward(ctx, dy, dmean, drstd):
-        dx, dw, db = nz.grads(ctx, dy, dmean, drstd)
-        return dx, None, dw, db, None
