@@ -43,6 +43,9 @@ from .samples import regularization as s_reg
 # ---- BEGIN pooling imports ----
 # ---- END pooling imports ----
 # ---- BEGIN norm imports ----
+from .functions import batch_norm as _batch_norm
+from .functions import norms as _norms
+from .samples import norm as s_norm
 # ---- END norm imports ----
 # ---- BEGIN embedding imports ----
 # ---- END embedding imports ----
@@ -138,6 +141,13 @@ OPS: list[OpSpec] = [
     # ---- BEGIN pooling ops ----
     # ---- END pooling ops ----
     # ---- BEGIN norm ops ----
+    OpSpec("batch_norm", s_norm.fresh_running_stats(MF.batch_norm), s_norm.fresh_running_stats(F.batch_norm),
+           _batch_norm.BatchNormFunction, s_norm.batch_norm, s_norm.batch_norm_errors),
+    OpSpec("layer_norm", MF.layer_norm, F.layer_norm, _norms.LayerNormFunction,
+           s_norm.layer_norm, s_norm.layer_norm_errors),
+    OpSpec("group_norm", MF.group_norm, F.group_norm, _norms.GroupNormFunction,
+           s_norm.group_norm, s_norm.group_norm_errors),
+    OpSpec("rms_norm", MF.rms_norm, F.rms_norm, _norms.RMSNormFunction, s_norm.rms_norm, s_norm.rms_norm_errors),
     # ---- END norm ops ----
     # ---- BEGIN embedding ops ----
     # ---- END embedding ops ----

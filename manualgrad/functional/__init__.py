@@ -24,6 +24,8 @@ from ._cross_entropy import cross_entropy, nll_loss
 # ---- BEGIN pooling imports ----
 # ---- END pooling imports ----
 # ---- BEGIN norm imports ----
+from ._batch_norm import batch_norm
+from ._norms import group_norm, layer_norm, rms_norm
 # ---- END norm imports ----
 # ---- BEGIN embedding imports ----
 # ---- END embedding imports ----
@@ -47,6 +49,7 @@ __all__ = [
     # ---- BEGIN pooling names ----
     # ---- END pooling names ----
     # ---- BEGIN norm names ----
+    "batch_norm", "layer_norm", "group_norm", "rms_norm",
     # ---- END norm names ----
     # ---- BEGIN embedding names ----
     # ---- END embedding names ----

@@ -17,6 +17,8 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
 # ---- BEGIN pooling modules ----
 # ---- END pooling modules ----
 # ---- BEGIN norm modules ----
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .normalization import GroupNorm, LayerNorm, RMSNorm
 # ---- END norm modules ----
 # ---- BEGIN embedding modules ----
 # ---- END embedding modules ----
@@ -37,6 +39,7 @@ __all__ = [
     # ---- BEGIN pooling names ----
     # ---- END pooling names ----
     # ---- BEGIN norm names ----
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RMSNorm",
     # ---- END norm names ----
     # ---- BEGIN embedding names ----
     # ---- END embedding names ----

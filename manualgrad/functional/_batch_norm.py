@@ -1,0 +1,46 @@
+"""``batch_norm`` (torch's checks, in torch's order, with its exception types and messages)."""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+from ..functions.batch_norm import BatchNormFunction
+from ._norms import _verify_batch_size
+from ._util import _refuse_grad
+
+
+def _check_buffers(input, running_mean, running_var, weight, bias, training: bool) -> None:
+    """torch's checks of the running stats, weight and bias against the channel count."""
+    if training and (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither be None")
+    named = (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias))
+    # a 1-d input has no channel dim: torch reads size(1) (an IndexError) unless a buffer is given
+    channels = input.size(1) if input.dim() > 1 or all(t is None for _, t in named) else 0
+    for i, (name, t) in enumerate(named):
+        if t is None and i < 2 and not training:
+            raise RuntimeError(f"{name} must be defined in evaluation mode")
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+
+
+def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_var: torch.Tensor | None,
+               weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> torch.Tensor:
+    """Per-channel normalisation with batch (``training``) or running statistics; in training the
+    running stats (when given) are updated in place with ``momentum``.
+    See :class:`~manualgrad.functions.batch_norm.BatchNormFunction`."""
+    if training:
+        _verify_batch_size(input.size())
+    if training and eps <= 0.0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    elif eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if not isinstance(momentum, numbers.Real):
+        raise TypeError(f"batch_norm(): argument 'momentum' (position 7) must be float, not "
+                        f"{type(momentum).__name__}")
+    _check_buffers(input, running_mean, running_var, weight, bias, training)
+    _refuse_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
+    return BatchNormFunction.apply(input, running_mean, running_var, weight, bias, bool(training),
+                                   float(momentum), eps)[0]

@@ -1,0 +1,80 @@
+"""Per-sample normalisation wrappers: layer_norm, group_norm, rms_norm (torch's checks, in
+torch's order, with its exception types and messages)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..functions._normalize import acc_dtype
+from ..functions.norms import GroupNormFunction, LayerNormFunction, RMSNormFunction
+
+
+def _verify_batch_size(size) -> None:
+    """torch.nn.functional's check that training statistics see more than one value."""
+    size_prods = size[0]
+    for s in size[2:]:
+        size_prods *= s
+    if size_prods == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
+
+
+def _check_normalized_shape(op: str, input, normalized_shape, star: str, **affine) -> tuple:
+    """torch's checks of layer_norm/rms_norm arguments; returns normalized_shape as a tuple."""
+    if not isinstance(normalized_shape, (tuple, list, torch.Size)):
+        raise TypeError(f"{op}(): argument 'normalized_shape' (position 2) must be tuple of ints, "
+                        f"not {type(normalized_shape).__name__}")
+    shape = list(normalized_shape)
+    if not shape:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at "
+                           f"least one element, but got normalized_shape = {shape}")
+    for name, t in affine.items():
+        if t is not None and list(t.shape) != shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
+                               f"shape {list(t.shape)} and normalized_shape = {shape}")
+    if op == "rms_norm" and input.dim() < len(shape):  # rms_norm checks the rank first
+        raise ValueError(f"Input tensor must have at least {len(shape)} dimensions, but got {input.dim()}")
+    if input.dim() < len(shape) or list(input.shape[input.dim() - len(shape):]) != shape:
+        raise RuntimeError(f"Given normalized_shape={shape}, expected input with shape [{star}"
+                           f"{str(shape)[1:]}, but got input of size{list(input.shape)}")
+    return tuple(shape)
+
+
+def layer_norm(input: torch.Tensor, normalized_shape: list[int], weight: torch.Tensor | None = None,
+               bias: torch.Tensor | None = None, eps: float = 1e-5) -> torch.Tensor:
+    """Normalise over the last ``len(normalized_shape)`` dims, then scale and shift.
+    See :class:`~manualgrad.functions.norms.LayerNormFunction`."""
+    shape = _check_normalized_shape("layer_norm", input, normalized_shape, "*, ", weight=weight, bias=bias)
+    return LayerNormFunction.apply(input, shape, weight, bias, eps)[0]
+
+
+def rms_norm(input: torch.Tensor, normalized_shape: list[int], weight: torch.Tensor | None = None,
+             eps: float | None = None) -> torch.Tensor:
+    """Divide by the root mean square over the last dims, then scale; ``eps=None`` is the machine
+    epsilon of the compute dtype (float32 for half/bfloat16), as torch.
+    See :class:`~manualgrad.functions.norms.RMSNormFunction`."""
+    shape = _check_normalized_shape("rms_norm", input, normalized_shape, "*", weight=weight)
+    if eps is None:
+        eps = torch.finfo(acc_dtype(input.dtype)).eps
+    return RMSNormFunction.apply(input, shape, weight, eps)[0]
+
+
+def group_norm(input: torch.Tensor, num_groups: int, weight: torch.Tensor | None = None,
+               bias: torch.Tensor | None = None, eps: float = 1e-5) -> torch.Tensor:
+    """Normalise each (sample, group of C/num_groups channels), then a per-channel scale and shift.
+    See :class:`~manualgrad.functions.norms.GroupNormFunction`."""
+    if input.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
+    _verify_batch_size([input.size(0) * input.size(1) // num_groups, num_groups] + list(input.size()[2:]))
+    if num_groups <= 0:
+        raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
+    channels = input.shape[1]
+    if channels % num_groups:
+        raise RuntimeError("Expected number of channels in input to be divisible by num_groups, but got input "
+                           f"of shape {list(input.shape)} and num_groups={num_groups}")
+    # torch's bias message shows the weight's shape ([0] without weight): replicated
+    shown = [0] if weight is None else list(weight.shape)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.dim() != 1 or t.numel() != channels):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in "
+                               f"input, but got {name} of shape {shown} and input of shape {list(input.shape)}")
+    return GroupNormFunction.apply(input, num_groups, weight, bias, eps)[0]

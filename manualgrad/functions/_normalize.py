@@ -1,0 +1,131 @@
+"""What every normalisation layer shares: statistics over some dims, the affine map, and the one
+backward of "normalise over dims, then scale and shift" that LayerNorm, GroupNorm, BatchNorm
+(training and eval) and RMSNorm are instances of.
+
+Layout. Each op views its input x as ``xv`` (``ctx.view``: x's own shape for LayerNorm/RMSNorm/
+BatchNorm, (N, G, C/G, *spatial) for GroupNorm) whose dims ``ctx.dims`` are reduced, n elements
+per statistic; weight and bias are viewed as ``ctx.wview`` (broadcast against xv).
+
+    μ = mean_dims(x)           (0 for RMSNorm: ``center=False``)
+    rstd = (mean_dims((x − μ)²) + eps)^−½
+    x̂ = (x − μ)·rstd,   y = w ⊙ x̂ + b
+
+Backward, with ĝ = dy ⊙ w (the gradient reaching x̂) and means over ``dims``:
+
+    dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂))       batch statistics (RMSNorm: no mean(ĝ) term)
+    dx = rstd · ĝ                                       fixed statistics (BatchNorm eval: μ, rstd are
+                                                        the running stats, constants in x)
+    dw = Σ→w dy ⊙ x̂ ;   db = Σ→w dy                     (summed down to w's view, over what w
+                                                        broadcasts along)
+
+μ and rstd are returned as extra (differentiable) outputs and saved: one float per statistic. A
+double backward sends gradients dμ, drstd into them, whose share of dx is
+
+    dx += dμ / n − drstd · rstd² · x̂ / n         (∂μ/∂x = 1/n, ∂rstd/∂x = −rstd³(x − μ)/n)
+
+so the backward, written with differentiable torch ops on the saved x, μ, rstd, can be
+differentiated again. Saved: x (the input, exact in every dtype: a saved x̂ would be rounded in
+bf16 or twice the bytes in fp32; x̂ is one fused elementwise pass away), w (only for dx), μ and
+rstd (one float each per statistic). Half/bfloat16: statistics and backward in float32 (as torch's
+kernels), each result rounded once to its input's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._precision import _LOW
+
+
+def acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype statistics and gradients are computed in: float32 for half/bfloat16."""
+    return torch.float32 if dtype in _LOW else dtype
+
+
+def moments(xv: torch.Tensor, dims, eps: float, center: bool = True):
+    """(μ, biased σ², rstd) over ``dims`` (kept), in :func:`acc_dtype`; μ is None without
+    ``center`` (σ² is then mean(x²), RMSNorm's)."""
+    x = xv.to(acc_dtype(xv.dtype))
+    if center and x.numel():
+        var, mean = torch.var_mean(x, dims, correction=0, keepdim=True)
+    elif center:  # empty: NaN statistics of nothing, without var_mean's degrees-of-freedom warning
+        mean = x.mean(dims, keepdim=True)
+        var = mean.clone()
+    else:
+        mean, var = None, x.square().mean(dims, keepdim=True)
+    return mean, var, torch.rsqrt(var + eps)
+
+
+def normalized(xv: torch.Tensor, mean, rstd: torch.Tensor) -> torch.Tensor:
+    """x̂ = (x − μ)·rstd (x·rstd for μ None), in rstd's dtype."""
+    x = xv.to(rstd.dtype)
+    return (x if mean is None else x - mean) * rstd
+
+
+def affine(xhat: torch.Tensor, w, b, wview, shape, dtype) -> torch.Tensor:
+    """y = w ⊙ x̂ + b (w, b viewed as ``wview``; either may be None), as ``shape`` in ``dtype``."""
+    y = xhat if w is None else xhat * w.reshape(wview)
+    y = y if b is None else y + b.reshape(wview)
+    return y.reshape(shape).to(dtype)
+
+
+def setup(ctx, x, w, b, mean, rstd, layout, need, batch_stats=True):
+    """Record ``layout`` = (view, dims, wview) and save what the backward will read: x only when
+    x̂ is needed (for dw, or for dx through batch statistics), w only for dx. ``need`` is
+    (x, w, b) of ``ctx.needs_input_grad``."""
+    ctx.view, ctx.dims, ctx.wview = layout
+    ctx.need, ctx.batch_stats = need, batch_stats
+    ctx.x_dtype, ctx.x_shape = x.dtype, x.shape
+    ctx.w_meta = None if w is None else (w.shape, w.dtype)
+    ctx.b_meta = None if b is None else (b.shape, b.dtype)
+    need_x, need_w, _ = need
+    keep_x = need_w or (need_x and batch_stats)
+    ctx.set_materialize_grads(False)
+    ctx.save_for_backward(x if keep_x else None, w if need_x else None, mean, rstd)
+
+
+def grads(ctx, dy, dmean, drstd):
+    """(dx, dw, db) of y = w ⊙ x̂ + b (module docstring), None where not needed; dy, dmean,
+    drstd may be None (an output that received no gradient)."""
+    x, w, mean, rstd = ctx.saved_tensors
+    need_x, need_w, need_b = ctx.need
+    dyv = None if dy is None else dy.reshape(ctx.view).to(rstd.dtype)
+    xhat = None if x is None else normalized(x.reshape(ctx.view), mean, rstd)
+    dx = dw = db = None
+    if need_w and dyv is not None:
+        dw = _sum_to(dyv * xhat, ctx.wview, ctx.w_meta)
+    if need_b and dyv is not None:
+        db = _sum_to(dyv, ctx.wview, ctx.b_meta)
+    if need_x:
+        g = dyv if dyv is None or w is None else dyv * w.reshape(ctx.wview).to(rstd.dtype)
+        dx = _grad_input(ctx, g, xhat, mean, rstd, dmean, drstd)
+        dx = None if dx is None else dx.reshape(ctx.x_shape).to(ctx.x_dtype)
+    return dx, dw, db
+
+
+def _sum_to(t: torch.Tensor, wview, meta) -> torch.Tensor:
+    """Σ of ``t`` over what the weight broadcasts along, in the weight's (or bias's) shape and dtype."""
+    shape, dtype = meta
+    return t.sum_to_size(wview).reshape(shape).to(dtype)
+
+
+def _grad_input(ctx, g, xhat, mean, rstd, dmean, drstd):
+    """dx (in x's view) from ĝ and the gradients of the μ and rstd outputs, each may be None."""
+    if not ctx.batch_stats:  # μ, rstd are the running stats: constants in x
+        return None if g is None else g * rstd
+    dims, n = ctx.dims, math.prod(ctx.view[d] for d in ctx.dims)
+    dx = None
+    if g is not None:
+        inner = g - xhat * (g * xhat).mean(dims, keepdim=True)
+        dx = (inner if mean is None else inner - g.mean(dims, keepdim=True)) * rstd
+    if drstd is not None:
+        dx = _add(dx, -drstd * rstd * rstd * xhat / n)
+    if dmean is not None:
+        dx = _add(dx, (dmean / n).expand_as(xhat))
+    return dx
+
+
+def _add(a, b):
+    return b if a is None else a + b

@@ -1,0 +1,62 @@
+"""Batch normalisation: ``batch_norm`` in training (batch statistics, running stats updated in
+place) and evaluation (running statistics) mode."""
+
+from __future__ import annotations
+
+import torch
+
+from . import _normalize as nz
+
+
+def _channels(x: torch.Tensor):
+    """BatchNorm layout: x as is, reduce over N and every spatial dim, w per channel (dim 1)."""
+    rest = (1,) * (x.dim() - 2)
+    return x.shape, (0, *range(2, x.dim())), (x.shape[1], *rest)
+
+
+def _update_running(running, stat, momentum: float) -> None:
+    """running ← momentum·stat + (1 − momentum)·running, in place (torch's order of terms)."""
+    if running is not None:
+        running.copy_(momentum * stat.reshape(running.shape) + (1 - momentum) * running)
+
+
+class BatchNormFunction(torch.autograd.Function):
+    """y = w_c ⊙ x̂ + b_c,  x̂ = (x − μ_c)·rstd_c,  per channel c (dim 1); also returns μ and rstd
+    training: μ, σ² over (N, spatial) of this batch (n values, σ² biased), rstd = (σ² + eps)^−½;
+              running_mean ← (1 − m)·running_mean + m·μ,
+              running_var  ← (1 − m)·running_var + m·σ²·n/(n − 1)   (unbiased), in place
+    eval:     μ = running_mean, rstd = (running_var + eps)^−½
+
+    db_c = Σ_{N,HW} dy ;  dw_c = Σ_{N,HW} dy ⊙ x̂
+    training: dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)),  ĝ = dy ⊙ w_c, means per channel
+              (+ dμ/n − drstd·rstd²·x̂/n from the μ, rstd outputs in a double backward)
+    eval:     dx = ĝ · rstd   (y is affine in x; the running stats are not differentiated)
+    Saves x (only for dw, or for dx in training), w (only for dx), μ and rstd (C floats each):
+    eval with only dx needed saves no activation at all. torch saves x, w, running stats, μ, rstd.
+    """
+
+    @staticmethod
+    def forward(x, running_mean, running_var, w, b, training, momentum, eps):
+        view, dims, wview = _channels(x)
+        if training:
+            mean, var, rstd = nz.moments(x, dims, eps)
+            if running_mean is not None and x.numel():  # an empty batch leaves them alone, as torch
+                n = x.numel() // x.shape[1]
+                _update_running(running_mean, mean, momentum)
+                _update_running(running_var, var * (n / (n - 1)), momentum)
+        else:
+            acc, keep = nz.acc_dtype(x.dtype), (1, *wview)
+            mean = running_mean.to(acc, copy=True).reshape(keep)
+            rstd = torch.rsqrt(running_var.to(acc).reshape(keep) + eps)
+        return nz.affine(nz.normalized(x, mean, rstd), w, b, wview, x.shape, x.dtype), mean, rstd
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, _, _, w, b, training, _, _ = inputs
+        need = tuple(ctx.needs_input_grad[i] for i in (0, 3, 4))
+        nz.setup(ctx, x, w, b, output[1], output[2], _channels(x), need, batch_stats=training)
+
+    @staticmethod
+    def backward(ctx, dy, dmean, drstd):
+        dx, dw, db = nz.grads(ctx, dy, dmean, drstd)
+        return dx, None, None, dw, db, None, None, None

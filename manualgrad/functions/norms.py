@@ -1,0 +1,102 @@
+"""Per-sample normalisations: ``layer_norm``, ``group_norm``, ``rms_norm``.
+
+Each is "normalise over some dims, then scale and shift" (``_normalize``): only the layout (which
+dims are reduced, how the weight broadcasts) differs: LayerNorm and GroupNorm share one Function body
+(``_centered``), and all three share the backward helper ``_normalize.grads``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import _normalize as nz
+
+
+def _last_dims(x: torch.Tensor, normalized_shape):
+    """LayerNorm/RMSNorm layout: x as is, reduce its last k dims, w shaped as normalized_shape."""
+    k = len(normalized_shape)
+    return x.shape, tuple(range(x.dim() - k, x.dim())), tuple(normalized_shape)
+
+
+def _centered(layout):
+    """A Function base normalising x over ``layout(x, arg)`` with mean and variance, then scaling
+    and shifting: ``forward(x, arg, w, b, eps)`` returns (y, μ, rstd). LayerNorm and GroupNorm
+    differ only in the layout (``arg`` is normalized_shape or num_groups)."""
+
+    class Centered(torch.autograd.Function):
+        @staticmethod
+        def forward(x, arg, w, b, eps):
+            view, dims, wview = layout(x, arg)
+            xv = x.reshape(view)
+            mean, _, rstd = nz.moments(xv, dims, eps)
+            return nz.affine(nz.normalized(xv, mean, rstd), w, b, wview, x.shape, x.dtype), mean, rstd
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, arg, w, b, _ = inputs
+            need = tuple(ctx.needs_input_grad[i] for i in (0, 2, 3))
+            nz.setup(ctx, x, w, b, output[1], output[2], layout(x, arg), need)
+
+        @staticmethod
+        def backward(ctx, dy, dmean, drstd):
+            dx, dw, db = nz.grads(ctx, dy, dmean, drstd)
+            return dx, None, dw, db, None
+
+    return Centered
+
+
+class LayerNormFunction(_centered(_last_dims)):
+    """y = w ⊙ x̂ + b,  x̂ = (x − μ)·rstd,  rstd = (σ² + eps)^−½   over the last k = len(normalized_shape)
+    dims (n elements per row; μ, σ² biased, per row); also returns μ and rstd (per row)
+
+    db = Σ_rows dy ;  dw = Σ_rows dy ⊙ x̂ ;  dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)),  ĝ = dy ⊙ w
+    (+ dμ/n − drstd·rstd²·x̂/n from the μ, rstd outputs in a double backward).
+    Saves x (only if dw or dx is needed), w (only for dx), μ and rstd (one float each per row);
+    torch saves x, w, b, μ, rstd. x rather than x̂: x is exact in every dtype and often alive
+    anyway; x̂ is recomputed in one elementwise pass.
+    """
+
+
+class RMSNormFunction(torch.autograd.Function):
+    """y = w ⊙ x̂,  x̂ = x·r,  r = (mean(x²) + eps)^−½   over the last k dims (n per row);
+    also returns r (per row)
+
+    dw = Σ_rows dy ⊙ x̂ ;  dx = r · (ĝ − x̂ · mean(ĝ ⊙ x̂)),  ĝ = dy ⊙ w   (+ −dr·r²·x̂/n).
+    Saves x (only if dw or dx is needed), w (only for dx) and r (one float per row); torch's
+    composite saves x, the x² mean's intermediates, r and w.
+    """
+
+    @staticmethod
+    def forward(x, normalized_shape, w, eps):
+        _, dims, wview = _last_dims(x, normalized_shape)
+        _, _, rstd = nz.moments(x, dims, eps, center=False)
+        return nz.affine(nz.normalized(x, None, rstd), w, None, wview, x.shape, x.dtype), rstd
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, normalized_shape, w, _ = inputs
+        need = (ctx.needs_input_grad[0], ctx.needs_input_grad[2], False)
+        nz.setup(ctx, x, w, None, None, output[1], _last_dims(x, normalized_shape), need)
+
+    @staticmethod
+    def backward(ctx, dy, drstd):
+        dx, dw, _ = nz.grads(ctx, dy, None, drstd)
+        return dx, None, dw, None
+
+
+def _groups(x: torch.Tensor, num_groups: int):
+    """GroupNorm layout: x as (N, G, C/G, *spatial), reduce all but (N, G), w per channel."""
+    n, c, *spatial = x.shape
+    view = (n, num_groups, c // num_groups, *spatial)
+    return view, tuple(range(2, len(view))), (num_groups, c // num_groups) + (1,) * len(spatial)
+
+
+class GroupNormFunction(_centered(_groups)):
+    """y = w_c ⊙ x̂ + b_c,  x̂ = (x − μ)·rstd  with μ, rstd per (sample, group): over the group's
+    C/G channels and all spatial positions (n = C/G · HW); w, b per channel. Also returns μ, rstd.
+
+    db_c = Σ_{N,HW} dy ;  dw_c = Σ_{N,HW} dy ⊙ x̂ ;  dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)),
+    ĝ = dy ⊙ w_c, means per (sample, group)   (+ dμ/n − drstd·rstd²·x̂/n).
+    Saves x (only if dw or dx is needed), w (only for dx), μ and rstd (N·G floats each); torch
+    saves x, w, μ, rstd.
+    """
