@@ -40,6 +40,8 @@ from .samples import cross_entropy as s_ce
 # ---- BEGIN norm imports ----
 # ---- END norm imports ----
 # ---- BEGIN embedding imports ----
+from .functions import embedding as _embedding
+from .samples import embedding as s_embedding
 # ---- END embedding imports ----
 # ---- BEGIN attention imports ----
 # ---- END attention imports ----
@@ -131,6 +133,8 @@ OPS: list[OpSpec] = [
     # ---- BEGIN norm ops ----
     # ---- END norm ops ----
     # ---- BEGIN embedding ops ----
+    OpSpec("embedding", s_embedding.fresh_weight(MF.embedding), s_embedding.fresh_weight(F.embedding),
+           _embedding.EmbeddingFunction, s_embedding.samples, s_embedding.errors),
     # ---- END embedding ops ----
     # ---- BEGIN attention ops ----
     # ---- END attention ops ----

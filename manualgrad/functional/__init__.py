@@ -26,6 +26,7 @@ from ._cross_entropy import cross_entropy, nll_loss
 # ---- BEGIN norm imports ----
 # ---- END norm imports ----
 # ---- BEGIN embedding imports ----
+from ._embedding import embedding
 # ---- END embedding imports ----
 # ---- BEGIN attention imports ----
 # ---- END attention imports ----
@@ -49,6 +50,7 @@ __all__ = [
     # ---- BEGIN norm names ----
     # ---- END norm names ----
     # ---- BEGIN embedding names ----
+    "embedding",
     # ---- END embedding names ----
     # ---- BEGIN attention names ----
     # ---- END attention names ----

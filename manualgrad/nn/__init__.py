@@ -19,6 +19,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
 # ---- BEGIN norm modules ----
 # ---- END norm modules ----
 # ---- BEGIN embedding modules ----
+from .embedding import Embedding
 # ---- END embedding modules ----
 # ---- BEGIN attention modules ----
 # ---- END attention modules ----
@@ -39,6 +40,7 @@ __all__ = [
     # ---- BEGIN norm names ----
     # ---- END norm names ----
     # ---- BEGIN embedding names ----
+    "Embedding",
     # ---- END embedding names ----
     # ---- BEGIN attention names ----
     # ---- END attention names ----
