@@ -49,7 +49,7 @@ class EmbeddingFunction(torch.autograd.Function):
         if ctx.padding_idx is not None:
             rows = rows.masked_fill((flat == ctx.padding_idx).unsqueeze(1), 0)
         if ctx.scale_grad_by_freq:
-            counts = torch.bincount(flat, minlength=n)  # c(j) for every row j of w
+            counts = flat.new_zeros(n).index_add_(0, flat, torch.ones_like(flat))  # c(j), every row j
             rows = rows / counts[flat].unsqueeze(1)
         if ctx.sparse:
             dw = _sparse_grad(flat, rows, ctx.padding_idx, (n, d))
@@ -64,4 +64,4 @@ def _sparse_grad(flat: torch.Tensor, rows: torch.Tensor, padding_idx: int | None
     if padding_idx is not None:
         keep = flat != padding_idx
         flat, rows = flat[keep], rows[keep]
-    return torch.sparse_coo_tensor(flat.long().unsqueeze(0), rows, shape)
+    return torch.sparse_coo_tensor(flat.long().unsqueeze(0), rows, shape, check_invariants=False)
