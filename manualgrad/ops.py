@@ -48,6 +48,8 @@ from .functions import norms as _norms
 from .samples import norm as s_norm
 # ---- END norm imports ----
 # ---- BEGIN embedding imports ----
+from .functions import embedding as _embedding
+from .samples import embedding as s_embedding
 # ---- END embedding imports ----
 # ---- BEGIN attention imports ----
 # ---- END attention imports ----
@@ -150,6 +152,8 @@ OPS: list[OpSpec] = [
     OpSpec("rms_norm", MF.rms_norm, F.rms_norm, _norms.RMSNormFunction, s_norm.rms_norm, s_norm.rms_norm_errors),
     # ---- END norm ops ----
     # ---- BEGIN embedding ops ----
+    OpSpec("embedding", s_embedding.fresh_weight(MF.embedding), s_embedding.fresh_weight(F.embedding),
+           _embedding.EmbeddingFunction, s_embedding.samples, s_embedding.errors),
     # ---- END embedding ops ----
     # ---- BEGIN attention ops ----
     # ---- END attention ops ----

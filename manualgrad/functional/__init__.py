@@ -28,6 +28,7 @@ from ._batch_norm import batch_norm
 from ._norms import group_norm, layer_norm, rms_norm
 # ---- END norm imports ----
 # ---- BEGIN embedding imports ----
+from ._embedding import embedding
 # ---- END embedding imports ----
 # ---- BEGIN attention imports ----
 # ---- END attention imports ----
@@ -52,6 +53,7 @@ __all__ = [
     "batch_norm", "layer_norm", "group_norm", "rms_norm",
     # ---- END norm names ----
     # ---- BEGIN embedding names ----
+    "embedding",
     # ---- END embedding names ----
     # ---- BEGIN attention names ----
     # ---- END attention names ----

@@ -21,6 +21,7 @@ from .batchnorm import BatchNorm1d, BatchNorm2d
 from .normalization import GroupNorm, LayerNorm, RMSNorm
 # ---- END norm modules ----
 # ---- BEGIN embedding modules ----
+from .embedding import Embedding
 # ---- END embedding modules ----
 # ---- BEGIN attention modules ----
 # ---- END attention modules ----
@@ -42,6 +43,7 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RMSNorm",
     # ---- END norm names ----
     # ---- BEGIN embedding names ----
+    "Embedding",
     # ---- END embedding names ----
     # ---- BEGIN attention names ----
     # ---- END attention names ----
