@@ -7,9 +7,21 @@ import sys
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
 
-def run_example(name, *args, timeout=120):
+def run_example(name, *args, timeout=300, cwd=None):
+    """Run one example; training examples run in ``cwd`` (a tmp folder) so tb_logs/ lands there."""
     return subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=EXAMPLES.parent)
+                          text=True, timeout=timeout, cwd=cwd or EXAMPLES.parent)
+
+
+def table(stdout, names):
+    """{name: [numbers]} from the printed table rows that start with each of ``names``."""
+    rows = {}
+    for line in stdout.splitlines():
+        for name in names:
+            if line.startswith(name + " "):
+                rows[name] = [float(t) for t in line[len(name):].split()]
+    assert set(rows) == set(names), stdout
+    return rows
 
 
 def test_backprop_by_hand_matches_torch_and_loss_falls():
@@ -20,3 +32,53 @@ def test_backprop_by_hand_matches_torch_and_loss_falls():
     assert all(b <= a for a, b in zip(losses, losses[1:]))
     for key in ("∂L/∂a", "∂a/∂z", "∂L/∂z", "∂L/∂w", "∂L/∂b"):
         assert key in r.stdout
+
+
+def test_swap_into_model_checks_and_trains():
+    r = run_example("swap_into_model.py")
+    assert r.returncode == 0, r.stderr
+    assert "left alone" in r.stdout and "torch.Conv2d -> manualgrad.Conv2d" in r.stdout
+    assert "PASS" in r.stdout and "FAIL" not in r.stdout
+    losses = [float(line.split("loss ")[1].split()[0]) for line in r.stdout.splitlines() if line.startswith("step ")]
+    assert len(losses) >= 5 and losses[-1] < losses[0]
+
+
+def test_train_digits_mlp_runs(tmp_path):
+    r = run_example("train_digits_mlp.py", "--epochs", "3", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    acc = float(r.stdout.split("test/acc ")[1].split()[0])
+    assert acc > 0.85 and (tmp_path / "tb_logs" / "digits_mlp_example" / "version_0" / "checkpoints" / "last.pt").is_file()
+
+
+def test_train_digits_cnn_runs(tmp_path):
+    r = run_example("train_digits_cnn.py", "--epochs", "2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split("test/acc ")[1].split()[0]) > 0.8
+
+
+def test_vanishing_gradients_shows_sigmoid_vanishing(tmp_path):
+    r = run_example("vanishing_gradients.py", "--epochs", "2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = table(r.stdout, ["sigmoid", "tanh", "relu", "relu+batchnorm", "relu+clip (lr x5)"])
+    ratio = {name: nums[2] for name, nums in rows.items()}
+    assert ratio["sigmoid"] < 1e-3 and all(ratio[v] > 1e-1 for v in ("tanh", "relu", "relu+batchnorm"))
+    assert rows["relu+batchnorm"][3] > rows["sigmoid"][3]
+    assert len(list((tmp_path / "tb_logs" / "vanishing").iterdir())) == 5
+
+
+def test_overfitting_regularisers_lower_the_validation_loss(tmp_path):
+    r = run_example("overfitting.py", "--epochs", "120", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = table(r.stdout, ["none", "L2 1e-2", "L1 1e-3", "dropout 0.5", "early stopping 20"])
+    val_loss = {name: nums[2] for name, nums in rows.items()}
+    assert rows["none"][1] < 0.01  # memorised
+    for name in ("L2 1e-2", "L1 1e-3", "early stopping 20"):
+        assert val_loss[name] < val_loss["none"], name
+
+
+def test_optimizers_compares_every_rule(tmp_path):
+    r = run_example("optimizers.py", "--epochs", "5", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = table(r.stdout, ["full-batch GD", "mini-batch SGD", "momentum", "RMSprop", "Adam"])
+    assert rows["full-batch GD"][0] == 5 and rows["momentum"][0] == 5 * 40
+    assert rows["momentum"][2] < rows["full-batch GD"][2]  # many steps beat one exact step per epoch
