@@ -34,6 +34,8 @@ from .functions import nll as _nll
 from .samples import cross_entropy as s_ce
 # ---- END cross_entropy imports ----
 # ---- BEGIN conv imports ----
+from .functions import conv as _conv
+from .samples import conv as s_conv
 # ---- END conv imports ----
 # ---- BEGIN pooling imports ----
 # ---- END pooling imports ----
@@ -125,6 +127,8 @@ OPS: list[OpSpec] = [
            s_ce.ce_samples, s_ce.ce_errors),
     # ---- END cross_entropy ops ----
     # ---- BEGIN conv ops ----
+    OpSpec("conv1d", MF.conv1d, F.conv1d, _conv.ConvFunction, s_conv.conv1d_samples, s_conv.conv1d_errors),
+    OpSpec("conv2d", MF.conv2d, F.conv2d, _conv.ConvFunction, s_conv.conv2d_samples, s_conv.conv2d_errors),
     # ---- END conv ops ----
     # ---- BEGIN pooling ops ----
     # ---- END pooling ops ----
