@@ -39,6 +39,8 @@ from .functions import regularization as _reg_fn
 from .samples import regularization as s_reg
 # ---- END regularization imports ----
 # ---- BEGIN conv imports ----
+from .functions import conv as _conv
+from .samples import conv as s_conv
 # ---- END conv imports ----
 # ---- BEGIN pooling imports ----
 # ---- END pooling imports ----
@@ -139,6 +141,8 @@ OPS: list[OpSpec] = [
            s_reg.samples, s_reg.errors),
     # ---- END regularization ops ----
     # ---- BEGIN conv ops ----
+    OpSpec("conv1d", MF.conv1d, F.conv1d, _conv.ConvFunction, s_conv.conv1d_samples, s_conv.conv1d_errors),
+    OpSpec("conv2d", MF.conv2d, F.conv2d, _conv.ConvFunction, s_conv.conv2d_samples, s_conv.conv2d_errors),
     # ---- END conv ops ----
     # ---- BEGIN pooling ops ----
     # ---- END pooling ops ----

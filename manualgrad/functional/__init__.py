@@ -20,6 +20,7 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, hu
 from ._cross_entropy import cross_entropy, nll_loss
 # ---- END cross_entropy imports ----
 # ---- BEGIN conv imports ----
+from ._conv import conv1d, conv2d
 # ---- END conv imports ----
 # ---- BEGIN pooling imports ----
 # ---- END pooling imports ----
@@ -46,6 +47,7 @@ __all__ = [
     "nll_loss", "cross_entropy",
     # ---- END cross_entropy names ----
     # ---- BEGIN conv names ----
+    "conv1d", "conv2d",
     # ---- END conv names ----
     # ---- BEGIN pooling names ----
     # ---- END pooling names ----

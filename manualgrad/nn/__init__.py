@@ -13,6 +13,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
                    SmoothL1Loss)
 # ---- END loss modules ----
 # ---- BEGIN conv modules ----
+from .conv import Conv1d, Conv2d
 # ---- END conv modules ----
 # ---- BEGIN pooling modules ----
 # ---- END pooling modules ----
@@ -36,6 +37,7 @@ __all__ = [
     "NLLLoss", "CrossEntropyLoss",
     # ---- END loss names ----
     # ---- BEGIN conv names ----
+    "Conv1d", "Conv2d",
     # ---- END conv names ----
     # ---- BEGIN pooling names ----
     # ---- END pooling names ----

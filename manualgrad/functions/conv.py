@@ -1,0 +1,160 @@
+"""Convolution: ``conv1d``/``conv2d`` (one Function generic over the number of spatial dims) and
+the non-zero ``padding_mode``s of the Conv modules (reflect, replicate, circular)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+def expand(value, n: int) -> tuple:
+    """An int, or a list of 1 or ``n`` ints, as ``n`` ints (torch's ``expand_param_if_needed``)."""
+    if isinstance(value, int):
+        return (value,) * n
+    value = tuple(value)
+    return value * n if len(value) == 1 else value
+
+
+def padding_lo_hi(padding, kernel_size, dilation) -> tuple[tuple, tuple]:
+    """Zeros added before (lo) and after (hi) each spatial dim, as torch pads.
+
+    'valid' is none; 'same' adds d·(k − 1) in total, the odd one after (torch's
+    ``_convolution_same``: even kernel with odd dilation); ints pad both sides alike."""
+    n = len(kernel_size)
+    if padding == "valid":
+        return (0,) * n, (0,) * n
+    if padding == "same":
+        total = [d * (k - 1) for d, k in zip(expand(dilation, n), kernel_size)]
+        return tuple(t // 2 for t in total), tuple(t - t // 2 for t in total)
+    lo = expand(padding, n)
+    return lo, lo
+
+
+class ConvFunction(torch.autograd.Function):
+    """N-d cross-correlation, N = ``n`` spatial dims (1 or 2; one index o, k, i per dim below)
+
+    y[b, c, o] = bias[c] + Σ_{ci,k} w[c, ci, k] · xp[b, g·Cg + ci, o·s + k·d]
+      x: (B, G·Cg, L), w: (G·Og, Cg, K), c in group g = c // Og, s stride, d dilation,
+      xp = x zero-padded by lo before and hi after;  O = ⌊(L + lo + hi − d(K−1) − 1)/s⌋ + 1
+
+    dx[b, g·Cg + ci, i] = Σ_{c∈g, o, k: o·s + k·d − lo = i} w[c, ci, k] · dy[b, c, o]
+      = conv_transpose(dy, w, stride s, padding lo, dilation d, groups G), the adjoint of the
+      forward's gather. Its length is (O−1)s − 2·lo + d(K−1) + 1 + output_padding; with
+      lo = hi the last window ends within s − 1 of the padded end, so output_padding = L − that
+      length ∈ [0, s) restores the samples the stride skipped (their gradient is 0).
+    dw[c, ci, k] = Σ_{b,o} dy[b, c, o] · xp[b, g·Cg + ci, k·d + o·s]
+      = a convolution of x with dy as the kernel: x regrouped to (Cg, G·B, L) (batch = the
+      in-channel within its group, channels = (group, batch)), kernel dyᵀ: (G·Og, B, O),
+      groups G, so each output channel sums over the batch of its own group; the output index
+      is k (stride d) and the kernel tap o (dilation s): stride and dilation exchange. It
+      gives (Cg, G·Og, K') with K' ≥ K (K' > K when the stride skipped samples), so it is
+      transposed to (G·Og, Cg, ·) and cropped to K.
+    db[c] = Σ_{b,o} dy[b, c, o]
+    'same' with hi = lo + 1 (even receptive field): the backward pads x by the extra zero and
+    crops dx back, as torch's forward does with a padded copy.
+    Unbatched input (C, L) is the B = 1 case. Saves x only when w needs a gradient and w only
+    when x does (what each gradient reads); the padded copy is never saved. Half precision:
+    the conv kernels accumulate in float32 and round once, gradients keep the inputs' dtype.
+    """
+
+    @staticmethod
+    def forward(x, w, b, stride, padding, dilation, groups, n):
+        return _CONV[n](x, w, b, stride, padding, dilation, groups)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, w, _, stride, padding, dilation, groups, n = inputs
+        need_x, need_w = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(x if need_w else None, w if need_x else None)
+        ctx.stride, ctx.dilation = expand(stride, n), expand(dilation, n)
+        ctx.lo, hi = padding_lo_hi(padding, w.shape[2:], dilation)
+        ctx.extra = tuple(h - lo for lo, h in zip(ctx.lo, hi))
+        ctx.groups, ctx.n, ctx.x_shape, ctx.w_shape = groups, n, x.shape, w.shape
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        n, s, d, lo, groups = ctx.n, ctx.stride, ctx.dilation, ctx.lo, ctx.groups
+        batched = len(ctx.x_shape) == n + 2
+        dy = dy if batched else dy.unsqueeze(0)
+        size = ctx.x_shape[-n:]
+        padded = [L + e for L, e in zip(size, ctx.extra)]  # the extra zero of 'same'
+        kernel = ctx.w_shape[2:]
+        dx = dw = db = None
+        if need_x:
+            out_pad = [P - ((O - 1) * si - 2 * p + di * (k - 1) + 1)
+                       for P, O, si, p, di, k in zip(padded, dy.shape[2:], s, lo, d, kernel)]
+            dx = _crop(_CONV_T[n](dy, w, None, s, lo, out_pad, groups, d), size)
+            dx = dx if batched else dx.squeeze(0)
+        if need_w:
+            x = x if batched else x.unsqueeze(0)
+            if any(ctx.extra):
+                x = F.pad(x, [a for e in reversed(ctx.extra) for a in (0, e)])
+            if x.shape[0] == 0:  # empty batch: nothing to sum (a 0-channel conv is ill-defined)
+                dw = x.new_zeros(ctx.w_shape)
+            else:
+                xt = x.unflatten(1, (groups, -1)).permute(2, 1, 0, *range(3, 3 + n)).flatten(1, 2)
+                dw = _crop(_CONV[n](xt, dy.transpose(0, 1), None, d, lo, s, groups).transpose(0, 1), kernel)
+        if need_b:
+            db = dy.sum([0, *range(2, 2 + n)])
+        return dx, dw, db, None, None, None, None, None
+
+
+def _crop(t: torch.Tensor, size) -> torch.Tensor:
+    """The leading ``size`` entries of ``t``'s trailing dims."""
+    for dim, m in enumerate(size, start=t.dim() - len(size)):
+        if t.shape[dim] != m:
+            t = t.narrow(dim, 0, m)
+    return t
+
+
+class PadFunction(torch.autograd.Function):
+    """y = F.pad(x, pad, mode), mode 'reflect', 'replicate' or 'circular', pad ≥ 0
+    (``pad`` = (lo, hi) per trailing dim, last dim first, as F.pad).
+
+    Along one dim of length L, y = x at [lo, lo + L) and the borders copy entries of x:
+      circular   y[j] = x[L − lo + j] (j < lo),  y[lo + L + j] = x[j]
+      reflect    y[j] = x[lo − j],               y[lo + L + j] = x[L − 2 − j]
+      replicate  y[j] = x[0],                    y[lo + L + j] = x[L − 1]
+    dx = the adjoint: dy's centre, plus each border's dy added back onto the entries it copied
+      (circular: at the far end; reflect: flipped, next to the edge; replicate: summed onto the
+      edge). Padding is separable, so the dims are folded one after the other.
+    Saves nothing (shapes only).
+    """
+
+    @staticmethod
+    def forward(x, pad, mode):
+        return F.pad(x, pad, mode=mode)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.pad, ctx.mode = inputs
+        ctx.x_shape = x.shape
+
+    @staticmethod
+    def backward(ctx, dy):
+        dx = dy
+        for i in range(len(ctx.pad) // 2):
+            dim = len(ctx.x_shape) - 1 - i
+            dx = _fold(dx, dim, ctx.pad[2 * i], ctx.pad[2 * i + 1], ctx.x_shape[dim], ctx.mode)
+        return dx, None, None
+
+
+def _fold(dy: torch.Tensor, dim: int, lo: int, hi: int, size: int, mode: str) -> torch.Tensor:
+    """The adjoint of padding one dim of length ``size`` by ``lo``, ``hi`` in ``mode``."""
+    dx = dy.narrow(dim, lo, size).clone()
+    head, tail = dy.narrow(dim, 0, lo), dy.narrow(dim, lo + size, hi)
+    if mode == "circular":
+        parts = [(size - lo, head), (0, tail)]
+    elif mode == "reflect":
+        parts = [(1, head.flip(dim)), (size - 1 - hi, tail.flip(dim))]
+    else:  # replicate
+        parts = [(0, head.sum(dim, keepdim=True)), (size - 1, tail.sum(dim, keepdim=True))]
+    for start, part in parts:
+        if part.shape[dim]:
+            dx.narrow(dim, start, part.shape[dim]).add_(part)
+    return dx

@@ -1,0 +1,77 @@
+"""Samples for ``conv1d`` and ``conv2d``: one generator over the number of spatial dims."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from . import ErrorSample, Sample, make, noncontiguous
+
+# Spatial sizes and kernels per number of spatial dims: small enough for float64 gradgradcheck,
+# uneven so that a transposed dim or an off-by-one in the output padding shows.
+_SIZE = {1: (7,), 2: (5, 6)}
+_KERNEL = {1: (3,), 2: (3, 2)}
+_EVEN = {1: (2,), 2: (2, 3)}  # an even kernel in some dim: 'same' pads asymmetrically there
+
+
+def _samples(n, device, dtype):
+    kw = dict(device=device, dtype=dtype)
+    t = lambda *s, **k: make(*s, **kw, **k)  # noqa: E731
+    L, K, E = _SIZE[n], _KERNEL[n], _EVEN[n]
+    pair = lambda a, b: (a, b)[:n] if n > 1 else (a,)  # noqa: E731 - a per-dim tuple option
+    yield Sample((t(2, 4, *L), t(3, 4, *K), t(3)), name="basic")
+    yield Sample((t(2, 4, *L), t(3, 4, *K)), name="no bias")
+    yield Sample((t(2, 4, *L), t(3, 4, *K), None), dict(stride=2), name="bias None, stride 2")
+    yield Sample((t(2, 2, *L), t(3, 2, *E), t(3)), dict(stride=pair(2, 4)),
+                 name="stride skips the last samples")
+    yield Sample((t(2, 2, *L), t(3, 2, *K), t(3)), dict(padding=pair(2, 1), stride=pair(3, 2)),
+                 name="per-dim padding and stride")
+    yield Sample((t(1, 2, *L), t(3, 2, *K), t(3)), dict(padding="same"), name="same, odd kernel")
+    yield Sample((t(2, 2, *L), t(3, 2, *E), t(3)), dict(padding="same"), name="same, even kernel (asymmetric)")
+    yield Sample((t(1, 2, *L), t(2, 2, *E), t(2)), dict(padding="same", dilation=pair(3, 2)),
+                 name="same, even kernel, dilation")
+    yield Sample((t(2, 2, *L), t(3, 2, *K), t(3)), dict(padding="valid"), name="valid")
+    yield Sample((t(2, 2, *L), t(3, 2, *E), t(3)), dict(dilation=pair(2, 1), padding=1), name="dilation")
+    yield Sample((t(2, 4, *L), t(6, 2, *K), t(6)), dict(groups=2), name="groups 2")
+    yield Sample((t(2, 4, *L), t(4, 1, *K), t(4)), dict(groups=4, padding=1), name="depthwise")
+    yield Sample((t(1, 2, *L), t(6, 1, *E), t(6)), dict(groups=2), name="depthwise, channel multiplier 3")
+    yield Sample((t(2, 4, *L), t(4, 2, *E), t(4)), dict(stride=2, padding=pair(1, 2), dilation=2, groups=2),
+                 name="stride, padding, dilation and groups")
+    yield Sample((t(4, *L), t(3, 4, *K), t(3)), dict(padding=1), name="unbatched")
+    yield Sample((t(3, *L), t(2, 3, *E), t(2)), dict(padding="same"), name="unbatched, same asymmetric")
+    yield Sample((t(0, 4, *L), t(3, 4, *K), t(3)), dict(padding=1), name="empty batch")
+    yield Sample((noncontiguous(2, 3, *L, **kw), noncontiguous(2, 3, *K, **kw), t(2)), dict(stride=2),
+                 name="non-contiguous input and weight")
+    yield Sample((t(4, 2, *L, requires_grad=False).transpose(0, 1).requires_grad_(),
+                  t(4, 3, *K, requires_grad=False).transpose(0, 1).requires_grad_(), t(3)),
+                 name="transposed input and weight")
+    yield Sample((t(2, 3, *L), t(2, 3, *(1,) * n), t(2)), name="1x1 kernel")
+    yield Sample((t(2, 3, *L, requires_grad=False), t(2, 3, *K), t(2)), name="input without grad")
+    yield Sample((t(2, 3, *L), t(2, 3, *K, requires_grad=False), t(2, requires_grad=False)),
+                 name="weight and bias without grad")
+    yield Sample((t(2, 3, *L), t(2, 3, *K), t(2)), dict(stride=[2], padding=[1], dilation=[1]),
+                 name="one-element lists")
+
+
+def _errors(n, device):
+    t = lambda *s: make(*s, device=device, dtype=None, requires_grad=False)  # noqa: E731
+    L, K = _SIZE[n], _KERNEL[n]
+    x, w = t(2, 4, *L), t(3, 4, *K)
+    yield ErrorSample((x, t(3, 4)), name="weight rank")
+    yield ErrorSample((t(4), w), name="input rank")
+    yield ErrorSample((x, t(3, 3, *K)), name="input channels mismatch")
+    yield ErrorSample((x, t(6, 2, *K)), dict(groups=3), name="in channels not divisible by groups")
+    yield ErrorSample((x, t(3, 2, *K)), dict(groups=2), name="out channels not divisible by groups")
+    yield ErrorSample((x, w, t(4)), name="bias size")
+    yield ErrorSample((x, w), dict(padding="full"), name="padding string")
+    yield ErrorSample((x, w), dict(padding="same", stride=2), name="same with stride")
+    yield ErrorSample((x, t(3, 4, *(9,) * n)), name="kernel larger than input")
+    yield ErrorSample((x, t(3, 4, *(10,) * n)), dict(padding=1), name="kernel larger than padded input")
+    yield ErrorSample((x, w), dict(padding=-1), name="negative padding")
+    yield ErrorSample((x, w), dict(stride=0), name="zero stride")
+    yield ErrorSample((x, w), dict(dilation=0), name="zero dilation")
+    yield ErrorSample((x, w), dict(groups=0), name="zero groups")
+    yield ErrorSample((x, w), dict(stride=(1,) * (n + 1)), name="stride of the wrong length")
+
+
+conv1d_samples, conv2d_samples = partial(_samples, 1), partial(_samples, 2)
+conv1d_errors, conv2d_errors = partial(_errors, 1), partial(_errors, 2)

@@ -1,0 +1,147 @@
+"""Conv1d/Conv2d: module twins of torch.nn's, padding modes (hand-derived padding adjoint),
+saved bytes, half-precision gradient dtypes. The functional ops are in the op table."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import manualgrad.functional as MF
+import manualgrad.nn as mnn
+from manualgrad.functional._conv import _pad
+from conftest import DEVICES
+from test_linear import saved_bytes
+
+D = torch.float64
+CONFIGS = [  # (dims, in, out, kernel, kwargs)
+    (1, 4, 6, 3, {}),
+    (1, 4, 4, 2, dict(padding="same", groups=4, bias=False, padding_mode="reflect")),
+    (1, 2, 3, 3, dict(stride=2, padding=2, dilation=2, padding_mode="circular")),
+    (2, 4, 6, (3, 2), dict(stride=(2, 1), padding=(1, 0), groups=2)),
+    (2, 4, 8, 3, dict(padding=1, groups=4)),  # depthwise, channel multiplier 2
+    (2, 3, 2, (2, 3), dict(padding="same", padding_mode="replicate")),
+    (2, 3, 2, 3, dict(padding="valid", padding_mode="reflect", bias=False)),
+    (2, 2, 3, (3, 2), dict(padding=(2, 1), padding_mode="circular")),
+    (2, 2, 3, 3, dict(padding=1, dilation=(1, 2), padding_mode="reflect")),
+]
+IDS = [f"Conv{c[0]}d-{'-'.join(f'{k}={v}' for k, v in c[4].items()) or 'default'}" for c in CONFIGS]
+
+
+def _twins(dims, cin, cout, k, kwargs, device="cpu", dtype=D):
+    name = f"Conv{dims}d"
+    torch.manual_seed(7)
+    ours = getattr(mnn, name)(cin, cout, k, device=device, dtype=dtype, **kwargs)
+    torch.manual_seed(7)
+    theirs = getattr(torch.nn, name)(cin, cout, k, device=device, dtype=dtype, **kwargs)
+    return ours, theirs
+
+
+def _input(dims, cin, batch=(2,), device="cpu", dtype=D):
+    return torch.randn(*batch, cin, *(7, 6)[:dims], device=device, dtype=dtype, requires_grad=True)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_same_init_state_dict_and_repr_as_torch(config):
+    ours, theirs = _twins(*config)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for (n, a), (m, b) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert n == m
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    back = type(theirs)(*config[1:4], dtype=D, **config[4])
+    back.load_state_dict(ours.state_dict())
+    assert all(torch.equal(v, theirs.state_dict()[k]) for k, v in back.state_dict().items())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("batch", [(2,), (), (0,)], ids=["batched", "unbatched", "empty batch"])
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_module_forward_backward_equal_torch(config, batch, device):
+    ours, theirs = _twins(*config, device=device)
+    x = _input(config[0], config[1], batch, device)
+    a, b = ours(x), theirs(x)
+    torch.testing.assert_close(a, b)
+    assert type(a.grad_fn).__name__ == "ConvFunctionBackward"
+    dy = torch.randn_like(a)
+    for g, h in zip(torch.autograd.grad(a, [x, *ours.parameters()], dy),
+                    torch.autograd.grad(b, [x, *theirs.parameters()], dy)):
+        torch.testing.assert_close(g, h)
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c[4].get("padding_mode", "zeros") != "zeros"],
+                         ids=[i for c, i in zip(CONFIGS, IDS) if c[4].get("padding_mode", "zeros") != "zeros"])
+def test_padding_modes_gradcheck_and_gradgradcheck(config):
+    ours, _ = _twins(*config)
+    x = _input(config[0], config[1], (1,))
+    params = list(ours.parameters())
+
+    def f(x, *p):
+        return torch.func.functional_call(ours, dict(zip([n for n, _ in ours.named_parameters()], p)), (x,))
+
+    assert torch.autograd.gradcheck(f, (x, *params))
+    assert torch.autograd.gradgradcheck(f, (x, *params))
+
+
+PADS = [((1, 2), "reflect"), ((2, 0, 1, 2), "reflect"), ((3, 5), "replicate"), ((0, 4, 2, 1), "replicate"),
+        ((4, 1), "circular"), ((1, 3, 2, 2), "circular")]
+
+
+@pytest.mark.parametrize("pad,mode", PADS, ids=[f"{m}-{p}" for p, m in PADS])
+def test_pad_equals_torch_and_is_twice_differentiable(pad, mode):
+    x = torch.randn(2, 3, 4, dtype=D, requires_grad=True)  # pad ≤ 4 in every dim: circular's limit
+    y, ref = _pad(x, pad, mode), F.pad(x, pad, mode=mode)
+    torch.testing.assert_close(y, ref, rtol=0, atol=0)
+    assert type(y.grad_fn).__name__ == "PadFunctionBackward"
+    dy = torch.randn_like(y)
+    torch.testing.assert_close(torch.autograd.grad(y, x, dy)[0], torch.autograd.grad(ref, x, dy)[0])
+    assert torch.autograd.gradgradcheck(lambda x: _pad(x, pad, mode), (x,))
+
+
+def test_pad_rejects_what_torch_rejects():
+    x = torch.randn(1, 2, 3)
+    with pytest.raises(RuntimeError) as theirs:
+        F.pad(x, (3, 0), mode="reflect")
+    with pytest.raises(RuntimeError) as ours:
+        _pad(x, (3, 0), "reflect")
+    assert str(theirs.value).splitlines()[0] in str(ours.value)
+
+
+def test_saves_only_what_each_gradient_reads():
+    x = torch.randn(2, 3, 6, 5)
+    w = torch.randn(4, 3, 3, 2, requires_grad=True)
+    nbytes, count, _ = saved_bytes(lambda: MF.conv2d(x, w, padding=1))
+    assert count == 1 and nbytes == x.numel() * 4  # x (for dw); w is not read: x needs no grad
+    x.requires_grad_()
+    w.requires_grad_(False)
+    nbytes, count, _ = saved_bytes(lambda: MF.conv2d(x, w, torch.randn(4, requires_grad=True)))
+    assert count == 1 and nbytes == w.numel() * 4  # w (for dx); db reads nothing
+
+
+@pytest.mark.parametrize("padding", [1, "same"])  # 'same' here pads one side more: torch saves a padded copy
+@pytest.mark.parametrize("x_grad", [False, True], ids=["first layer", "hidden layer"])
+def test_functional_saves_no_more_than_torch(padding, x_grad):
+    x = torch.randn(4, 3, 8, 8, requires_grad=x_grad)
+    w = torch.randn(5, 3, 3, 2, requires_grad=True)
+    ours, _, _ = saved_bytes(lambda: MF.conv2d(x, w, padding=padding))
+    theirs, _, _ = saved_bytes(lambda: F.conv2d(x, w, padding=padding))
+    assert ours <= theirs
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+def test_module_saves_no_more_than_torch(mode):
+    ours, theirs = _twins(2, 3, 5, 3, dict(padding=1, padding_mode=mode), dtype=torch.float32)
+    x = torch.randn(4, 3, 8, 8, requires_grad=True)
+    assert saved_bytes(lambda: ours(x))[0] <= saved_bytes(lambda: theirs(x))[0]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("dims", [1, 2])
+def test_half_precision_gradients_keep_dtype_and_match_torch(dims, dtype):
+    ours, theirs = _twins(dims, 4, 6, 3, dict(stride=2, padding="valid", groups=2), dtype=dtype)
+    x = _input(dims, 4, (3,), dtype=dtype)
+    a, b = ours(x), theirs(x)
+    dy = torch.randn_like(a)
+    leaves = [x, *ours.parameters()]
+    for leaf, g, h in zip(leaves, torch.autograd.grad(a, leaves, dy),
+                          torch.autograd.grad(b, [x, *theirs.parameters()], dy)):
+        assert g.dtype == leaf.dtype == dtype
+        torch.testing.assert_close(g, h)
