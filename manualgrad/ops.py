@@ -36,6 +36,8 @@ from .samples import cross_entropy as s_ce
 # ---- BEGIN conv imports ----
 # ---- END conv imports ----
 # ---- BEGIN pooling imports ----
+from .functions import pooling as _pool
+from .samples import pooling as s_pool
 # ---- END pooling imports ----
 # ---- BEGIN norm imports ----
 # ---- END norm imports ----
@@ -127,6 +129,12 @@ OPS: list[OpSpec] = [
     # ---- BEGIN conv ops ----
     # ---- END conv ops ----
     # ---- BEGIN pooling ops ----
+    OpSpec("max_pool2d", s_pool.values_only(MF.max_pool2d), s_pool.values_only(F.max_pool2d),
+           _pool.MaxPool2dFunction, s_pool.max_pool2d, s_pool.max_pool2d_errors),
+    OpSpec("avg_pool2d", MF.avg_pool2d, F.avg_pool2d, _pool.AvgPool2dFunction,
+           s_pool.avg_pool2d, s_pool.avg_pool2d_errors),
+    OpSpec("adaptive_avg_pool2d", MF.adaptive_avg_pool2d, F.adaptive_avg_pool2d, _pool.AdaptiveAvgPool2dFunction,
+           s_pool.adaptive_avg_pool2d, s_pool.adaptive_avg_pool2d_errors),
     # ---- END pooling ops ----
     # ---- BEGIN norm ops ----
     # ---- END norm ops ----

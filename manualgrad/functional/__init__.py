@@ -22,6 +22,7 @@ from ._cross_entropy import cross_entropy, nll_loss
 # ---- BEGIN conv imports ----
 # ---- END conv imports ----
 # ---- BEGIN pooling imports ----
+from ._pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 # ---- END pooling imports ----
 # ---- BEGIN norm imports ----
 # ---- END norm imports ----
@@ -45,6 +46,7 @@ __all__ = [
     # ---- BEGIN conv names ----
     # ---- END conv names ----
     # ---- BEGIN pooling names ----
+    "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     # ---- END pooling names ----
     # ---- BEGIN norm names ----
     # ---- END norm names ----

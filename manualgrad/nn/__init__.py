@@ -15,6 +15,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
 # ---- BEGIN conv modules ----
 # ---- END conv modules ----
 # ---- BEGIN pooling modules ----
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 # ---- END pooling modules ----
 # ---- BEGIN norm modules ----
 # ---- END norm modules ----
@@ -35,6 +36,7 @@ __all__ = [
     # ---- BEGIN conv names ----
     # ---- END conv names ----
     # ---- BEGIN pooling names ----
+    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     # ---- END pooling names ----
     # ---- BEGIN norm names ----
     # ---- END norm names ----
