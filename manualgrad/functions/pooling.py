@@ -41,7 +41,7 @@ def _as_input(ctx, dx: torch.Tensor) -> torch.Tensor:
 def _empty_windows(n_in, n_out, k, s, p, d) -> list[bool]:
     """Along one dim, for each output position: its dilated window o·s − p + a·d (a < k) holds
     padding only. Torch returns −inf there with an index that does not point into the window
-    (out of the plane, or aliasing the next row); the gradient there is zero."""
+    (out of the plane, or aliasing another element); the gradient there is zero."""
     return [not any(0 <= o * s - p + a * d < n_in for a in range(k)) for o in range(n_out)]
 
 
@@ -54,7 +54,7 @@ class MaxPool2dFunction(torch.autograd.Function):
     Double backward: the map dy ↦ dx is linear, its adjoint is the gather ddx[i[p]]
     (scatter_add's own derivative), so the backward is differentiable as written.
     A dilated window that holds padding only (y = −inf, constant in x) gets no gradient, where
-    torch's CPU kernel sends it to whatever its meaningless index aliases.
+    torch's CPU kernel adds dy at its meaningless index (another element, or out of bounds).
     Saves the int64 indices i only (torch saves x as well): the backward never reads x.
     Half/bfloat16: the scatter accumulates in float32 and rounds once.
     """

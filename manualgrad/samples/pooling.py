@@ -41,19 +41,28 @@ def _small(device, dtype):
     return make(1, 2, 5, 6, device=device, dtype=dtype)
 
 
-def max_pool2d(device, dtype):
+def _windowed(device, dtype):
+    """Samples max_pool2d and avg_pool2d share: every input kind, overlapping windows, gaps,
+    leftover rows, ceil_mode's partial last window, list arguments."""
     for name, x in _inputs(device, dtype):
         yield Sample((x, 2), name=f"{name}, k=2")
         yield Sample((x, 3, 1, 1), name=f"{name}, k=3 s=1 p=1 (overlapping)")
     x = lambda: _small(device, dtype)  # noqa: E731
     yield Sample((x(), (2, 3)), {"stride": (1, 2)}, name="rectangular kernel and stride")
-    yield Sample((x(), 3), {"stride": 2, "padding": 1, "ceil_mode": True}, name="ceil_mode, padding")
+    yield Sample((x(), 3, 3), name="stride = kernel, leftover rows")
+    yield Sample((x(), 2, 3), name="stride > kernel (gaps)")
     yield Sample((x(), 2), {"stride": 2, "ceil_mode": True}, name="ceil_mode: partial last window")
+    yield Sample((x(), [2]), {"stride": [], "padding": [1]}, name="one-element lists, empty stride")
+
+
+def max_pool2d(device, dtype):
+    yield from _windowed(device, dtype)
+    x = lambda: _small(device, dtype)  # noqa: E731
+    yield Sample((x(), 3), {"stride": 2, "padding": 1, "ceil_mode": True}, name="ceil_mode, padding")
     yield Sample((x(), 2), {"stride": 3, "padding": 1, "ceil_mode": True},
                  name="ceil_mode: last window would start in the right padding")
     yield Sample((x(), 2), {"stride": 1, "dilation": 2}, name="dilation")
     yield Sample((x(), (3, 2), (2, 1), (1, 1), (2, 3)), name="dilation, padding, all tuples")
-    yield Sample((x(), [2]), {"stride": [], "padding": [1]}, name="one-element lists, empty stride")
     yield Sample((x(), 2, None, 0, 1, False, False), name="every argument positional")
     yield Sample((x(), 2), {"return_indices": True}, name="return_indices")
     yield Sample((x(), 3, 1, 1, 1, True, True), name="return_indices positional, overlapping, ceil")
@@ -66,13 +75,8 @@ def max_pool2d(device, dtype):
 
 
 def avg_pool2d(device, dtype):
-    for name, x in _inputs(device, dtype):
-        yield Sample((x, 2), name=f"{name}, k=2")
-        yield Sample((x, 3, 1, 1), name=f"{name}, k=3 s=1 p=1 (overlapping)")
+    yield from _windowed(device, dtype)
     x = lambda: _small(device, dtype)  # noqa: E731
-    yield Sample((x(), (2, 3)), {"stride": (1, 2)}, name="rectangular kernel and stride")
-    yield Sample((x(), 3, 3), name="stride = kernel, leftover rows")
-    yield Sample((x(), 2, 3), name="stride > kernel (gaps)")
     for pad in (True, False):
         yield Sample((x(), 3, 2, 1), {"ceil_mode": True, "count_include_pad": pad},
                      name=f"ceil_mode, padding, count_include_pad={pad}")
@@ -80,10 +84,8 @@ def avg_pool2d(device, dtype):
                      name=f"ceil_mode: last window past the right padding, count_include_pad={pad}")
         yield Sample((x(), (3, 2), (1, 2), (1, 1)), {"count_include_pad": pad},
                      name=f"tuples, padding, count_include_pad={pad}")
-    yield Sample((x(), 2), {"stride": 2, "ceil_mode": True}, name="ceil_mode: partial last window")
     yield Sample((x(), 3, 2, 1, True, False, 4), name="divisor_override, every argument positional")
     yield Sample((x(), 2), {"divisor_override": 3}, name="divisor_override")
-    yield Sample((x(), [2]), {"stride": [], "padding": [1]}, name="one-element lists, empty stride")
 
 
 def adaptive_avg_pool2d(device, dtype):
