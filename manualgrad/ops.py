@@ -43,6 +43,8 @@ from .functions import conv as _conv
 from .samples import conv as s_conv
 # ---- END conv imports ----
 # ---- BEGIN pooling imports ----
+from .functions import pooling as _pool
+from .samples import pooling as s_pool
 # ---- END pooling imports ----
 # ---- BEGIN norm imports ----
 from .functions import batch_norm as _batch_norm
@@ -145,6 +147,12 @@ OPS: list[OpSpec] = [
     OpSpec("conv2d", MF.conv2d, F.conv2d, _conv.ConvFunction, s_conv.conv2d_samples, s_conv.conv2d_errors),
     # ---- END conv ops ----
     # ---- BEGIN pooling ops ----
+    OpSpec("max_pool2d", s_pool.values_only(MF.max_pool2d), s_pool.values_only(F.max_pool2d),
+           _pool.MaxPool2dFunction, s_pool.max_pool2d, s_pool.max_pool2d_errors),
+    OpSpec("avg_pool2d", MF.avg_pool2d, F.avg_pool2d, _pool.AvgPool2dFunction,
+           s_pool.avg_pool2d, s_pool.avg_pool2d_errors),
+    OpSpec("adaptive_avg_pool2d", MF.adaptive_avg_pool2d, F.adaptive_avg_pool2d, _pool.AdaptiveAvgPool2dFunction,
+           s_pool.adaptive_avg_pool2d, s_pool.adaptive_avg_pool2d_errors),
     # ---- END pooling ops ----
     # ---- BEGIN norm ops ----
     OpSpec("batch_norm", s_norm.fresh_running_stats(MF.batch_norm), s_norm.fresh_running_stats(F.batch_norm),

@@ -23,6 +23,7 @@ from ._cross_entropy import cross_entropy, nll_loss
 from ._conv import conv1d, conv2d
 # ---- END conv imports ----
 # ---- BEGIN pooling imports ----
+from ._pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 # ---- END pooling imports ----
 # ---- BEGIN norm imports ----
 from ._batch_norm import batch_norm
@@ -50,6 +51,7 @@ __all__ = [
     "conv1d", "conv2d",
     # ---- END conv names ----
     # ---- BEGIN pooling names ----
+    "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     # ---- END pooling names ----
     # ---- BEGIN norm names ----
     "batch_norm", "layer_norm", "group_norm", "rms_norm",

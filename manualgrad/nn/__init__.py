@@ -16,6 +16,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
 from .conv import Conv1d, Conv2d
 # ---- END conv modules ----
 # ---- BEGIN pooling modules ----
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 # ---- END pooling modules ----
 # ---- BEGIN norm modules ----
 from .batchnorm import BatchNorm1d, BatchNorm2d
@@ -40,6 +41,7 @@ __all__ = [
     "Conv1d", "Conv2d",
     # ---- END conv names ----
     # ---- BEGIN pooling names ----
+    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     # ---- END pooling names ----
     # ---- BEGIN norm names ----
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RMSNorm",
