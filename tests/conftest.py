@@ -17,3 +17,16 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def saved_bytes(fn):
+    """Bytes of every tensor autograd saves while ``fn()`` runs, and the result."""
+    sizes = []
+
+    def pack(t):
+        sizes.append(t.untyped_storage().nbytes() if t.numel() else 0)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return sum(sizes), len(sizes), out

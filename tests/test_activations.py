@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import manualgrad.functional as MF
 import manualgrad.nn as mnn
-from test_linear import saved_bytes
+from conftest import saved_bytes
 
 MODULES = [("ReLU", {}), ("LeakyReLU", {"negative_slope": 0.2}), ("ELU", {"alpha": 0.5}),
            ("GELU", {"approximate": "tanh"}), ("SiLU", {}), ("Softplus", {"beta": 2.0, "threshold": 5.0}),

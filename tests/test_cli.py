@@ -79,3 +79,11 @@ def test_train_runs_and_reports(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "test/acc" in r.stdout and "run folder:" in r.stdout and "tensorboard --logdir" in r.stdout
     assert (tmp_path / "spirals_mlp" / "version_0" / "checkpoints" / "last.pt").is_file()
+
+
+def test_default_train_run_reaches_97_percent_on_digits(tmp_path):
+    """The main job with no flags: ≥ 97 % test accuracy (its time is reported by the README, not tested)."""
+    r = subprocess.run([sys.executable, "-m", "manualgrad", "train", "--quiet", "--log-dir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split("test/acc ")[1].split()[0]) >= 0.97, r.stdout

@@ -9,7 +9,7 @@ import manualgrad.functional as MF
 import manualgrad.nn as mnn
 from manualgrad.functional._conv import _pad
 from conftest import DEVICES
-from test_linear import saved_bytes
+from conftest import saved_bytes
 
 D = torch.float64
 CONFIGS = [  # (dims, in, out, kernel, kwargs)

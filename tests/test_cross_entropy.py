@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import manualgrad.functional as MF
 from conftest import DEVICES
-from test_linear import saved_bytes
+from conftest import saved_bytes
 
 
 def _grads(fn, inputs, *args, dy=None, **kwargs):

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 import manualgrad.functional as MF
 import manualgrad.nn as mnn
 from manualgrad.functions.dropout import pack_bits, unpack_bits
-from test_linear import saved_bytes
+from conftest import saved_bytes
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 64, 1001])

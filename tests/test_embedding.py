@@ -9,7 +9,7 @@ import manualgrad.functional as MF
 import manualgrad.nn as mnn
 from conftest import DEVICES
 from manualgrad import ops, verify
-from test_linear import saved_bytes
+from conftest import saved_bytes
 
 MODULE_KWARGS = [{}, dict(padding_idx=2), dict(padding_idx=-1, max_norm=1.0, norm_type=1.0),
                  dict(scale_grad_by_freq=True), dict(sparse=True)]

@@ -5,20 +5,7 @@ import torch
 
 import manualgrad.functional as MF
 import manualgrad.nn as mnn
-from conftest import DEVICES
-
-
-def saved_bytes(fn):
-    """Bytes of every tensor autograd saves while ``fn()`` runs, and the result."""
-    sizes = []
-
-    def pack(t):
-        sizes.append(t.untyped_storage().nbytes() if t.numel() else 0)
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = fn()
-    return sum(sizes), len(sizes), out
+from conftest import DEVICES, saved_bytes
 
 
 @pytest.mark.parametrize("bias", [True, False])

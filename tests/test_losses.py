@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import manualgrad.functional as MF
 import manualgrad.nn as mnn
 from conftest import DEVICES
-from test_linear import saved_bytes
+from conftest import saved_bytes
 
 D = torch.float64
 REGRESSION = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"]

@@ -8,7 +8,7 @@ import torch
 import manualgrad.functional as MF
 import manualgrad.nn as mnn
 from conftest import DEVICES
-from test_linear import saved_bytes
+from conftest import saved_bytes
 
 F = torch.nn.functional
 

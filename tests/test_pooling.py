@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import manualgrad.functional as MF
 import manualgrad.nn as mnn
 from conftest import DEVICES
-from test_linear import saved_bytes
+from conftest import saved_bytes
 
 MODULES = [
     ("MaxPool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),

@@ -26,7 +26,8 @@ class _Float32View:
 
     @property
     def saved_tensors(self):
-        return tuple(None if t is None else t.float() for t in self._ctx.saved_tensors)
+        return tuple(t.float() if t is not None and t.is_floating_point() else t
+                     for t in self._ctx.saved_tensors)  # integer tensors (indices) stay as they are
 
 
 def opmath(backward):

@@ -29,7 +29,8 @@ def add_parser(sub) -> None:
     a("--model", default="mlp", choices=["mlp", "cnn"])
     a("--hidden", default="128,64", help="MLP hidden sizes / CNN channels, comma-separated (default 128,64)")
     a("--activation", default="relu", choices=sorted(models.ACTIVATIONS))
-    a("--batch-norm", action="store_true", help="BatchNorm after each hidden layer (always on for cnn)")
+    a("--batch-norm", action=argparse.BooleanOptionalAction, default=True,
+      help="BatchNorm after each hidden linear layer (default on; the cnn always has it)")
     a("--dropout", type=float, default=0.0, help="dropout probability after each hidden layer")
     a("--dataset", default="digits", choices=data.DATASETS)
     a("--data-dir", default=None, help="folder with MNIST's IDX files (for --dataset mnist)")
