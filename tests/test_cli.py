@@ -87,3 +87,13 @@ def test_default_train_run_reaches_97_percent_on_digits(tmp_path):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert float(r.stdout.split("test/acc ")[1].split()[0]) >= 0.97, r.stdout
+
+
+def test_train_resume_auto_continues_the_latest_run(tmp_path):
+    base = [sys.executable, "-m", "manualgrad", "train", "--dataset", "spirals", "--quiet", "--log-dir", str(tmp_path)]
+    first = subprocess.run(base + ["--epochs", "1"], capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(base + ["--epochs", "2", "--resume", "auto"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "version_0" in again.stdout and "2 epochs" in again.stdout
+    assert not (tmp_path / "spirals_mlp" / "version_1").exists()

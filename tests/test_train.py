@@ -22,8 +22,9 @@ def setup(tmp_path, activation="relu", dropout=0.2, seed=0, **kw):
     loader = DataLoader(train, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(seed))
     opt = mopt.SGD(model.parameters(), lr=0.1, momentum=0.9)
     kw.setdefault("hist_every", 5)
+    kw.setdefault("device", "cpu")
     trainer = Trainer(model, opt, mnn.CrossEntropyLoss(), log_dir=tmp_path, name="t", quiet=True,
-                      log_every=2, device="cpu", hparams={"lr": 0.1, "note": "x"}, **kw)
+                      log_every=2, hparams={"lr": 0.1, "note": "x"}, **kw)
     return trainer, loader, DataLoader(val, batch_size=256)
 
 
@@ -186,3 +187,14 @@ def test_explicit_l2_penalty_equals_sgd_weight_decay(tmp_path):
         trajectories.append([p.detach() for p in model.parameters()])
     for a, b in zip(*trajectories):  # the penalty, like this weight_decay, leaves biases alone
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.cuda
+def test_trains_on_cuda_with_parity_and_resume(tmp_path):
+    trainer, loader, val = setup(tmp_path, check_grads_every=5, device="cuda")
+    trainer.fit(loader, val, epochs=1)
+    assert next(trainer.model.parameters()).is_cuda
+    assert max(e.value for e in events(trainer.run_dir).Scalars("parity/max_abs_diff")) < 1e-4
+    again, loader, val = setup(tmp_path, device="cuda")
+    again.fit(loader, val, epochs=2, resume=trainer.run_dir / "checkpoints" / "last.pt")
+    assert again.epoch == 2 and again.evaluate(val)["acc"] > 0.5
