@@ -55,6 +55,10 @@ from .samples import norm as s_norm
 from .functions import embedding as _embedding
 from .samples import embedding as s_embedding
 # ---- END embedding imports ----
+# ---- BEGIN fused imports ----
+# ---- END fused imports ----
+# ---- BEGIN linear_cross_entropy imports ----
+# ---- END linear_cross_entropy imports ----
 # ---- BEGIN attention imports ----
 # ---- END attention imports ----
 
@@ -167,6 +171,10 @@ OPS: list[OpSpec] = [
     OpSpec("embedding", s_embedding.fresh_weight(MF.embedding), s_embedding.fresh_weight(F.embedding),
            _embedding.EmbeddingFunction, s_embedding.samples, s_embedding.errors),
     # ---- END embedding ops ----
+    # ---- BEGIN fused ops ----
+    # ---- END fused ops ----
+    # ---- BEGIN linear_cross_entropy ops ----
+    # ---- END linear_cross_entropy ops ----
     # ---- BEGIN attention ops ----
     # ---- END attention ops ----
 ]

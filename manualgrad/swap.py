@@ -35,7 +35,12 @@ _CALL = {"__call__", "_call_impl", "_wrapped_call_impl", "forward"}
 
 def _twins() -> dict[type, type]:
     """torch.nn class -> manualgrad.nn class, for every module manualgrad implements."""
-    return {getattr(torch.nn, name): getattr(mnn, name) for name in mnn.__all__}
+    pairs = {}
+    for name in mnn.__all__:
+        ours, twin = getattr(mnn, name), getattr(torch.nn, name, None)
+        if twin is not None and issubclass(ours, twin):  # extensions have no twin to replace
+            pairs[twin] = ours
+    return pairs
 
 
 @dataclass

@@ -15,7 +15,13 @@ from manualgrad import ops
 FUNCTIONS_DIR = pathlib.Path(MF.__file__).parent.parent / "functions"
 
 
-@pytest.mark.parametrize("name", MF.__all__)
+# Names torch has (on the installed version) must be its twins; the others must be declared
+# EXTENSIONS (manualgrad's own, or ops only a newer torch has, such as linear_cross_entropy in 2.13).
+TORCH_NAMES = [n for n in MF.__all__ if hasattr(F, n)]
+TORCH_MODULES = [n for n in mnn.__all__ if hasattr(torch.nn, n)]
+
+
+@pytest.mark.parametrize("name", TORCH_NAMES)
 def test_functional_signature_is_torchs(name):
     ours, theirs = getattr(MF, name), getattr(F, name)
     try:
@@ -36,12 +42,19 @@ def test_every_functional_op_is_in_the_op_table(name):
     assert name in ops.OPS_BY_NAME
 
 
-@pytest.mark.parametrize("name", mnn.__all__)
+@pytest.mark.parametrize("name", TORCH_MODULES)
 def test_every_module_is_its_torch_twin(name):
     cls = getattr(mnn, name)
     twin = getattr(torch.nn, name)
     assert issubclass(cls, twin) and cls.forward is not twin.forward
     assert inspect.signature(cls.__init__) == inspect.signature(twin.__init__)
+
+
+def test_names_torch_lacks_are_declared_extensions():
+    assert set(MF.__all__) - set(TORCH_NAMES) <= set(MF.EXTENSIONS) <= set(MF.__all__)
+    assert set(mnn.__all__) - set(TORCH_MODULES) <= set(mnn.EXTENSIONS) <= set(mnn.__all__)
+    for name in mnn.EXTENSIONS:
+        assert issubclass(getattr(mnn, name), torch.nn.Module)
 
 
 FORBIDDEN = {"autograd", "backward", "vjp", "jvp", "jacrev", "jacfwd", "vmap", "func"}

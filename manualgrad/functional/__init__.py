@@ -32,6 +32,10 @@ from ._norms import group_norm, layer_norm, rms_norm
 # ---- BEGIN embedding imports ----
 from ._embedding import embedding
 # ---- END embedding imports ----
+# ---- BEGIN fused imports ----
+# ---- END fused imports ----
+# ---- BEGIN linear_cross_entropy imports ----
+# ---- END linear_cross_entropy imports ----
 # ---- BEGIN attention imports ----
 # ---- END attention imports ----
 
@@ -59,6 +63,18 @@ __all__ = [
     # ---- BEGIN embedding names ----
     "embedding",
     # ---- END embedding names ----
+    # ---- BEGIN fused names ----
+    # ---- END fused names ----
+    # ---- BEGIN linear_cross_entropy names ----
+    # ---- END linear_cross_entropy names ----
     # ---- BEGIN attention names ----
     # ---- END attention names ----
+]
+
+# Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).
+EXTENSIONS = [
+    # ---- BEGIN fused extensions ----
+    # ---- END fused extensions ----
+    # ---- BEGIN linear_cross_entropy extensions ----
+    # ---- END linear_cross_entropy extensions ----
 ]

@@ -25,6 +25,10 @@ from .normalization import GroupNorm, LayerNorm, RMSNorm
 # ---- BEGIN embedding modules ----
 from .embedding import Embedding
 # ---- END embedding modules ----
+# ---- BEGIN fused modules ----
+# ---- END fused modules ----
+# ---- BEGIN linear_cross_entropy modules ----
+# ---- END linear_cross_entropy modules ----
 # ---- BEGIN attention modules ----
 # ---- END attention modules ----
 
@@ -49,6 +53,18 @@ __all__ = [
     # ---- BEGIN embedding names ----
     "Embedding",
     # ---- END embedding names ----
+    # ---- BEGIN fused names ----
+    # ---- END fused names ----
+    # ---- BEGIN linear_cross_entropy names ----
+    # ---- END linear_cross_entropy names ----
     # ---- BEGIN attention names ----
     # ---- END attention names ----
+]
+
+# Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).
+EXTENSIONS = [
+    # ---- BEGIN fused extensions ----
+    # ---- END fused extensions ----
+    # ---- BEGIN linear_cross_entropy extensions ----
+    # ---- END linear_cross_entropy extensions ----
 ]
