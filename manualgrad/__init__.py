@@ -6,8 +6,10 @@
 """
 
 from . import functional, nn, optim
+from .memory import MemoryReport, memory_report
 from .swap import SwapReport, revert, swap
 from .verify import CheckResult, check
 
 __version__ = "0.1.0"
-__all__ = ["functional", "nn", "optim", "check", "CheckResult", "swap", "revert", "SwapReport", "__version__"]
+__all__ = ["functional", "nn", "optim", "check", "CheckResult", "swap", "revert", "SwapReport",
+           "memory_report", "MemoryReport", "__version__"]

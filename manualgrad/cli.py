@@ -52,6 +52,32 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_bench(args) -> int:
+    from . import bench
+
+    device = _device(args.device)
+    try:
+        cases = bench.select(device, args.suite, args.case)
+    except KeyError as e:
+        raise CliError(e.args[0]) from None
+    if args.repeat < 2:
+        raise CliError(f"--repeat must be >= 2, got {args.repeat}")
+    ceiling = bench.matmul_ceiling(device) if device.type == "cuda" else None
+    rows = []
+    for case in cases:
+        for compiled in ((False, True) if args.compile else (False,)):
+            rows.append(bench.run_case(case, device, args.repeat, compiled))
+            if not args.json:
+                print(f"  {case.name}{' (compiled)' if compiled else ''}: ratio {rows[-1].ratio:.3f}",
+                      file=sys.stderr, flush=True)
+    if args.json:
+        print(json.dumps(bench.as_json(rows, ceiling), indent=2))
+    else:
+        print(f"manualgrad bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)\n")
+        print(bench.format_table(rows, ceiling))
+    return 0
+
+
 _COLS = f"{'op':<34} {'samples':>7} {'fwd err':>9} {'grad err':>9} {'gradcheck':>9} {'gradgrad':>9} {'errors':>6}  status"
 
 
@@ -86,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="machine-readable output")
     v.add_argument("--no-gradcheck", action="store_true", help="skip float64 gradcheck/gradgradcheck")
     v.set_defaults(func=cmd_verify)
+    b = sub.add_parser("bench", help="manualgrad vs torch autograd: step time, saved bytes, peak memory")
+    b.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    b.add_argument("--suite", default="default", choices=["default", "quick", "all"])
+    b.add_argument("--case", action="append", metavar="NAME", help="only this case (repeatable)")
+    b.add_argument("--repeat", type=int, default=20, help="timed steps per side (interleaved)")
+    b.add_argument("--compile", action="store_true", help="also run every case under torch.compile")
+    b.add_argument("--json", action="store_true", help="machine-readable output")
+    b.set_defaults(func=cmd_bench)
     return p
 
 
