@@ -115,7 +115,7 @@ def _grad_input(ctx, g, xhat, mean, rstd, dmean, drstd):
     """dx (in x's view) from ĝ and the gradients of the μ and rstd outputs, each may be None."""
     if not ctx.batch_stats:  # μ, rstd are the running stats: constants in x
         return None if g is None else g * rstd
-    dims, n = ctx.dims, math.prod(ctx.view[d] for d in ctx.dims)
+    dims, n = ctx.dims, math.prod([ctx.view[d] for d in ctx.dims])  # a list: dynamo cannot trace a genexpr here
     dx = None
     if g is not None:
         inner = g - xhat * (g * xhat).mean(dims, keepdim=True)
