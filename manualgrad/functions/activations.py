@@ -15,6 +15,8 @@ import math
 
 import torch
 
+from ._base import Function
+
 from ._precision import opmath
 
 _K = math.sqrt(2.0 / math.pi)  # tanh-GELU: u = K (x + C x³)
@@ -30,7 +32,7 @@ def _mark_inplace(ctx, inputs):
         ctx.mark_dirty(inputs[0])
 
 
-class ReLUFunction(torch.autograd.Function):
+class ReLUFunction(Function):
     """y = max(x, 0)
 
     dx = dy where y > 0, else 0       ReLU'(0) = 0 as torch; y NaN passes dy, as torch
@@ -52,7 +54,7 @@ class ReLUFunction(torch.autograd.Function):
         return torch.where(y <= 0, 0, dy), None
 
 
-class LeakyReLUFunction(torch.autograd.Function):
+class LeakyReLUFunction(Function):
     """y = x for x > 0, s·x otherwise   (s = negative_slope)
 
     dx = dy for x > 0, s·dy otherwise    at x = 0 the slope side, as torch
@@ -79,7 +81,7 @@ class LeakyReLUFunction(torch.autograd.Function):
         return torch.where(z > 0, dy, dy * ctx.s), None, None
 
 
-class ELUFunction(torch.autograd.Function):
+class ELUFunction(Function):
     """y = x for x > 0, α(eˣ − 1) otherwise
 
     dx = dy for x > 0, dy·α eˣ = dy·(y + α) otherwise     ELU'(0) = α, as torch
@@ -111,7 +113,7 @@ class ELUFunction(torch.autograd.Function):
         return torch.where(z <= 0, dy * slope, dy), None, None  # NaN takes dy, as torch
 
 
-class GELUFunction(torch.autograd.Function):
+class GELUFunction(Function):
     """approximate='none':  y = x Φ(x),  Φ(x) = ½(1 + erf(x/√2))
         dx = dy·(Φ(x) + x φ(x)),  φ(x) = e^{−x²/2}/√(2π)
     approximate='tanh':  y = ½ x (1 + t),  t = tanh(K(x + C x³)),  K = √(2/π), C = 0.044715
@@ -141,7 +143,7 @@ class GELUFunction(torch.autograd.Function):
         return dy * slope, None
 
 
-class SiLUFunction(torch.autograd.Function):
+class SiLUFunction(Function):
     """y = x σ(x);  also returns s = σ(x) as a second output
 
     dx = dy·σ(x)(1 + x(1 − σ(x))) = dy·(s + y(1 − s))   [+ ds·s(1 − s) for the s output]
@@ -171,7 +173,7 @@ class SiLUFunction(torch.autograd.Function):
         return dx, None
 
 
-class SoftplusFunction(torch.autograd.Function):
+class SoftplusFunction(Function):
     """y = log(1 + e^{βx})/β for βx ≤ threshold, x above it (torch's rule)
 
     dx = dy·σ(βx) for βx ≤ threshold, dy above it
@@ -203,7 +205,7 @@ def _save_output(ctx, inputs, output):
     ctx.save_for_backward(output)
 
 
-class SigmoidFunction(torch.autograd.Function):
+class SigmoidFunction(Function):
     """y = σ(x) = 1/(1 + e^{−x})
 
     dx = dy·y(1 − y)
@@ -223,7 +225,7 @@ class SigmoidFunction(torch.autograd.Function):
         return dy * y * (1 - y)
 
 
-class TanhFunction(torch.autograd.Function):
+class TanhFunction(Function):
     """y = tanh(x)
 
     dx = dy·(1 − y²)

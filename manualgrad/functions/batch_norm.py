@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from ._base import Function
+
 from . import _normalize as nz
 
 
@@ -20,7 +22,7 @@ def _update_running(running, stat, momentum: float) -> None:
         running.copy_(momentum * stat.reshape(running.shape) + (1 - momentum) * running)
 
 
-class BatchNormFunction(torch.autograd.Function):
+class BatchNormFunction(Function):
     """y = w_c ⊙ x̂ + b_c,  x̂ = (x − μ_c)·rstd_c,  per channel c (dim 1); also returns μ and rstd
     training: μ, σ² over (N, spatial) of this batch (n values, σ² biased), rstd = (σ² + eps)^−½;
               running_mean ← (1 − m)·running_mean + m·μ,

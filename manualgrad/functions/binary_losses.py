@@ -8,6 +8,8 @@ functional wrappers raise its error), so each backward returns gradients for x a
 from __future__ import annotations
 
 import torch
+
+from ._base import Function
 import torch.nn.functional as F
 
 from ._precision import dtype_name
@@ -26,7 +28,7 @@ def _check_probabilities(x: torch.Tensor, t: torch.Tensor) -> None:
             raise RuntimeError(f"all elements of {name} should be between 0 and 1")
 
 
-class BinaryCrossEntropyFunction(torch.autograd.Function):
+class BinaryCrossEntropyFunction(Function):
     """y = R(ℓ ⊙ w),  ℓ = −(t · max(log x, −100) + (1 − t) · max(log(1 − x), −100))
 
     dx = ∂y/∂ℓ ⊙ w ⊙ (x − t) / max(x(1 − x), ε)     ε = 1e-12 (torch's clamp; the −100
@@ -64,7 +66,7 @@ class BinaryCrossEntropyFunction(torch.autograd.Function):
         return dx, dt, None, None
 
 
-class BinaryCrossEntropyWithLogitsFunction(torch.autograd.Function):
+class BinaryCrossEntropyWithLogitsFunction(Function):
     """y = R(ℓ ⊙ w),  ℓ = (1 − t) x − λ log σ(x),  λ = 1 + (p − 1) t   (p = pos_weight; no
     p: λ = 1). log σ is computed stably (``logsigmoid``), so |x| ≫ 0 does not overflow.
 

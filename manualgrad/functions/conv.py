@@ -4,6 +4,8 @@ the non-zero ``padding_mode``s of the Conv modules (reflect, replicate, circular
 from __future__ import annotations
 
 import torch
+
+from ._base import Function
 import torch.nn.functional as F
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -33,7 +35,7 @@ def padding_lo_hi(padding, kernel_size, dilation) -> tuple[tuple, tuple]:
     return lo, lo
 
 
-class ConvFunction(torch.autograd.Function):
+class ConvFunction(Function):
     """N-d cross-correlation, N = ``n`` spatial dims (1 or 2; one index o, k, i per dim below)
 
     y[b, c, o] = bias[c] + Σ_{ci,k} w[c, ci, k] · xp[b, g·Cg + ci, o·s + k·d]
@@ -112,7 +114,7 @@ def _crop(t: torch.Tensor, size) -> torch.Tensor:
     return t
 
 
-class PadFunction(torch.autograd.Function):
+class PadFunction(Function):
     """y = F.pad(x, pad, mode), mode 'reflect', 'replicate' or 'circular', pad ≥ 0
     (``pad`` = (lo, hi) per trailing dim, last dim first, as F.pad).
 

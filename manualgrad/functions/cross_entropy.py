@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from ._base import Function
+
 from ._reduction import reduce, sum_to, unreduce
 from ._precision import dtype_name
 from .nll import add_at_, broadcast_weight, check_class_target, class_dim, grad_scale, pick, target_weights
@@ -43,7 +45,7 @@ def _prob_divisor(z: torch.Tensor):
     return None if z.numel() else math.nan
 
 
-class CrossEntropyFunction(torch.autograd.Function):
+class CrossEntropyFunction(Function):
     """z = log_softmax(x) along the class dim c (size C),  p = exp(z) = softmax(x);  y = R(ℓ),
     ℓ_i = −Σ_c q_ic z_ic  with the weighted target q  (w ≡ 1 if None, ε = label_smoothing):
         class indices t:  q_ic = [t_i ≠ k] ((1 − ε) w[t_i] [c = t_i] + ε/C · w_c)   (k = ignore_index)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ._base import Function
+
 _SHIFTS = torch.arange(8, dtype=torch.uint8)
 
 
@@ -24,7 +26,7 @@ def unpack_bits(packed: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return bits.reshape(-1)[:n].view(shape).bool()
 
 
-class DropoutFunction(torch.autograd.Function):
+class DropoutFunction(Function):
     """y = x ⊙ m / (1 − p),   m_i ~ Bernoulli(1 − p)   (p = 1: y = x ⊙ 0)
 
     dx = dy ⊙ m / (1 − p)

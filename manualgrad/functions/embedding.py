@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import torch
+
+from ._base import Function
 import torch.nn.functional as F
 
 _LOW = (torch.float16, torch.bfloat16)
 
 
-class EmbeddingFunction(torch.autograd.Function):
+class EmbeddingFunction(Function):
     """y[i…] = w[idx[i…]]   (idx: any shape of int64/int32 row numbers, w: (n, d), y: (*idx.shape, d))
 
     dw = Σ_k e_{idx_k} ⊗ dy_k        every looked-up row receives its dy row; a repeated index

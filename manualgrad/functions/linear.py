@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import torch
+
+from ._base import Function
 import torch.nn.functional as F
 
 
-class LinearFunction(torch.autograd.Function):
+class LinearFunction(Function):
     """y = x wᵀ + b   (x: (*, in), w: (out, in), b: (out,) or broadcastable, y: (*, out))
 
     dx = dy w                       (*, out) @ (out, in)

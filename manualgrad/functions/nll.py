@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from ._base import Function
+
 from ._reduction import reduce, unreduce
 from ._precision import dtype_name
 
@@ -60,7 +62,7 @@ def grad_scale(dy: torch.Tensor, reduction: str, omega: torch.Tensor) -> torch.T
     return unreduce(dy, reduction, omega.shape, divisor)
 
 
-class NLLLossFunction(torch.autograd.Function):
+class NLLLossFunction(Function):
     """y = R(ℓ),  ℓ_i = −ω_i x[i, t_i],  ω_i = [t_i ≠ k] w[t_i]   (k = ignore_index; w ≡ 1 if None)
     R: 'none' ℓ;  'sum' Σ_i ℓ_i;  'mean' Σ_i ℓ_i / D,  D = Σ_i ω_i  (every target ignored: 0/0 = NaN)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from ._base import Function
+
 from . import _normalize as nz
 
 
@@ -23,7 +25,7 @@ def _centered(layout):
     and shifting: ``forward(x, arg, w, b, eps)`` returns (y, μ, rstd). LayerNorm and GroupNorm
     differ only in the layout (``arg`` is normalized_shape or num_groups)."""
 
-    class Centered(torch.autograd.Function):
+    class Centered(Function):
         @staticmethod
         def forward(x, arg, w, b, eps):
             view, dims, wview = layout(x, arg)
@@ -57,7 +59,7 @@ class LayerNormFunction(_centered(_last_dims)):
     """
 
 
-class RMSNormFunction(torch.autograd.Function):
+class RMSNormFunction(Function):
     """y = w ⊙ x̂,  x̂ = x·r,  r = (mean(x²) + eps)^−½   over the last k dims (n per row);
     also returns r (per row)
 

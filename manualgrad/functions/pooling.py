@@ -8,6 +8,8 @@ message are torch's); the backwards are written out below.
 from __future__ import annotations
 
 import torch
+
+from ._base import Function
 import torch.nn.functional as F
 
 from ._precision import opmath
@@ -45,7 +47,7 @@ def _empty_windows(n_in, n_out, k, s, p, d) -> list[bool]:
     return [not any(0 <= o * s - p + a * d < n_in for a in range(k)) for o in range(n_out)]
 
 
-class MaxPool2dFunction(torch.autograd.Function):
+class MaxPool2dFunction(Function):
     """y[p] = max over window(p) of x (padding reads −inf),  i[p] = flat argmax in the H·W plane
     (torch's kernel: the first maximum in scan order wins a tie; a NaN is the max)
 
@@ -105,7 +107,7 @@ def _window_counts(n_in, n_out, k, s, p, count_include_pad, device) -> torch.Ten
     return end.clamp(max=n_in) - start.clamp(min=0)
 
 
-class AvgPool2dFunction(torch.autograd.Function):
+class AvgPool2dFunction(Function):
     """y[o] = (1/d[o]) Σ_{a<kH, b<kW} x_pad[o_h·sH + a, o_w·sW + b]   (x_pad: x zero-padded by p
     on each side, and on the right/bottom as far as ceil_mode's last window reaches)
     d[o] = divisor_override, or the window's size clipped to the padded input
@@ -161,7 +163,7 @@ def _averaging_matrix(n_in, n_out, dtype, device) -> torch.Tensor:
     return inside.to(dtype) / (end - start).to(dtype)[:, None]
 
 
-class AdaptiveAvgPool2dFunction(torch.autograd.Function):
+class AdaptiveAvgPool2dFunction(Function):
     """y = A_h x A_wᵀ   (per plane; A_h: (oh, H), A_w: (ow, W) averaging matrices, see
     ``_averaging_matrix``; overlapping windows when H is not a multiple of oh)
 

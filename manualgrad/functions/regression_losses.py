@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import torch
 
+from ._base import Function
+
 from ._reduction import grad_loss, grad_weight, sum_to, weighted_reduce
 
 
-class _PointwiseLoss(torch.autograd.Function):
+class _PointwiseLoss(Function):
     """y = R(f(x − t; p) ⊙ w) for a subclass's f (``value``) and f′ (``slope``), p its scalar
     parameter (β, δ, or None).
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from ._base import Function
 
-class PenaltyFunction(torch.autograd.Function):
+
+class PenaltyFunction(Function):
     """y = l1 · Σ|w| + ½ · l2 · Σ w²   (a scalar added to the loss)
 
     dw = dy · (l1 · sign(w) + l2 · w)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ._base import Function
+
 from ._precision import opmath
 
 
@@ -18,7 +20,7 @@ def _save_output_and_dim(ctx, inputs, output):
     ctx.dim, ctx.x_dtype = dim, x.dtype
 
 
-class SoftmaxFunction(torch.autograd.Function):
+class SoftmaxFunction(Function):
     """y = exp(x − logsumexp(x))   along ``dim`` (x first cast to ``dtype`` if given)
 
     dx = y ⊙ (dy − Σ_dim dy ⊙ y)    (the Jacobian diag(y) − y yᵀ applied to dy), in x's dtype
@@ -39,7 +41,7 @@ class SoftmaxFunction(torch.autograd.Function):
         return dx.to(ctx.x_dtype), None, None
 
 
-class LogSoftmaxFunction(torch.autograd.Function):
+class LogSoftmaxFunction(Function):
     """y = x − logsumexp(x)   along ``dim`` (x first cast to ``dtype`` if given)
 
     dx = dy − exp(y) ⊙ Σ_dim dy     in x's dtype
