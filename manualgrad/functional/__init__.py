@@ -28,6 +28,7 @@ from ._cross_entropy import cross_entropy, nll_loss
 # ---- BEGIN embedding imports ----
 # ---- END embedding imports ----
 # ---- BEGIN attention imports ----
+from ._attention import scaled_dot_product_attention
 # ---- END attention imports ----
 
 __all__ = [
@@ -51,5 +52,6 @@ __all__ = [
     # ---- BEGIN embedding names ----
     # ---- END embedding names ----
     # ---- BEGIN attention names ----
+    "scaled_dot_product_attention",
     # ---- END attention names ----
 ]
