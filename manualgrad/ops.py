@@ -42,6 +42,8 @@ from .samples import cross_entropy as s_ce
 # ---- BEGIN embedding imports ----
 # ---- END embedding imports ----
 # ---- BEGIN attention imports ----
+from .functions import attention as _attn
+from .samples import attention as s_attn
 # ---- END attention imports ----
 
 
@@ -133,6 +135,8 @@ OPS: list[OpSpec] = [
     # ---- BEGIN embedding ops ----
     # ---- END embedding ops ----
     # ---- BEGIN attention ops ----
+    OpSpec("scaled_dot_product_attention", MF.scaled_dot_product_attention, s_attn.sdpa_reference,
+           _attn.ScaledDotProductAttentionFunction, s_attn.samples, s_attn.errors, seeded=True),
     # ---- END attention ops ----
 ]
 
