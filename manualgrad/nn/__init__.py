@@ -21,6 +21,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
 # ---- BEGIN embedding modules ----
 # ---- END embedding modules ----
 # ---- BEGIN attention modules ----
+from .attention import MultiheadAttention
 # ---- END attention modules ----
 
 __all__ = [
@@ -41,5 +42,6 @@ __all__ = [
     # ---- BEGIN embedding names ----
     # ---- END embedding names ----
     # ---- BEGIN attention names ----
+    "MultiheadAttention",
     # ---- END attention names ----
 ]
