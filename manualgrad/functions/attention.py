@@ -34,31 +34,34 @@ def fold_heads(dt: torch.Tensor, t_shape: torch.Size, heads: int) -> torch.Tenso
     return dt.unflatten(-3, (t_shape[-3], heads // t_shape[-3])).sum(-3)
 
 
+def _fill(t: torch.Tensor, where: torch.Tensor, value: float, inplace: bool) -> torch.Tensor:
+    return t.masked_fill_(where, value) if inplace else t.masked_fill(where, value)
+
+
 def _add_mask(s: torch.Tensor, mask: torch.Tensor | None, inplace: bool) -> torch.Tensor:
     """A bool mask keeps True (False → −inf); a float mask is added."""
     if mask is None:
         return s
     if mask.dtype == torch.bool:
-        return s.masked_fill_(~mask, _NEG_INF) if inplace else s.masked_fill(~mask, _NEG_INF)
+        return _fill(s, ~mask, _NEG_INF, inplace)
     return s.add_(mask) if inplace else s + mask
 
 
 def probabilities(qs, k, masks, is_causal: bool, safe: bool) -> torch.Tensor:
-    """P = softmax(qs kᵀ + M) over the last dim, qs = scale·q. In-place where nothing records a
+    """P = softmax(qs kᵀ + M) over the last dim, qs = scale·q. In place where nothing records a
     graph (the forward, a first-order backward); out of place under double backward.
     ``safe``: a row with every score −inf gets P = 0 (torch's ``_safe_softmax``, used by its
     SDPA); otherwise softmax's NaN (torch's MultiheadAttention weights path)."""
     inplace = not torch.is_grad_enabled()
     s = qs @ k.transpose(-2, -1)
     if is_causal:  # top-left aligned: row i sees columns 0..i
-        future = torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).triu(1)
-        s = s.masked_fill_(future, _NEG_INF) if inplace else s.masked_fill(future, _NEG_INF)
+        s = _fill(s, torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).triu(1), _NEG_INF, inplace)
     for m in masks:
         s = _add_mask(s, m, inplace)
     if not safe:
         return torch.softmax(s, -1)
     dead = (s == _NEG_INF).all(-1, keepdim=True)  # nothing to attend: no NaN ever enters a graph
-    return torch.softmax(s.masked_fill(dead, 0), -1).masked_fill(dead, 0)
+    return _fill(torch.softmax(_fill(s, dead, 0.0, inplace), -1), dead, 0.0, inplace)
 
 
 def _dropout_scale(keep: torch.Tensor | None, p: float, like: torch.Tensor):
@@ -101,11 +104,11 @@ class ScaledDotProductAttentionFunction(torch.autograd.Function):
             k, v = expand_heads(k, q.size(-3)), expand_heads(v, q.size(-3))
         p = probabilities(q * scale, k, (attn_mask, key_mask), is_causal, safe=weights is None)
         keep = torch.empty_like(p).bernoulli_(1 - dropout_p) if 0 < dropout_p < 1 else None
+        bits = pack_bits(keep.bool()) if keep is not None else p.new_empty(0, dtype=torch.uint8)
         drop = _dropout_scale(keep, dropout_p, p)
         if drop is not None:
             p = p.mul_(drop)
         out = (p @ v).to(out_dtype)
-        bits = pack_bits(keep.bool()) if keep is not None else out.new_empty(0, dtype=torch.uint8)
         if weights is None:
             w = out.new_empty(0)
         else:
