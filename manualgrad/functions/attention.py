@@ -50,18 +50,23 @@ def _add_mask(s: torch.Tensor, mask: torch.Tensor | None, inplace: bool) -> torc
 def probabilities(qs, k, masks, is_causal: bool, safe: bool) -> torch.Tensor:
     """P = softmax(qs kᵀ + M) over the last dim, qs = scale·q. In place where nothing records a
     graph (the forward, a first-order backward); out of place under double backward.
-    ``safe``: a row with every score −inf gets P = 0 (torch's ``_safe_softmax``, used by its
-    SDPA); otherwise softmax's NaN (torch's MultiheadAttention weights path)."""
+    ``safe``: a row whose scores are all −inf gets P = 0 (torch's ``_safe_softmax``, used by its
+    SDPA), otherwise softmax's NaN (torch's MultiheadAttention weights path). Only a mask can
+    empty a row of finite scores (causal rows keep column 0), so without one the check is skipped:
+    there, a row of −inf scores from infinite q/k gives NaN where torch gives 0."""
     inplace = not torch.is_grad_enabled()
     s = qs @ k.transpose(-2, -1)
     if is_causal:  # top-left aligned: row i sees columns 0..i
         s = _fill(s, torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).triu(1), _NEG_INF, inplace)
     for m in masks:
         s = _add_mask(s, m, inplace)
-    if not safe:
+    if not safe or all(m is None for m in masks):
         return torch.softmax(s, -1)
-    dead = (s == _NEG_INF).all(-1, keepdim=True)  # nothing to attend: no NaN ever enters a graph
-    return _fill(torch.softmax(_fill(s, dead, 0.0, inplace), -1), dead, 0.0, inplace)
+    dead = s.amax(-1, keepdim=True) == _NEG_INF  # nothing to attend
+    if inplace:  # the NaN of those rows is overwritten
+        return torch.softmax(s, -1).masked_fill_(dead, 0.0)
+    # under double backward no NaN may enter the graph: softmax's derivative would spread it
+    return torch.softmax(s.masked_fill(dead, 0.0), -1).masked_fill(dead, 0.0)
 
 
 def _dropout_scale(keep: torch.Tensor | None, p: float, like: torch.Tensor):
@@ -153,7 +158,8 @@ class ScaledDotProductAttentionFunction(torch.autograd.Function):
                 dW = dW.unsqueeze(-3) / p.size(-3) if ctx.weights == "mean" else dW
                 dpd = dW if dpd is None else dpd + dW
             dp = dpd if drop is None else dpd * drop
-            ds = p * (dp - (dp * p).sum(-1, keepdim=True))
+            dpp = dp * p
+            ds = torch.addcmul(dpp, p, dpp.sum(-1, keepdim=True), value=-1)  # P ⊙ dP − P ⊙ Σ dP ⊙ P
             if need_q:
                 dq = ((ds @ k) * ctx.scale).sum_to_size(q.shape)
             if need_k:
