@@ -95,9 +95,10 @@ class ScaledDotProductAttentionFunction(torch.autograd.Function):
     ``_safe_softmax``); "heads" / "mean" → also return P̃, per head or averaged over dim −3
     (``MultiheadAttention(need_weights=True)``: plain softmax, as torch's weights path).
     Saves q, k, v (v only when dP is needed), the masks as given (no copy) and D as one bit per
-    element (L·S/8 bytes); P is recomputed in backward (one more q kᵀ and a softmax) instead of
-    saved (L·S floats). Not even the row logsumexp is kept: P recomputed from a saved lse
-    would make lse a graph input whose own derivative double backward would need.
+    element (L·S/8 bytes); P is recomputed in backward (one more q kᵀ and a softmax, flash-
+    attention style) instead of saved (L·S floats). Not even the row logsumexp is kept: P
+    recomputed from a saved lse would make lse a graph input whose own derivative (P) double
+    backward would need, and a full softmax costs only one more reduction over the row.
     Half/bfloat16 compute in float32 (torch's math path does too) and round once.
     """
 
@@ -148,9 +149,9 @@ class ScaledDotProductAttentionFunction(torch.autograd.Function):
         p = probabilities(qs, k, (attn_mask, key_mask), ctx.is_causal, safe=ctx.weights is None)
         keep = unpack_bits(bits, p.shape) if 0 < ctx.p < 1 else None
         drop = _dropout_scale(keep, ctx.p, p)
-        pd = p if drop is None else p * drop
         dq = dk = dv = dam = dkm = None
         if need_v and dO is not None:
+            pd = p if drop is None else p * drop
             dv = _fold(pd.transpose(-2, -1) @ dO, ctx.v_shape, ctx.heads)
         if need_q or need_k or need_am or need_km:
             dpd = None if dO is None else (dO @ v.transpose(-2, -1)).sum_to_size(p.shape)
