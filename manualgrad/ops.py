@@ -60,6 +60,8 @@ from .samples import embedding as s_embedding
 # ---- BEGIN linear_cross_entropy imports ----
 # ---- END linear_cross_entropy imports ----
 # ---- BEGIN attention imports ----
+from .functions import attention as _attn
+from .samples import attention as s_attn
 # ---- END attention imports ----
 
 
@@ -176,6 +178,8 @@ OPS: list[OpSpec] = [
     # ---- BEGIN linear_cross_entropy ops ----
     # ---- END linear_cross_entropy ops ----
     # ---- BEGIN attention ops ----
+    OpSpec("scaled_dot_product_attention", MF.scaled_dot_product_attention, s_attn.sdpa_reference,
+           _attn.ScaledDotProductAttentionFunction, s_attn.samples, s_attn.errors, seeded=True),
     # ---- END attention ops ----
 ]
 

@@ -37,6 +37,7 @@ from ._embedding import embedding
 # ---- BEGIN linear_cross_entropy imports ----
 # ---- END linear_cross_entropy imports ----
 # ---- BEGIN attention imports ----
+from ._attention import scaled_dot_product_attention
 # ---- END attention imports ----
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     # ---- BEGIN linear_cross_entropy names ----
     # ---- END linear_cross_entropy names ----
     # ---- BEGIN attention names ----
+    "scaled_dot_product_attention",
     # ---- END attention names ----
 ]
 

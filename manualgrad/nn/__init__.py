@@ -30,6 +30,7 @@ from .embedding import Embedding
 # ---- BEGIN linear_cross_entropy modules ----
 # ---- END linear_cross_entropy modules ----
 # ---- BEGIN attention modules ----
+from .attention import MultiheadAttention
 # ---- END attention modules ----
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     # ---- BEGIN linear_cross_entropy names ----
     # ---- END linear_cross_entropy names ----
     # ---- BEGIN attention names ----
+    "MultiheadAttention",
     # ---- END attention names ----
 ]
 
