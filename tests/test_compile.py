@@ -32,8 +32,21 @@ class Tokens(nn.Module):
         return self.out(self.norm(self.embed(t)).mean(1))
 
 
+class Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed, self.attn = nn.Embedding(30, 16), nn.MultiheadAttention(16, 4, batch_first=True)
+        self.out = nn.Linear(16, 4)
+
+    def forward(self, t):
+        x = self.embed(t)
+        causal = torch.ones(t.shape[1], t.shape[1], dtype=torch.bool).triu(1)
+        return self.out((x + self.attn(x, x, x, attn_mask=causal, need_weights=False)[0]).mean(1))
+
+
 MODELS = {"mlp": (mlp, lambda: torch.randn(6, 12)), "cnn": (cnn, lambda: torch.randn(4, 3, 8, 8)),
-          "tokens": (Tokens, lambda: torch.randint(0, 30, (4, 5)))}
+          "tokens": (Tokens, lambda: torch.randint(0, 30, (4, 5))),
+          "attention": (Attention, lambda: torch.randint(0, 30, (4, 5)))}
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from ._base import Function
 from ._precision import _LOW
 from .dropout import pack_bits, unpack_bits
 
@@ -78,7 +79,7 @@ def _dropout_scale(keep: torch.Tensor | None, p: float, like: torch.Tensor):
     return keep.to(like.dtype).div_(1 - p)
 
 
-class ScaledDotProductAttentionFunction(torch.autograd.Function):
+class ScaledDotProductAttentionFunction(Function):
     """O = P̃ v,  P̃ = P ⊙ D/(1 − p),  P = softmax(S),  S = scale·q kᵀ + M
     (q: (*, L, E), k: (*, S, E), v: (*, S, Ev) broadcast over leading dims; M = causal mask,
     ``attn_mask`` and ``key_mask``, each bool (False → −inf) or float (added); D ~ Bernoulli(1 − p)
@@ -136,6 +137,8 @@ class ScaledDotProductAttentionFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dO, dW, _dbits):
+        if ctx.weights is None:  # the (0,) placeholder has no gradient (torch.compile passes zeros)
+            dW = None
         if dO is None and dW is None:  # neither output is used
             return (None,) * 10
         q0, k0, v0, attn_mask, key_mask, bits = ctx.saved_tensors
