@@ -133,6 +133,10 @@ def _plan(module: torch.nn.Module, twins: dict) -> type | str | None:
         if cls.__module__.startswith("torch.nn"):
             return f"manualgrad does not implement {cls.__name__} yet (children swapped where possible)"
         return "not a torch.nn module: its own forward runs as written (children swapped where possible)"
+    unsupported = getattr(twins[twin], "_mg_unsupported", None)
+    why = unsupported(module) if unsupported else None
+    if why:
+        return why  # an option of this instance that manualgrad's twin does not implement
     if cls is twin:
         return twins[twin]
     return _subclass_twin(cls, twin, twins[twin])

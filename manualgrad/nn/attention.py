@@ -15,6 +15,13 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
     our linear and attention Functions; never torch's fused fast path). ``add_bias_kv`` and
     ``add_zero_attn`` raise NotImplementedError in forward."""
 
+    @staticmethod
+    def _mg_unsupported(module: torch.nn.MultiheadAttention) -> str | None:
+        """Why :func:`manualgrad.swap` must leave ``module`` alone, or None."""
+        if module.bias_k is not None or module.add_zero_attn:
+            return "add_bias_kv / add_zero_attn have no hand-derived backward in manualgrad yet"
+        return None
+
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                 key_padding_mask: torch.Tensor | None = None, need_weights: bool = True,
                 attn_mask: torch.Tensor | None = None, average_attn_weights: bool = True,
