@@ -10,15 +10,11 @@ Run: python examples/train_digits_cnn.py        then: tensorboard --logdir tb_lo
 import argparse
 
 import torch
-from torch.utils.data import DataLoader
+from train_digits_mlp import SEED, run  # the same loop as the MLP example (examples/ is on sys.path)
 
-import manualgrad.nn as mnn
-import manualgrad.optim as mopt
-from manualgrad import data
-from manualgrad.train import Trainer, models
+from manualgrad.train import models
 
 # ---- config -------------------------------------------------------------------------------
-SEED = 0
 CHANNELS = (16, 32)     # conv channels per stage
 BATCH = 32
 EPOCHS = 15
@@ -28,14 +24,7 @@ LR = 3e-3               # Adam
 
 def main(epochs=EPOCHS):
     torch.manual_seed(SEED)
-    train, val, test = data.get_dataset("digits")
-    model = models.cnn((1, 8, 8), 10, CHANNELS)
-    trainer = Trainer(model, mopt.Adam(model.parameters(), lr=LR), mnn.CrossEntropyLoss(),
-                      name="digits_cnn_example", hparams={"channels": str(CHANNELS), "lr": LR, "batch": BATCH})
-    loader = DataLoader(train, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED))
-    trainer.fit(loader, DataLoader(val, batch_size=512), epochs=epochs)
-    metrics = trainer.evaluate(DataLoader(test, batch_size=512))
-    print(f"test/loss {metrics['loss']:.4f}  test/acc {metrics['acc']:.4f}  run folder: {trainer.run_dir}")
+    run(models.cnn((1, 8, 8), 10, CHANNELS), "digits_cnn_example", LR, BATCH, epochs)
 
 
 if __name__ == "__main__":

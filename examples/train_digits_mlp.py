@@ -22,6 +22,7 @@ SEED = 0
 HIDDEN = (128, 64)      # hidden layer sizes
 ACTIVATION = "relu"
 DROPOUT = 0.0
+BATCH_NORM = True       # Linear → BatchNorm1d → activation
 BATCH = 32              # mini-batch size
 EPOCHS = 30
 LR = 1e-3               # Adam
@@ -29,17 +30,22 @@ CHECK_GRADS_EVERY = 200 # recompute the gradients with torch autograd every K st
 # -------------------------------------------------------------------------------------------
 
 
-def main(epochs=EPOCHS):
+def run(model, name, lr, batch, epochs, **trainer_options):
+    """Train ``model`` on the digits with Adam, evaluate on the test split, print the figures."""
     torch.manual_seed(SEED)
     train, val, test = data.get_dataset("digits")
-    model = models.mlp((1, 8, 8), 10, HIDDEN, ACTIVATION, DROPOUT)
-    trainer = Trainer(model, mopt.Adam(model.parameters(), lr=LR), mnn.CrossEntropyLoss(),
-                      name="digits_mlp_example", check_grads_every=CHECK_GRADS_EVERY,
-                      hparams={"hidden": str(HIDDEN), "lr": LR, "batch": BATCH})
-    loader = DataLoader(train, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED))
+    trainer = Trainer(model, mopt.Adam(model.parameters(), lr=lr), mnn.CrossEntropyLoss(), name=name,
+                      hparams={"lr": lr, "batch": batch}, **trainer_options)
+    loader = DataLoader(train, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(SEED))
     trainer.fit(loader, DataLoader(val, batch_size=512), epochs=epochs)
     metrics = trainer.evaluate(DataLoader(test, batch_size=512))
     print(f"test/loss {metrics['loss']:.4f}  test/acc {metrics['acc']:.4f}  run folder: {trainer.run_dir}")
+
+
+def main(epochs=EPOCHS):
+    torch.manual_seed(SEED)
+    model = models.mlp((1, 8, 8), 10, HIDDEN, ACTIVATION, DROPOUT, batch_norm=BATCH_NORM)
+    run(model, "digits_mlp_example", LR, BATCH, epochs, check_grads_every=CHECK_GRADS_EVERY)
 
 
 if __name__ == "__main__":

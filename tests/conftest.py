@@ -30,3 +30,13 @@ def saved_bytes(fn):
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = fn()
     return sum(sizes), len(sizes), out
+
+
+def assert_module_matches(ours, theirs, x, dy):
+    """Output and the gradients of x and every parameter, for one upstream ``dy``, equal."""
+    a, b = ours(x), theirs(x)
+    torch.testing.assert_close(a, b)
+    ga = torch.autograd.grad(a, [x, *ours.parameters()], dy)
+    gb = torch.autograd.grad(b, [x, *theirs.parameters()], dy)
+    for g, h in zip(ga, gb):
+        torch.testing.assert_close(g, h)

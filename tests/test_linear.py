@@ -5,7 +5,7 @@ import torch
 
 import manualgrad.functional as MF
 import manualgrad.nn as mnn
-from conftest import DEVICES, saved_bytes
+from conftest import DEVICES, assert_module_matches, saved_bytes
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -38,12 +38,7 @@ def test_module_forward_backward_equal_torch(device):
     ours.load_state_dict(theirs.state_dict())
     x = torch.randn(2, 3, 6, device=device, dtype=torch.float64, requires_grad=True)
     dy = torch.randn(2, 3, 4, device=device, dtype=torch.float64)
-    a, b = ours(x), theirs(x)
-    torch.testing.assert_close(a, b)
-    ga = torch.autograd.grad(a, [x, *ours.parameters()], dy)
-    gb = torch.autograd.grad(b, [x, *theirs.parameters()], dy)
-    for g, h in zip(ga, gb):
-        torch.testing.assert_close(g, h)
+    assert_module_matches(ours, theirs, x, dy)
 
 
 def test_saves_only_what_each_gradient_reads():

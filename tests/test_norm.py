@@ -7,8 +7,7 @@ import torch
 
 import manualgrad.functional as MF
 import manualgrad.nn as mnn
-from conftest import DEVICES
-from conftest import saved_bytes
+from conftest import DEVICES, assert_module_matches, saved_bytes
 
 F = torch.nn.functional
 
@@ -65,12 +64,7 @@ def test_module_train_steps_then_eval_equal_torch(name, args, kwargs, shape, dev
             ours.eval(), theirs.eval()
         x = torch.randn(shape, device=device, dtype=torch.float64, requires_grad=True)
         dy = torch.randn(shape, device=device, dtype=torch.float64)
-        a, b = ours(x), theirs(x)
-        torch.testing.assert_close(a, b)
-        ga = torch.autograd.grad(a, [x, *ours.parameters()], dy)
-        gb = torch.autograd.grad(b, [x, *theirs.parameters()], dy)
-        for g, h in zip(ga, gb):
-            torch.testing.assert_close(g, h)
+        assert_module_matches(ours, theirs, x, dy)
         for (k, u), (_, v) in zip(ours.state_dict().items(), theirs.state_dict().items()):
             torch.testing.assert_close(u, v, msg=f"step {step}: buffer {k}")
 
