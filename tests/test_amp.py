@@ -4,9 +4,9 @@ twin does there (manualgrad/functional/_autocast.py).
 The expected behaviour is torch's own, observed at test time (no hard-coded op list): the twin
 runs under the same autocast, and ours must give the same output dtype, each input's gradient in
 that input's own dtype (as torch's), and values within low-precision error of torch's. Each
-sample runs as given (float32) and with its first floating argument in the autocast dtype (an
-activation from a previous low-precision op), which tells the "fp32", "lower" and "as given"
-policies apart. ``l1_l2_penalty`` is left out: its reference is manualgrad's own autograd
+sample runs as given (float32), with its first floating argument in the autocast dtype (an
+activation from a previous low-precision op) and with all of them in it, which tells the
+"fp32", "lower" and "as given" policies apart. ``l1_l2_penalty`` is left out: its reference is manualgrad's own autograd
 formula, not a torch op with an autocast policy (the penalty runs in its parameters' dtype).
 """
 
@@ -34,18 +34,20 @@ def _cases():
     return [pytest.param(spec, i, variant, id=f"{spec.name}-{i}-{variant}")
             for spec in ops.OPS if spec.name not in NO_TWIN
             for i in range(min(N_SAMPLES, len(list(spec.samples("cpu", torch.float32)))))
-            for variant in ("fp32", "low")]
+            for variant in ("fp32", "low", "all-low")]
 
 
-def _with_low_first(sample, dtype):
-    """The sample with its first floating tensor argument in ``dtype`` (still a leaf)."""
+def _in_low(sample, dtype, variant):
+    """The sample's tensors as the variant says: "fp32" as given; "low": the first floating
+    one (the activation) in ``dtype``; "all-low": every floating one in ``dtype`` (still leaves)."""
     args, kwargs = list(sample.args), dict(sample.kwargs)
+    todo = {"fp32": 0, "low": 1, "all-low": len(args) + len(kwargs)}[variant]
     for seq, keys in ((args, range(len(args))), (kwargs, list(kwargs))):
         for k in keys:
             a = seq[k]
-            if isinstance(a, torch.Tensor) and a.is_floating_point():
+            if todo and isinstance(a, torch.Tensor) and a.is_floating_point():
                 seq[k] = a.detach().to(dtype).requires_grad_(a.requires_grad)
-                return tuple(args), kwargs
+                todo -= 1
     return tuple(args), kwargs
 
 
@@ -63,7 +65,7 @@ def _run(fn, args, kwargs, sample, seeded, device, dtype, dy=None):
 @pytest.mark.parametrize("spec,i,variant", _cases())
 def test_op_under_autocast_matches_torch(spec, i, variant, device, dtype):
     sample = list(spec.samples(torch.device(device), torch.float32))[i]
-    args, kwargs = (sample.args, sample.kwargs) if variant == "fp32" else _with_low_first(sample, dtype)
+    args, kwargs = _in_low(sample, dtype, variant)
     theirs = _run(spec.ref, args, kwargs, sample, spec.seeded, device, dtype)
     ours = _run(spec.op, args, kwargs, sample, spec.seeded, device, dtype,
                 dy=None if isinstance(theirs, Exception) else theirs.dy)
