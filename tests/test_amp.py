@@ -18,6 +18,7 @@ import torch
 import manualgrad as mg
 import manualgrad.functional as MF
 from manualgrad import ops, verify
+from manualgrad.functional._autocast import FP32, LOWER, PROMOTE, autocast_policy
 
 NO_TWIN = {"l1_l2_penalty"}
 N_SAMPLES = 3  # the first samples of each op: the plain cases, with and without optional tensors
@@ -161,3 +162,38 @@ def test_training_under_autocast_matches_torch(make, shape, loss):
             torch.testing.assert_close(p.grad, q.grad, rtol=2e-2, atol=1e-2 * scale, msg=name)
         for opt in opts:
             opt.step()
+
+
+def _probe(a, b=None, dtype=None):
+    """What a wrapper's body sees: the dtypes of its tensors and whether autocast is on."""
+    return a.dtype, None if b is None else b.dtype, torch.is_autocast_enabled("cpu")
+
+
+@pytest.mark.parametrize("policy,given,seen", [
+    (LOWER, (torch.float32, torch.float64), (torch.bfloat16, torch.float64)),  # float64 is left alone
+    (FP32, (torch.bfloat16, torch.float16), (torch.float32, torch.float32)),
+    (PROMOTE, (torch.bfloat16, torch.float32), (torch.float32, torch.float32)),
+    (PROMOTE, (torch.bfloat16, torch.float64), (torch.bfloat16, torch.float64)),
+    (None, (torch.bfloat16, torch.float32), (torch.bfloat16, torch.float32)),
+], ids=["lower", "fp32", "promote", "promote-ignores-float64", "as-given"])
+def test_policy_casts(policy, given, seen):
+    probe = autocast_policy("banned", cpu=policy)(_probe)
+    a, b = (torch.ones(2, dtype=d) for d in given)
+    assert probe(a, b) == (*given, False)  # without autocast: the call as is
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert probe(a, b) == (*seen, False)  # the body runs with autocast off
+        assert probe(a, b, dtype=torch.float64) == (*given, False)  # an explicit dtype: no cast
+
+
+def test_banned_and_device_types_without_autocast():
+    def binary_cross_entropy(a):
+        return a
+    banned = autocast_policy(None, cpu="banned")(binary_cross_entropy)
+    x = torch.ones(2)
+    assert banned(x) is x
+    with torch.autocast("cpu", dtype=torch.bfloat16), pytest.raises(RuntimeError, match="unsafe to autocast"):
+        banned(x)
+    w = torch.ones(3, 2, device="meta", requires_grad=True)  # 'meta' has no autocast at all
+    assert MF.linear(torch.ones(4, 2, device="meta"), w).shape == (4, 3)
+    with pytest.raises(ValueError, match="unknown autocast policy"):
+        autocast_policy("bf16")

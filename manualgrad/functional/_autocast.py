@@ -9,7 +9,7 @@ old-style Functions. When autocast is on for the inputs' device type it
 
 1. casts the floating tensor arguments by torch's policy for that op on that device type:
    ``"lower"`` (autocast's dtype: linear, conv), ``"fp32"`` (losses, softmax on CUDA, ...),
-   ``"promote"`` (the widest floating dtype among them), ``None`` (as given: the op runs in its
+   ``"promote"`` (the widest: float32 if one of them is, else autocast's dtype), ``None`` (as given: the op runs in its
    inputs' dtypes) or ``"banned"`` (torch raises: binary_cross_entropy on CUDA). As torch:
    float64 tensors, tensors on another device type and calls with an explicit ``dtype=`` are
    left alone. A cast is a differentiable ``.to``, so each input's gradient comes back in that
@@ -64,7 +64,7 @@ def autocast_policy(policy, *functions, cpu=_SAME):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             device_type = _device_type(args, kwargs)
-            if device_type is None or not torch.is_autocast_enabled(device_type):
+            if not _autocast_on(device_type):
                 return fn(*args, **kwargs)
             rule = cpu if device_type == "cpu" else policy
             if rule == BANNED:
@@ -91,6 +91,12 @@ def _device_type(args, kwargs) -> str | None:
     return None
 
 
+def _autocast_on(device_type: str | None) -> bool:
+    """Autocast is enabled for ``device_type`` (which has one: not 'meta', for instance)."""
+    return (device_type is not None and torch.amp.is_autocast_available(device_type)
+            and torch.is_autocast_enabled(device_type))
+
+
 def _eligible(a, device_type: str) -> bool:
     """Autocast touches floating tensors of the autocast device type, never float64."""
     return (isinstance(a, torch.Tensor) and a.is_floating_point() and a.dtype != torch.float64
@@ -102,8 +108,9 @@ def _target_dtype(rule: str, device_type: str, args, kwargs) -> torch.dtype | No
         return torch.get_autocast_dtype(device_type)
     if rule == FP32:
         return torch.float32
-    dtypes = [a.dtype for a in (*args, *kwargs.values()) if _eligible(a, device_type)]
-    return functools.reduce(torch.promote_types, dtypes) if dtypes else None  # PROMOTE
+    # PROMOTE, as torch's: float32 if any eligible argument is float32, else autocast's dtype
+    widest = any(_eligible(a, device_type) and a.dtype == torch.float32 for a in (*args, *kwargs.values()))
+    return torch.float32 if widest else torch.get_autocast_dtype(device_type)
 
 
 def _cast(a, device_type: str, dtype: torch.dtype):
@@ -126,7 +133,7 @@ def _backward_without_autocast(function: type) -> None:
     @functools.wraps(plain)
     def backward(*args):
         device_type = _device_type(args[first:], {})
-        if device_type is None or not torch.is_autocast_enabled(device_type):
+        if not _autocast_on(device_type):
             return plain(*args)
         with torch.autocast(device_type, enabled=False):
             return plain(*args)
