@@ -20,11 +20,13 @@ import manualgrad.functional as MF
 from manualgrad import ops, verify
 from manualgrad.functional._autocast import FP32, LOWER, PROMOTE, autocast_policy
 
+pytestmark = pytest.mark.filterwarnings("ignore:Mismatch dtype between input and weight")  # torch's rms_norm
+
 NO_TWIN = {"l1_l2_penalty"}
 N_SAMPLES = 3  # the first samples of each op: the plain cases, with and without optional tensors
-AUTOCASTS = [("cpu", torch.bfloat16),
-             pytest.param("cuda", torch.bfloat16, marks=pytest.mark.cuda),
-             pytest.param("cuda", torch.float16, marks=pytest.mark.cuda)]
+AUTOCASTS = [pytest.param("cpu", torch.bfloat16, id="cpu-bf16"),
+             pytest.param("cuda", torch.bfloat16, marks=pytest.mark.cuda, id="cuda-bf16"),
+             pytest.param("cuda", torch.float16, marks=pytest.mark.cuda, id="cuda-fp16")]
 # assert_close's defaults for the autocast dtype, for every compared tensor (a float32 result
 # of a low-precision op carries the low-precision error); or at most twice torch's error
 # against float64 (verify.compare)
