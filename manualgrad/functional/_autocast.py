@@ -34,6 +34,8 @@ import torch
 LOWER, FP32, PROMOTE, BANNED = "lower", "fp32", "promote", "banned"
 _POLICIES = (LOWER, FP32, PROMOTE, BANNED, None)
 _SAME = object()
+# one C call that is False outside every autocast region: the wrappers' fast path (private: guarded)
+_any_autocast = getattr(torch._C, "_is_any_autocast_enabled", lambda: True)
 
 # torch >= 2.12 runs rms_norm in float32 under CUDA autocast (before: in its inputs' dtypes)
 _TORCH_2_12 = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 12)
@@ -63,6 +65,8 @@ def autocast_policy(policy, *functions, cpu=_SAME):
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            if not _any_autocast():
+                return fn(*args, **kwargs)
             device_type = _device_type(args, kwargs)
             if not _autocast_on(device_type):
                 return fn(*args, **kwargs)
@@ -132,7 +136,7 @@ def _backward_without_autocast(function: type) -> None:
 
     @functools.wraps(plain)
     def backward(*args):
-        device_type = _device_type(args[first:], {})
+        device_type = _device_type(args[first:], {}) if _any_autocast() else None
         if not _autocast_on(device_type):
             return plain(*args)
         with torch.autocast(device_type, enabled=False):
