@@ -8,6 +8,7 @@ import torch
 from ..functions.activations import (ELUFunction, GELUFunction, LeakyReLUFunction, ReLUFunction, SigmoidFunction,
                                      SiLUFunction, SoftplusFunction, TanhFunction)
 from ..functions.softmax import LogSoftmaxFunction, SoftmaxFunction
+from ._autocast import FP32, autocast_policy
 from ._util import _check_inplace
 
 
@@ -20,6 +21,7 @@ def _refuse_negative_inplace(input, value, what):
             "out-of-place version instead.")
 
 
+@autocast_policy(None, ReLUFunction)
 def relu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """max(input, 0). See :class:`~manualgrad.functions.activations.ReLUFunction`."""
     if inplace:
@@ -27,6 +29,7 @@ def relu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     return ReLUFunction.apply(input, inplace)
 
 
+@autocast_policy(None, LeakyReLUFunction)
 def leaky_relu(input: torch.Tensor, negative_slope: float = 0.01, inplace: bool = False) -> torch.Tensor:
     """input if > 0 else negative_slope·input. See :class:`~manualgrad.functions.activations.LeakyReLUFunction`."""
     if inplace:
@@ -35,6 +38,7 @@ def leaky_relu(input: torch.Tensor, negative_slope: float = 0.01, inplace: bool 
     return LeakyReLUFunction.apply(input, negative_slope, inplace)
 
 
+@autocast_policy(None, ELUFunction)
 def elu(input: torch.Tensor, alpha: float = 1.0, inplace: bool = False) -> torch.Tensor:
     """input if > 0 else alpha·(exp(input) − 1). See :class:`~manualgrad.functions.activations.ELUFunction`."""
     if inplace:
@@ -43,6 +47,7 @@ def elu(input: torch.Tensor, alpha: float = 1.0, inplace: bool = False) -> torch
     return ELUFunction.apply(input, alpha, inplace)
 
 
+@autocast_policy(None, GELUFunction)
 def gelu(input: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     """input·Φ(input), exact or tanh-approximated. See :class:`~manualgrad.functions.activations.GELUFunction`."""
     if approximate not in ("none", "tanh"):
@@ -50,6 +55,7 @@ def gelu(input: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     return GELUFunction.apply(input, approximate)
 
 
+@autocast_policy(None, SiLUFunction)
 def silu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """input·σ(input). See :class:`~manualgrad.functions.activations.SiLUFunction`."""
     if inplace:
@@ -57,16 +63,19 @@ def silu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     return SiLUFunction.apply(input, inplace)[0]
 
 
+@autocast_policy(FP32, SoftplusFunction, cpu=None)
 def softplus(input: torch.Tensor, beta: float = 1.0, threshold: float = 20.0) -> torch.Tensor:
     """log(1 + exp(β·input))/β, linear above ``threshold``. See :class:`~manualgrad.functions.activations.SoftplusFunction`."""
     return SoftplusFunction.apply(input, beta, threshold)
 
 
+@autocast_policy(None, SigmoidFunction)
 def sigmoid(input: torch.Tensor) -> torch.Tensor:
     """1/(1 + exp(−input)). See :class:`~manualgrad.functions.activations.SigmoidFunction`."""
     return SigmoidFunction.apply(input)
 
 
+@autocast_policy(None, TanhFunction)
 def tanh(input: torch.Tensor) -> torch.Tensor:
     """tanh(input). See :class:`~manualgrad.functions.activations.TanhFunction`."""
     return TanhFunction.apply(input)
@@ -80,12 +89,14 @@ def _softmax_dim(name: str, input: torch.Tensor, dim, stacklevel: int) -> int:
     return dim
 
 
+@autocast_policy(FP32, SoftmaxFunction, cpu=None)
 def softmax(input: torch.Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype: torch.dtype | None = None) -> torch.Tensor:
     """exp(input)/Σ exp(input) along ``dim``. See :class:`~manualgrad.functions.softmax.SoftmaxFunction`."""
     return SoftmaxFunction.apply(input, _softmax_dim("softmax", input, dim, _stacklevel), dtype)
 
 
+@autocast_policy(FP32, LogSoftmaxFunction, cpu=None)
 def log_softmax(input: torch.Tensor, dim: int | None = None, _stacklevel: int = 3,
                 dtype: torch.dtype | None = None) -> torch.Tensor:
     """input − logsumexp(input) along ``dim``. See :class:`~manualgrad.functions.softmax.LogSoftmaxFunction`."""

@@ -7,6 +7,7 @@ import numbers
 import torch
 
 from ..functions.batch_norm import BatchNormFunction
+from ._autocast import autocast_policy
 from ._norms import _verify_batch_size
 from ._util import _refuse_grad
 
@@ -25,6 +26,7 @@ def _check_buffers(input, running_mean, running_var, weight, bias, training: boo
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
 
 
+@autocast_policy(None, BatchNormFunction)
 def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_var: torch.Tensor | None,
                weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> torch.Tensor:

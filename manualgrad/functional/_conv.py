@@ -5,24 +5,28 @@ from __future__ import annotations
 import torch
 
 from ..functions.conv import ConvFunction, PadFunction
+from ._autocast import LOWER, autocast_policy
 
 # Bad input (ranks, channels vs groups, padding strings, 'same' with a stride, kernel larger
 # than the padded input, ...) is rejected by torch's own conv in the Function's forward, with
 # torch's exception and message, before anything is saved.
 
 
+@autocast_policy(LOWER, ConvFunction)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
     """1-D cross-correlation over (N, C, L) or unbatched (C, L) input, torch's signature and
     options (padding: int, tuple, 'valid', 'same'). See :class:`~manualgrad.functions.conv.ConvFunction`."""
     return ConvFunction.apply(input, weight, bias, stride, padding, dilation, groups, 1)
 
 
+@autocast_policy(LOWER, ConvFunction)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
     """2-D cross-correlation over (N, C, H, W) or unbatched (C, H, W) input, torch's signature
     and options (padding: int, tuple, 'valid', 'same'). See :class:`~manualgrad.functions.conv.ConvFunction`."""
     return ConvFunction.apply(input, weight, bias, stride, padding, dilation, groups, 2)
 
 
+@autocast_policy(None, PadFunction)  # exact: no cast (torch's CPU list has reflection/replication pads in fp32)
 def _pad(input: torch.Tensor, pad, mode: str) -> torch.Tensor:
     """``F.pad(input, pad, mode)`` for mode 'reflect', 'replicate', 'circular' and pad ≥ 0 (what
     the Conv modules' ``padding_mode`` needs). See :class:`~manualgrad.functions.conv.PadFunction`."""

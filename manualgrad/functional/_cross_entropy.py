@@ -6,9 +6,11 @@ import torch
 
 from ..functions.cross_entropy import CrossEntropyFunction, check_cross_entropy
 from ..functions.nll import NLLLossFunction, check_class_target
+from ._autocast import FP32, autocast_policy
 from ._util import _reduction
 
 
+@autocast_policy(FP32, NLLLossFunction)
 def nll_loss(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
              size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
              reduction: str = "mean") -> torch.Tensor:
@@ -20,6 +22,7 @@ def nll_loss(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | N
     return NLLLossFunction.apply(input, target, weight, ignore_index, reduction)
 
 
+@autocast_policy(FP32, CrossEntropyFunction)
 def cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
                   size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> torch.Tensor:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import torch
 
 from ..functions.dropout import DropoutFunction
+from ._autocast import autocast_policy
 from ._util import _check_inplace
 
 
+@autocast_policy(None, DropoutFunction)
 def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> torch.Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1 − p) while training.
     See :class:`~manualgrad.functions.dropout.DropoutFunction`."""

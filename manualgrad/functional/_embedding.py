@@ -6,6 +6,7 @@ import torch
 
 from ..functions._precision import dtype_name
 from ..functions.embedding import EmbeddingFunction
+from ._autocast import autocast_policy
 
 # dtypes that keep a legacy tensor-type name ("torch.FloatTensor") in torch's argument checks;
 # the others are named "<DEVICE><Dtype>Type" there ("CPUBoolType")
@@ -13,6 +14,7 @@ _LEGACY_NAMED = (torch.float32, torch.float64, torch.float16, torch.uint8, torch
                  torch.int32, torch.int64)
 
 
+@autocast_policy(None, EmbeddingFunction)
 def embedding(
     input: torch.Tensor,
     weight: torch.Tensor,

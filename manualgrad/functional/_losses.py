@@ -9,6 +9,7 @@ import torch
 from ..functions._reduction import REDUCTIONS as _REDUCTIONS
 from ..functions.binary_losses import BinaryCrossEntropyFunction, BinaryCrossEntropyWithLogitsFunction
 from ..functions.regression_losses import HuberLossFunction, L1LossFunction, MSELossFunction, SmoothL1LossFunction
+from ._autocast import BANNED, FP32, autocast_policy
 from ._util import _reduction, _refuse_grad
 
 
@@ -42,6 +43,7 @@ def _loss_reduction(size_average, reduce, reduction: str, input: torch.Tensor,
     return reduction
 
 
+@autocast_policy(FP32, MSELossFunction)
 def mse_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | None = None,
              reduce: bool | None = None, reduction: str = "mean",
              weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -52,6 +54,7 @@ def mse_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | Non
     return MSELossFunction.apply(input, target, weight, reduction, None)
 
 
+@autocast_policy(FP32, L1LossFunction)
 def l1_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | None = None,
             reduce: bool | None = None, reduction: str = "mean",
             weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -62,6 +65,7 @@ def l1_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | None
     return L1LossFunction.apply(input, target, weight, reduction, None)
 
 
+@autocast_policy(FP32, SmoothL1LossFunction)
 def smooth_l1_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | None = None,
                    reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0) -> torch.Tensor:
     """Quadratic below ``beta``, L1 above (``beta=0`` is ``l1_loss``).
@@ -72,6 +76,7 @@ def smooth_l1_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool
     return SmoothL1LossFunction.apply(input, target, None, reduction, float(beta))
 
 
+@autocast_policy(FP32, HuberLossFunction)
 def huber_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: torch.Tensor | None = None) -> torch.Tensor:
     """Quadratic below ``delta``, ``delta``-scaled L1 above; a weighted 'mean' is the plain mean.
@@ -82,6 +87,7 @@ def huber_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean
     return HuberLossFunction.apply(input, target, weight, reduction, float(delta))
 
 
+@autocast_policy(BANNED, BinaryCrossEntropyFunction, cpu=FP32)
 def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
                          size_average: bool | None = None, reduce: bool | None = None,
                          reduction: str = "mean") -> torch.Tensor:
@@ -99,6 +105,7 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torc
     return BinaryCrossEntropyFunction.apply(input, target, weight, reduction)
 
 
+@autocast_policy(FP32, BinaryCrossEntropyWithLogitsFunction)
 def binary_cross_entropy_with_logits(input: torch.Tensor, target: torch.Tensor,
                                      weight: torch.Tensor | None = None, size_average: bool | None = None,
                                      reduce: bool | None = None, reduction: str = "mean",

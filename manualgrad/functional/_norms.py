@@ -7,6 +7,7 @@ import torch
 
 from ..functions._normalize import acc_dtype
 from ..functions.norms import GroupNormFunction, LayerNormFunction, RMSNormFunction
+from ._autocast import FP32, RMS_NORM_CUDA, autocast_policy
 
 
 def _verify_batch_size(size) -> None:
@@ -39,6 +40,7 @@ def _check_normalized_shape(op: str, input, normalized_shape, star: str, **affin
     return tuple(shape)
 
 
+@autocast_policy(FP32, LayerNormFunction, cpu=None)
 def layer_norm(input: torch.Tensor, normalized_shape: list[int], weight: torch.Tensor | None = None,
                bias: torch.Tensor | None = None, eps: float = 1e-5) -> torch.Tensor:
     """Normalise over the last ``len(normalized_shape)`` dims, then scale and shift.
@@ -47,6 +49,7 @@ def layer_norm(input: torch.Tensor, normalized_shape: list[int], weight: torch.T
     return LayerNormFunction.apply(input, shape, weight, bias, eps)[0]
 
 
+@autocast_policy(RMS_NORM_CUDA, RMSNormFunction, cpu=None)
 def rms_norm(input: torch.Tensor, normalized_shape: list[int], weight: torch.Tensor | None = None,
              eps: float | None = None) -> torch.Tensor:
     """Divide by the root mean square over the last dims, then scale; ``eps=None`` is the machine
@@ -58,6 +61,7 @@ def rms_norm(input: torch.Tensor, normalized_shape: list[int], weight: torch.Ten
     return RMSNormFunction.apply(input, shape, weight, eps)[0]
 
 
+@autocast_policy(FP32, GroupNormFunction, cpu=None)
 def group_norm(input: torch.Tensor, num_groups: int, weight: torch.Tensor | None = None,
                bias: torch.Tensor | None = None, eps: float = 1e-5) -> torch.Tensor:
     """Normalise each (sample, group of C/num_groups channels), then a per-channel scale and shift.

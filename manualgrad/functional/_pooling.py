@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..functions.pooling import AdaptiveAvgPool2dFunction, AvgPool2dFunction, MaxPool2dFunction
+from ._autocast import autocast_policy
 
 
 def _max_pool2d(input: torch.Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
@@ -17,6 +18,7 @@ def _max_pool2d(input: torch.Tensor, kernel_size, stride=None, padding=0, dilati
     return (y, indices) if return_indices else y
 
 
+@autocast_policy(None, MaxPool2dFunction)
 def max_pool2d(*args, **kwargs):
     """max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)
 
@@ -27,6 +29,7 @@ def max_pool2d(*args, **kwargs):
     return _max_pool2d(*args, **kwargs)
 
 
+@autocast_policy(None, AvgPool2dFunction)
 def avg_pool2d(input: torch.Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override: int | None = None) -> torch.Tensor:
     """Mean over each window. See :class:`~manualgrad.functions.pooling.AvgPool2dFunction`."""
@@ -34,6 +37,7 @@ def avg_pool2d(input: torch.Tensor, kernel_size, stride=None, padding=0, ceil_mo
                                    divisor_override)
 
 
+@autocast_policy(None, AdaptiveAvgPool2dFunction)
 def adaptive_avg_pool2d(input: torch.Tensor, output_size) -> torch.Tensor:
     """Mean over windows that tile the plane into ``output_size`` (None keeps that dim).
     See :class:`~manualgrad.functions.pooling.AdaptiveAvgPool2dFunction`."""
