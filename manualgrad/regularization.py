@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import torch
 
+from .functional._autocast import autocast_policy
 from .functions.regularization import PenaltyFunction
 
 
+@autocast_policy(None, PenaltyFunction)  # in the weight's own dtype; backward kept off autocast
 def l1_l2_penalty(weight: torch.Tensor, l1: float = 0.0, l2: float = 0.0) -> torch.Tensor:
     """l1 · Σ|weight| + ½ · l2 · Σ weight² (a 0-d tensor)."""
     if l1 < 0 or l2 < 0:

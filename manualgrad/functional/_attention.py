@@ -9,6 +9,7 @@ import warnings
 import torch
 
 from ..functions.attention import ScaledDotProductAttentionFunction
+from ._autocast import LOWER, autocast_policy
 from ._linear import linear
 
 # c10's TypeMeta names, which torch's SDPA messages print
@@ -47,6 +48,7 @@ def _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa) 
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
 
 
+@autocast_policy(LOWER, ScaledDotProductAttentionFunction)
 def scaled_dot_product_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                                  attn_mask: torch.Tensor | None = None, dropout_p: float = 0.0,
                                  is_causal: bool = False, *, scale: float | None = None,
@@ -69,6 +71,11 @@ def scaled_dot_product_attention(query: torch.Tensor, key: torch.Tensor, value: 
 
 
 # ---------------------------------------------------------------- MultiheadAttention's forward
+
+
+@autocast_policy(LOWER)  # MultiheadAttention's call of the Function (its backward is guarded above)
+def _attend(*args):
+    return ScaledDotProductAttentionFunction.apply(*args)
 
 
 def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads) -> bool:
@@ -188,7 +195,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     # (L, N, E) → (N, H, L, head_dim), views only
     q, k, v = (t.unflatten(-1, (num_heads, head_dim)).permute(1, 2, 0, 3) for t in (q, k, v))
     weights = None if not need_weights else "mean" if average_attn_weights else "heads"
-    out, w, _ = ScaledDotProductAttentionFunction.apply(
+    out, w, _ = _attend(
         q, k, v, attn_mask, key_padding_mask, float(dropout_p) if training and dropout_p > 0 else 0.0,
         is_causal, math.sqrt(1.0 / head_dim), False, weights)
     out = linear(out.permute(2, 0, 1, 3).reshape(tgt_len * bsz, embed_dim), out_proj_weight, out_proj_bias)
