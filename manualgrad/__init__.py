@@ -8,7 +8,7 @@
 from . import functional, nn, optim
 from .memory import MemoryReport, memory_report
 from .swap import SwapReport, revert, swap
-from .verify import CheckResult, check
+from .checking import CheckResult, check
 
 __version__ = "0.1.0"
 __all__ = ["functional", "nn", "optim", "check", "CheckResult", "swap", "revert", "SwapReport",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import torch
+import torch.nn.functional as F
 
 from ._base import Function
-import torch.nn.functional as F
 
 
 class LinearFunction(Function):
