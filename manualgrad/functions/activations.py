@@ -16,7 +16,6 @@ import math
 import torch
 
 from ._base import Function
-
 from ._precision import opmath
 
 _K = math.sqrt(2.0 / math.pi)  # tanh-GELU: u = K (x + C x³)

@@ -4,7 +4,6 @@ path of ``MultiheadAttention``), with P recomputed in backward and the dropout m
 from __future__ import annotations
 
 import torch
-
 from ._base import Function
 from ._precision import _LOW
 from .dropout import pack_bits, unpack_bits

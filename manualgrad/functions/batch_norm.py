@@ -6,7 +6,6 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-
 from . import _normalize as nz
 
 

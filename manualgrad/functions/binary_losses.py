@@ -8,10 +8,9 @@ functional wrappers raise its error), so each backward returns gradients for x a
 from __future__ import annotations
 
 import torch
-
-from ._base import Function
 import torch.nn.functional as F
 
+from ._base import Function
 from ._precision import dtype_name
 from ._reduction import grad_loss, reduce, sum_to
 

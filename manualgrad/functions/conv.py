@@ -4,9 +4,9 @@ the non-zero ``padding_mode``s of the Conv modules (reflect, replicate, circular
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ._base import Function
-import torch.nn.functional as F
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}

@@ -11,7 +11,6 @@ import math
 import torch
 
 from ._base import Function
-
 from ._reduction import reduce, sum_to, unreduce
 from ._precision import dtype_name
 from .nll import add_at_, broadcast_weight, check_class_target, class_dim, grad_scale, pick, target_weights

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ._base import Function
-import torch.nn.functional as F
 
 _LOW = (torch.float16, torch.bfloat16)
 

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from ._base import Function
 
 
+
 class LinearFunction(Function):
     """y = x wᵀ + b   (x: (*, in), w: (out, in), b: (out,) or broadcastable, y: (*, out))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-
 from ._reduction import reduce, unreduce
 from ._precision import dtype_name
 

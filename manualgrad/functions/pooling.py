@@ -8,10 +8,9 @@ message are torch's); the backwards are written out below.
 from __future__ import annotations
 
 import torch
-
-from ._base import Function
 import torch.nn.functional as F
 
+from ._base import Function
 from ._precision import opmath
 
 _LOW = (torch.float16, torch.bfloat16)

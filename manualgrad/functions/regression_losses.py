@@ -15,7 +15,6 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-
 from ._reduction import grad_loss, grad_weight, sum_to, weighted_reduce
 
 

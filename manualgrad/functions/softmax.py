@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-
 from ._precision import opmath
 
 
