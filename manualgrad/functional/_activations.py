@@ -7,6 +7,7 @@ import torch
 
 from ..functions.activations import (ELUFunction, GELUFunction, LeakyReLUFunction, ReLUFunction, SigmoidFunction,
                                      SiLUFunction, SoftplusFunction, TanhFunction)
+from ..functions._recompute import tag
 from ..functions.softmax import LogSoftmaxFunction, SoftmaxFunction
 from ._autocast import FP32, autocast_policy
 from ._util import _check_inplace
@@ -52,7 +53,12 @@ def gelu(input: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     """input·Φ(input), exact or tanh-approximated. See :class:`~manualgrad.functions.activations.GELUFunction`."""
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
-    return GELUFunction.apply(input, approximate)
+    return tag(GELUFunction.apply(input, approximate), _gelu_again(approximate), input)
+
+
+def _gelu_again(approximate: str):
+    """Recompute a GELU output from its input (for a Linear that saves the input instead)."""
+    return lambda z: GELUFunction.apply(z, approximate)
 
 
 @autocast_policy(None, SiLUFunction)

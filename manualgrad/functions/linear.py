@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from ._base import Function
+from ._recompute import recipe
 
 
 
@@ -15,7 +16,9 @@ class LinearFunction(Function):
     dw = Σ_rows dyᵀ x               rows flattened: (out, N) @ (N, in)
     db = Σ_rows dy                  summed down to b's shape
     A 1-D weight (in,) is the row vector of a single output whose last dim is dropped.
-    Saves x only when w needs a gradient and w only when x does (what each gradient reads).
+    Saves x only when w needs a gradient and w only when x does (what each gradient reads); when
+    x is a recomputable activation (GELU's output, see ``_recompute.py``) it saves that
+    activation's input instead, which its own Function keeps anyway, and recomputes x for dw.
     """
 
     @staticmethod
@@ -26,13 +29,17 @@ class LinearFunction(Function):
     def setup_context(ctx, inputs, output):
         x, w, b = inputs
         need_x, need_w, _ = ctx.needs_input_grad
-        ctx.save_for_backward(x if need_w else None, w if need_x else None)
+        ctx.recompute, sources = recipe(x) if need_w else None, (x if need_w else None,)
+        if ctx.recompute is not None:
+            ctx.recompute, sources = ctx.recompute
+        ctx.save_for_backward(w if need_x else None, *sources)
         ctx.b_shape = None if b is None else b.shape
         ctx.w_is_1d = w.dim() == 1
 
     @staticmethod
     def backward(ctx, dy):
-        x, w = ctx.saved_tensors
+        w, *sources = ctx.saved_tensors
+        x = ctx.recompute(*sources) if ctx.recompute is not None else sources[0]
         need_x, need_w, need_b = ctx.needs_input_grad
         dx = dw = db = None
         if ctx.w_is_1d:  # one output unit: restore its dropped dim
