@@ -65,3 +65,53 @@ def test_gelu_mlp_saves_at_most_three_quarters_of_torch():
                           nn.Linear(128, 10))
     report = memory_report(model, torch.randn(512, 64))  # activations dominate, as in training
     assert report.manual <= 0.75 * report.torch, str(report)
+
+
+def test_batchnorm_relu_conv_chain_gradients_and_double_backward():
+    x = torch.randn(4, 3, 5, 5, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(2, 3, 3, 3, dtype=torch.float64, requires_grad=True)
+
+    def ours(x, w, b, k):
+        return MF.conv2d(MF.relu(MF.batch_norm(x, None, None, w, b, training=True)), k, padding=1)
+
+    def theirs(x, w, b, k):
+        return F.conv2d(F.relu(F.batch_norm(x, None, None, w, b, training=True)), k, padding=1)
+
+    dy = torch.randn(4, 2, 5, 5, dtype=torch.float64)
+    got = torch.autograd.grad(ours(x, w, b, k), (x, w, b, k), dy)
+    want = torch.autograd.grad(theirs(x, w, b, k), (x, w, b, k), dy)
+    for g, h in zip(got, want):
+        torch.testing.assert_close(g, h)
+    small = [t[:2, :2, :3, :3].detach().clone().requires_grad_() if t.dim() == 4 else t[:2].detach().clone().requires_grad_()
+             for t in (x, w, b)] + [k[:, :2].detach().clone().requires_grad_()]
+    assert torch.autograd.gradcheck(ours, small)
+    assert torch.autograd.gradgradcheck(ours, small)
+
+
+def test_relu_after_batchnorm_saves_no_activation_of_its_own():
+    x = torch.randn(8, 4, 6, 6, requires_grad=True)
+    z = MF.batch_norm(x, None, None, torch.ones(4, requires_grad=True), torch.zeros(4), training=True)
+    nbytes, y = saved_bytes(MF.relu, z)
+    assert nbytes == x.nbytes + 2 * 4 * 4  # BatchNorm's x and its μ, rstd: kept anyway
+    torch.testing.assert_close(y, F.relu(z))
+
+
+def test_batchnorm_affine_recompute_function():
+    from manualgrad.functions.batch_norm import BatchNormAffineFunction
+    x = torch.randn(3, 2, 4, dtype=torch.float64, requires_grad=True)
+    mean = torch.randn(1, 2, 1, dtype=torch.float64, requires_grad=True)
+    rstd = torch.rand(1, 2, 1, dtype=torch.float64).add(0.5).requires_grad_()
+    w = torch.randn(2, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, dtype=torch.float64, requires_grad=True)
+    ref = (x - mean) * rstd * w.view(1, 2, 1) + b.view(1, 2, 1)
+    torch.testing.assert_close(BatchNormAffineFunction.apply(x, mean, rstd, w, b), ref)
+    assert torch.autograd.gradcheck(BatchNormAffineFunction.apply, (x, mean, rstd, w, b))
+    assert torch.autograd.gradgradcheck(BatchNormAffineFunction.apply, (x, mean, rstd, w, b))
+
+
+def test_conv_bn_relu_net_saves_at_most_three_quarters_of_torch():
+    from manualgrad import bench
+    report = memory_report(bench._resnet(), torch.randn(8, 3, 16, 16))
+    assert report.manual <= 0.75 * report.torch, str(report)

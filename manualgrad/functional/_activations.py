@@ -7,7 +7,7 @@ import torch
 
 from ..functions.activations import (ELUFunction, GELUFunction, LeakyReLUFunction, ReLUFunction, SigmoidFunction,
                                      SiLUFunction, SoftplusFunction, TanhFunction)
-from ..functions._recompute import tag
+from ..functions._recompute import chain, recipe, tag
 from ..functions.softmax import LogSoftmaxFunction, SoftmaxFunction
 from ._autocast import FP32, autocast_policy
 from ._util import _check_inplace
@@ -27,7 +27,14 @@ def relu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """max(input, 0). See :class:`~manualgrad.functions.activations.ReLUFunction`."""
     if inplace:
         _check_inplace(input)
-    return ReLUFunction.apply(input, inplace)
+        return ReLUFunction.apply(input, inplace)
+    found = recipe(input)  # after BatchNorm: relu(z) is recomputable from what made z
+    y = ReLUFunction.apply(input, inplace)
+    return y if found is None else tag(y, chain(_relu_again, found[0]), *found[1])
+
+
+def _relu_again(z):
+    return ReLUFunction.apply(z, False)
 
 
 @autocast_policy(None, LeakyReLUFunction)

@@ -6,7 +6,8 @@ import numbers
 
 import torch
 
-from ..functions.batch_norm import BatchNormFunction
+from ..functions._recompute import tag
+from ..functions.batch_norm import BatchNormFunction, batch_norm_again
 from ._autocast import autocast_policy
 from ._norms import _verify_batch_size
 from ._util import _refuse_grad
@@ -44,5 +45,8 @@ def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_v
                         f"{type(momentum).__name__}")
     _check_buffers(input, running_mean, running_var, weight, bias, training)
     _refuse_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
-    return BatchNormFunction.apply(input, running_mean, running_var, weight, bias, bool(training),
-                                   float(momentum), eps)[0]
+    y, mean, rstd = BatchNormFunction.apply(input, running_mean, running_var, weight, bias, bool(training),
+                                            float(momentum), eps)
+    if training:  # the layers after it may save (input, μ, rstd) instead of y: see _recompute.py
+        tag(y, batch_norm_again(weight, bias), input, mean, rstd)
+    return y

@@ -7,6 +7,12 @@ to recompute it from z, and a Linear that must save its input saves z instead wh
 carries a valid tag, recomputing a in backward through the same Function (double backward stays
 exact). One activation per layer instead of two.
 
+The same holds for ``Conv → BatchNorm → ReLU → Conv`` (In-Place-ABN's observation): BatchNorm
+keeps its input x and per-channel μ, rstd; its output z = w·(x − μ)·rstd + b is tagged, ReLU then
+saves x, μ, rstd (not its output) and reads its mask from the recomputed z, and tags its own
+output relu(z), which the next Conv saves as x, μ, rstd too: one activation per block instead of
+BatchNorm's input plus ReLU's output.
+
 A tag is valid only for the tensor it was put on, at the version it had (an in-place change
 afterwards voids it), while grad mode is on, outside torch.compile and torch.func transforms.
 """
@@ -38,3 +44,27 @@ def recipe(x: torch.Tensor):
     if found is None or found[2] != x._version:
         return None
     return found[0], found[1]
+
+
+def save_sources(ctx, x: torch.Tensor, needed: bool) -> tuple:
+    """What a Function saves for its tensor ``x``: ``(None,)`` when not ``needed``, the sources
+    of ``x``'s recipe when it has one (``ctx.recompute`` set), else ``(x,)``. Pair with
+    :func:`restore` in backward."""
+    ctx.recompute = None
+    if not needed:
+        return (None,)
+    found = recipe(x)
+    if found is None:
+        return (x,)
+    ctx.recompute, sources = found
+    return sources
+
+
+def restore(ctx, saved):
+    """``x`` from what :func:`save_sources` saved (recomputed when it saved a recipe's sources)."""
+    return ctx.recompute(*saved) if ctx.recompute is not None else saved[0]
+
+
+def chain(outer, inner):
+    """The recipe ``outer(inner(*sources))``."""
+    return lambda *sources: outer(inner(*sources))

@@ -16,6 +16,7 @@ import math
 import torch
 
 from ._base import Function
+from ._recompute import restore, save_sources
 from ._precision import opmath
 
 _K = math.sqrt(2.0 / math.pi)  # tanh-GELU: u = K (x + C x³)
@@ -35,7 +36,8 @@ class ReLUFunction(Function):
     """y = max(x, 0)
 
     dx = dy where y > 0, else 0       ReLU'(0) = 0 as torch; y NaN passes dy, as torch
-    Saves y.
+    Saves y; or, when x is a recomputable BatchNorm output (``_recompute.py``), what x is
+    recomputed from (BatchNorm's own saved x, μ, rstd), reading the same mask from x > 0.
     """
 
     @staticmethod
@@ -45,11 +47,15 @@ class ReLUFunction(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         _mark_inplace(ctx, inputs)
-        ctx.save_for_backward(output)
+        x, inplace = inputs
+        sources = save_sources(ctx, x, not inplace)
+        if ctx.recompute is None:  # no recipe for x: y itself, which the next layer keeps anyway
+            sources = (output,)
+        ctx.save_for_backward(*sources)
 
     @staticmethod
     def backward(ctx, dy):
-        (y,) = ctx.saved_tensors
+        y = restore(ctx, ctx.saved_tensors)  # y, or the recomputed x: the same sign
         return torch.where(y <= 0, 0, dy), None
 
 

@@ -61,3 +61,45 @@ class BatchNormFunction(Function):
     def backward(ctx, dy, dmean, drstd):
         dx, dw, db = nz.grads(ctx, dy, dmean, drstd)
         return dx, None, None, dw, db, None, None, None
+
+
+class BatchNormAffineFunction(Function):
+    """z = w_c ⊙ (x − μ_c)·rstd_c + b_c with μ, rstd given (BatchNorm's output recomputed from
+    what BatchNorm saved, for the layers after it: see ``_recompute.py``); bit for bit the
+    forward of :class:`BatchNormFunction` given the same μ and rstd.
+
+    g = dy ⊙ w_c:  dx = g·rstd ;  dμ = −Σ g·rstd ;  drstd = Σ g ⊙ (x − μ) ;  dw = Σ dy ⊙ x̂ ;
+    db = Σ dy   (sums over N and the spatial dims, down to each one's per-channel shape)
+    Saves x, μ, rstd and w, which are alive anyway (BatchNorm saved them).
+    """
+
+    @staticmethod
+    def forward(x, mean, rstd, w, b):
+        _, _, wview = _channels(x)
+        return nz.affine(nz.normalized(x, mean, rstd), w, b, wview, x.shape, x.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, mean, rstd, w, b = inputs
+        ctx.save_for_backward(x, mean, rstd, w)
+        ctx.b_meta = None if b is None else (b.shape, b.dtype)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, mean, rstd, w = ctx.saved_tensors
+        need_x, need_mean, need_rstd, need_w, need_b = ctx.needs_input_grad
+        _, dims, wview = _channels(x)
+        acc = rstd.dtype
+        dyf, xf = dy.to(acc), x.to(acc)
+        g = dyf if w is None else dyf * w.reshape(wview).to(acc)
+        dx = (g * rstd).to(x.dtype) if need_x else None
+        dmean = -(g * rstd).sum(dims, keepdim=True) if need_mean else None
+        drstd = (g * (xf - mean)).sum(dims, keepdim=True) if need_rstd else None
+        dw = (dyf * nz.normalized(x, mean, rstd)).sum(dims).to(w.dtype) if need_w else None
+        db = dyf.sum(dims).to(ctx.b_meta[1]).reshape(ctx.b_meta[0]) if need_b else None
+        return dx, dmean, drstd, dw, db
+
+
+def batch_norm_again(w, b):
+    """Recipe for a BatchNorm output from (x, μ, rstd): w and b closed over (None allowed)."""
+    return lambda x, mean, rstd: BatchNormAffineFunction.apply(x, mean, rstd, w, b)

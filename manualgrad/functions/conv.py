@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ._base import Function
+from ._recompute import restore, save_sources
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -70,7 +71,7 @@ class ConvFunction(Function):
     def setup_context(ctx, inputs, output):
         x, w, _, stride, padding, dilation, groups, n = inputs
         need_x, need_w = ctx.needs_input_grad[:2]
-        ctx.save_for_backward(x if need_w else None, w if need_x else None)
+        ctx.save_for_backward(w if need_x else None, *save_sources(ctx, x, need_w))  # see _recompute.py
         ctx.stride, ctx.dilation = expand(stride, n), expand(dilation, n)
         ctx.lo, hi = padding_lo_hi(padding, w.shape[2:], dilation)
         ctx.extra = tuple(h - lo for lo, h in zip(ctx.lo, hi))
@@ -78,7 +79,8 @@ class ConvFunction(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        x, w = ctx.saved_tensors
+        w, *sources = ctx.saved_tensors
+        x = restore(ctx, sources)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         n, s, d, lo, groups = ctx.n, ctx.stride, ctx.dilation, ctx.lo, ctx.groups
         batched = len(ctx.x_shape) == n + 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from ._base import Function
-from ._recompute import recipe
+from ._recompute import restore, save_sources
 
 
 
@@ -29,17 +29,14 @@ class LinearFunction(Function):
     def setup_context(ctx, inputs, output):
         x, w, b = inputs
         need_x, need_w, _ = ctx.needs_input_grad
-        ctx.recompute, sources = recipe(x) if need_w else None, (x if need_w else None,)
-        if ctx.recompute is not None:
-            ctx.recompute, sources = ctx.recompute
-        ctx.save_for_backward(w if need_x else None, *sources)
+        ctx.save_for_backward(w if need_x else None, *save_sources(ctx, x, need_w))
         ctx.b_shape = None if b is None else b.shape
         ctx.w_is_1d = w.dim() == 1
 
     @staticmethod
     def backward(ctx, dy):
         w, *sources = ctx.saved_tensors
-        x = ctx.recompute(*sources) if ctx.recompute is not None else sources[0]
+        x = restore(ctx, sources)
         need_x, need_w, need_b = ctx.needs_input_grad
         dx = dw = db = None
         if ctx.w_is_1d:  # one output unit: restore its dropped dim
