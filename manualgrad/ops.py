@@ -58,6 +58,8 @@ from .samples import embedding as s_embedding
 # ---- BEGIN fused imports ----
 # ---- END fused imports ----
 # ---- BEGIN linear_cross_entropy imports ----
+from .functions import linear_cross_entropy as _lce
+from .samples import linear_cross_entropy as s_lce
 # ---- END linear_cross_entropy imports ----
 # ---- BEGIN attention imports ----
 from .functions import attention as _attn
@@ -102,6 +104,24 @@ def _dropout_reference(input, p=0.5, training=True, inplace=False):
         return input
     noise = torch.empty_like(input).bernoulli_(1 - p)
     return input * noise.div_(1 - p) if p < 1 else input * 0
+
+
+def _lce_reference(input, linear_weight, target, *, linear_bias=None, weight=None, reduction="mean",
+                   ignore_index=None, label_smoothing=0.0, options=None):
+    """torch's unchunked reference: ``F.linear_cross_entropy`` without ``options`` (cross_entropy
+    of the full logits) where torch has it, else that composite written out."""
+    if hasattr(F, "linear_cross_entropy"):
+        return F.linear_cross_entropy(input, linear_weight, target, linear_bias=linear_bias, weight=weight,
+                                      reduction=reduction, ignore_index=ignore_index,
+                                      label_smoothing=label_smoothing)
+    n_classes, out = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
+    shape = (*input.shape[:-1], n_classes, *out)
+    bias = None if linear_bias is None else linear_bias.reshape(-1)
+    logits = F.linear(input, linear_weight.reshape(-1, input.shape[-1]), bias).reshape(shape)
+    if ignore_index is not None and tuple(target.shape) == shape:
+        raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
+    return F.cross_entropy(logits, target, weight=weight, reduction=reduction,
+                           ignore_index=-100 if ignore_index is None else ignore_index, label_smoothing=label_smoothing)
 
 
 OPS: list[OpSpec] = [
@@ -176,6 +196,8 @@ OPS: list[OpSpec] = [
     # ---- BEGIN fused ops ----
     # ---- END fused ops ----
     # ---- BEGIN linear_cross_entropy ops ----
+    OpSpec("linear_cross_entropy", MF.linear_cross_entropy, _lce_reference, _lce.LinearCrossEntropyFunction,
+           s_lce.samples, s_lce.errors),
     # ---- END linear_cross_entropy ops ----
     # ---- BEGIN attention ops ----
     OpSpec("scaled_dot_product_attention", MF.scaled_dot_product_attention, s_attn.sdpa_reference,

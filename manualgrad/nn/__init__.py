@@ -28,6 +28,10 @@ from .embedding import Embedding
 # ---- BEGIN fused modules ----
 # ---- END fused modules ----
 # ---- BEGIN linear_cross_entropy modules ----
+try:  # torch >= 2.13
+    from .loss import LinearCrossEntropyLoss  # noqa: F401 (exported below when present)
+except ImportError:
+    pass
 # ---- END linear_cross_entropy modules ----
 # ---- BEGIN attention modules ----
 from .attention import MultiheadAttention
@@ -70,3 +74,6 @@ EXTENSIONS = [
     # ---- BEGIN linear_cross_entropy extensions ----
     # ---- END linear_cross_entropy extensions ----
 ]
+
+if "LinearCrossEntropyLoss" in globals():
+    __all__.append("LinearCrossEntropyLoss")

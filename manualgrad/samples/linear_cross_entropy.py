@@ -1,0 +1,50 @@
+"""Samples for ``linear_cross_entropy`` (small chunks, so that several chunks and a ragged last
+one are exercised)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+
+from . import ErrorSample, Sample, make, noncontiguous
+
+
+def chunks(n):
+    """``options`` with a ``batch_chunk_size``, as torch's LinearCrossEntropyOptions has."""
+    return SimpleNamespace(batch_chunk_size=n)
+
+
+def samples(device, dtype):
+    kw = dict(device=device, dtype=dtype)
+    t = torch.tensor([0, 5, 2, 2, 1, 3, 4], device=device)
+    x, w, b = (lambda: make(7, 5, **kw)), (lambda: make(6, 5, **kw)), (lambda: make(6, **kw))
+    yield Sample((x(), w(), t), name="default (one chunk)")
+    yield Sample((x(), w(), t), dict(linear_bias=b(), options=chunks(3)), name="bias, ragged chunks of 3")
+    for red in ("sum", "none"):
+        yield Sample((x(), w(), t), dict(linear_bias=b(), reduction=red, options=chunks(2)), name=red)
+    cw = make(6, **kw, requires_grad=False, low=0.2, high=1.0)
+    yield Sample((x(), w(), t), dict(weight=cw, label_smoothing=0.1, options=chunks(3)), name="class weight, smoothing")
+    yield Sample((x(), w(), t), dict(ignore_index=2, options=chunks(3)), name="ignore_index")
+    yield Sample((x(), w(), torch.full((7,), -100, device=device)), dict(options=chunks(4)),
+                 name="every target ignored (NaN mean)", gradcheck=False)
+    yield Sample((make(5, **kw), w(), torch.tensor(4, device=device)), dict(linear_bias=b()), name="unbatched")
+    yield Sample((make(0, 5, **kw), w(), t[:0]), dict(reduction="sum"), name="empty batch")
+    yield Sample((noncontiguous(7, 5, **kw), noncontiguous(6, 5, **kw), t), dict(options=chunks(3)),
+                 name="non-contiguous")
+    probs = torch.softmax(make(7, 6, **kw, requires_grad=False), 1)
+    yield Sample((x(), w(), probs), dict(linear_bias=b()), name="probability targets (composite)", node=False)
+    yield Sample((make(4, 5, **kw), make(6, 2, 5, **kw), torch.randint(0, 6, (4, 2), device=device)),
+                 dict(linear_bias=make(6, 2, **kw)), name="K-dim weight (composite)", node=False)
+
+
+def errors(device):
+    f = lambda *s: make(*s, device=device, dtype=None, requires_grad=False)  # noqa: E731
+    t = torch.tensor([0, 1, 2], device=device)
+    yield ErrorSample((f(3, 2, 5), f(6, 5), t), name="3-d input")
+    yield ErrorSample((f(3, 5), f(5), t), name="1-d weight")
+    yield ErrorSample((f(3, 4), f(6, 5), t), name="in_features mismatch")
+    yield ErrorSample((f(3, 5), f(6, 5), t), dict(linear_bias=f(5)), name="bias shape")
+    yield ErrorSample((f(3, 5), f(6, 5), torch.tensor([0, 9, 1], device=device)), name="target out of range")
+    yield ErrorSample((f(3, 5), f(6, 5), torch.softmax(f(3, 6), 1)), dict(ignore_index=1),
+                      name="probabilities with ignore_index")
