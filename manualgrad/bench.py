@@ -181,6 +181,43 @@ def run_case(case: Case, device: torch.device, repeat: int = 20, compile_: bool 
     return row
 
 
+def run_linear_cross_entropy(device: torch.device, n: int = 8192, h: int = 4096, v: int = 128256,
+                             dtype: torch.dtype = torch.bfloat16, repeat: int = 5) -> Row:
+    """The LM-head loss: manualgrad.functional.linear_cross_entropy (chunked) against
+    Linear + F.cross_entropy (full logits), forward and backward, time and peak memory."""
+    from . import functional as MF
+
+    torch.manual_seed(0)
+    x = torch.randn(n, h, device=device, dtype=dtype, requires_grad=True)
+    w = (torch.randn(v, h, device=device, dtype=dtype) / h ** 0.5).requires_grad_()
+    t = torch.randint(0, v, (n,), device=device)
+    sides = {"torch": lambda: nn.functional.cross_entropy(nn.functional.linear(x, w), t),
+             "manual": lambda: MF.linear_cross_entropy(x, w, t)}
+    steps = {k: (lambda f=f: torch.autograd.grad(f(), (x, w))) for k, f in sides.items()}
+    saved, times = {}, {"torch": [], "manual": []}
+    for name, loss in sides.items():
+        steps[name]()
+        with SavedBytes() as counter:
+            loss()
+        saved[name] = counter.total
+    for r in range(repeat):
+        for name in (("torch", "manual") if r % 2 == 0 else ("manual", "torch")):
+            _sync(device)
+            t0 = time.perf_counter()
+            steps[name]()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    ratios = sorted(m / q for m, q in zip(times["manual"], times["torch"]))
+    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    row = Row(f"linear_cross_entropy N{n} H{h} V{v} {str(dtype)[6:]}", str(device), False,
+              1e3 * statistics.median(times["torch"]), 1e3 * statistics.median(times["manual"]),
+              statistics.median(ratios), (q[2] - q[0]) / q[1], saved["manual"] / max(saved["torch"], 1),
+              saved["torch"] / 2**20, saved["manual"] / 2**20)
+    if device.type == "cuda":
+        row.peak_ratio = _peak(steps["manual"], device) / max(_peak(steps["torch"], device), 1)
+    return row
+
+
 def matmul_ceiling(device: torch.device, n: int = 8192, repeat: int = 10) -> float:
     """TFLOP/s of a bf16 n×n×n matmul on ``device`` (the same-process ceiling)."""
     a = torch.randn(n, n, device=device, dtype=torch.bfloat16)

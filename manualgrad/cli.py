@@ -70,6 +70,8 @@ def cmd_bench(args) -> int:
             if not args.json:
                 print(f"  {case.name}{' (compiled)' if compiled else ''}: ratio {rows[-1].ratio:.3f}",
                       file=sys.stderr, flush=True)
+    if device.type == "cuda" and not args.case and args.suite != "quick":
+        rows.append(bench.run_linear_cross_entropy(device))
     if args.json:
         print(json.dumps(bench.as_json(rows, ceiling), indent=2))
     else:

@@ -68,3 +68,8 @@ def test_every_bench_model_swaps_completely():
             continue
         report = mg.swap(case.build())
         assert not report.skipped, f"{case.name}: {report}"
+
+
+def test_linear_cross_entropy_bench_row_on_small_sizes():
+    row = bench.run_linear_cross_entropy(torch.device("cpu"), n=64, h=16, v=500, dtype=torch.float32, repeat=2)
+    assert row.case.startswith("linear_cross_entropy") and row.saved_ratio < 0.5 and row.manual_ms > 0
