@@ -154,7 +154,8 @@ class SiLUFunction(Function):
     dx = dy·σ(x)(1 + x(1 − σ(x))) = dy·(s + y(1 − s))   [+ ds·s(1 − s) for the s output]
     Saves y and s, both outputs, so in-place works (x itself is gone) and double backward flows
     through them. Next to a following layer that keeps y anyway this costs one tensor, as
-    torch's saved x does.
+    torch's saved x does. Half/bfloat16 out of place: saves x instead and recomputes s and y
+    in float32 (the rounded y and s would make dx less accurate than torch's).
     """
 
     @staticmethod
@@ -166,12 +167,19 @@ class SiLUFunction(Function):
     def setup_context(ctx, inputs, output):
         _mark_inplace(ctx, inputs)
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(*output)
+        x, inplace = inputs
+        ctx.from_input = x.dtype in (torch.float16, torch.bfloat16) and not inplace
+        ctx.save_for_backward(*((x,) if ctx.from_input else output))
 
     @staticmethod
     @opmath
     def backward(ctx, dy, ds):
-        y, s = ctx.saved_tensors
+        if ctx.from_input:  # x, read in float32 (opmath): s and y recomputed unrounded
+            (x,) = ctx.saved_tensors
+            s = torch.sigmoid(x)
+            y = x * s
+        else:
+            y, s = ctx.saved_tensors
         dx = None if dy is None else dy * (s + y * (1 - s))
         if ds is not None:
             dx = ds * s * (1 - s) + (0 if dx is None else dx)
