@@ -28,10 +28,7 @@ from .embedding import Embedding
 # ---- BEGIN fused modules ----
 # ---- END fused modules ----
 # ---- BEGIN linear_cross_entropy modules ----
-try:  # torch >= 2.13
-    from .loss import LinearCrossEntropyLoss  # noqa: F401 (exported below when present)
-except ImportError:
-    pass
+from .linear_cross_entropy import LinearCrossEntropyLoss
 # ---- END linear_cross_entropy modules ----
 # ---- BEGIN attention modules ----
 from .attention import MultiheadAttention
@@ -61,6 +58,7 @@ __all__ = [
     # ---- BEGIN fused names ----
     # ---- END fused names ----
     # ---- BEGIN linear_cross_entropy names ----
+    "LinearCrossEntropyLoss",
     # ---- END linear_cross_entropy names ----
     # ---- BEGIN attention names ----
     "MultiheadAttention",
@@ -72,8 +70,6 @@ EXTENSIONS = [
     # ---- BEGIN fused extensions ----
     # ---- END fused extensions ----
     # ---- BEGIN linear_cross_entropy extensions ----
+    "LinearCrossEntropyLoss",  # torch has it from 2.13 (then the twin test checks it)
     # ---- END linear_cross_entropy extensions ----
 ]
-
-if "LinearCrossEntropyLoss" in globals():
-    __all__.append("LinearCrossEntropyLoss")

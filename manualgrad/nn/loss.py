@@ -84,17 +84,3 @@ class CrossEntropyLoss(torch.nn.CrossEntropyLoss):
         return MF.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                                 reduction=self.reduction, label_smoothing=self.label_smoothing)
 
-
-if hasattr(torch.nn, "LinearCrossEntropyLoss"):  # torch >= 2.13
-
-    class LinearCrossEntropyLoss(torch.nn.LinearCrossEntropyLoss):
-        """torch.nn.LinearCrossEntropyLoss (same constructor, ``linear`` submodule, state_dict);
-        ``forward`` runs :func:`manualgrad.functional.linear_cross_entropy`, chunked."""
-
-        def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-            weight = self.linear.weight.reshape((self.num_classes, *self.out_features, self.linear.in_features))
-            bias = (None if self.linear.bias is None
-                    else self.linear.bias.reshape((self.num_classes, *self.out_features)))
-            return MF.linear_cross_entropy(input, weight, target, linear_bias=bias, weight=self.weight,
-                                           reduction=self.reduction, ignore_index=self.ignore_index,
-                                           label_smoothing=self.label_smoothing, options=self.options)

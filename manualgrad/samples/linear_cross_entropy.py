@@ -3,9 +3,11 @@ one are exercised)."""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import torch
+import torch.nn.functional as F
 
 from . import ErrorSample, Sample, make, noncontiguous
 
@@ -39,12 +41,24 @@ def samples(device, dtype):
 
 
 def errors(device):
+    """Bad calls. The shape checks are torch 2.13's Python checks: compared with torch where it has
+    ``F.linear_cross_entropy``, else with torch 2.13's messages written here (``match``)."""
     f = lambda *s: make(*s, device=device, dtype=None, requires_grad=False)  # noqa: E731
+    own = lambda msg: None if hasattr(F, "linear_cross_entropy") else re.escape(msg)  # noqa: E731
     t = torch.tensor([0, 1, 2], device=device)
-    yield ErrorSample((f(3, 2, 5), f(6, 5), t), name="3-d input")
-    yield ErrorSample((f(3, 5), f(5), t), name="1-d weight")
-    yield ErrorSample((f(3, 4), f(6, 5), t), name="in_features mismatch")
-    yield ErrorSample((f(3, 5), f(6, 5), t), dict(linear_bias=f(5)), name="bias shape")
+    yield ErrorSample((f(3, 2, 5), f(6, 5), t), name="3-d input",
+                      match=own("expected input with dimensionality 1 or 2, got 3"))
+    yield ErrorSample((f(3, 5), f(5), t), name="1-d weight",
+                      match=own("expected linear_weight with dimensionality at least 2, got 1"))
+    yield ErrorSample((f(3, 4), f(6, 5), t), name="in_features mismatch",
+                      match=own("expected equal input and linear_weight last dimensions (in_features), got 4 and 5"))
+    yield ErrorSample((f(3, 5), f(6, 5), t), dict(linear_bias=f(5)), name="bias shape",
+                      match=own("expected linear_bias shape (6,), got (5,)"))
+    yield ErrorSample((f(5), f(6, 2, 5), t[0]), name="K-dim weight, unbatched input",
+                      match=own("K-dimensional loss defined by linear_weight shape (6, 2, 5) requires batched input"))
     yield ErrorSample((f(3, 5), f(6, 5), torch.tensor([0, 9, 1], device=device)), name="target out of range")
+    yield ErrorSample((f(3, 5), f(6, 5), t), dict(label_smoothing=1.5), name="label_smoothing > 1")
+    yield ErrorSample((f(3, 5), f(6, 5), t), dict(weight=f(5)), name="class weight shape")
     yield ErrorSample((f(3, 5), f(6, 5), torch.softmax(f(3, 6), 1)), dict(ignore_index=1),
-                      name="probabilities with ignore_index")
+                      name="probabilities with ignore_index",
+                      match=own("ignore_index cannot be specified when target contains probabilities"))
