@@ -33,7 +33,8 @@ def cmd_verify(args) -> int:
     except KeyError as e:
         raise CliError(e.args[0]) from None
     reports = []
-    for spec in specs:
+    for i, spec in enumerate(specs):
+        torch.manual_seed(args.seed + i)  # each op's random samples reproducible on their own
         reports.append(verify_op(spec, device, dtype, gradcheck=not args.no_gradcheck))
         if not args.json:
             _print_row(reports[-1], first=len(reports) == 1, device=device, dtype=args.dtype)
@@ -48,7 +49,7 @@ def cmd_verify(args) -> int:
         print("\nerrors: max |ours − torch| / max(1, |torch|) over all samples (absolute for small values, "
               "relative for large)")
         print(f"\n{len(reports) - len(failed)}/{len(reports)} ops pass on {device} in {args.dtype}"
-              f" (torch {torch.__version__})")
+              f" (torch {torch.__version__}, --seed {args.seed})")
     return 1 if failed else 0
 
 
@@ -113,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--op", action="append", metavar="NAME", help="only this op (repeatable)")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     v.add_argument("--no-gradcheck", action="store_true", help="skip float64 gradcheck/gradgradcheck")
+    v.add_argument("--seed", type=int, default=0,
+                   help="seed of the random samples (default 0; op i uses seed+i), to reproduce a run")
     v.set_defaults(func=cmd_verify)
     b = sub.add_parser("bench", help="manualgrad vs torch autograd: step time, saved bytes, peak memory")
     b.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])

@@ -23,6 +23,15 @@ def test_verify_json(capsys):
     assert rows[0]["name"] == "linear" and rows[0]["ok"] and rows[0]["samples"] > 5
 
 
+def test_verify_seed_reproduces_a_run(capsys):
+    runs = []
+    for seed in (3, 3, 4):
+        assert cli.main(["verify", "--op", "mse_loss", "--no-gradcheck", "--json", "--seed", str(seed)]) == 0
+        runs.append(json.loads(capsys.readouterr().out)[0])
+    assert runs[0] == runs[1]  # same seed, same samples, the same errors to the last bit
+    assert runs[0]["forward_err"] != runs[2]["forward_err"] or runs[0]["grad_err"] != runs[2]["grad_err"]
+
+
 def test_verify_exits_1_when_an_op_is_wrong(monkeypatch, capsys):
     good = ops.get("linear")
     broken = OpSpec("broken_linear", lambda x, w, b=None: good.op(x, w, b) * 1.001, good.ref,
