@@ -207,7 +207,7 @@ class Distributed(Local):
             return state
         ids = {n: i for i, n in enumerate(n for g in state["param_groups"] for n in g["params"])}
         return {"state": {ids[n]: s for n, s in state["state"].items()},  # optimizer.state_dict()'s format
-                "param_groups": [dict(g, params=[ids[n] for n in g["params"]]) for g in state["param_groups"]]}
+                "param_groups": optimizer.state_dict()["param_groups"]}
 
     def load_optim_state(self, model, optimizer, state):
         if self.kind != "fsdp":
@@ -216,9 +216,11 @@ class Distributed(Local):
 
         fqn = {id(p): n for n, p in model.named_parameters()}
         names = [fqn[id(p)] for g in optimizer.param_groups for p in g["params"]]
-        state = {"state": {names[i]: s for i, s in state["state"].items()},
-                 "param_groups": [dict(g, params=[names[i] for i in g["params"]]) for g in state["param_groups"]]}
-        set_optimizer_state_dict(model, optimizer, state, options=_options(gather=False))
+        by_name = {"state": {names[i]: s for i, s in state["state"].items()},
+                   "param_groups": [dict(g, params=[names[i] for i in g["params"]]) for g in state["param_groups"]]}
+        set_optimizer_state_dict(model, optimizer, by_name, options=_options(gather=False))
+        for group, saved in zip(optimizer.param_groups, state["param_groups"]):  # as saved (betas a tuple)
+            group.update((k, v) for k, v in saved.items() if k != "params")
 
 
 def _options(gather: bool):
@@ -274,7 +276,8 @@ def _shard(model, optimizer) -> None:
 
 
 def describe(engine: Local) -> str:
-    return "" if engine.kind is None else f" ({engine.kind.upper()}, {engine.world} processes)"
+    return "" if engine.kind is None else \
+        f" ({engine.kind.upper()}, {engine.world} process{'es' if engine.world > 1 else ''})"
 
 
 __all__ = ["launched", "process_group", "train_loader", "Local", "Distributed", "KINDS", "describe"]
