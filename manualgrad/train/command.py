@@ -14,7 +14,7 @@ from .. import data
 from .. import nn as mnn
 from .. import optim as mopt
 from ..cli import CliError
-from . import models
+from . import distributed, models
 from .parity import ParityError
 from .runs import EarlyStopping, latest_checkpoint
 from .trainer import NonFiniteError, Trainer, pick_device
@@ -49,6 +49,8 @@ def add_parser(sub) -> None:
     a("--early-stopping", type=int, default=None, metavar="PATIENCE",
       help="stop after PATIENCE epochs without val/loss improvement and restore the best weights")
     a("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    a("--fsdp", action="store_true",
+      help="under torchrun: shard the model with FSDP2 (fully_shard) instead of DistributedDataParallel")
     a("--seed", type=int, default=0)
     a("--log-dir", default="tb_logs")
     a("--name", default=None, help="run name (default: <dataset>_<model>)")
@@ -124,6 +126,20 @@ def cmd_train(args) -> int:
             if args.resume == "auto" else args.resume
     except (RuntimeError, FileNotFoundError, ValueError) as e:
         error(str(e))
+    if args.fsdp and args.check_grads_every:
+        error("--check-grads-every is not supported with --fsdp (the parameters are sharded); use DDP")
+    if not distributed.launched():
+        if args.fsdp:
+            error("--fsdp needs torchrun: torchrun --nproc-per-node=N -m manualgrad train --fsdp ...")
+        return _train(args, device, splits, resume)
+    batch, world = len(splits[0]) if args.batch_size == "full" else int(args.batch_size), distributed.world_size()
+    if batch % world:
+        error(f"--batch-size {batch} is the global batch: it must be divisible by the {world} processes")
+    with distributed.process_group(device) as device:
+        return _train(args, device, splits, resume, "fsdp" if args.fsdp else "ddp")
+
+
+def _train(args, device, splits, resume, kind=None) -> int:
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     train, val, test = splits
@@ -137,7 +153,10 @@ def cmd_train(args) -> int:
                   **({"batch_norm": args.batch_norm} if args.model == "mlp" else {}))
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
     batch = len(train) if args.batch_size == "full" else int(args.batch_size)
-    loader = DataLoader(train, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(args.seed))
+    if kind:  # every rank gets batch / world samples of each global batch
+        loader = distributed.train_loader(train, batch, seed=args.seed)
+    else:
+        loader = DataLoader(train, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(args.seed))
     val_loader, test_loader = (DataLoader(s, batch_size=1024) for s in (val, test))
     hparams = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items() if k != "func"}
     hparams["hidden"] = ",".join(map(str, args.hidden))
@@ -149,7 +168,7 @@ def cmd_train(args) -> int:
         grad_clip=args.grad_clip, grad_clip_value=args.grad_clip_value,
         early_stopping=EarlyStopping(args.early_stopping) if args.early_stopping else None,
         check_grads_every=args.check_grads_every, log_every=args.log_every, hist_every=args.hist_every,
-        quiet=args.quiet)
+        quiet=args.quiet, distributed=kind)
     try:
         trainer.fit(loader, val_loader, epochs=args.epochs, resume=resume)
     except KeyboardInterrupt as e:
@@ -159,8 +178,11 @@ def cmd_train(args) -> int:
         print(f"manualgrad train: error: {e}", file=sys.stderr)
         return 1
     test_metrics = trainer.evaluate(test_loader)
+    if not trainer.dist.is_main:
+        return 0
     shown = "  ".join(f"test/{k} {v:.4f}" for k, v in test_metrics.items())
-    print(f"{shown}  ({trainer.step} steps, {trainer.epoch} epochs on {device})")
+    print(f"{shown}  ({trainer.step} steps, {trainer.epoch} epochs on {device}"
+          f"{distributed.describe(trainer.dist)})")
     print(f"run folder: {trainer.run_dir}")
     print(f"open TensorBoard: tensorboard --logdir {args.log_dir}")
     return 0

@@ -61,12 +61,23 @@ class ActivationMonitor:
             h.remove()
 
 
+def full_tensor(t: torch.Tensor) -> torch.Tensor:
+    """An FSDP2 (DTensor) parameter or gradient gathered whole (a collective: every rank must ask
+    in the same order); any other tensor as it is."""
+    return t.full_tensor() if hasattr(t, "full_tensor") else t
+
+
+def local_tensor(t: torch.Tensor) -> torch.Tensor:
+    """This rank's shard of an FSDP2 (DTensor) tensor, without communication; any other as it is."""
+    return t.to_local() if hasattr(t, "to_local") else t
+
+
 def grad_norms(named_params) -> dict[str, float]:
     """``grad_norm/<param>`` for every parameter with a gradient, and ``grad_norm/total``."""
     out, total = {}, 0.0
     for name, p in named_params:
         if p.grad is not None:
-            n = p.grad.detach().norm().item()
+            n = full_tensor(p.grad.detach()).norm().item()
             out[f"grad_norm/{name}"] = n
             total += n * n
     out["grad_norm/total"] = math.sqrt(total)
@@ -79,17 +90,18 @@ def update_ratios(before: dict[str, torch.Tensor], named_params) -> dict[str, fl
     for name, p in named_params:
         if name in before:
             w0 = before[name]
-            step, norm = (p.detach() - w0).norm().item(), w0.norm().item()
+            step, norm = full_tensor(p.detach() - w0).norm().item(), full_tensor(w0).norm().item()
             if step > 0 and norm > 0:
                 out[f"update_ratio/{name}"] = math.log10(step / norm)
     return out
 
 
 def first_non_finite(loss: torch.Tensor, named_params) -> str | None:
-    """'loss', the name of the first parameter whose gradient is NaN/inf, or None."""
+    """'loss', the name of the first parameter whose gradient is NaN/inf, or None (FSDP2: this
+    rank's shard only, no collective; the trainer agrees on the outcome across ranks)."""
     if not torch.isfinite(loss).all():
         return "loss"
     for name, p in named_params:
-        if p.grad is not None and not torch.isfinite(p.grad).all():
+        if p.grad is not None and not torch.isfinite(local_tensor(p.grad)).all():
             return name
     return None

@@ -26,11 +26,13 @@ def torch_twin(module: torch.nn.Module) -> torch.nn.Module:
     return twin
 
 
-def check_parity(model, loss_fn, x, y, rng_before, l1=0.0, l2=0.0) -> float:
+def check_parity(model, loss_fn, x, y, rng_before, l1=0.0, l2=0.0, average=None) -> float:
     """Recompute the gradients of ``loss_fn(model(x), y)`` (+ the L1/L2 penalty) through the torch
     twins, drawing the same random numbers (dropout) from ``rng_before``, and compare them with the
     ``.grad`` manualgrad just left on ``model``'s parameters. Returns the max abs difference;
-    raises :class:`ParityError` naming the parameter when one is beyond :data:`TOLERANCE`."""
+    raises :class:`ParityError` naming the parameter when one is beyond :data:`TOLERANCE`.
+    ``average``: under DDP, the mean over ranks of the twin's local-batch gradients (what DDP left
+    on ``model``), so that every rank compares the same numbers and raises together."""
     twin, twin_loss = torch_twin(model), torch_twin(loss_fn)
     with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []):
         torch.set_rng_state(rng_before["torch"])
@@ -42,6 +44,8 @@ def check_parity(model, loss_fn, x, y, rng_before, l1=0.0, l2=0.0) -> float:
         names = [n for n, p in twin.named_parameters() if p.requires_grad]
         grads = torch.autograd.grad(loss, [p for n, p in twin.named_parameters() if p.requires_grad],
                                     allow_unused=True)
+    if average is not None:
+        grads = average(grads)
     ours = dict(model.named_parameters())
     # a gradient that is zero in exact arithmetic (a bias before BatchNorm) is rounding noise of
     # the size of the model's other gradients: allow that much absolute slack too

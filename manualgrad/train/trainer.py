@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from ..regularization import penalty
 from . import checkpoint as ckpt
-from .health import ActivationMonitor, first_non_finite, grad_norms, update_ratios
+from .distributed import Distributed, Local
+from .health import ActivationMonitor, first_non_finite, full_tensor, grad_norms, update_ratios
 from .parity import check_parity
 from .runs import EarlyStopping, new_version_dir, write_hparams
 
@@ -62,14 +63,21 @@ class Trainer:
     ``grad_clip``/``grad_clip_value``: clip by global norm / by value (torch.nn.utils).
     ``check_grads_every``: K > 0 recomputes the batch's gradients through the torch twin at step 0
     and every K steps (``parity/max_abs_diff``). Runs go to ``log_dir/name/version_N/``.
+    ``distributed``: 'ddp' or 'fsdp' (FSDP2) inside an initialized process group (see
+    :mod:`manualgrad.train.distributed`); ``model`` stays the unwrapped module.
     """
 
     def __init__(self, model, optimizer, loss_fn, *, scheduler=None, task="classification", device="auto",
                  log_dir="tb_logs", name="run", hparams=None, l1=0.0, l2=0.0, grad_clip=None,
                  grad_clip_value=None, early_stopping: EarlyStopping | None = None, check_grads_every=0,
-                 log_every=10, hist_every=100, quiet=False):
-        self.device = pick_device(device)
+                 log_every=10, hist_every=100, quiet=False, distributed: str | None = None):
+        self.dist = Distributed(distributed) if distributed else Local()
+        if self.dist.kind == "fsdp" and check_grads_every:
+            raise ValueError("check_grads_every is not supported with distributed='fsdp' (the parameters are "
+                             "sharded over the ranks); check gradient parity with 'ddp' or one process")
+        self.device = self.dist.device(pick_device(device))
         self.model, self.loss_fn = model.to(self.device), loss_fn
+        self.trained = self.dist.wrap(self.model, optimizer)  # what training steps call
         self.optimizer, self.scheduler, self.task = optimizer, scheduler, task
         self.log_dir, self.name, self.hparams = log_dir, name, dict(hparams or {})
         self.l1, self.l2, self.grad_clip, self.grad_clip_value = l1, l2, grad_clip, grad_clip_value
@@ -93,19 +101,21 @@ class Trainer:
         self.monitor.active = logging
         rng_before = ckpt.rng_state() if self._parity_due() else None
         self.optimizer.zero_grad(set_to_none=True)
-        out = self.model(x)
+        out = self.trained(x)
         loss, total = self._loss(out, y)
         total.backward()
         self.monitor.active = False
         bad = first_non_finite(loss, params)
-        if bad is not None:
-            what = "the loss" if bad == "loss" else f"the gradient of parameter {bad!r}"
+        flagged, loss_sum = self.dist.sum([float(bad is not None), loss.item()])  # all ranks stop together
+        if flagged:
+            what = "the loss" if bad == "loss" else f"the gradient of parameter {bad!r}" if bad else \
+                "the loss or a gradient on another rank"
             raise NonFiniteError(f"{what} is not finite (NaN or inf) at step {self.step}, epoch {self.epoch}; "
                                  f"no update was applied, the last good checkpoint is {self._last_path()}")
         scalars = {}
         if rng_before is not None:
             scalars["parity/max_abs_diff"] = check_parity(self.model, self.loss_fn, x, y, rng_before,
-                                                          self.l1, self.l2)
+                                                          self.l1, self.l2, self.dist.average)
         if logging:
             scalars.update(grad_norms(params))
             before = {n: p.detach().clone() for n, p in params}
@@ -116,21 +126,22 @@ class Trainer:
         self.optimizer.step()
         if logging:
             scalars.update(update_ratios(before, params))
-            scalars.update(self.monitor.pop())
-            scalars["train/loss"] = loss.item()
+            batch_stats = self.monitor.pop()
             if self.task == "classification":
-                scalars["train/acc"] = (out.argmax(-1) == y).float().mean().item()
+                batch_stats["train/acc"] = (out.argmax(-1) == y).float().mean().item()
+            scalars.update(self.dist.mean(batch_stats))
+            scalars["train/loss"] = loss_sum / self.dist.world
             scalars["lr"] = self.optimizer.param_groups[0]["lr"]
             scalars["epoch"] = self.epoch
         for tag, value in scalars.items():
             self.writer.add_scalar(tag, value, self.step)
         if self.hist_every and self.step % self.hist_every == 0:
             for n, p in params:
-                self.writer.add_histogram(f"weights/{n}", p.detach().cpu(), self.step)
+                self.writer.add_histogram(f"weights/{n}", full_tensor(p.detach()).cpu(), self.step)
                 if p.grad is not None:
-                    self.writer.add_histogram(f"grads/{n}", p.grad.detach().cpu(), self.step)
+                    self.writer.add_histogram(f"grads/{n}", full_tensor(p.grad.detach()).cpu(), self.step)
         self.step += 1
-        return loss.item()
+        return loss_sum / self.dist.world
 
     def _parity_due(self) -> bool:
         return bool(self.check_grads_every) and self.step % self.check_grads_every == 0
@@ -138,8 +149,10 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def evaluate(self, loader) -> dict:
-        """Mean loss (and accuracy for classification) over ``loader``, in eval mode."""
+        """Mean loss (and accuracy for classification) over ``loader``, in eval mode (distributed:
+        over the union of every rank's ``loader``)."""
         was_training = self.model.training
+        self.dist.sync_buffers(self.model)
         self.model.eval()
         total = correct = n = 0
         for x, y in loader:
@@ -150,6 +163,7 @@ class Trainer:
                 correct += (out.argmax(-1) == y).sum().item()
             n += len(y)
         self.model.train(was_training)
+        total, correct, n = self.dist.sum([total, correct, n])
         metrics = {"loss": total / max(n, 1)}
         if self.task == "classification":
             metrics["acc"] = correct / max(n, 1)
@@ -160,7 +174,8 @@ class Trainer:
         return None if self.run_dir is None else self.run_dir / "checkpoints" / "last.pt"
 
     def _state(self, generator, epoch_rng) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {"model": self.dist.state_view(self.model).state_dict(),
+                "optimizer": self.dist.optim_state(self.model, self.optimizer),
                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,
                 "early_stopping": self.early_stopping.state_dict() if self.early_stopping else None,
                 "epoch": self.epoch, "batch": self.batch, "step": self.step, "best": self.best,
@@ -168,8 +183,8 @@ class Trainer:
 
     def _restore(self, path, generator):
         state = ckpt.load(path, map_location=self.device)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.dist.state_view(self.model).load_state_dict(state["model"])
+        self.dist.load_optim_state(self.model, self.optimizer, state["optimizer"])
         if self.scheduler and state["scheduler"]:
             self.scheduler.load_state_dict(state["scheduler"])
         if self.early_stopping and state["early_stopping"]:
@@ -182,15 +197,14 @@ class Trainer:
     def fit(self, train_loader, val_loader=None, epochs: int = 10, resume=None) -> dict:
         """Train until ``epochs`` epochs are done in total (a resumed run counts the epochs before
         it) or early stopping fires. Returns the last epoch's metrics."""
-        from torch.utils.tensorboard import SummaryWriter
-
         generator = getattr(train_loader, "generator", None)
         state = self._restore(resume, generator) if resume else None
-        if self.run_dir is None:
-            self.run_dir = new_version_dir(self.log_dir, self.name)
-        (self.run_dir / "checkpoints").mkdir(exist_ok=True)
-        write_hparams(self.run_dir / "hparams.yaml", self.hparams)
-        self.writer = SummaryWriter(str(self.run_dir), purge_step=self.step if resume else None)
+        if self.run_dir is None:  # rank 0's, on every rank
+            self.run_dir = self.dist.shared(lambda: new_version_dir(self.log_dir, self.name))
+        if self.dist.is_main:
+            (self.run_dir / "checkpoints").mkdir(exist_ok=True)
+            write_hparams(self.run_dir / "hparams.yaml", self.hparams)
+        self.writer = self.dist.writer(self.run_dir, self.step if resume else None)
         self.monitor = ActivationMonitor(self.model)
         metrics, stopped = {}, False
         try:
@@ -205,7 +219,7 @@ class Trainer:
         finally:
             self.monitor.remove()
             self.writer.flush()
-        if self.early_stopping and self.early_stopping.restore(self.model):
+        if self.early_stopping and self.early_stopping.restore(self.dist.state_view(self.model)):
             metrics["restored_best_epoch"] = self.early_stopping.best_epoch
         self._log_hparams(metrics)
         self.writer.close()
@@ -213,8 +227,10 @@ class Trainer:
 
     def _epoch(self, train_loader, val_loader, generator, epoch_rng, interrupt, state):
         self.model.train()
+        if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):  # DistributedSampler: reshuffle
+            train_loader.sampler.set_epoch(self.epoch)
         bar = tqdm(total=len(train_loader), desc=f"epoch {self.epoch}", leave=False,
-                   disable=self.quiet or not sys.stderr.isatty())
+                   disable=self.quiet or not self.dist.is_main or not sys.stderr.isatty())
         skip = self.batch  # batches done before an interrupted run stopped
         for i, (x, y) in enumerate(train_loader):
             if i < skip:
@@ -225,8 +241,8 @@ class Trainer:
             self.batch = i + 1
             bar.update(1 + (skip if i == skip else 0))
             bar.set_postfix(loss=f"{loss:.4f}")
-            if interrupt.requested:
-                ckpt.save_atomic(self._state(generator, epoch_rng), self._last_path())
+            if self.dist.sum([float(interrupt.requested)])[0]:  # any rank's Ctrl-C stops all
+                self.dist.save(lambda: self._state(generator, epoch_rng), self._last_path())
                 bar.close()
                 raise KeyboardInterrupt(f"interrupted at step {self.step}; resume with --resume {self._last_path()}")
         bar.close()
@@ -237,15 +253,16 @@ class Trainer:
         if self.scheduler is not None:
             plateau = isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
             self.scheduler.step(value) if plateau else self.scheduler.step()
-        stop = self.early_stopping.step(value, self.epoch, self.model) if self.early_stopping else False
+        view = self.dist.state_view(self.model)
+        stop = self.early_stopping.step(value, self.epoch, view) if self.early_stopping else False
         improved = self.early_stopping.best_epoch == self.epoch if self.early_stopping else value < self.best
         self.epoch, self.batch = self.epoch + 1, 0
         if improved:
             self.best = value
-            ckpt.save_atomic({"model": self.model.state_dict(), "epoch": self.epoch, self.monitor_key: value},
-                             self.run_dir / "checkpoints" / "best.pt")
-        ckpt.save_atomic(self._state(generator, ckpt.rng_state(generator)), self._last_path())
-        if not self.quiet:
+            self.dist.save(lambda: {"model": view.state_dict(), "epoch": self.epoch, self.monitor_key: value},
+                           self.run_dir / "checkpoints" / "best.pt")
+        self.dist.save(lambda: self._state(generator, ckpt.rng_state(generator)), self._last_path())
+        if not self.quiet and self.dist.is_main:
             shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
             print(f"epoch {self.epoch - 1}: train/loss {loss:.4f}  {shown}", file=sys.stderr)
         return dict(metrics, **{"train/loss": loss}), stop
