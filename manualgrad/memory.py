@@ -34,12 +34,16 @@ class SavedBytes:
         return t
 
     def __enter__(self):
+        from .functions._recompute import transparent
+
         self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, lambda t: t)
+        self._withdraw = transparent(self._pack)  # counting does not change what a layer may save
         self._hooks.__enter__()
         return self
 
     def __exit__(self, *exc):
         self._hooks.__exit__(*exc)
+        self._withdraw()
 
 
 def saved_bytes(fn, *args, **kwargs) -> tuple[int, object]:
