@@ -7,6 +7,8 @@ that never were otherwise (narrow + add, sums); where torch's own backward raise
 
 import contextlib
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -116,3 +118,33 @@ def test_cuda_ops_torch_refuses_run_here_and_repeat(case, deterministic):
     want = [y, *torch.autograd.grad(y, x, torch.ones_like(y))]
     for g, h in zip(runs[0], want):
         torch.testing.assert_close(g, h)
+
+
+def test_train_deterministic_twice_gives_identical_parameters(tmp_path):
+    """``manualgrad train --deterministic`` (a tiny CPU run, dropout on: RNG in the loop) twice:
+    the final parameters are bit-identical, and the run's hparams record the flag."""
+    cmd = [sys.executable, "-m", "manualgrad", "train", "--dataset", "spirals", "--epochs", "1", "--quiet",
+           "--dropout", "0.2", "--hidden", "16", "--deterministic", "--log-dir", str(tmp_path), "--name", "det"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for _ in range(2):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        assert r.returncode == 0, r.stderr
+    a, b = (torch.load(tmp_path / "det" / f"version_{v}" / "checkpoints" / "last.pt", weights_only=True)["model"]
+            for v in (0, 1))
+    assert a.keys() == b.keys() and a
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert "deterministic: true" in (tmp_path / "det" / "version_0" / "hparams.yaml").read_text()
+
+
+def test_use_deterministic_algorithms_sets_the_flag_and_cublas_config(monkeypatch):
+    from manualgrad.train.command import use_deterministic_algorithms
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    with deterministic_algorithms():  # restores both afterwards
+        torch.use_deterministic_algorithms(False)
+        use_deterministic_algorithms("cpu")
+        assert torch.are_deterministic_algorithms_enabled()
+        os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)  # (the context set it)
+        use_deterministic_algorithms("cuda")
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
