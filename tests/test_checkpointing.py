@@ -119,18 +119,9 @@ def test_without_the_rng_restore_the_masks_differ(name):
 def activation_bytes(model, x, wrap):
     """Bytes of the distinct storages autograd keeps from forward to backward, parameters left
     out (a layer saving its weight costs nothing)."""
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    kept = {}
-
-    def pack(t):
-        storage = t.untyped_storage()
-        if t.numel() and storage.data_ptr() not in params:
-            kept[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with SavedBytes(ignore=model.parameters()) as counter:
         WRAPS[wrap](model, x.detach().requires_grad_())
-    return sum(kept.values())
+    return counter.total
 
 
 @pytest.mark.parametrize("name, whole, halves", [("mlp", 8, 1.75), ("cnn", 6, None), ("transformer", 30, 1.8)])
