@@ -16,16 +16,23 @@ import torch
 class SavedBytes:
     """Counts the bytes of every tensor autograd saves while active; each storage once (a tensor
     saved by two nodes, or a view of one already saved, is not counted twice). ``by`` attributes
-    them to a label (the module running when they were saved)."""
+    them to a label (the module running when they were saved). Tensors sharing storage with one
+    in ``ignore`` (say ``model.parameters()``: a layer saving its weight costs nothing) are not
+    counted: what remains are the saved activations."""
 
-    def __init__(self):
+    def __init__(self, ignore=()):
         self.total, self.count, self.by = 0, 0, {}
         self.label = ""
-        self._seen: set = set()
+        self._seen: set = {self._key(t) for t in ignore}
+
+    @staticmethod
+    def _key(t: torch.Tensor):
+        storage = t.untyped_storage()
+        return storage.data_ptr(), t.device, storage.nbytes()
 
     def _pack(self, t: torch.Tensor):
         storage = t.untyped_storage()
-        key = (storage.data_ptr(), t.device, storage.nbytes())
+        key = self._key(t)
         if t.numel() and key not in self._seen:
             self._seen.add(key)
             self.total += storage.nbytes()
@@ -34,12 +41,16 @@ class SavedBytes:
         return t
 
     def __enter__(self):
+        from .functions._recompute import transparent
+
         self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, lambda t: t)
+        self._withdraw = transparent(self._pack)  # counting does not change what a layer may save
         self._hooks.__enter__()
         return self
 
     def __exit__(self, *exc):
         self._hooks.__exit__(*exc)
+        self._withdraw()
 
 
 def saved_bytes(fn, *args, **kwargs) -> tuple[int, object]:

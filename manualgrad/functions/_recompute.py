@@ -14,7 +14,11 @@ output relu(z), which the next Conv saves as x, μ, rstd too: one activation per
 BatchNorm's input plus ReLU's output.
 
 A tag is valid only for the tensor it was put on, at the version it had (an in-place change
-afterwards voids it), while grad mode is on, outside torch.compile and torch.func transforms.
+afterwards voids it), while grad mode is on, outside torch.compile and torch.func transforms,
+and under the saved-tensor hooks it was made under: a tag never crosses into or out of a
+``torch.utils.checkpoint`` region (or ``save_on_cpu``), since checkpoint's recomputation sees a
+fresh, untagged input object and must save what the first forward saved. Hooks that only look
+(``memory.SavedBytes``) are declared with :func:`transparent` and do not count.
 """
 
 from __future__ import annotations
@@ -28,10 +32,28 @@ def _active() -> bool:
     return not torch.compiler.is_compiling() and not torch._C._are_functorch_transforms_active()
 
 
+_TRANSPARENT: dict = {}  # pack hook of an observer -> the hooks in force beneath it
+
+
+def _hooks():
+    """The pack hook of the innermost ``saved_tensors_hooks`` (checkpoint's among them) that is
+    not :func:`transparent`, or None."""
+    top = getattr(torch._C._autograd, "_top_saved_tensors_default_hooks", None)  # private: guarded
+    found = top(True) if top is not None else None
+    return _TRANSPARENT.get(found[0], found[0]) if found else None
+
+
+def transparent(pack):
+    """Declare ``pack`` (about to be pushed) a hook that returns what it is given: tags made
+    outside it stay valid inside. Returns a callable that withdraws the declaration."""
+    _TRANSPARENT[pack] = _hooks()
+    return lambda: _TRANSPARENT.pop(pack, None)
+
+
 def tag(y: torch.Tensor, fn, *sources: torch.Tensor) -> torch.Tensor:
     """Mark ``y`` (an output that requires grad) as ``fn(*sources)``; returns ``y``."""
     if y.requires_grad and torch.is_grad_enabled() and _active():
-        setattr(y, _ATTR, (fn, sources, y._version))
+        setattr(y, _ATTR, (fn, sources, y._version, _hooks()))
     return y
 
 
@@ -41,7 +63,7 @@ def recipe(x: torch.Tensor):
     if not _active():  # first: torch.compile must not trace the attribute lookup
         return None
     found = x.__dict__.get(_ATTR) if hasattr(x, "__dict__") else None
-    if found is None or found[2] != x._version:
+    if found is None or found[2] != x._version or found[3] is not _hooks():
         return None
     return found[0], found[1]
 

@@ -4,6 +4,7 @@ digits to ≥ 97 % test accuracy in well under a minute on two CPU cores."""
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 
@@ -52,6 +53,8 @@ def add_parser(sub) -> None:
     a("--fsdp", action="store_true",
       help="under torchrun: shard the model with FSDP2 (fully_shard) instead of DistributedDataParallel")
     a("--seed", type=int, default=0)
+    a("--deterministic", action="store_true",
+      help="torch.use_deterministic_algorithms(True) (and CUBLAS_WORKSPACE_CONFIG on CUDA): bit-identical reruns")
     a("--log-dir", default="tb_logs")
     a("--name", default=None, help="run name (default: <dataset>_<model>)")
     a("--resume", default=None, metavar="PATH|auto", help="continue from a last.pt, or the latest run of --name")
@@ -87,6 +90,14 @@ def _validate(args) -> None:
     if not sizes or min(sizes) < 1:
         error(f"--hidden must be positive integers separated by commas, got {args.hidden!r}")
     args.hidden = tuple(sizes)
+
+
+def use_deterministic_algorithms(device) -> None:
+    """Every op deterministic for the rest of the process (an op without a deterministic kernel
+    raises); cuBLAS needs a fixed workspace on CUDA, set before its first use."""
+    if torch.device(device).type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
 
 
 def make_optimizer(name, params, lr, momentum, weight_decay):
@@ -142,6 +153,8 @@ def cmd_train(args) -> int:
 def _train(args, device, splits, resume, kind=None) -> int:
     torch.manual_seed(args.seed)
     random.seed(args.seed)
+    if args.deterministic:
+        use_deterministic_algorithms(device)
     train, val, test = splits
     classify = data.is_classification(args.dataset)
     x0, _ = train[0]
