@@ -13,6 +13,7 @@ import torch
 from ._base import Function
 from ._reduction import reduce, unreduce
 from ._precision import dtype_name
+from ._transform import values_hidden
 
 
 def class_dim(x: torch.Tensor) -> int:
@@ -103,8 +104,8 @@ class NLLLossFunction(Function):
 def check_bounds(t: torch.Tensor, ignore_index: int, n_classes: int) -> None:
     """IndexError "Target 7 is out of bounds." for the first t_i ∉ [0, C) other than k, as torch's
     CPU kernel (on CUDA torch would hit a device assert instead). Data-dependent, so skipped while
-    torch.compile traces."""
-    if torch.compiler.is_compiling() or t.numel() == 0:
+    torch.compile traces and under torch.func transforms."""
+    if values_hidden() or t.numel() == 0:
         return
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     if bool(bad.any()):
