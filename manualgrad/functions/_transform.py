@@ -55,7 +55,8 @@ def forward_mode_ops() -> list[str]:
     while todo:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
-        if "jvp" in vars(cls) and not cls.__name__.startswith("_"):
+        owner = next(k for k in cls.__mro__ if "jvp" in vars(k))
+        if owner is not Function and not cls.__name__.startswith("_"):
             found.append(cls.__name__)
     return sorted(set(found))
 
@@ -66,3 +67,17 @@ def no_forward_mode(cls) -> NotImplementedError:
         f"manualgrad: forward-mode AD (torch.func.jvp, jacfwd, forward_ad dual tensors) is not "
         f"implemented for {cls.__name__}; it has a hand-derived backward only (use reverse mode: "
         f"torch.func.grad, vjp, jacrev). Forward mode works for: {', '.join(forward_mode_ops())}.")
+
+
+def diagonal_jvp(cls, ctx, dx, *_):
+    """jvp of an elementwise y = f(x): dy = f′(x) ⊙ dx. The Jacobian diag(f′) is its own
+    transpose, so J·dx is the Function's backward applied to dx (which reads the same tensors,
+    saved for forward too). Use as ``jvp = classmethod(diagonal_jvp)``."""
+    dy = cls.backward(ctx, dx)
+    return tangent(ctx, dx, dy[0] if isinstance(dy, tuple) else dy)
+
+
+def add_tangents(*terms):
+    """Σ of the terms that are not None (None if all are)."""
+    present = [t for t in terms if t is not None]
+    return sum(present[1:], present[0]) if present else None
