@@ -195,12 +195,7 @@ class SiLUFunction(Function):
     @staticmethod
     @opmath
     def backward(ctx, dy, ds):
-        if ctx.from_input:  # x, read in float32 (opmath): s and y recomputed unrounded
-            (x,) = ctx.saved_tensors
-            s = torch.sigmoid(x)
-            y = x * s
-        else:
-            y, s = ctx.saved_tensors
+        y, s = _silu_saved(ctx)
         dx = None if dy is None else dy * (s + y * (1 - s))
         if ds is not None:
             dx = ds * s * (1 - s) + (0 if dx is None else dx)
@@ -208,8 +203,18 @@ class SiLUFunction(Function):
 
     @staticmethod
     def jvp(ctx, dx, _):
-        ds = SiLUFunction.backward(ctx, None, dx)[0]
-        return tangent(ctx, dx, SiLUFunction.backward(ctx, dx, None)[0]), ds
+        y, s = _silu_saved(ctx)
+        ds = dx * s * (1 - s)
+        return tangent(ctx, dx, dx * (s + y * (1 - s))), ds
+
+
+def _silu_saved(ctx):
+    """(y, s) of SiLU: saved, or recomputed from the saved x (read in float32 by opmath)."""
+    if ctx.from_input:
+        (x,) = ctx.saved_tensors
+        s = torch.sigmoid(x)
+        return x * s, s
+    return ctx.saved_tensors
 
 
 class SoftplusFunction(Function):

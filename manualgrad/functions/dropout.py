@@ -62,11 +62,15 @@ class DropoutFunction(Function):
 
     @staticmethod
     def backward(ctx, dy, _dpacked):
-        (packed,) = ctx.saved_tensors
-        keep = unpack_bits(packed, dy.shape).to(dy.dtype)
-        scale = keep.div_(1 - ctx.p) if ctx.p < 1 else keep.zero_()
-        return dy * scale, None, None
+        return dy * _scale(ctx, dy), None, None
 
     @staticmethod
     def jvp(ctx, dx, *_):
-        return tangent(ctx, dx, DropoutFunction.backward(ctx, dx, None)[0]), None  # diagonal: J·dx = Jᵀ·dx
+        return tangent(ctx, dx, dx * _scale(ctx, dx)), None
+
+
+def _scale(ctx, like: torch.Tensor) -> torch.Tensor:
+    """m / (1 − p) from the saved packed mask, shaped and typed as ``like``."""
+    (packed,) = ctx.saved_tensors
+    keep = unpack_bits(packed, like.shape).to(like.dtype)
+    return keep.div_(1 - ctx.p) if ctx.p < 1 else keep.zero_()
