@@ -6,6 +6,7 @@ import torch
 
 from ..functions._precision import dtype_name
 from ..functions.embedding import EmbeddingFunction
+from ..functions._transform import transforms_active, values_hidden
 from ._autocast import autocast_policy
 
 # dtypes that keep a legacy tensor-type name ("torch.FloatTensor") in torch's argument checks;
@@ -30,7 +31,8 @@ def embedding(
     ``max_norm`` renormalises the referenced rows of ``weight`` in place (no grad) before the
     lookup; ``sparse=True`` gives ``weight`` a sparse COO gradient. Indices outside
     ``[0, num_embeddings)`` raise ``IndexError`` on every device (torch device-asserts on CUDA;
-    one host sync, skipped under ``torch.compile``).
+    one host sync, skipped under ``torch.compile`` and torch.func transforms). Under torch.func
+    ``sparse=True`` raises (functorch has no sparse gradients).
     """
     if padding_idx is not None:
         n = weight.size(0)
@@ -39,6 +41,9 @@ def embedding(
         if padding_idx < 0:
             padding_idx += n
     _check(input, weight)
+    if sparse and transforms_active():
+        raise NotImplementedError("manualgrad embedding: sparse=True (a sparse COO gradient of weight) is not "
+                                  "supported under torch.func transforms; use sparse=False")
     if max_norm is not None:
         input = input.contiguous()  # as torch: embedding_renorm_ makes it contiguous anyway
         with torch.no_grad():
@@ -54,7 +59,7 @@ def _check(input: torch.Tensor, weight: torch.Tensor) -> None:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar "
                            f"types: Long, Int; but got {_type_name(input)} instead (while checking "
                            "arguments for embedding)")
-    if input.numel() == 0 or torch.compiler.is_compiling():
+    if input.numel() == 0 or values_hidden():  # torch.compile, torch.func: no data-dependent check
         return
     n = weight.size(0)
     lo, hi = torch.stack(torch.aminmax(input)).tolist()  # one host sync for both bounds

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch.nn import _reduction as _torch_reduction
 
+from ..functions._transform import transforms_active
+
 
 def _reduction(size_average, reduce, reduction: str) -> str:
     """Resolve the deprecated ``size_average``/``reduce`` pair and validate ``reduction`` with
@@ -19,6 +21,12 @@ def _check_inplace(input: torch.Tensor) -> None:
     """Refuse to overwrite a leaf that requires grad before touching it (torch's message)."""
     if input.is_leaf and input.requires_grad and torch.is_grad_enabled():
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _out_of_place_under_transforms(inplace: bool) -> bool:
+    """torch.func cannot run a Function that marks its input dirty and saves its output: under a
+    transform an ``inplace=True`` op runs out of place and is copied into the input."""
+    return inplace and transforms_active()
 
 
 def _refuse_grad(op: str, **constants) -> None:

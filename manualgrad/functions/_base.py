@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ._transform import no_forward_mode
+
 
 class Function(torch.autograd.Function):
     """``torch.autograd.Function`` whose ``apply`` skips the Python-side work torch's does for every
@@ -12,7 +14,17 @@ class Function(torch.autograd.Function):
     per-op overhead of a small model. Our forwards take no defaults and the functional wrappers
     pass every argument, so the binding is a no-op; under torch.func transforms or while
     torch.compile traces, torch's own ``apply`` runs unchanged.
+
+    ``torch.func.vmap`` batches forward, setup_context and backward as written
+    (``generate_vmap_rule``; see ``_transform.py``). Forward mode needs a ``jvp`` of the
+    Function's own: without one, ``jvp`` raises a clear NotImplementedError naming the op.
     """
+
+    generate_vmap_rule = True
+
+    @classmethod
+    def jvp(cls, ctx, *tangents):
+        raise no_forward_mode(cls)
 
     @classmethod
     def apply(cls, *args, **kwargs):

@@ -18,6 +18,7 @@ import torch
 from ._base import Function
 from ._recompute import restore, save_sources
 from ._precision import opmath
+from ._transform import diagonal_jvp, save_for_forward, tangent
 
 _K = math.sqrt(2.0 / math.pi)  # tanh-GELU: u = K (x + C x³)
 _C = 0.044715
@@ -27,7 +28,9 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _mark_inplace(ctx, inputs):
-    """Inputs are ``(x, option..., inplace)``: an in-place forward returned x itself."""
+    """Inputs are ``(x, option..., inplace)``: an in-place forward returned x itself (its jvp
+    then writes the tangent of x in place)."""
+    ctx.inplace = inputs[-1]
     if inputs[-1]:
         ctx.mark_dirty(inputs[0])
 
@@ -36,6 +39,7 @@ class ReLUFunction(Function):
     """y = max(x, 0)
 
     dx = dy where y > 0, else 0       ReLU'(0) = 0 as torch; y NaN passes dy, as torch
+    jvp: dy = dx where y > 0, else 0  (a diagonal Jacobian: the backward applied to the tangent)
     Saves y; or, when x is a recomputable BatchNorm output (``_recompute.py``), what x is
     recomputed from (BatchNorm's own saved x, μ, rstd), reading the same mask from x > 0.
     """
@@ -52,17 +56,21 @@ class ReLUFunction(Function):
         if ctx.recompute is None:  # no recipe for x: y itself, which the next layer keeps anyway
             sources = (output,)
         ctx.save_for_backward(*sources)
+        save_for_forward(ctx, *sources)
 
     @staticmethod
     def backward(ctx, dy):
         y = restore(ctx, ctx.saved_tensors)  # y, or the recomputed x: the same sign
         return torch.where(y <= 0, 0, dy), None
 
+    jvp = classmethod(diagonal_jvp)
+
 
 class LeakyReLUFunction(Function):
     """y = x for x > 0, s·x otherwise   (s = negative_slope)
 
     dx = dy for x > 0, s·dy otherwise    at x = 0 the slope side, as torch
+    jvp: dy = dx for x > 0, s·dx otherwise
     With s ≥ 0, x > 0 ⟺ y > 0, so y is saved (in-place works); with s < 0 x is saved, and
     in-place is refused with torch's message.
     """
@@ -78,6 +86,7 @@ class LeakyReLUFunction(Function):
         x, s, _ = inputs
         _mark_inplace(ctx, inputs)
         ctx.save_for_backward(output if s >= 0 else x)
+        save_for_forward(ctx, output if s >= 0 else x)
         ctx.s = s
 
     @staticmethod
@@ -85,11 +94,14 @@ class LeakyReLUFunction(Function):
         (z,) = ctx.saved_tensors  # y or x: same sign test
         return torch.where(z > 0, dy, dy * ctx.s), None, None
 
+    jvp = classmethod(diagonal_jvp)
+
 
 class ELUFunction(Function):
     """y = x for x > 0, α(eˣ − 1) otherwise
 
     dx = dy for x > 0, dy·α eˣ = dy·(y + α) otherwise     ELU'(0) = α, as torch
+    jvp: dy = dx for x > 0, dx·α eˣ otherwise
     With α ≥ 0, x ≤ 0 ⟺ y ≤ 0, so y is saved and α eˣ read as y + α; with α < 0 x is saved.
     The slope is built from z⁻ = z where z < 0, else 0 (z = the saved y or x): same value, but
     ELU''(0) = 0 as torch's elu_double_backward (mask z < 0), and no e^{+inf} in the unused branch
@@ -107,6 +119,7 @@ class ELUFunction(Function):
         _mark_inplace(ctx, inputs)
         ctx.from_output = alpha >= 0
         ctx.save_for_backward(output if ctx.from_output else x)
+        save_for_forward(ctx, output if ctx.from_output else x)
         ctx.alpha = alpha
 
     @staticmethod
@@ -117,12 +130,15 @@ class ELUFunction(Function):
         slope = zn + ctx.alpha if ctx.from_output else torch.exp(zn) * ctx.alpha
         return torch.where(z <= 0, dy * slope, dy), None, None  # NaN takes dy, as torch
 
+    jvp = classmethod(diagonal_jvp)
+
 
 class GELUFunction(Function):
     """approximate='none':  y = x Φ(x),  Φ(x) = ½(1 + erf(x/√2))
         dx = dy·(Φ(x) + x φ(x)),  φ(x) = e^{−x²/2}/√(2π)
     approximate='tanh':  y = ½ x (1 + t),  t = tanh(K(x + C x³)),  K = √(2/π), C = 0.044715
         dx = dy·(½(1 + t) + ½ x (1 − t²) K (1 + 3C x²))
+    jvp: dy = GELU′(x)·dx, the slope above
     Saves x (the derivative is not a function of y).
     """
 
@@ -133,6 +149,7 @@ class GELUFunction(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(inputs[0])
+        save_for_forward(ctx, inputs[0])
         ctx.approximate = inputs[1]
 
     @staticmethod
@@ -147,11 +164,14 @@ class GELUFunction(Function):
             slope = cdf + x * torch.exp(-0.5 * x * x) * _INV_SQRT_2PI
         return dy * slope, None
 
+    jvp = classmethod(diagonal_jvp)
+
 
 class SiLUFunction(Function):
     """y = x σ(x);  also returns s = σ(x) as a second output
 
     dx = dy·σ(x)(1 + x(1 − σ(x))) = dy·(s + y(1 − s))   [+ ds·s(1 − s) for the s output]
+    jvp: dy = dx·(s + y(1 − s)),  ds = dx·s(1 − s)   (both diagonal: the backward on dx)
     Saves y and s, both outputs, so in-place works (x itself is gone) and double backward flows
     through them. Next to a following layer that keeps y anyway this costs one tensor, as
     torch's saved x does. Half/bfloat16 out of place: saves x instead and recomputes s and y
@@ -170,26 +190,38 @@ class SiLUFunction(Function):
         x, inplace = inputs
         ctx.from_input = x.dtype in (torch.float16, torch.bfloat16) and not inplace
         ctx.save_for_backward(*((x,) if ctx.from_input else output))
+        save_for_forward(ctx, *((x,) if ctx.from_input else output))
 
     @staticmethod
     @opmath
     def backward(ctx, dy, ds):
-        if ctx.from_input:  # x, read in float32 (opmath): s and y recomputed unrounded
-            (x,) = ctx.saved_tensors
-            s = torch.sigmoid(x)
-            y = x * s
-        else:
-            y, s = ctx.saved_tensors
+        y, s = _silu_saved(ctx)
         dx = None if dy is None else dy * (s + y * (1 - s))
         if ds is not None:
             dx = ds * s * (1 - s) + (0 if dx is None else dx)
         return dx, None
+
+    @staticmethod
+    def jvp(ctx, dx, _):
+        y, s = _silu_saved(ctx)
+        ds = dx * s * (1 - s)
+        return tangent(ctx, dx, dx * (s + y * (1 - s))), ds
+
+
+def _silu_saved(ctx):
+    """(y, s) of SiLU: saved, or recomputed from the saved x (read in float32 by opmath)."""
+    if ctx.from_input:
+        (x,) = ctx.saved_tensors
+        s = torch.sigmoid(x)
+        return x * s, s
+    return ctx.saved_tensors
 
 
 class SoftplusFunction(Function):
     """y = log(1 + e^{βx})/β for βx ≤ threshold, x above it (torch's rule)
 
     dx = dy·σ(βx) for βx ≤ threshold, dy above it
+    jvp: dy = dx·σ(βx) for βx ≤ threshold, dx above it
     σ reads βx with βx ≥ threshold replaced by the constant threshold: same value, but the second
     derivative at βx = threshold is 0, as torch's double backward (mask βx < threshold); NaN stays.
     Saves x.
@@ -202,6 +234,7 @@ class SoftplusFunction(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(inputs[0])
+        save_for_forward(ctx, inputs[0])
         ctx.beta, ctx.threshold = inputs[1], inputs[2]
 
     @staticmethod
@@ -212,16 +245,20 @@ class SoftplusFunction(Function):
         below = torch.where(bx >= ctx.threshold, ctx.threshold, bx)
         return torch.where(bx > ctx.threshold, dy, dy * torch.sigmoid(below)), None, None
 
+    jvp = classmethod(diagonal_jvp)
+
 
 def _save_output(ctx, inputs, output):
     """setup_context of a Function whose derivative is a function of its output alone."""
     ctx.save_for_backward(output)
+    save_for_forward(ctx, output)
 
 
 class SigmoidFunction(Function):
     """y = σ(x) = 1/(1 + e^{−x})
 
     dx = dy·y(1 − y)
+    jvp: dy = dx·y(1 − y)
     Saves y.
     """
 
@@ -237,11 +274,14 @@ class SigmoidFunction(Function):
         (y,) = ctx.saved_tensors
         return dy * y * (1 - y)
 
+    jvp = classmethod(diagonal_jvp)
+
 
 class TanhFunction(Function):
     """y = tanh(x)
 
     dx = dy·(1 − y²)
+    jvp: dy = dx·(1 − y²)
     Saves y.
     """
 
@@ -256,3 +296,5 @@ class TanhFunction(Function):
     def backward(ctx, dy):
         (y,) = ctx.saved_tensors
         return dy * (1 - y * y)
+
+    jvp = classmethod(diagonal_jvp)

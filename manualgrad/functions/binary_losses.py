@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from ._base import Function
 from ._precision import dtype_name
-from ._reduction import grad_loss, reduce, sum_to
+from ._transform import add_tangents, save_for_forward, values_hidden
+from ._reduction import grad_loss, reduce, sum_to, weighted_reduce
 
 EPSILON = 1e-12  # torch's floor on x(1 − x) in the BCE input gradient
 LOG_FLOOR = -100.0  # torch clamps each log at −100, so x ∈ {0, 1} gives a finite loss
@@ -22,6 +23,8 @@ def _check_probabilities(x: torch.Tensor, t: torch.Tensor) -> None:
     """torch's BCE kernel checks: one dtype for x and t, every element of each in [0, 1]."""
     if t.dtype != x.dtype:
         raise RuntimeError(f"Found dtype {dtype_name(t.dtype)} but expected {dtype_name(x.dtype)}")
+    if values_hidden():  # torch.func / torch.compile: no data-dependent check
+        return
     for name, v in (("input", x), ("target", t)):
         if not bool(((v >= 0) & (v <= 1)).all()):  # NaN fails too, as in torch
             raise RuntimeError(f"all elements of {name} should be between 0 and 1")
@@ -33,6 +36,7 @@ class BinaryCrossEntropyFunction(Function):
     dx = ∂y/∂ℓ ⊙ w ⊙ (x − t) / max(x(1 − x), ε)     ε = 1e-12 (torch's clamp; the −100
                                                    floors are not differentiated, as in torch)
     dt = ∂y/∂ℓ ⊙ w ⊙ (−logit x) = ∂y/∂ℓ ⊙ w ⊙ (log(1 − x) − log x)     (unclamped, as torch)
+    jvp: dy = R(w ⊙ (dx ⊙ (x − t) / max(x(1 − x), ε) − dt ⊙ logit x))   (torch's formula)
     w (already expanded to t's shape) is a constant: torch refuses it with requires_grad.
     Saves x, t, w (inputs, alive anyway): both gradients read x, dx reads t.
     """
@@ -49,6 +53,7 @@ class BinaryCrossEntropyFunction(Function):
     def setup_context(ctx, inputs, output):
         x, t, w, reduction = inputs
         ctx.save_for_backward(x, t, w)
+        save_for_forward(ctx, x, t, w)
         ctx.reduction = reduction
 
     @staticmethod
@@ -64,6 +69,13 @@ class BinaryCrossEntropyFunction(Function):
                 dt = sum_to(-g * torch.logit(x), t)
         return dx, dt, None, None
 
+    @staticmethod
+    def jvp(ctx, dx, dt, *_):
+        x, t, w = ctx.saved_tensors
+        dl = add_tangents(None if dx is None else dx * (x - t) / ((1 - x) * x).clamp_min(EPSILON),
+                          None if dt is None else -dt * torch.logit(x))
+        return weighted_reduce(dl, w, ctx.reduction)
+
 
 class BinaryCrossEntropyWithLogitsFunction(Function):
     """y = R(ℓ ⊙ w),  ℓ = (1 − t) x − λ log σ(x),  λ = 1 + (p − 1) t   (p = pos_weight; no
@@ -71,6 +83,7 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
 
     dx = ∂y/∂ℓ ⊙ w ⊙ (λ σ(x) − p t)            (no p: σ(x) − t)
     dt = ∂y/∂ℓ ⊙ w ⊙ (log σ(−x) − p log σ(x))  (no p: −x)
+    jvp: dy = R(w ⊙ (dx ⊙ (λ σ(x) − p t) + dt ⊙ (log σ(−x) − p log σ(x))))
     w and p broadcast into x's shape and are constants: torch refuses them with requires_grad.
     Saves x, t, w, p (inputs, alive anyway): the gradients need σ(x) or log σ(±x), which are as
     cheap to recompute as to store.
@@ -92,6 +105,7 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
     def setup_context(ctx, inputs, output):
         x, t, w, p, reduction = inputs
         ctx.save_for_backward(x, t, w, p)
+        save_for_forward(ctx, x, t, w, p)
         ctx.reduction = reduction
 
     @staticmethod
@@ -108,3 +122,12 @@ class BinaryCrossEntropyWithLogitsFunction(Function):
                 dt = -x if p is None else F.logsigmoid(-x) - p * F.logsigmoid(x)
                 dt = sum_to(g * dt, t)
         return dx, dt, None, None, None
+
+    @staticmethod
+    def jvp(ctx, dx, dt, *_):
+        x, t, w, p = ctx.saved_tensors
+        if dx is not None:
+            dx = dx * (torch.sigmoid(x) - t if p is None else (p * t + 1 - t) * torch.sigmoid(x) - p * t)
+        if dt is not None:
+            dt = dt * (-x if p is None else F.logsigmoid(-x) - p * F.logsigmoid(x))
+        return weighted_reduce(add_tangents(dx, dt), w, ctx.reduction)

@@ -13,6 +13,7 @@ import torch
 from ._base import Function
 from ._reduction import reduce, sum_to, unreduce
 from ._precision import dtype_name
+from ._transform import add_tangents, save_for_forward
 from .nll import add_at_, broadcast_weight, check_class_target, class_dim, grad_scale, pick, target_weights
 
 
@@ -57,6 +58,8 @@ class CrossEntropyFunction(Function):
     dt_ic = −g_i (1 − ε) w_c z_ic                    (probabilities; an index target has none)
     dw_c = −Σ_i g_i T_ic z_ic                         (probabilities; for indices torch refuses a
                                                      weight with requires_grad)
+    jvp: dy = L(dz),  dz = dx − Σ_c p ⊙ dx  (+ L with T → (1 − ε) dt, w → dw for probabilities),
+    L the loss as a (linear) function of z: y = L(z)
     g = dy ('none', 'sum'), dy / D ('mean'). A gradient dz reaching the saved z (only in double
     backward) adds dx += dz − p Σ_c dz, the backward of log_softmax. Half and bfloat16 are
     differentiated in float32 (torch's kernels do the same in registers).
@@ -69,24 +72,14 @@ class CrossEntropyFunction(Function):
 
     @staticmethod
     def forward(x, t, w, ignore_index, reduction, label_smoothing):
-        dim = class_dim(x)
-        z = torch.log_softmax(x, dim)
-        eps, n_classes = label_smoothing, x.shape[dim]
-        if t.is_floating_point():
-            q = _smoothed(t, eps, n_classes)
-            q = q if w is None else q * broadcast_weight(w, z)
-            return reduce(-(z * q).sum(dim), reduction, _prob_divisor(z)), z
-        keep, safe, omega = target_weights(t, w, ignore_index, z)
-        loss = torch.where(keep, -pick(z, safe, dim) * omega, 0)
-        if eps > 0:
-            zw = z if w is None else z * broadcast_weight(w, z)
-            loss = (1 - eps) * loss + _share(eps, n_classes) * torch.where(keep, -zw.sum(dim), 0)
-        return reduce(loss, reduction, omega.sum() if reduction == "mean" else None), z
+        z = torch.log_softmax(x, class_dim(x))
+        return _loss(z, t, w, ignore_index, reduction, label_smoothing), z
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, t, w, ignore_index, reduction, label_smoothing = inputs
         ctx.save_for_backward(output[1], t, w)
+        save_for_forward(ctx, output[1], t, w)
         ctx.set_materialize_grads(False)  # dz is None unless a double backward reaches z
         ctx.x_dtype, ctx.ignore_index, ctx.reduction, ctx.eps = x.dtype, ignore_index, reduction, label_smoothing
 
@@ -106,6 +99,34 @@ class CrossEntropyFunction(Function):
             dx = back if dx is None else dx + back
         return (None if dx is None else dx.to(ctx.x_dtype), None if dt is None else dt.to(t.dtype),
                 dw, None, None, None)
+
+    @staticmethod
+    def jvp(ctx, dx, dt, dw, *_):
+        z, t, w = ctx.saved_tensors
+        dz = None if dx is None else dx - (torch.exp(z) * dx).sum(class_dim(z), keepdim=True)
+        args = (ctx.ignore_index, ctx.reduction)
+        dy = None if dz is None else _loss(dz, t, w, *args, ctx.eps)  # ℓ is linear in z
+        if t.is_floating_point():  # and linear in T and in w for a probability target
+            if dt is not None:
+                dy = add_tangents(dy, _loss(z, (1 - ctx.eps) * dt, w, *args, 0.0))
+            if dw is not None and w is not None:
+                dy = add_tangents(dy, _loss(z, t, dw, *args, ctx.eps))
+        return dy, torch.zeros_like(z) if dz is None else dz  # (torch.func wants a tangent for z)
+
+
+def _loss(z, t, w, ignore_index, reduction, eps):
+    """y from the log-probabilities z (the forward after log_softmax; linear in z)."""
+    dim, n_classes = class_dim(z), z.shape[class_dim(z)]
+    if t.is_floating_point():
+        q = _smoothed(t, eps, n_classes)
+        q = q if w is None else q * broadcast_weight(w, z)
+        return reduce(-(z * q).sum(dim), reduction, _prob_divisor(z))
+    keep, safe, omega = target_weights(t, w, ignore_index, z)
+    loss = torch.where(keep, -pick(z, safe, dim) * omega, 0)
+    if eps > 0:
+        zw = z if w is None else z * broadcast_weight(w, z)
+        loss = (1 - eps) * loss + _share(eps, n_classes) * torch.where(keep, -zw.sum(dim), 0)
+    return reduce(loss, reduction, omega.sum() if reduction == "mean" else None)
 
 
 def _index_grad(ctx, dy, z, p, t, w):

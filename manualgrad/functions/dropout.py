@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
+from ._transform import save_for_forward, tangent
 
 _SHIFTS = torch.arange(8, dtype=torch.uint8)
 
@@ -30,6 +31,7 @@ class DropoutFunction(Function):
     """y = x ⊙ m / (1 − p),   m_i ~ Bernoulli(1 − p)   (p = 1: y = x ⊙ 0)
 
     dx = dy ⊙ m / (1 − p)
+    jvp: dy = dx ⊙ m / (1 − p)
     Saves only the keep-mask m, packed to one bit per element (1/32 of a float32 input, 1/8 of
     the bool mask torch keeps); x itself is not needed. The mask is drawn as torch's CPU kernel
     draws it (``bernoulli_(1 − p)`` on a tensor like x), so a seeded run matches ``F.dropout``
@@ -55,11 +57,20 @@ class DropoutFunction(Function):
             ctx.mark_dirty(x)
         ctx.mark_non_differentiable(packed)
         ctx.save_for_backward(packed)
-        ctx.p = p
+        save_for_forward(ctx, packed)
+        ctx.p, ctx.inplace = p, inplace
 
     @staticmethod
     def backward(ctx, dy, _dpacked):
-        (packed,) = ctx.saved_tensors
-        keep = unpack_bits(packed, dy.shape).to(dy.dtype)
-        scale = keep.div_(1 - ctx.p) if ctx.p < 1 else keep.zero_()
-        return dy * scale, None, None
+        return dy * _scale(ctx, dy), None, None
+
+    @staticmethod
+    def jvp(ctx, dx, *_):
+        return tangent(ctx, dx, dx * _scale(ctx, dx)), None
+
+
+def _scale(ctx, like: torch.Tensor) -> torch.Tensor:
+    """m / (1 − p) from the saved packed mask, shaped and typed as ``like``."""
+    (packed,) = ctx.saved_tensors
+    keep = unpack_bits(packed, like.shape).to(like.dtype)
+    return keep.div_(1 - ctx.p) if ctx.p < 1 else keep.zero_()

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ._base import Function
+from ._transform import save_for_forward
 
 _LOW = (torch.float16, torch.bfloat16)
 
@@ -20,6 +21,7 @@ class EmbeddingFunction(Function):
       sparse:                 the same sum left unreduced, as a sparse COO tensor
                               (indices idx.flatten(), values dy_rows; padding rows dropped)
     d idx = None                     (integer indices are not differentiable)
+    jvp: dy = dw[idx]                (linear in w)
     Double backward: dw is linear in dy and written with out-of-place ops (masked_fill, index_add),
     so autograd differentiates it: d(dw)/d(dy) is the gather ddw[idx], masked and scaled the same way.
     Saves only idx (what the scatter reads; y, w and dy are not needed), and only when w needs
@@ -35,6 +37,7 @@ class EmbeddingFunction(Function):
     def setup_context(ctx, inputs, output):
         idx, w, padding_idx, scale_grad_by_freq, sparse = inputs
         ctx.save_for_backward(idx if ctx.needs_input_grad[1] else None)
+        save_for_forward(ctx, idx)
         ctx.w_shape = w.shape
         ctx.padding_idx, ctx.scale_grad_by_freq, ctx.sparse = padding_idx, scale_grad_by_freq, sparse
 
@@ -58,6 +61,11 @@ class EmbeddingFunction(Function):
         else:
             dw = rows.new_zeros(n, d).index_add(0, flat, rows)
         return None, dw.to(dy.dtype), None, None, None
+
+    @staticmethod
+    def jvp(ctx, _, dw, *rest):
+        (idx,) = ctx.saved_tensors
+        return F.embedding(idx, dw)
 
 
 def _sparse_grad(flat: torch.Tensor, rows: torch.Tensor, padding_idx: int | None, shape) -> torch.Tensor:

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from ._base import Function
 from ._recompute import restore, save_sources
+from ._transform import add_tangents, save_for_forward
 
 
 
@@ -15,6 +16,7 @@ class LinearFunction(Function):
     dx = dy w                       (*, out) @ (out, in)
     dw = Σ_rows dyᵀ x               rows flattened: (out, N) @ (N, in)
     db = Σ_rows dy                  summed down to b's shape
+    jvp: dy = dx wᵀ + x dwᵀ + db
     A 1-D weight (in,) is the row vector of a single output whose last dim is dropped.
     Saves x only when w needs a gradient and w only when x does (what each gradient reads); when
     x is a recomputable activation (GELU's output, see ``_recompute.py``) it saves that
@@ -30,6 +32,8 @@ class LinearFunction(Function):
         x, w, b = inputs
         need_x, need_w, _ = ctx.needs_input_grad
         ctx.save_for_backward(w if need_x else None, *save_sources(ctx, x, need_w))
+        save_for_forward(ctx, x, w)
+        ctx.out_shape = output.shape
         ctx.b_shape = None if b is None else b.shape
         ctx.w_is_1d = w.dim() == 1
 
@@ -53,3 +57,9 @@ class LinearFunction(Function):
         if need_b:
             db = dy.sum_to_size(ctx.b_shape)
         return dx, dw, db
+
+    @staticmethod
+    def jvp(ctx, dx, dw, db):
+        x, w = ctx.saved_tensors
+        dy = add_tangents(None if dx is None else F.linear(dx, w), None if dw is None else F.linear(x, dw), db)
+        return dy.expand(ctx.out_shape)

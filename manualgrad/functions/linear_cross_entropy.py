@@ -85,17 +85,27 @@ class LinearCrossEntropyFunction(Function):
         omega = target_weights(t, cw, ctx.ce.ignore_index, x.new_empty(0, dtype=acc))[2]
         g = grad_scale(dy.to(acc), ctx.reduction, omega)  # ∂y/∂ℓ_i, per row
         dx = torch.empty_like(x) if need_x else None
-        dw = torch.zeros(w.shape, dtype=acc, device=w.device) if need_w else None
-        db = torch.zeros(b.shape, dtype=acc, device=b.device) if need_b else None
+        dw = db = None  # the first chunk's products start the sums (batched ones under vmap)
         for i in range(0, x.shape[0], ctx.chunk):
             xc, tc = x[i:i + ctx.chunk], t[i:i + ctx.chunk]
             dz = _chunk_grad(ctx.ce, g[i:i + ctx.chunk], xc, w, b, tc, cw)
             if need_x:
                 dx[i:i + ctx.chunk] = dz.to(w.dtype) @ w
-            if need_w:
-                dw += dz.t() @ xc.to(acc)  # float32 product: one rounding of dW, as one big matmul
+            if need_w:  # float32 product: one rounding of dW, as one big matmul
+                dw = _accumulate(dw, dz.t() @ xc.to(acc))
             if need_b:
-                db += dz.sum(0)
+                db = _accumulate(db, dz.sum(0))
             del dz  # before the next chunk's logits exist: one chunk's buffers alive at a time
-        return (dx, None if dw is None else dw.to(w.dtype), None if db is None else db.to(b.dtype),
-                None, None, None, None, None, None, None)
+        return (dx, _total(dw, w, need_w, acc), _total(db, b, need_b, acc), None, None, None, None, None, None, None)
+
+
+def _accumulate(total, part):
+    """``total += part`` in place, ``part`` itself for the first chunk."""
+    return part if total is None else total.add_(part)
+
+
+def _total(total, like, needed: bool, acc):
+    """A summed gradient in ``like``'s dtype (zeros when there were no rows), None if not needed."""
+    if not needed:
+        return None
+    return (torch.zeros(like.shape, dtype=acc, device=like.device) if total is None else total).to(like.dtype)

@@ -13,6 +13,7 @@ import torch
 from ._base import Function
 from ._reduction import reduce, unreduce
 from ._precision import dtype_name
+from ._transform import save_for_forward, values_hidden
 
 
 def class_dim(x: torch.Tensor) -> int:
@@ -68,6 +69,7 @@ class NLLLossFunction(Function):
     dx[i, c] = −g_i ω_i [c = t_i],   g = dy ('none' and 'sum'), dy / D ('mean')
     (ignored positions get 0, also when D = 0, as torch.) t is an index and w a constant (torch
     refuses a weight that requires grad), so dx is the only gradient.
+    jvp: dy = R(−ω_i dx[i, t_i])   (ℓ is linear in x: the forward applied to the tangent)
     Saves t and w only (inputs): ℓ is linear in x, so dx never reads x (only its shape, kept as
     an attribute); ω and D are recomputed from t and w in the backward (one pass over t).
     """
@@ -83,6 +85,7 @@ class NLLLossFunction(Function):
     def setup_context(ctx, inputs, output):
         x, t, w, ignore_index, reduction = inputs
         ctx.save_for_backward(t, w)
+        save_for_forward(ctx, t, w)
         ctx.x_shape, ctx.dim = x.shape, class_dim(x)
         ctx.ignore_index, ctx.reduction = ignore_index, reduction
 
@@ -96,6 +99,11 @@ class NLLLossFunction(Function):
         dx = add_at_(dy.new_zeros(ctx.x_shape), safe, torch.where(keep, -g * omega, 0), ctx.dim)
         return dx, None, None, None, None
 
+    @staticmethod
+    def jvp(ctx, dx, *_):
+        t, w = ctx.saved_tensors
+        return NLLLossFunction.forward(dx, t, w, ctx.ignore_index, ctx.reduction)
+
 
 # ---------------------------------------------------------------- torch's checks, in its order
 
@@ -103,8 +111,8 @@ class NLLLossFunction(Function):
 def check_bounds(t: torch.Tensor, ignore_index: int, n_classes: int) -> None:
     """IndexError "Target 7 is out of bounds." for the first t_i ∉ [0, C) other than k, as torch's
     CPU kernel (on CUDA torch would hit a device assert instead). Data-dependent, so skipped while
-    torch.compile traces."""
-    if torch.compiler.is_compiling() or t.numel() == 0:
+    torch.compile traces and under torch.func transforms."""
+    if values_hidden() or t.numel() == 0:
         return
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     if bool(bad.any()):

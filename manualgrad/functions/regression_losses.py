@@ -5,6 +5,7 @@ Each is a pointwise f of d = x − t, optionally weighted, then reduced (``_redu
     y = R(f(d) ⊙ w),   d = x − t   (x, t broadcast as torch does; w the size of x, or None)
     dx = Σ→x (g ⊙ f'(d)) ;  dt = −Σ→t (g ⊙ f'(d)) ;  g = ∂y/∂ℓ ⊙ w   (``grad_loss``)
     dw = Σ→w (∂y/∂ℓ ⊙ f(d)) [− dy · y / Σ w for the weighted mean of mse/l1]   (``grad_weight``)
+    jvp: dy = R(f′(d) ⊙ (dx − dt) ⊙ w) + R(f(d) ⊙ dw) [− y · Σ dw / Σ w, weighted mean of mse/l1]
 
 The four Functions share that frame (:class:`_PointwiseLoss`) and differ only in f, f′ and two
 flags; each docstring gives its own f and f′.
@@ -15,7 +16,8 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-from ._reduction import grad_loss, grad_weight, sum_to, weighted_reduce
+from ._reduction import _divisor, grad_loss, grad_weight, reduce, sum_to, weighted_reduce
+from ._transform import add_tangents, save_for_forward
 
 
 class _PointwiseLoss(Function):
@@ -53,6 +55,7 @@ class _PointwiseLoss(Function):
     def setup_context(ctx, inputs, output):
         x, t, w, reduction, p = inputs
         ctx.save_for_backward(x, t, w)
+        save_for_forward(ctx, x, t, w)
         ctx.reduction, ctx.p = reduction, p
 
     @classmethod
@@ -68,6 +71,18 @@ class _PointwiseLoss(Function):
         if need_w:
             dw = grad_weight(dy, cls._loss(x, t, ctx.p), w, ctx.reduction, cls.by_weight)
         return dx, dt, dw, None, None
+
+    @classmethod
+    def jvp(cls, ctx, dx, dt, dw, *_):
+        x, t, w = ctx.saved_tensors
+        dd = add_tangents(dx, None if dt is None else -dt)
+        dy = None if dd is None else weighted_reduce(cls.slope(x - t, ctx.p) * dd, w, ctx.reduction, cls.by_weight)
+        if dw is not None and w is not None:  # y = Σ (ℓ ⊙ w) / D: the numerator, and D = Σ w for mse/l1
+            loss, divisor = cls._loss(x, t, ctx.p), _divisor(w, ctx.reduction, cls.by_weight)
+            dy = add_tangents(dy, reduce(loss * dw, ctx.reduction, divisor))
+            if divisor is not None:
+                dy = dy - weighted_reduce(loss, w, ctx.reduction, True) * dw.sum() / divisor
+        return dy
 
 
 def _outside(d: torch.Tensor, edge: float) -> torch.Tensor:

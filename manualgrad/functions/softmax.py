@@ -6,6 +6,7 @@ import torch
 
 from ._base import Function
 from ._precision import opmath
+from ._transform import save_for_forward
 
 
 def _to(x: torch.Tensor, dtype):
@@ -16,6 +17,7 @@ def _save_output_and_dim(ctx, inputs, output):
     """Both Functions save y (their Jacobian is a function of it), the dim and x's dtype."""
     x, dim, _ = inputs
     ctx.save_for_backward(output)
+    save_for_forward(ctx, output)
     ctx.dim, ctx.x_dtype = dim, x.dtype
 
 
@@ -23,6 +25,7 @@ class SoftmaxFunction(Function):
     """y = exp(x − logsumexp(x))   along ``dim`` (x first cast to ``dtype`` if given)
 
     dx = y ⊙ (dy − Σ_dim dy ⊙ y)    (the Jacobian diag(y) − y yᵀ applied to dy), in x's dtype
+    jvp: dy = y ⊙ (dx − Σ_dim dx ⊙ y)   (the same symmetric Jacobian), in y's dtype
     Saves y: the Jacobian is a function of it.
     """
 
@@ -39,11 +42,18 @@ class SoftmaxFunction(Function):
         dx = y * (dy - (dy * y).sum(ctx.dim, keepdim=True))
         return dx.to(ctx.x_dtype), None, None
 
+    @staticmethod
+    def jvp(ctx, dx, *_):
+        (y,) = ctx.saved_tensors
+        dx = dx.to(y.dtype)
+        return y * (dx - (dx * y).sum(ctx.dim, keepdim=True))
+
 
 class LogSoftmaxFunction(Function):
     """y = x − logsumexp(x)   along ``dim`` (x first cast to ``dtype`` if given)
 
     dx = dy − exp(y) ⊙ Σ_dim dy     in x's dtype
+    jvp: dy = dx − Σ_dim exp(y) ⊙ dx   (J = I − 1 softmaxᵀ), in y's dtype
     Saves y: softmax = exp(y) is all the backward needs.
     """
 
@@ -59,3 +69,9 @@ class LogSoftmaxFunction(Function):
         (y,) = ctx.saved_tensors
         dx = dy - torch.exp(y) * dy.sum(ctx.dim, keepdim=True)
         return dx.to(ctx.x_dtype), None, None
+
+    @staticmethod
+    def jvp(ctx, dx, *_):
+        (y,) = ctx.saved_tensors
+        dx = dx.to(y.dtype)
+        return dx - (torch.exp(y) * dx).sum(ctx.dim, keepdim=True)

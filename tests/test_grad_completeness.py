@@ -1,0 +1,118 @@
+"""Every Function returns a gradient for every input that needs one (DDP would silently turn a
+missing one into zeros): read from the raw tuple each backward returns, sample by sample over the
+op table; every parameter of every nn module gets ``.grad``; and the check catches a broken
+Function."""
+
+import contextlib
+import inspect
+import warnings
+
+import pytest
+import torch
+
+import manualgrad.nn as MN
+from manualgrad import ops, verify
+from manualgrad.functions.linear import LinearFunction
+
+
+def missing_gradients(out: torch.Tensor, args: tuple) -> list[int]:
+    """Positions among the forward inputs ``args`` of ``out.grad_fn`` (a manualgrad Function's
+    node) that need a gradient (a grad_fn or leaf accumulator is attached) but get None from its
+    raw backward tuple."""
+    node = out.grad_fn
+    n_out = len(inspect.signature(node._forward_cls.backward).parameters) - 1  # minus ctx
+    raw = node.apply(torch.randn_like(out), *[None] * (n_out - 1))
+    raw = raw if isinstance(raw, tuple) else (raw,)
+    slots = [k for k, a in enumerate(args) if isinstance(a, torch.Tensor)]  # the node's edges
+    assert len(raw) == len(args) and len(slots) == len(node.next_functions)
+    return [k for k, (nxt, _) in zip(slots, node.next_functions) if nxt is not None and raw[k] is None]
+
+
+@contextlib.contextmanager
+def recording_apply(cls):
+    """The argument tuples of every ``cls.apply`` call inside the block."""
+    calls, own = [], "apply" in vars(cls)
+    base_apply = cls.apply.__func__
+    cls.apply = classmethod(lambda c, *a: calls.append(a) or base_apply(c, *a))
+    try:
+        yield calls
+    finally:
+        if not own:
+            del cls.apply
+
+
+def _samples():
+    return [pytest.param(spec, id=spec.name) for spec in ops.OPS]
+
+
+@pytest.mark.parametrize("spec", _samples())
+def test_every_input_that_needs_a_gradient_gets_one(spec):
+    checked = 0
+    for sample in spec.samples(torch.device("cpu"), torch.float64):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = verify.run(spec.op, sample.args, sample.kwargs, seed=0, clone_input=sample.clone_input)
+            theirs = verify.run(spec.ref, sample.args, sample.kwargs, dy=ours.dy, seed=0,
+                                clone_input=sample.clone_input)
+        for k, (g, h) in enumerate(zip(ours.grads, theirs.grads)):
+            assert h is None or g is not None, f"{sample}: no gradient for differentiable input {k}, torch gives one"
+        if sample.node and ours.out.requires_grad:  # a fresh graph (run() has freed its own)
+            f, inputs = verify.as_function_of_grad_inputs(spec.op, sample, 0)
+            with recording_apply(out_cls := type(ours.out.grad_fn)._forward_cls) as calls:
+                out = f(*inputs)
+            assert out_cls.__name__ == spec.function.__name__
+            assert missing_gradients(out, calls[-1]) == [], f"{sample}: backward returned None for an input needing grad"
+            checked += 1
+    assert checked > 0
+
+
+class _ForgetsWeight(LinearFunction):
+    @staticmethod
+    def backward(ctx, dy):
+        dx, _, db = LinearFunction.backward(ctx, dy)
+        return dx, None, db
+
+
+def test_the_check_catches_a_forgotten_weight_gradient():
+    x, w, b = (torch.randn(*s, requires_grad=True) for s in ((3, 4), (2, 4), (2,)))
+    assert missing_gradients(LinearFunction.apply(x, w, b), (x, w, b)) == []
+    assert missing_gradients(_ForgetsWeight.apply(x, w, b), (x, w, b)) == [1]
+    assert missing_gradients(_ForgetsWeight.apply(x, w.detach(), b), (x, w, b)) == []  # w needs none
+
+
+# module name -> (constructor, input maker); every module with parameters must be listed
+MODULES = {
+    "Linear": (lambda: MN.Linear(4, 3), lambda: (torch.randn(2, 4),)),
+    "Conv1d": (lambda: MN.Conv1d(2, 3, 3), lambda: (torch.randn(2, 2, 6),)),
+    "Conv2d": (lambda: MN.Conv2d(2, 3, 3), lambda: (torch.randn(2, 2, 5, 5),)),
+    "BatchNorm1d": (lambda: MN.BatchNorm1d(3), lambda: (torch.randn(4, 3),)),
+    "BatchNorm2d": (lambda: MN.BatchNorm2d(3), lambda: (torch.randn(2, 3, 4, 4),)),
+    "LayerNorm": (lambda: MN.LayerNorm(4), lambda: (torch.randn(2, 4),)),
+    "GroupNorm": (lambda: MN.GroupNorm(2, 4), lambda: (torch.randn(2, 4, 3),)),
+    "RMSNorm": (lambda: MN.RMSNorm(4), lambda: (torch.randn(2, 4),)),
+    "Embedding": (lambda: MN.Embedding(10, 4, padding_idx=0), lambda: (torch.tensor([[1, 0, 9]]),)),
+    "MultiheadAttention": (lambda: MN.MultiheadAttention(4, 2, kdim=3, vdim=5),
+                           lambda: (torch.randn(3, 2, 4), torch.randn(6, 2, 3), torch.randn(6, 2, 5))),
+    "LinearCrossEntropyLoss": (lambda: MN.LinearCrossEntropyLoss(4, 5, bias=True),
+                               lambda: (torch.randn(3, 4), torch.tensor([0, 4, 2]))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(set(MN.__all__)))
+def test_every_parameter_of_every_module_gets_a_grad(name):
+    cls = getattr(MN, name)
+    if name not in MODULES:
+        base = next(b for b in cls.__mro__ if b.__module__.startswith("torch.nn"))
+        assert not any(p for p in inspect.signature(base.__init__).parameters if p in ("in_features", "num_features",
+                       "normalized_shape", "num_embeddings", "in_channels", "embed_dim")), f"{name} needs an entry"
+        return
+    make, inputs = MODULES[name]
+    torch.manual_seed(0)
+    module = make()
+    out = module(*inputs())
+    out = out[0] if isinstance(out, tuple) else out
+    out.sum().backward()
+    params = dict(module.named_parameters())
+    assert params
+    for pname, p in params.items():
+        assert p.grad is not None, f"{name}.{pname} got no gradient"
