@@ -7,6 +7,32 @@ import torch
 from ._transform import no_forward_mode
 
 
+def _dynamo_tracing() -> bool:
+    """torch.compile is tracing right now (Dynamo sets a TracingContext; private, guarded)."""
+    guards = getattr(torch, "_guards", None)
+    context = getattr(guards, "TracingContext", None)
+    return context is not None and context.try_get() is not None
+
+
+class _JvpSlot:
+    """A Function's ``jvp`` attribute. Dynamo refuses to trace an autograd.Function whose ``jvp``
+    is not torch's default, so while it traces, the slot shows torch's default (compiled code
+    never runs forward mode through us); everywhere else it gives ``fn`` (a staticmethod or
+    classmethod, bound as usual), or for ``fn`` None the clear no-forward-mode error."""
+
+    def __init__(self, fn=None):
+        self.fn = fn
+
+    def __get__(self, obj, owner):
+        if _dynamo_tracing():
+            return torch.autograd.Function.jvp
+        if self.fn is None:
+            def jvp(ctx, *tangents):
+                raise no_forward_mode(owner)
+            return jvp
+        return self.fn.__get__(obj, owner)
+
+
 class Function(torch.autograd.Function):
     """``torch.autograd.Function`` whose ``apply`` skips the Python-side work torch's does for every
     call of a ``setup_context``-style Function (binding default arguments through
@@ -21,10 +47,13 @@ class Function(torch.autograd.Function):
     """
 
     generate_vmap_rule = True
+    jvp = _JvpSlot()
 
-    @classmethod
-    def jvp(cls, ctx, *tangents):
-        raise no_forward_mode(cls)
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("jvp")
+        if own is not None and not isinstance(own, _JvpSlot):
+            cls.jvp = _JvpSlot(own)
 
     @classmethod
     def apply(cls, *args, **kwargs):

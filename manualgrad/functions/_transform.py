@@ -31,7 +31,10 @@ def values_hidden() -> bool:
 
 def forward_mode_possible() -> bool:
     """A forward-mode AD tangent may be attached to the inputs: a ``forward_ad.dual_level`` is
-    open or a torch.func transform runs (``torch.func.jvp``/``jacfwd``)."""
+    open or a torch.func transform runs (``torch.func.jvp``/``jacfwd``); never while
+    torch.compile traces (what it traces has no jvp: see ``_base.Function``)."""
+    if torch.compiler.is_compiling():
+        return False
     return transforms_active() or getattr(forward_ad, "_current_level", 0) >= 0
 
 
