@@ -57,7 +57,7 @@ def elu(input: torch.Tensor, alpha: float = 1.0, inplace: bool = False) -> torch
         _check_inplace(input)
         _refuse_negative_inplace(input, alpha, "elu")
     if _out_of_place_under_transforms(inplace):
-        return input.copy_(elu(input, alpha))
+        return input.copy_(elu(input.clone(), alpha))  # its saved x must outlive the copy
     return ELUFunction.apply(input, alpha, inplace)
 
 
@@ -78,7 +78,7 @@ def _gelu_again(approximate: str):
 def silu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """input·σ(input). See :class:`~manualgrad.functions.activations.SiLUFunction`."""
     if _out_of_place_under_transforms(inplace):
-        return input.copy_(silu(input))
+        return input.copy_(silu(input.clone()))  # its saved x must outlive the copy
     if inplace:
         _check_inplace(input)
     return SiLUFunction.apply(input, inplace)[0]

@@ -60,3 +60,13 @@ class Function(torch.autograd.Function):
         if kwargs or torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
             return super().apply(*args, **kwargs)
         return super(torch.autograd.Function, cls).apply(*args)  # torch._C._FunctionBase.apply
+
+
+def owned(y: torch.Tensor) -> torch.Tensor:
+    """``y``, copied when it is a view (a torch kernel squeezing an unbatched input's result): a
+    Function must not return a view of one of its intermediates, or the caller could not modify
+    the output in place (autograd refuses, where torch's own op allows it)."""
+    if torch.compiler.is_compiling():  # Dynamo cannot trace _is_view; AOT autograd handles views itself
+        return y
+    return y.clone() if y._is_view() else y
+

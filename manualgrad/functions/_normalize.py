@@ -67,8 +67,12 @@ def normalized(xv: torch.Tensor, mean, rstd: torch.Tensor) -> torch.Tensor:
 def affine(xhat: torch.Tensor, w, b, wview, shape, dtype) -> torch.Tensor:
     """y = w ⊙ x̂ + b (w, b viewed as ``wview``; either may be None), as ``shape`` in ``dtype``."""
     y = xhat if w is None else xhat * w.reshape(wview)
-    y = y if b is None else y + b.reshape(wview)
-    return y.reshape(shape).to(dtype)
+    y = (y if b is None else y + b.reshape(wview)).to(dtype)
+    if y.shape == shape:
+        return y
+    y = y.reshape(shape)  # GroupNorm's (N, G, -1) layout back to x's shape: a view of y ...
+    # ... which a Function must not return: the caller could not modify the output in place
+    return y.clone() if y._base is not None else y
 
 
 def setup(ctx, x, w, b, mean, rstd, layout, need, batch_stats=True):

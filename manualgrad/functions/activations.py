@@ -71,8 +71,9 @@ class LeakyReLUFunction(Function):
 
     dx = dy for x > 0, s·dy otherwise    at x = 0 the slope side, as torch
     jvp: dy = dx for x > 0, s·dx otherwise
-    With s ≥ 0, x > 0 ⟺ y > 0, so y is saved (in-place works); with s < 0 x is saved, and
-    in-place is refused with torch's message.
+    Saves the sign mask x > 0 (one byte per element, a quarter of torch's saved x), so the
+    output stays free to be modified in place as torch's is; in-place with s ≥ 0 saves y (x is
+    gone; x > 0 ⟺ y > 0), and with s < 0 in-place is refused with torch's message.
     """
 
     @staticmethod
@@ -85,14 +86,15 @@ class LeakyReLUFunction(Function):
     def setup_context(ctx, inputs, output):
         x, s, _ = inputs
         _mark_inplace(ctx, inputs)
-        ctx.save_for_backward(output if s >= 0 else x)
-        save_for_forward(ctx, output if s >= 0 else x)
+        z = output if ctx.inplace else x > 0  # the mask the backward reads (y > 0 ⟺ x > 0)
+        ctx.save_for_backward(z)
+        save_for_forward(ctx, z)
         ctx.s = s
 
     @staticmethod
     def backward(ctx, dy):
-        (z,) = ctx.saved_tensors  # y or x: same sign test
-        return torch.where(z > 0, dy, dy * ctx.s), None, None
+        (z,) = ctx.saved_tensors  # the mask x > 0, or y (in place): the same sign test
+        return torch.where(z if z.dtype == torch.bool else z > 0, dy, dy * ctx.s), None, None
 
     jvp = classmethod(diagonal_jvp)
 
@@ -102,7 +104,8 @@ class ELUFunction(Function):
 
     dx = dy for x > 0, dy·α eˣ = dy·(y + α) otherwise     ELU'(0) = α, as torch
     jvp: dy = dx for x > 0, dx·α eˣ otherwise
-    With α ≥ 0, x ≤ 0 ⟺ y ≤ 0, so y is saved and α eˣ read as y + α; with α < 0 x is saved.
+    Saves x, as torch (the output stays free to be modified in place); in place with α ≥ 0 it
+    saves y (x is gone; x ≤ 0 ⟺ y ≤ 0) and reads α eˣ as y + α.
     The slope is built from z⁻ = z where z < 0, else 0 (z = the saved y or x): same value, but
     ELU''(0) = 0 as torch's elu_double_backward (mask z < 0), and no e^{+inf} in the unused branch
     (it would turn the double backward NaN).
@@ -117,7 +120,7 @@ class ELUFunction(Function):
     def setup_context(ctx, inputs, output):
         x, alpha, _ = inputs
         _mark_inplace(ctx, inputs)
-        ctx.from_output = alpha >= 0
+        ctx.from_output = ctx.inplace and alpha >= 0
         ctx.save_for_backward(output if ctx.from_output else x)
         save_for_forward(ctx, output if ctx.from_output else x)
         ctx.alpha = alpha
@@ -172,10 +175,9 @@ class SiLUFunction(Function):
 
     dx = dy·σ(x)(1 + x(1 − σ(x))) = dy·(s + y(1 − s))   [+ ds·s(1 − s) for the s output]
     jvp: dy = dx·(s + y(1 − s)),  ds = dx·s(1 − s)   (both diagonal: the backward on dx)
-    Saves y and s, both outputs, so in-place works (x itself is gone) and double backward flows
-    through them. Next to a following layer that keeps y anyway this costs one tensor, as
-    torch's saved x does. Half/bfloat16 out of place: saves x instead and recomputes s and y
-    in float32 (the rounded y and s would make dx less accurate than torch's).
+    Out of place saves x, as torch, and recomputes s and y (in float32 for half/bfloat16), so
+    the output stays free to be modified in place. In place saves y and s, both outputs (x
+    itself is gone), and double backward flows through them.
     """
 
     @staticmethod
@@ -188,7 +190,7 @@ class SiLUFunction(Function):
         _mark_inplace(ctx, inputs)
         ctx.set_materialize_grads(False)
         x, inplace = inputs
-        ctx.from_input = x.dtype in (torch.float16, torch.bfloat16) and not inplace
+        ctx.from_input = not inplace
         ctx.save_for_backward(*((x,) if ctx.from_input else output))
         save_for_forward(ctx, *((x,) if ctx.from_input else output))
 

@@ -47,7 +47,7 @@ class BatchNormFunction(Function):
                 _update_running(running_var, var * (n / (n - 1)), momentum)
         else:
             acc, keep = nz.acc_dtype(x.dtype), (1, *wview)
-            mean = running_mean.to(acc, copy=True).reshape(keep)
+            mean = running_mean.reshape(keep).to(acc, copy=True)  # a copy, not a view: an output
             rstd = torch.rsqrt(running_var.to(acc).reshape(keep) + eps)
         return nz.affine(nz.normalized(x, mean, rstd), w, b, wview, x.shape, x.dtype), mean, rstd
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._base import Function
+from ._base import Function, owned
 from ._recompute import restore, save_sources
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -65,7 +65,8 @@ class ConvFunction(Function):
 
     @staticmethod
     def forward(x, w, b, stride, padding, dilation, groups, n):
-        return _CONV[n](x, w, b, stride, padding, dilation, groups)
+        y = _CONV[n](x, w, b, stride, padding, dilation, groups)
+        return y if x.dim() == n + 2 else owned(y)  # unbatched: torch's kernel squeezes a view
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from ._base import Function
+from ._base import Function, owned
 from ._recompute import restore, save_sources
 from ._transform import add_tangents, save_for_forward
 
@@ -25,7 +25,8 @@ class LinearFunction(Function):
 
     @staticmethod
     def forward(x, w, b):
-        return F.linear(x, w, b)
+        y = F.linear(x, w, b)
+        return owned(y)  # unbatched or N-d input: torch reshapes its result (a view)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
