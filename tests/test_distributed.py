@@ -217,3 +217,44 @@ def test_torchrun_cuda_world_size_one(tmp_path, flags):
     code, out, err = torchrun(tmp_path, 1, "--device", "cuda", *flags)
     assert code == 0, err[-3000:]
     assert f"on cuda:0 ({'FSDP' if flags else 'DDP'}, 1 process)" in out
+
+
+def bn_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(mnn.Linear(4, 6), mnn.BatchNorm1d(6), mnn.ReLU(), mnn.Linear(6, 3)).double()
+
+
+def bn_worker(rank, tmp):
+    """Each child sharded on its own, BatchNorm too, resharded after forward (FSDP2's default):
+    the ReLU and Linear after the BatchNorm recompute its output in their backward, while its
+    gathered parameters are freed (they once read that freed memory: a crash)."""
+    from torch.distributed.fsdp import fully_shard
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
+    x, y = datasets()[0].tensors
+    with distributed.process_group(torch.device("cpu"), init_method=f"file://{tmp}/store",
+                                   timeout=datetime.timedelta(seconds=60)):
+        net = bn_model()
+        for child in net:
+            if any(True for _ in child.parameters()):
+                fully_shard(child, reshard_after_forward=True)
+        fully_shard(net)
+        half = slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD)
+        mnn.CrossEntropyLoss()(net(x[half]), y[half]).backward()
+        grads = [full_tensor(p.grad).clone() for p in net.parameters()]
+    torch.save(grads, pathlib.Path(tmp) / f"bn{rank}.pt")
+
+
+def test_fsdp2_shards_a_manualgrad_batch_norm_on_its_own(tmp_path):
+    spawn(bn_worker, str(tmp_path))
+    x, y = datasets()[0].tensors
+    want = []  # FSDP2 averages the ranks' gradients; BatchNorm uses each rank's own batch statistics
+    for rank in range(WORLD):
+        net = bn_model()
+        half = slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD)
+        mnn.CrossEntropyLoss()(net(x[half]), y[half]).backward()
+        want.append([p.grad for p in net.parameters()])
+    for rank in range(WORLD):
+        got = torch.load(tmp_path / f"bn{rank}.pt")
+        for g, *per_rank in zip(got, *want, strict=True):
+            torch.testing.assert_close(g, sum(per_rank) / WORLD, rtol=1e-12, atol=1e-14)

@@ -6,7 +6,7 @@ import numbers
 
 import torch
 
-from ..functions._recompute import tag
+from ..functions._recompute import tag, taggable
 from ..functions.batch_norm import BatchNormFunction, batch_norm_again
 from ._autocast import autocast_policy
 from ._norms import _verify_batch_size
@@ -47,6 +47,6 @@ def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_v
     _refuse_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
     y, mean, rstd = BatchNormFunction.apply(input, running_mean, running_var, weight, bias, bool(training),
                                             float(momentum), eps)
-    if training:  # the layers after it may save (input, μ, rstd) instead of y: see _recompute.py
+    if training and taggable(y):  # the layers after it may save (input, μ, rstd) instead of y: see _recompute.py
         tag(y, batch_norm_again(weight, bias), input, mean, rstd)
     return y

@@ -50,9 +50,14 @@ def transparent(pack):
     return lambda: _TRANSPARENT.pop(pack, None)
 
 
+def taggable(y: torch.Tensor) -> bool:
+    """Whether :func:`tag` would mark ``y`` (to skip building a recipe that would be dropped)."""
+    return y.requires_grad and torch.is_grad_enabled() and _active()
+
+
 def tag(y: torch.Tensor, fn, *sources: torch.Tensor) -> torch.Tensor:
     """Mark ``y`` (an output that requires grad) as ``fn(*sources)``; returns ``y``."""
-    if y.requires_grad and torch.is_grad_enabled() and _active():
+    if taggable(y):
         setattr(y, _ATTR, (fn, sources, y._version, _hooks()))
     return y
 

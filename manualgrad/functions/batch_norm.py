@@ -125,6 +125,31 @@ class BatchNormAffineFunction(Function):
         return dx, dmean, drstd, dw, db
 
 
+class ParamCopyFunction(Function):
+    """(w′, b′) = (w, b), copies (either may be None): dw = dw′ ;  db = db′.
+
+    What the recipe of a BatchNorm output holds instead of BatchNorm's own parameters: the layers
+    after it recompute that output in *their* backward, before BatchNorm's backward; under FSDP2
+    the parameters' gathered storage is freed after forward and gathered again only for
+    BatchNorm's own backward (torch's modules read a parameter only there), so the recipe must
+    not read it. Two per-channel copies; gradients still reach w and b (double backward).
+    """
+
+    @staticmethod
+    def forward(w, b):
+        return (None if w is None else w.clone()), (None if b is None else b.clone())
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.set_materialize_grads(False)
+
+    @staticmethod
+    def backward(ctx, dw, db):
+        return dw, db
+
+
 def batch_norm_again(w, b):
-    """Recipe for a BatchNorm output from (x, μ, rstd): w and b closed over (None allowed)."""
+    """Recipe for a BatchNorm output from (x, μ, rstd), closing over copies of w and b (None
+    allowed): see :class:`ParamCopyFunction`."""
+    w, b = ParamCopyFunction.apply(w, b)
     return lambda x, mean, rstd: BatchNormAffineFunction.apply(x, mean, rstd, w, b)

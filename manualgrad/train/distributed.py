@@ -32,7 +32,6 @@ from torch.utils.data import DataLoader, DistributedSampler
 from . import checkpoint as ckpt
 
 KINDS = ("ddp", "fsdp")
-_BATCH_NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
 
@@ -250,13 +249,9 @@ class _FullState:
 def _shard(model, optimizer) -> None:
     """``fully_shard`` each child that holds parameters, then the root; ``optimizer`` (built on
     the unsharded parameters, not stepped yet) is pointed at the sharded ones, in the same order.
-
-    BatchNorm parameters stay gathered from forward to BatchNorm's backward: the ReLU and the
-    layer after a manualgrad BatchNorm recompute its output from its weight and bias in *their*
-    backward, which runs before BatchNorm's own group would be gathered again (resharded after
-    forward, as FSDP2 does by default, they would read freed memory). So a BatchNorm child joins
-    the root's group (FSDP2 keeps the root gathered after forward) and a child holding one is
-    sharded with ``reshard_after_forward=False``."""
+    (A manualgrad BatchNorm may be sharded on its own: the layers after it, which recompute its
+    output in their backward, read copies of its weight and bias, never the parameters FSDP2
+    frees after forward.)"""
     try:
         from torch.distributed.fsdp import fully_shard
     except ImportError as e:  # torch < 2.6
@@ -266,9 +261,8 @@ def _shard(model, optimizer) -> None:
                          "one (resume from a checkpoint to continue a run)")
     before = list(model.parameters())
     for child in model.children():
-        if not isinstance(child, _BATCH_NORMS) and any(True for _ in child.parameters()):
-            batch_norm = any(isinstance(m, _BATCH_NORMS) for m in child.modules())
-            fully_shard(child, reshard_after_forward=not batch_norm)
+        if any(True for _ in child.parameters()):
+            fully_shard(child)
     fully_shard(model)
     sharded = {id(old): new for old, new in zip(before, model.parameters())}
     for group in optimizer.param_groups:
