@@ -38,7 +38,7 @@ def _pass_where_positive(dy, y):
     ``where`` directly: no data-dependent branch."""
     if dy.device.type == "cpu" and active():
         dx = dy * y.detach().clamp(0, 1).ceil_()
-        if bool(dx.detach().sum().isfinite()):
+        if math.isfinite(dx.detach().sum().item()):
             return dx
     return torch.where(y <= 0, 0, dy)
 
