@@ -21,19 +21,6 @@ def _update_running(running, stat, momentum: float) -> None:
         running.copy_(momentum * stat.reshape(running.shape) + (1 - momentum) * running)
 
 
-def _centred_moments(x: torch.Tensor, dims, eps: float):
-    """(x − μ, μ, biased σ², rstd) over ``dims`` (kept) in the accumulation dtype, in two passes:
-    μ = Σx / n, then σ² = Σ(x − μ)² / n over the centred x, which the output reuses. On CPU
-    ``var_mean`` over (N, spatial) of a contiguous NCHW tensor is about 3× slower than these
-    plain sums (it walks the non-contiguous dims one Welford step at a time)."""
-    xf = x.to(nz.acc_dtype(x.dtype))
-    n = x.numel() // x.shape[1]
-    mean = xf.sum(dims, keepdim=True) / n  # 0/0 = NaN statistics for an empty batch, as torch
-    xc = xf - mean
-    var = (xc * xc).sum(dims, keepdim=True) / n
-    return xc, mean, var, torch.rsqrt(var + eps)
-
-
 def _transform(xc: torch.Tensor, rstd: torch.Tensor, w, b, wview, dtype) -> torch.Tensor:
     """y = (x − μ)·(rstd·w) + b from the centred x in one fused pass, rounded to ``dtype``; the
     same ops in the forward and in its recomputation (BatchNormAffineFunction), bit for bit."""
@@ -61,7 +48,7 @@ class BatchNormFunction(Function):
     def forward(x, running_mean, running_var, w, b, training, momentum, eps):
         view, dims, wview = _channels(x)
         if training:
-            xc, mean, var, rstd = _centred_moments(x, dims, eps)
+            xc, mean, var, rstd = nz.centred_moments(x, dims, eps)
             if running_mean is not None and x.numel():  # an empty batch leaves them alone, as torch
                 n = x.numel() // x.shape[1]
                 _update_running(running_mean, mean, momentum)
