@@ -3,6 +3,8 @@ the non-zero ``padding_mode``s of the Conv modules (reflect, replicate, circular
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -100,12 +102,44 @@ class ConvFunction(Function):
                 x = F.pad(x, [a for e in reversed(ctx.extra) for a in (0, e)])
             if x.shape[0] == 0:  # empty batch: nothing to sum (a 0-channel conv is ill-defined)
                 dw = x.new_zeros(ctx.w_shape)
+            elif groups == 1 and x.shape[1] >= 16 and x.device.type == "cpu" and x.dtype in _IM2COL_DTYPES:
+                dw = _weight_grad_im2col(x, dy, kernel, s, d, lo)
             else:
                 xt = x.unflatten(1, (groups, -1)).permute(2, 1, 0, *range(3, 3 + n)).flatten(1, 2)
                 dw = _crop(_CONV[n](xt, dy.transpose(0, 1), None, d, lo, s, groups).transpose(0, 1), kernel)
         if need_b:
             db = dy.sum([0, *range(2, 2 + n)])
         return dx, dw, db, None, None, None, None, None
+
+
+_IM2COL_DTYPES = (torch.float32, torch.float64)
+_COLS = 1 << 19  # floats per im2col chunk (2 MiB in float32: cache-sized chunks measured fastest)
+
+
+def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
+    """dw[c, ci, k] = Σ_{b,o} dy[b, c, o] · xp[b, ci, o·s + k·d] (groups 1) as matmuls over
+    chunks of the batch: xp channels-last, its windows an ``as_strided`` view (b, o, k, ci),
+    copied chunk by chunk into (rows, K·Cin) columns, and dyᵀ @ columns summed over the chunks.
+    On CPU, from 16 input channels on, this is 1.3-1.5× faster than the regrouped convolution (a
+    kernel as large as the image, which the conv kernels handle poorly) and never holds more than
+    one chunk of columns. Float32/64 only: half precision would round at every chunk's sum."""
+    xp = F.pad(x, [p for lo_i in reversed(lo) for p in (lo_i, lo_i)]) if any(lo) else x
+    xp = xp.movedim(1, -1).contiguous()  # (B, *P, Cin)
+    out_size, cin = dy.shape[2:], xp.shape[-1]
+    strides = xp.stride()
+    window = (*out_size, *kernel, cin)
+    spatial = strides[1:-1]
+    window_strides = (*(si * st for si, st in zip(s, spatial)), *(di * st for di, st in zip(d, spatial)), 1)
+    rows = math.prod(out_size)
+    dyl = dy.movedim(1, -1)  # (B, *O, Cout)
+    chunk = max(1, _COLS // max(1, rows * math.prod(kernel) * cin))
+    dw = None
+    for b0 in range(0, x.shape[0], chunk):
+        k = min(chunk, x.shape[0] - b0)
+        cols = xp.as_strided((k, *window), (strides[0], *window_strides), xp.storage_offset() + b0 * strides[0])
+        part = dyl[b0:b0 + k].reshape(k * rows, -1).t().mm(cols.reshape(k * rows, -1))
+        dw = part if dw is None else dw.add_(part)  # in place on a product of our own
+    return dw.view(-1, *kernel, cin).movedim(-1, 1)
 
 
 def _crop(t: torch.Tensor, size) -> torch.Tensor:
