@@ -147,7 +147,7 @@ def test_half_precision_gradients_keep_dtype_and_match_torch(dims, dtype):
         torch.testing.assert_close(g, h)
 
 
-IM2COL = [  # ≥ 16 input channels, groups 1: the CPU weight gradient goes through im2col matmuls
+IM2COL = [  # groups 1: the CPU weight gradient goes through im2col matmuls
     (1, dict(stride=2, padding=3, dilation=2)),
     (2, dict(padding=1)),
     (2, dict(stride=(2, 1), padding=(0, 2), dilation=(1, 3))),
