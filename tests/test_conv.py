@@ -147,7 +147,7 @@ def test_half_precision_gradients_keep_dtype_and_match_torch(dims, dtype):
         torch.testing.assert_close(g, h)
 
 
-IM2COL = [  # groups 1: the CPU weight gradient goes through im2col matmuls
+IM2COL = [  # groups 1, one thread: the CPU weight gradient goes through im2col matmuls
     (1, dict(stride=2, padding=3, dilation=2)),
     (2, dict(padding=1)),
     (2, dict(stride=(2, 1), padding=(0, 2), dilation=(1, 3))),
@@ -166,14 +166,16 @@ def test_im2col_weight_gradient_and_its_double_backward_equal_torch(dims, kwargs
     w = torch.randn(3, 16, *(4,) * dims, dtype=D, requires_grad=True)
     dy = torch.randn_like(conv_fn(x, w, **kwargs)).requires_grad_()
     v = torch.randn_like(w)
-    chunk = conv._COLS
+    chunk, threads = conv._COLS, torch.get_num_threads()
     try:
         conv._COLS = 2 * 16 * 4 ** dims * 9 ** dims  # two samples' columns (or fewer) per chunk
+        torch.set_num_threads(1)  # the im2col path is single-threaded only
         results = []
         for fn in (mconv, conv_fn):
             dx, dw = torch.autograd.grad(fn(x, w, **kwargs), (x, w), dy, create_graph=True)
             results.append((dx, dw, *torch.autograd.grad((dw * v).sum(), (x, dy))))
     finally:
         conv._COLS = chunk
+        torch.set_num_threads(threads)
     for a, b in zip(*results):
         torch.testing.assert_close(a, b)

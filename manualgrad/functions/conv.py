@@ -102,7 +102,7 @@ class ConvFunction(Function):
                 x = F.pad(x, [a for e in reversed(ctx.extra) for a in (0, e)])
             if x.shape[0] == 0:  # empty batch: nothing to sum (a 0-channel conv is ill-defined)
                 dw = x.new_zeros(ctx.w_shape)
-            elif groups == 1 and x.device.type == "cpu" and x.dtype in _IM2COL_DTYPES:
+            elif groups == 1 and x.device.type == "cpu" and x.dtype in _IM2COL_DTYPES and torch.get_num_threads() == 1:
                 dw = _weight_grad_im2col(x, dy, kernel, s, d, lo)
             else:
                 xt = x.unflatten(1, (groups, -1)).permute(2, 1, 0, *range(3, 3 + n)).flatten(1, 2)
@@ -124,7 +124,10 @@ def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
     On CPU this is 1.6-3× faster than the regrouped convolution (a kernel as large as the image,
     which the conv kernels handle poorly: 3→32, 32→32, 32→64, 64→64 channels, 3×3, batch 128) and
     never holds more than one chunk of columns. Float32/64 only: half precision would round at
-    every chunk's sum. Grouped convolutions keep the regrouped convolution."""
+    every chunk's sum. Grouped convolutions keep the regrouped convolution, and so does a
+    multi-threaded CPU: there each of the loop's small ops is a parallel region that waits for
+    its slowest thread, and with the cores oversubscribed (2 threads, another process busy) the
+    step took 3-9× longer than with the regrouped convolution's single large one."""
     xp = F.pad(x, [p for lo_i in reversed(lo) for p in (lo_i, lo_i)]) if any(lo) else x
     xp = xp.movedim(1, -1).contiguous()  # (B, *P, Cin)
     out_size, cin = dy.shape[2:], xp.shape[-1]
