@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ._base import Function
-from ._recompute import restore, save_sources
+from ._recompute import active, restore, save_sources
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -102,7 +102,7 @@ class ConvFunction(Function):
                 x = F.pad(x, [a for e in reversed(ctx.extra) for a in (0, e)])
             if x.shape[0] == 0:  # empty batch: nothing to sum (a 0-channel conv is ill-defined)
                 dw = x.new_zeros(ctx.w_shape)
-            elif groups == 1 and x.device.type == "cpu" and x.dtype in _IM2COL_DTYPES and torch.get_num_threads() == 1:
+            elif _im2col_applies(x, groups):
                 dw = _weight_grad_im2col(x, dy, kernel, s, d, lo)
             else:
                 xt = x.unflatten(1, (groups, -1)).permute(2, 1, 0, *range(3, 3 + n)).flatten(1, 2)
@@ -116,6 +116,12 @@ _IM2COL_DTYPES = (torch.float32, torch.float64)
 _COLS = 1 << 19  # floats per im2col chunk (2 MiB in float32: cache-sized chunks measured fastest)
 
 
+def _im2col_applies(x: torch.Tensor, groups: int) -> bool:
+    """Eager CPU, one intra-op thread, float32/64, groups 1 (see :func:`_weight_grad_im2col`)."""
+    return (groups == 1 and x.device.type == "cpu" and x.dtype in _IM2COL_DTYPES and active()
+            and torch.get_num_threads() == 1)
+
+
 def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
     """dw[c, ci, k] = Σ_{b,o} dy[b, c, o] · xp[b, ci, o·s + k·d] (groups 1) as matmuls over
     chunks of the batch: xp channels-last, its windows an ``as_strided`` view (b, o, k, ci),
@@ -127,7 +133,8 @@ def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
     every chunk's sum. Grouped convolutions keep the regrouped convolution, and so does a
     multi-threaded CPU: there each of the loop's small ops is a parallel region that waits for
     its slowest thread, and with the cores oversubscribed (2 threads, another process busy) the
-    step took 3-9× longer than with the regrouped convolution's single large one."""
+    step took 3-9× longer than with the regrouped convolution's single large one. torch.compile
+    and torch.func trace the regrouped convolution too."""
     xp = F.pad(x, [p for lo_i in reversed(lo) for p in (lo_i, lo_i)]) if any(lo) else x
     xp = xp.movedim(1, -1).contiguous()  # (B, *P, Cin)
     out_size, cin = dy.shape[2:], xp.shape[-1]
