@@ -115,3 +115,23 @@ def test_double_backward_equals_torch(op, kwargs):
         theirs = _double_backward(lambda t: getattr(F, op)(t, **kwargs), x, dy, v)
         for name, a, b in zip(("dx", "d(dx)/dx", "d(dx)/d(dy)"), ours, theirs):
             torch.testing.assert_close(a, b, equal_nan=True, msg=lambda m: f"{name} at {x.shape}: {m}")
+
+
+@pytest.mark.parametrize("after_batchnorm", [False, True], ids=["plain", "after-batchnorm"])
+def test_relu_nonfinite_dy_and_nan_input_select_like_torch(after_batchnorm):
+    """A NaN or ±inf in dy at a dead unit gives 0 and a NaN input passes dy, as torch's
+    threshold_backward (the CPU multiply-first path must fall back to the exact select)."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 5, 5, dtype=torch.float64)
+    x[0, 0, 0, :3] = torch.tensor([float("nan"), -1.0, 0.0])
+    x.requires_grad_()
+    bn = lambda f, t: f.batch_norm(t, None, None, training=True) if after_batchnorm else t  # noqa: E731
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        dy = torch.randn_like(x)
+        dy[x.detach() <= 0] = bad  # only at dead units (and never at the NaN one)
+        dy[0, 0, 0, 0] = 2.0
+        ours = torch.autograd.grad(MF.relu(bn(MF, x)), x, dy)[0]
+        theirs = torch.autograd.grad(F.relu(bn(F, x)), x, dy)[0]
+        torch.testing.assert_close(ours, theirs, equal_nan=True)
+        if not after_batchnorm:
+            assert torch.isfinite(ours[1:]).all() and ours[x.detach() <= 0].eq(0).all()

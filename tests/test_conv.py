@@ -145,3 +145,37 @@ def test_half_precision_gradients_keep_dtype_and_match_torch(dims, dtype):
                           torch.autograd.grad(b, [x, *theirs.parameters()], dy)):
         assert g.dtype == leaf.dtype == dtype
         torch.testing.assert_close(g, h)
+
+
+IM2COL = [  # groups 1, one thread: the CPU weight gradient goes through im2col matmuls
+    (1, dict(stride=2, padding=3, dilation=2)),
+    (2, dict(padding=1)),
+    (2, dict(stride=(2, 1), padding=(0, 2), dilation=(1, 3))),
+    (2, dict(padding="same")),
+]
+
+
+@pytest.mark.parametrize("dims,kwargs", IM2COL, ids=[f"{d}d-{kw}" for d, kw in IM2COL])
+def test_im2col_weight_gradient_and_its_double_backward_equal_torch(dims, kwargs):
+    """Batch 5, chunked so that the last chunk is partial; the double backward of dw (towards x
+    and dy) against torch's too."""
+    import manualgrad.functions.conv as conv
+    torch.manual_seed(0)
+    conv_fn, mconv = (F.conv1d, MF.conv1d) if dims == 1 else (F.conv2d, MF.conv2d)
+    x = torch.randn(5, 16, *(9,) * dims, dtype=D, requires_grad=True)
+    w = torch.randn(3, 16, *(4,) * dims, dtype=D, requires_grad=True)
+    dy = torch.randn_like(conv_fn(x, w, **kwargs)).requires_grad_()
+    v = torch.randn_like(w)
+    chunk, threads = conv._COLS, torch.get_num_threads()
+    try:
+        conv._COLS = 2 * 16 * 4 ** dims * 9 ** dims  # two samples' columns (or fewer) per chunk
+        torch.set_num_threads(1)  # the im2col path is single-threaded only
+        results = []
+        for fn in (mconv, conv_fn):
+            dx, dw = torch.autograd.grad(fn(x, w, **kwargs), (x, w), dy, create_graph=True)
+            results.append((dx, dw, *torch.autograd.grad((dw * v).sum(), (x, dy))))
+    finally:
+        conv._COLS = chunk
+        torch.set_num_threads(threads)
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)

@@ -44,18 +44,24 @@ def acc_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in _LOW else dtype
 
 
+def centred_moments(xv: torch.Tensor, dims, eps: float):
+    """(x − μ, μ, biased σ², rstd) over ``dims`` (kept), in :func:`acc_dtype`, in two passes: μ,
+    then σ² = mean((x − μ)²) over the centred x (returned for reuse). On CPU ``var_mean``'s Welford
+    walk is 3-4× slower than these plain reductions. An empty x gives NaN statistics, as torch."""
+    x = xv.to(acc_dtype(xv.dtype))
+    mean = x.mean(dims, keepdim=True)
+    xc = x - mean
+    var = (xc * xc).mean(dims, keepdim=True)
+    return xc, mean, var, torch.rsqrt(var + eps)
+
+
 def moments(xv: torch.Tensor, dims, eps: float, center: bool = True):
     """(μ, biased σ², rstd) over ``dims`` (kept), in :func:`acc_dtype`; μ is None without
     ``center`` (σ² is then mean(x²), RMSNorm's)."""
-    x = xv.to(acc_dtype(xv.dtype))
-    if center and x.numel():
-        var, mean = torch.var_mean(x, dims, correction=0, keepdim=True)
-    elif center:  # empty: NaN statistics of nothing, without var_mean's degrees-of-freedom warning
-        mean = x.mean(dims, keepdim=True)
-        var = mean.clone()
-    else:
-        mean, var = None, x.square().mean(dims, keepdim=True)
-    return mean, var, torch.rsqrt(var + eps)
+    if center:
+        return centred_moments(xv, dims, eps)[1:]
+    var = xv.to(acc_dtype(xv.dtype)).square().mean(dims, keepdim=True)
+    return None, var, torch.rsqrt(var + eps)
 
 
 def normalized(xv: torch.Tensor, mean, rstd: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,8 @@ import torch
 _ATTR = "_mg_recompute"
 
 
-def _active() -> bool:
+def active() -> bool:
+    """Outside torch.compile tracing and torch.func transforms (eager code may branch on data)."""
     return not torch.compiler.is_compiling() and not torch._C._are_functorch_transforms_active()
 
 
@@ -52,7 +53,7 @@ def transparent(pack):
 
 def taggable(y: torch.Tensor) -> bool:
     """Whether :func:`tag` would mark ``y`` (to skip building a recipe that would be dropped)."""
-    return y.requires_grad and torch.is_grad_enabled() and _active()
+    return y.requires_grad and torch.is_grad_enabled() and active()
 
 
 def tag(y: torch.Tensor, fn, *sources: torch.Tensor) -> torch.Tensor:
@@ -65,7 +66,7 @@ def tag(y: torch.Tensor, fn, *sources: torch.Tensor) -> torch.Tensor:
 def recipe(x: torch.Tensor):
     """``(fn, sources)`` if ``x`` may be recomputed as ``fn(*sources)``, else None (called from a
     ``setup_context``, where grad mode is off)."""
-    if not _active():  # first: torch.compile must not trace the attribute lookup
+    if not active():  # first: torch.compile must not trace the attribute lookup
         return None
     found = x.__dict__.get(_ATTR) if hasattr(x, "__dict__") else None
     if found is None or found[2] != x._version or found[3] is not _hooks():

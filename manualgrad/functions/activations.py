@@ -6,7 +6,8 @@ function of the output (relu, sigmoid, tanh; leaky_relu and elu with a non-negat
 output is saved, which the next layer usually keeps alive anyway; otherwise the input.
 ``inplace=True`` overwrites x and marks it dirty, as torch's in-place variants do.
 Gradients are selected with ``torch.where`` (not a multiply by a 0/1 mask), so a NaN in dy does
-not leak through a zero derivative, as in torch.
+not leak through a zero derivative, as in torch (ReLU multiplies first on CPU and falls back to
+the select when the product is not finite: ``_pass_where_positive``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 import torch
 
 from ._base import Function
-from ._recompute import restore, save_sources
+from ._recompute import active, restore, save_sources
 from ._precision import opmath
 from ._transform import diagonal_jvp, save_for_forward, tangent
 
@@ -25,6 +26,22 @@ _C = 0.044715
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
+
+
+def _pass_where_positive(dy, y):
+    """dy where y > 0 or y is NaN, else 0: exactly ``torch.where(y <= 0, 0, dy)``.
+
+    On CPU ``where`` runs about 10× slower than a multiply on this torch build, so there the
+    product dy · m comes first, m = ⌈clamp(y, 0, 1)⌉ (1 for y > 0, 0 for y ≤ 0, NaN for NaN; a
+    constant, no gradient through y, as with ``where``). It is that select wherever it is finite
+    (dy · 1 = dy, finite dy · 0 = ±0); a NaN or ±inf in it (a non-finite dy at a dead unit, a NaN
+    y) shows in its sum, and then ``where`` is taken. Elsewhere (GPU, torch.compile, torch.func)
+    ``where`` directly: no data-dependent branch."""
+    if dy.device.type == "cpu" and active():
+        dx = dy * y.detach().clamp(0, 1).ceil_()
+        if math.isfinite(dx.detach().sum().item()):
+            return dx
+    return torch.where(y <= 0, 0, dy)
 
 
 def _mark_inplace(ctx, inputs):
@@ -61,7 +78,7 @@ class ReLUFunction(Function):
     @staticmethod
     def backward(ctx, dy):
         y = restore(ctx, ctx.saved_tensors)  # y, or the recomputed x: the same sign
-        return torch.where(y <= 0, 0, dy), None
+        return _pass_where_positive(dy, y), None
 
     jvp = classmethod(diagonal_jvp)
 
@@ -162,12 +179,22 @@ class GELUFunction(Function):
         if ctx.approximate == "tanh":
             t = torch.tanh(_K * (x + _C * x * x * x))
             slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _K * (1 + 3 * _C * x * x)
+        elif not torch.is_grad_enabled():  # first-order backward: nothing records these ops
+            return _gelu_slope_unrecorded(x).mul_(dy), None
         else:
             cdf = 0.5 * (1 + torch.erf(x * _INV_SQRT_2))
             slope = cdf + x * torch.exp(-0.5 * x * x) * _INV_SQRT_2PI
         return dy * slope, None
 
     jvp = classmethod(diagonal_jvp)
+
+
+def _gelu_slope_unrecorded(x: torch.Tensor) -> torch.Tensor:
+    """Φ(x) + x φ(x) as in GELUFunction.backward, in 6 passes instead of 11: each step in place on
+    a buffer made here (2.4× faster at 4M floats on CPU). Only where grad mode is off (a plain
+    backward): in-place erf_/exp_ would not be differentiable again."""
+    phi = torch.addcmul(x.new_zeros(()), x, x, value=-0.5).exp_()
+    return x.mul(_INV_SQRT_2).erf_().mul_(0.5).add_(0.5).addcmul_(x, phi, value=_INV_SQRT_2PI)
 
 
 class SiLUFunction(Function):

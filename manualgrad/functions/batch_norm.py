@@ -21,6 +21,14 @@ def _update_running(running, stat, momentum: float) -> None:
         running.copy_(momentum * stat.reshape(running.shape) + (1 - momentum) * running)
 
 
+def _transform(xc: torch.Tensor, rstd: torch.Tensor, w, b, wview, dtype) -> torch.Tensor:
+    """y = (x − μ)·(rstd·w) + b from the centred x in one fused pass, rounded to ``dtype``; the
+    same ops in the forward and in its recomputation (BatchNormAffineFunction), bit for bit."""
+    scale = rstd if w is None else rstd * w.reshape(wview).to(rstd.dtype)
+    y = xc * scale if b is None else torch.addcmul(b.reshape(wview).to(rstd.dtype), xc, scale)
+    return y.to(dtype)
+
+
 class BatchNormFunction(Function):
     """y = w_c ⊙ x̂ + b_c,  x̂ = (x − μ_c)·rstd_c,  per channel c (dim 1); also returns μ and rstd
     training: μ, σ² over (N, spatial) of this batch (n values, σ² biased), rstd = (σ² + eps)^−½;
@@ -40,11 +48,12 @@ class BatchNormFunction(Function):
     def forward(x, running_mean, running_var, w, b, training, momentum, eps):
         view, dims, wview = _channels(x)
         if training:
-            mean, var, rstd = nz.moments(x, dims, eps)
+            xc, mean, var, rstd = nz.centred_moments(x, dims, eps)
             if running_mean is not None and x.numel():  # an empty batch leaves them alone, as torch
                 n = x.numel() // x.shape[1]
                 _update_running(running_mean, mean, momentum)
                 _update_running(running_var, var * (n / (n - 1)), momentum)
+            return _transform(xc, rstd, w, b, wview, x.dtype), mean, rstd
         else:
             acc, keep = nz.acc_dtype(x.dtype), (1, *wview)
             mean = running_mean.reshape(keep).to(acc, copy=True)  # a copy, not a view: an output
@@ -91,7 +100,7 @@ def _train_grads(ctx, dy):
 class BatchNormAffineFunction(Function):
     """z = w_c ⊙ (x − μ_c)·rstd_c + b_c with μ, rstd given (BatchNorm's output recomputed from
     what BatchNorm saved, for the layers after it: see ``_recompute.py``); bit for bit the
-    forward of :class:`BatchNormFunction` given the same μ and rstd.
+    training forward of :class:`BatchNormFunction` given the same μ and rstd (``_transform``).
 
     g = dy ⊙ w_c:  dx = g·rstd ;  dμ = −Σ g·rstd ;  drstd = Σ g ⊙ (x − μ) ;  dw = Σ dy ⊙ x̂ ;
     db = Σ dy   (sums over N and the spatial dims, down to each one's per-channel shape)
@@ -101,7 +110,7 @@ class BatchNormAffineFunction(Function):
     @staticmethod
     def forward(x, mean, rstd, w, b):
         _, _, wview = _channels(x)
-        return nz.affine(nz.normalized(x, mean, rstd), w, b, wview, x.shape, x.dtype)
+        return _transform(x.to(rstd.dtype) - mean, rstd, w, b, wview, x.dtype)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -3,11 +3,13 @@ the non-zero ``padding_mode``s of the Conv modules (reflect, replicate, circular
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from ._base import Function, owned
-from ._recompute import restore, save_sources
+from ._recompute import active, restore, save_sources
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -101,12 +103,56 @@ class ConvFunction(Function):
                 x = F.pad(x, [a for e in reversed(ctx.extra) for a in (0, e)])
             if x.shape[0] == 0:  # empty batch: nothing to sum (a 0-channel conv is ill-defined)
                 dw = x.new_zeros(ctx.w_shape)
+            elif _im2col_applies(x, groups):
+                dw = _weight_grad_im2col(x, dy, kernel, s, d, lo)
             else:
                 xt = x.unflatten(1, (groups, -1)).permute(2, 1, 0, *range(3, 3 + n)).flatten(1, 2)
                 dw = _crop(_CONV[n](xt, dy.transpose(0, 1), None, d, lo, s, groups).transpose(0, 1), kernel)
         if need_b:
             db = dy.sum([0, *range(2, 2 + n)])
         return dx, dw, db, None, None, None, None, None
+
+
+_IM2COL_DTYPES = (torch.float32, torch.float64)
+_COLS = 1 << 19  # floats per im2col chunk (2 MiB in float32: cache-sized chunks measured fastest)
+
+
+def _im2col_applies(x: torch.Tensor, groups: int) -> bool:
+    """Eager CPU, one intra-op thread, float32/64, groups 1 (see :func:`_weight_grad_im2col`)."""
+    return (groups == 1 and x.device.type == "cpu" and x.dtype in _IM2COL_DTYPES and active()
+            and torch.get_num_threads() == 1)
+
+
+def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
+    """dw[c, ci, k] = Σ_{b,o} dy[b, c, o] · xp[b, ci, o·s + k·d] (groups 1) as matmuls over
+    chunks of the batch: xp channels-last, its windows an ``as_strided`` view (b, o, k, ci),
+    copied chunk by chunk into (rows, K·Cin) columns per sample, and dy @ columns (a bmm over the
+    samples of the chunk, dy read in place) summed over the samples and the chunks.
+    On CPU this is 1.6-3× faster than the regrouped convolution (a kernel as large as the image,
+    which the conv kernels handle poorly: 3→32, 32→32, 32→64, 64→64 channels, 3×3, batch 128) and
+    never holds more than one chunk of columns. Float32/64 only: half precision would round at
+    every chunk's sum. Grouped convolutions keep the regrouped convolution, and so does a
+    multi-threaded CPU: there each of the loop's small ops is a parallel region that waits for
+    its slowest thread, and with the cores oversubscribed (2 threads, another process busy) the
+    step took 3-9× longer than with the regrouped convolution's single large one. torch.compile
+    and torch.func trace the regrouped convolution too."""
+    xp = F.pad(x, [p for lo_i in reversed(lo) for p in (lo_i, lo_i)]) if any(lo) else x
+    xp = xp.movedim(1, -1).contiguous()  # (B, *P, Cin)
+    out_size, cin = dy.shape[2:], xp.shape[-1]
+    strides = xp.stride()
+    window = (*out_size, *kernel, cin)
+    spatial = strides[1:-1]
+    window_strides = (*(si * st for si, st in zip(s, spatial)), *(di * st for di, st in zip(d, spatial)), 1)
+    rows = math.prod(out_size)
+    dyf = dy.flatten(2)  # (B, Cout, rows): a view of a contiguous dy
+    chunk = max(1, _COLS // max(1, rows * math.prod(kernel) * cin))
+    dw = None
+    for b0 in range(0, x.shape[0], chunk):
+        k = min(chunk, x.shape[0] - b0)
+        cols = xp.as_strided((k, *window), (strides[0], *window_strides), xp.storage_offset() + b0 * strides[0])
+        part = torch.bmm(dyf[b0:b0 + k], cols.reshape(k, rows, -1)).sum(0)  # (Cout, K·Cin)
+        dw = part if dw is None else dw.add_(part)  # in place on a product of our own
+    return dw.view(-1, *kernel, cin).movedim(-1, 1)
 
 
 def _crop(t: torch.Tensor, size) -> torch.Tensor:

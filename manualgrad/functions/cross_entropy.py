@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
-from ._base import Function
+from ._base import Function, owned
 from ._reduction import reduce, sum_to, unreduce
 from ._precision import dtype_name
 from ._transform import add_tangents, save_for_forward
-from .nll import add_at_, broadcast_weight, check_class_target, class_dim, grad_scale, pick, target_weights
+from .nll import (add_at_, broadcast_weight, check_class_target, class_dim, grad_scale, nothing_ignored, pick,
+                  target_weights)
 
 
 def _opmath(v: torch.Tensor | None) -> torch.Tensor | None:
@@ -73,6 +75,8 @@ class CrossEntropyFunction(Function):
     @staticmethod
     def forward(x, t, w, ignore_index, reduction, label_smoothing):
         z = torch.log_softmax(x, class_dim(x))
+        if label_smoothing == 0 and not t.is_floating_point():  # ℓ_i = −ω_i z[i, t_i]: torch's nll_loss kernel on z
+            return owned(F.nll_loss(z, t, w, ignore_index=ignore_index, reduction=reduction)), z
         return _loss(z, t, w, ignore_index, reduction, label_smoothing), z
 
     @staticmethod
@@ -131,10 +135,14 @@ def _loss(z, t, w, ignore_index, reduction, eps):
 
 def _index_grad(ctx, dy, z, p, t, w):
     """dx = g (p Q − q) for a class-index target: p · gQ, minus ε/C · g w_c everywhere, minus
-    (1 − ε) g ω at class t_i; g is 0 at the ignored positions (also when D = 0, as torch).
+    (1 − ε) g ω at class t_i; g is 0 at the ignored positions (also when D = 0, as torch). The
+    common case (ε = 0, no weight, nothing ignored on CPU) is just p · g minus g at class t_i.
     One N·C tensor besides p: the product p · gQ, updated in place (autograd-safe: mul keeps its
     inputs, not its output)."""
     eps, dim, n_classes = ctx.eps, class_dim(z), z.shape[class_dim(z)]
+    if eps == 0 and w is None and nothing_ignored(t, ctx.ignore_index):  # q = onehot(t), D = N
+        g = unreduce(dy, ctx.reduction, t.shape)
+        return add_at_(p * g.unsqueeze(dim), t, -g, dim)
     keep, safe, omega = target_weights(t, w, ctx.ignore_index, z)
     g = torch.where(keep, grad_scale(dy, ctx.reduction, omega), 0)
     if eps > 0:

@@ -51,12 +51,15 @@ class LinearFunction(Function):
         if need_x:
             dx = dy2 @ w
         if need_w:
-            rows = x.shape[:-1].numel()
-            dw = dy2.reshape(rows, dy2.shape[-1]).t() @ x.reshape(rows, x.shape[-1])
+            if dy2.dim() == 2:  # the common case, straight to mm
+                dw = dy2.t().mm(x)
+            else:
+                rows = x.shape[:-1].numel()
+                dw = dy2.reshape(rows, dy2.shape[-1]).t() @ x.reshape(rows, x.shape[-1])
             if ctx.w_is_1d:
                 dw = dw.squeeze(0)
         if need_b:
-            db = dy.sum_to_size(ctx.b_shape)
+            db = dy.sum(0) if dy.dim() == 2 and len(ctx.b_shape) == 1 else dy.sum_to_size(ctx.b_shape)
         return dx, dw, db
 
     @staticmethod
