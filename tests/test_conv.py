@@ -179,3 +179,23 @@ def test_im2col_weight_gradient_and_its_double_backward_equal_torch(dims, kwargs
         torch.set_num_threads(threads)
     for a, b in zip(*results):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("cin,groups,channels_last", [(1, 1, False), (3, 1, False), (4, 2, False), (3, 1, True)])
+def test_weight_gradient_has_the_weights_layout(cin, groups, channels_last, threads):
+    """dw comes back with w's strides, as torch's kernel gives it (DDP's gradient buckets expect the
+    parameter's layout: it warned "Grad strides do not match bucket view strides" and copied)."""
+    x = torch.randn(2, cin, 6, 6, requires_grad=True)
+    w = torch.randn(4, cin // groups, 3, 3)
+    w = (w.to(memory_format=torch.channels_last) if channels_last else w).requires_grad_()
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)  # (one thread takes the im2col path)
+        y = MF.conv2d(x, w, None, 1, 1, 1, groups)
+        dy = torch.randn_like(y)
+        (dw,) = torch.autograd.grad(y, w, dy)
+    finally:
+        torch.set_num_threads(before)
+    assert dw.stride() == w.stride()
+    torch.testing.assert_close(dw, torch.autograd.grad(F.conv2d(x, w, None, 1, 1, 1, groups), w, dy)[0])

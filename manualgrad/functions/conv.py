@@ -78,7 +78,7 @@ class ConvFunction(Function):
         ctx.stride, ctx.dilation = expand(stride, n), expand(dilation, n)
         ctx.lo, hi = padding_lo_hi(padding, w.shape[2:], dilation)
         ctx.extra = tuple(h - lo for lo, h in zip(ctx.lo, hi))
-        ctx.groups, ctx.n, ctx.x_shape, ctx.w_shape = groups, n, x.shape, w.shape
+        ctx.groups, ctx.n, ctx.x_shape, ctx.w_shape, ctx.w_stride = groups, n, x.shape, w.shape, w.stride()
 
     @staticmethod
     def backward(ctx, dy):
@@ -108,6 +108,8 @@ class ConvFunction(Function):
             else:
                 xt = x.unflatten(1, (groups, -1)).permute(2, 1, 0, *range(3, 3 + n)).flatten(1, 2)
                 dw = _crop(_CONV[n](xt, dy.transpose(0, 1), None, d, lo, s, groups).transpose(0, 1), kernel)
+            if active() and dw.stride() != ctx.w_stride:  # w's own layout, as torch's kernel gives it:
+                dw = dw.new_empty_strided(ctx.w_shape, ctx.w_stride).copy_(dw)  # else DDP warns and copies
         if need_b:
             db = dy.sum([0, *range(2, 2 + n)])
         return dx, dw, db, None, None, None, None, None
