@@ -65,7 +65,7 @@ def _pair(name, kw):
         return getattr(mnn, name)(**kw), getattr(torch.nn, name)(**kw)
 
 
-@pytest.mark.parametrize("name,kw,x,t", _module_params(forward=False))
+@pytest.mark.parametrize("name,kw,x,t", list(_module_params(forward=False)))
 def test_module_state_dict_buffers_and_repr_are_torchs(name, kw, x, t):
     ours, theirs = _pair(name, kw)
     assert isinstance(ours, getattr(torch.nn, name)) and type(ours) is not getattr(torch.nn, name)
@@ -84,7 +84,7 @@ def test_module_state_dict_buffers_and_repr_are_torchs(name, kw, x, t):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name,kw,x,t", _module_params())
+@pytest.mark.parametrize("name,kw,x,t", list(_module_params()))
 def test_module_forward_backward_equal_torch(name, kw, x, t, device):
     ours, theirs = (m.to(device) for m in _pair(name, kw))
     x = x().to(device).requires_grad_()
