@@ -29,13 +29,15 @@ def _pass_where_positive(dy, y):
     """dy where y > 0 or y is NaN, else 0: exactly ``torch.where(y <= 0, 0, dy)``.
 
     On CPU ``where`` runs about 10× slower than a multiply on this torch build, so there the
-    product dy · m comes first, m = ⌈clamp(y, 0, 1)⌉ (1 for y > 0, 0 for y ≤ 0, NaN for NaN; a
-    constant, no gradient through y, as with ``where``). It is that select wherever it is finite
-    (dy · 1 = dy, finite dy · 0 = ±0); a NaN or ±inf in it (a non-finite dy at a dead unit, a NaN
-    y) shows in its sum, and then ``where`` is taken. Elsewhere (GPU, torch.compile, torch.func)
-    ``where`` directly: no data-dependent branch."""
+    product dy · m comes first, m = ⌈clamp(y, 0, 1)⌉: 1 for y > 0, 0 for y ≤ 0, NaN for NaN
+    (``sign`` would give 0 there); a constant, no gradient through y, as with ``where``. It is
+    that select wherever it is finite (dy · 1 = dy, finite dy · 0 = ±0); a NaN or ±inf in it (a
+    non-finite dy at a dead unit, a NaN y) shows in its sum, and then ``where`` is taken. In a
+    first-order backward m is multiplied in place (one buffer, not two). Elsewhere (GPU,
+    torch.compile, torch.func) ``where`` directly: no data-dependent branch."""
     if dy.device.type == "cpu" and active():
-        dx = dy * y.detach().clamp(0, 1).ceil_()
+        m = y.detach().clamp(0, 1).ceil_()
+        dx = m.mul_(dy) if m.dtype == dy.dtype and not torch.is_grad_enabled() else dy * m
         if math.isfinite(dx.detach().sum().item()):
             return dx
     return torch.where(y <= 0, 0, dy)
