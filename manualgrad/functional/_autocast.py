@@ -136,7 +136,9 @@ def _backward_without_autocast(function: type) -> None:
 
     @functools.wraps(plain)
     def backward(*args):
-        device_type = _device_type(args[first:], {}) if _any_autocast() else None
+        if not _any_autocast():  # the common case: one C call
+            return plain(*args)
+        device_type = _device_type(args[first:], {})
         if not _autocast_on(device_type):
             return plain(*args)
         with torch.autocast(device_type, enabled=False):

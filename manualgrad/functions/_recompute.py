@@ -66,10 +66,10 @@ def tag(y: torch.Tensor, fn, *sources: torch.Tensor) -> torch.Tensor:
 def recipe(x: torch.Tensor):
     """``(fn, sources)`` if ``x`` may be recomputed as ``fn(*sources)``, else None (called from a
     ``setup_context``, where grad mode is off)."""
-    if not active():  # first: torch.compile must not trace the attribute lookup
+    if torch.compiler.is_compiling():  # first: torch.compile must not trace the attribute lookup
         return None
     found = x.__dict__.get(_ATTR) if hasattr(x, "__dict__") else None
-    if found is None or found[2] != x._version or found[3] is not _hooks():
+    if found is None or not active() or found[2] != x._version or found[3] is not _hooks():
         return None
     return found[0], found[1]
 

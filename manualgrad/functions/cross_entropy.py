@@ -101,8 +101,9 @@ class CrossEntropyFunction(Function):
         if dz is not None and need_x:
             back = dz - p * dz.sum(dim, keepdim=True)
             dx = back if dx is None else dx + back
-        return (None if dx is None else dx.to(ctx.x_dtype), None if dt is None else dt.to(t.dtype),
-                dw, None, None, None)
+        if dx is not None and dx.dtype != ctx.x_dtype:
+            dx = dx.to(ctx.x_dtype)
+        return dx, None if dt is None else dt.to(t.dtype), dw, None, None, None
 
     @staticmethod
     def jvp(ctx, dx, dt, dw, *_):
@@ -141,6 +142,9 @@ def _index_grad(ctx, dy, z, p, t, w):
     inputs, not its output)."""
     eps, dim, n_classes = ctx.eps, class_dim(z), z.shape[class_dim(z)]
     if eps == 0 and w is None and nothing_ignored(t, ctx.ignore_index):  # q = onehot(t), D = N
+        if ctx.reduction != "none":  # one g for every position (a 0-d dy): p·g, then −g at t_i
+            g, index = (dy / t.numel() if ctx.reduction == "mean" else dy), t.unsqueeze(dim)
+            return (p * g).scatter_add_(dim, index, (-g).expand(index.shape))
         g = unreduce(dy, ctx.reduction, t.shape)
         return add_at_(p * g.unsqueeze(dim), t, -g, dim)
     keep, safe, omega = target_weights(t, w, ctx.ignore_index, z)

@@ -139,18 +139,19 @@ def refuse_weight_grad(w: torch.Tensor | None, op: str) -> None:
                            "'weight'. This input cannot have requires_grad True.")
 
 
-def _check_shapes(x, t, w) -> None:
-    """The shape checks of torch's ``nll_loss`` (1-D/2-D x) or ``nll_loss2d`` (higher rank)."""
-    n_classes = x.shape[class_dim(x)]
-    if x.dim() > 2:
+def _check_shapes(x, t, w, xd: int, td: int) -> None:
+    """The shape checks of torch's ``nll_loss`` (1-D/2-D x) or ``nll_loss2d`` (higher rank);
+    ``xd``, ``td``: x's and t's number of dims."""
+    n_classes = x.shape[0 if xd == 1 else 1]
+    if xd > 2:
         if w is not None and w.numel() != n_classes:
             raise RuntimeError("weight tensor should be defined either for all or no classes")
-        if x.dim() == 4 and t.shape != (x.shape[0], *x.shape[2:]):
+        if xd == 4 and t.shape != (x.shape[0], *x.shape[2:]):
             raise RuntimeError(f"size mismatch (got input: {list(x.shape)} , target: {list(t.shape)}")
         return
-    if x.dim() == 1 and t.dim() == 1 and t.shape[0] != 1:
+    if xd == 1 and td == 1 and t.shape[0] != 1:
         raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}")
-    if x.dim() == 2 and t.dim() == 0:
+    if xd == 2 and td == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     if w is not None and (w.dim() != 1 or w.numel() != n_classes):
         raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes or no "
@@ -160,23 +161,24 @@ def _check_shapes(x, t, w) -> None:
 def check_class_target(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None, ignore_index: int):
     """torch's checks of ``nll_loss_nd`` in torch's order; returns (t, w) ready for the Functions:
     t as int64 (a (1) target of a (C) input as 0-d, as torch reads it), w flattened to (C)."""
-    if x.dim() < 1:
-        raise ValueError(f"Expected 1 or more dimensions (got {x.dim()})")
-    if x.dim() != 1 and x.shape[0] != (t.shape[0] if t.dim() else 0):
+    xd, td = x.dim(), t.dim()  # read once: this runs on every loss call
+    if xd < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {xd})")
+    if xd != 1 and x.shape[0] != (t.shape[0] if td else 0):
         raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size "
-                         f"({t.shape[0] if t.dim() else 0}).")
-    spatial = x.dim() > 2
-    if spatial and x.dim() != 4 and t.shape[1:] != x.shape[2:]:
+                         f"({t.shape[0] if td else 0}).")
+    spatial = xd > 2
+    if spatial and xd != 4 and t.shape[1:] != x.shape[2:]:
         raise RuntimeError(f"Expected target size {[x.shape[0], *x.shape[2:]]}, got {list(t.shape)}")
     refuse_weight_grad(w, "nll_loss2d_forward" if spatial else "nll_loss_forward")
-    if x.dim() == 4 and t.dim() != 3:
+    if xd == 4 and td != 3:
         raise RuntimeError("only batches of spatial targets supported (3D tensors) but got targets "
-                           f"of dimension: {t.dim()}")
-    if not spatial and t.dim() > 1:
+                           f"of dimension: {td}")
+    if not spatial and td > 1:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if t.dtype not in (torch.long, torch.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {dtype_name(t.dtype)}")
-    _check_shapes(x, t, w)
+    _check_shapes(x, t, w, xd, td)
     if not x.is_floating_point():
         kernel = "nll_loss2d_forward_out_frame" if spatial else "nll_loss_out_frame"
         raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(x.dtype)}\'')
@@ -185,5 +187,5 @@ def check_class_target(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None,
     if spatial and t.dtype == torch.uint8:
         raise RuntimeError("expected scalar type Long but found Byte")
     t = t.long()
-    check_bounds(t, ignore_index, x.shape[class_dim(x)])
-    return t.reshape(()) if x.dim() == 1 else t, None if w is None else w.reshape(-1)
+    check_bounds(t, ignore_index, x.shape[0 if xd == 1 else 1])
+    return t.reshape(()) if xd == 1 else t, None if w is None else w.reshape(-1)
