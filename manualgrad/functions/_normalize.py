@@ -36,6 +36,7 @@ import math
 
 import torch
 
+from ._base import owned
 from ._precision import _LOW
 
 
@@ -74,11 +75,8 @@ def affine(xhat: torch.Tensor, w, b, wview, shape, dtype) -> torch.Tensor:
     """y = w ⊙ x̂ + b (w, b viewed as ``wview``; either may be None), as ``shape`` in ``dtype``."""
     y = xhat if w is None else xhat * w.reshape(wview)
     y = (y if b is None else y + b.reshape(wview)).to(dtype)
-    if y.shape == shape:
-        return y
-    y = y.reshape(shape)  # GroupNorm's (N, G, -1) layout back to x's shape: a view of y ...
-    # ... which a Function must not return: the caller could not modify the output in place
-    return y.clone() if y._base is not None else y
+    # GroupNorm's (N, G, -1) layout back to x's shape; reshaping to the same shape would alias y
+    return y if y.shape == shape else owned(y.reshape(shape))
 
 
 def setup(ctx, x, w, b, mean, rstd, layout, need, batch_stats=True):

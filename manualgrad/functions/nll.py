@@ -139,10 +139,9 @@ def refuse_weight_grad(w: torch.Tensor | None, op: str) -> None:
                            "'weight'. This input cannot have requires_grad True.")
 
 
-def _check_shapes(x, t, w, xd: int, td: int) -> None:
-    """The shape checks of torch's ``nll_loss`` (1-D/2-D x) or ``nll_loss2d`` (higher rank);
-    ``xd``, ``td``: x's and t's number of dims."""
-    n_classes = x.shape[0 if xd == 1 else 1]
+def _check_shapes(x, t, w) -> None:
+    """The shape checks of torch's ``nll_loss`` (1-D/2-D x) or ``nll_loss2d`` (higher rank)."""
+    xd, td, n_classes = x.dim(), t.dim(), x.shape[class_dim(x)]
     if xd > 2:
         if w is not None and w.numel() != n_classes:
             raise RuntimeError("weight tensor should be defined either for all or no classes")
@@ -178,7 +177,7 @@ def check_class_target(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None,
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if t.dtype not in (torch.long, torch.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {dtype_name(t.dtype)}")
-    _check_shapes(x, t, w, xd, td)
+    _check_shapes(x, t, w)
     if not x.is_floating_point():
         kernel = "nll_loss2d_forward_out_frame" if spatial else "nll_loss_out_frame"
         raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(x.dtype)}\'')
@@ -187,5 +186,5 @@ def check_class_target(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None,
     if spatial and t.dtype == torch.uint8:
         raise RuntimeError("expected scalar type Long but found Byte")
     t = t.long()
-    check_bounds(t, ignore_index, x.shape[0 if xd == 1 else 1])
+    check_bounds(t, ignore_index, x.shape[class_dim(x)])
     return t.reshape(()) if xd == 1 else t, None if w is None else w.reshape(-1)
