@@ -135,3 +135,25 @@ def test_relu_nonfinite_dy_and_nan_input_select_like_torch(after_batchnorm):
         torch.testing.assert_close(ours, theirs, equal_nan=True)
         if not after_batchnorm:
             assert torch.isfinite(ours[1:]).all() and ours[x.detach() <= 0].eq(0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "channels_last"])
+def test_gelu_gradient_over_several_cache_chunks_equals_torch(dtype, layout):
+    """The first-order GELU backward runs over cache-sized chunks: a tensor of 2.6 chunks (and a
+    partial last one), strided inputs and non-finite entries give torch's gradient."""
+    from manualgrad.functions import activations_smooth as act
+    n = int(2.6 * act._CHUNK_BYTES // torch.empty((), dtype=dtype).element_size())
+    shape = {"contiguous": (n // 64, 64), "transposed": (64, n // 64), "channels_last": (n // 256, 4, 8, 8)}[layout]
+    x = torch.randn(shape, dtype=dtype) * 3
+    x.view(-1)[:4] = torch.tensor([0.0, float("nan"), float("inf"), -float("inf")], dtype=dtype)
+    if layout == "transposed":
+        x = x.t()
+    elif layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    dy = torch.randn(x.shape, dtype=dtype)
+    ours = torch.autograd.grad(MF.gelu(x), x, dy)[0]
+    theirs = torch.autograd.grad(F.gelu(x), x, dy)[0]
+    torch.testing.assert_close(ours, theirs, equal_nan=True)
+    assert ours.stride() == theirs.stride()
