@@ -232,3 +232,26 @@ def test_out_of_range_target_raises_on_cuda_instead_of_a_device_assert(op, shape
         getattr(MF, op)(x, t)
     torch.cuda.synchronize()  # the device is still healthy
     assert torch.isfinite(getattr(MF, op)(x, t.clamp(max=4)))
+
+
+CLASS_TARGETS = [  # (x shape, target, ignore_index): the backward's short path applies to the first four
+    ((6, 5), [0, 4, 1, 1, 3, 2], -100), ((5,), [3], -100), ((3, 4, 2, 2), [[[0, 3], [1, 2]]] * 3, -100),
+    ((6, 5), [0, 4, 1, 1, 3, 2], 7),
+    ((6, 5), [0, 4, 1, 1, 3, 2], 1), ((6, 5), [0, 4, 1, -100, 3, 2], -100), ((6, 5), [0, 4, 1, 1, 3, 2], 2)]
+
+
+@pytest.mark.parametrize("x_shape,target,ignore_index", CLASS_TARGETS, ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_first_order_short_path_equals_the_recorded_path_and_torch(x_shape, target, ignore_index, reduction):
+    """The first-order backward reads g as a number when every target is a class and none is
+    ignored; it must agree with the general path (taken when the backward is recorded) and with
+    torch, also when the ignore_index is a class (present or not) or some target is ignored."""
+    x = torch.randn(x_shape, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(target).reshape(() if len(x_shape) == 1 else (x_shape[0], *x_shape[2:]))
+    kw = {"ignore_index": ignore_index, "reduction": reduction}
+    dy = torch.tensor(1.7, dtype=torch.float64)
+    short = torch.autograd.grad(MF.cross_entropy(x, t, **kw), x, dy)[0]
+    recorded = torch.autograd.grad(MF.cross_entropy(x, t, **kw), x, dy, create_graph=True)[0]
+    theirs = torch.autograd.grad(F.cross_entropy(x, t, **kw), x, dy)[0]
+    torch.testing.assert_close(short, recorded, rtol=1e-14, atol=1e-15)
+    torch.testing.assert_close(short, theirs, rtol=1e-14, atol=1e-15)

@@ -18,7 +18,7 @@ def nll_loss(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | N
     a 'mean' divides by the summed weight of those targets.
     See :class:`~manualgrad.functions.nll.NLLLossFunction`."""
     reduction = _reduction(size_average, reduce, reduction)
-    target, weight = check_class_target(input, target, weight, ignore_index)
+    target, weight, _ = check_class_target(input, target, weight, ignore_index)
     return NLLLossFunction.apply(input, target, weight, ignore_index, reduction)
 
 
@@ -31,5 +31,5 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torch.Tenso
     large logits. See :class:`~manualgrad.functions.cross_entropy.CrossEntropyFunction`."""
     reduction = _reduction(size_average, reduce, reduction)
     label_smoothing = float(label_smoothing)
-    target, weight = check_cross_entropy(input, target, weight, ignore_index, label_smoothing)
-    return CrossEntropyFunction.apply(input, target, weight, ignore_index, reduction, label_smoothing)[0]
+    target, weight, classes = check_cross_entropy(input, target, weight, ignore_index, label_smoothing)
+    return CrossEntropyFunction.apply(input, target, weight, ignore_index, reduction, label_smoothing, classes)[0]

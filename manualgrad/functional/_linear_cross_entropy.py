@@ -59,7 +59,7 @@ def linear_cross_entropy(input: torch.Tensor, linear_weight: torch.Tensor, targe
     reduction = _reduction(None, None, reduction)
     label_smoothing = float(label_smoothing)
     like = torch.empty(logits_shape, dtype=input.dtype, device="meta")  # for the checks: no data
-    t, w = check_cross_entropy(like, target, weight, ignore_index, label_smoothing)
+    t, w, _ = check_cross_entropy(like, target, weight, ignore_index, label_smoothing)
     x, t = (input, t) if input.dim() == 2 else (input.unsqueeze(0), t.reshape(1))
     chunk = chunk_rows(n_classes, getattr(options, "batch_chunk_size", None))
     # under autocast torch's composite runs linear in the low dtype and the loss in float32

@@ -65,6 +65,8 @@ class CrossEntropyFunction(Function):
     g = dy ('none', 'sum'), dy / D ('mean'). A gradient dz reaching the saved z (only in double
     backward) adds dx += dz − p Σ_c dz, the backward of log_softmax. Half and bfloat16 are
     differentiated in float32 (torch's kernels do the same in registers).
+    ``classes`` (from the checks): every target is a class in [0, C); with k outside [0, C) the
+    backward then knows that nothing is ignored without another pass over t.
     Saves z, t, w. z is the second output (N·C, what torch's log_softmax + nll_loss keep as well):
     p = exp(z) is one op, dt and dw read z, and x itself is not kept, so the logits can be freed.
     Logits + per-row logsumexp would cost as much (x is N·C) unless x lives on anyway, and
@@ -73,7 +75,7 @@ class CrossEntropyFunction(Function):
     """
 
     @staticmethod
-    def forward(x, t, w, ignore_index, reduction, label_smoothing):
+    def forward(x, t, w, ignore_index, reduction, label_smoothing, classes):
         z = torch.log_softmax(x, class_dim(x))
         if label_smoothing == 0 and not t.is_floating_point():  # ℓ_i = −ω_i z[i, t_i]: torch's nll_loss kernel on z
             return owned(F.nll_loss(z, t, w, ignore_index=ignore_index, reduction=reduction)), z
@@ -81,14 +83,20 @@ class CrossEntropyFunction(Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, t, w, ignore_index, reduction, label_smoothing = inputs
+        x, t, w, ignore_index, reduction, label_smoothing, classes = inputs
         ctx.save_for_backward(output[1], t, w)
         save_for_forward(ctx, output[1], t, w)
         ctx.set_materialize_grads(False)  # dz is None unless a double backward reaches z
         ctx.x_dtype, ctx.ignore_index, ctx.reduction, ctx.eps = x.dtype, ignore_index, reduction, label_smoothing
+        # every target a class and none the ignore_index: nothing ignored, known without a pass
+        ctx.all_kept = classes and not 0 <= ignore_index < x.shape[class_dim(x)]
+        ctx.plain = (ctx.all_kept and ctx.needs_input_grad[0] and label_smoothing == 0 and w is None and reduction != "none"
+                     and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64))
 
     @staticmethod
     def backward(ctx, dy, dz):
+        if ctx.plain and dz is None and dy is not None and not torch.is_grad_enabled():
+            return _plain_grad(ctx, dy), None, None, None, None, None, None
         z, t, w = ctx.saved_tensors
         z, dy, dz = _opmath(z), _opmath(dy), _opmath(dz)
         need_x, dim = ctx.needs_input_grad[0], class_dim(z)
@@ -103,7 +111,7 @@ class CrossEntropyFunction(Function):
             dx = back if dx is None else dx + back
         if dx is not None and dx.dtype != ctx.x_dtype:
             dx = dx.to(ctx.x_dtype)
-        return dx, None if dt is None else dt.to(t.dtype), dw, None, None, None
+        return dx, None if dt is None else dt.to(t.dtype), dw, None, None, None, None
 
     @staticmethod
     def jvp(ctx, dx, dt, dw, *_):
@@ -141,7 +149,7 @@ def _index_grad(ctx, dy, z, p, t, w):
     One N·C tensor besides p: the product p · gQ, updated in place (autograd-safe: mul keeps its
     inputs, not its output)."""
     eps, dim, n_classes = ctx.eps, class_dim(z), z.shape[class_dim(z)]
-    if eps == 0 and w is None and nothing_ignored(t, ctx.ignore_index):  # q = onehot(t), D = N
+    if eps == 0 and w is None and (ctx.all_kept or nothing_ignored(t, ctx.ignore_index)):  # q = onehot(t), D = N
         if ctx.reduction != "none":  # one g for every position (a 0-d dy): p·g, then −g at t_i
             g, index = (dy / t.numel() if ctx.reduction == "mean" else dy), t.unsqueeze(dim)
             return (p * g).scatter_add_(dim, index, (-g).expand(index.shape))
@@ -157,6 +165,16 @@ def _index_grad(ctx, dy, z, p, t, w):
     else:
         dx = p * (g * omega).unsqueeze(dim)
     return add_at_(dx, safe, -(1 - eps) * g * omega, dim)
+
+
+def _plain_grad(ctx, dy):
+    """dx = g (p − onehot(t)) of _index_grad's common case on CPU in a first-order backward (no
+    graph to record: grad mode off, float dy), with g = dy ('sum') or dy / N ('mean') read once as
+    a number: three ops on one buffer (exp, scale, subtract g at each t_i)."""
+    z, t, _ = ctx.saved_tensors
+    g = dy.item() / (t.numel() if ctx.reduction == "mean" else 1)
+    dim = class_dim(z)
+    return z.exp().mul_(g).scatter_(dim, t.unsqueeze(dim), -g, reduce="add")
 
 
 def _prob_grads(ctx, dy, z, p, t, w):
@@ -195,7 +213,8 @@ def _log_softmax_errors(x: torch.Tensor) -> None:
 def check_cross_entropy(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None, ignore_index: int,
                         label_smoothing: float):
     """torch's checks of ``cross_entropy_loss`` in its order (a target of x's shape holds class
-    probabilities); returns (t, w) ready for :class:`CrossEntropyFunction`."""
+    probabilities); returns (t, w, classes) ready for :class:`CrossEntropyFunction` (``classes``:
+    a class-index target whose every entry is surely a class, see ``nll.check_bounds``)."""
     if x.shape != t.shape:
         _check_smoothing(label_smoothing)
         _log_softmax_errors(x)
@@ -213,4 +232,4 @@ def check_cross_entropy(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None
                            f"classes or no classes but got weight tensor of shape: {list(w.shape)}")
     _log_softmax_errors(x)
     _check_smoothing(label_smoothing)
-    return t, w
+    return t, w, False

@@ -64,7 +64,7 @@ class LinearCrossEntropyFunction(Function):
     @staticmethod
     def forward(x, w, b, t, cw, ignore_index, reduction, eps, chunk, out_dtype):
         losses = [CrossEntropyFunction.forward(_logits(x[i:i + chunk], w, b), t[i:i + chunk], cw, ignore_index,
-                                               "none", eps)[0]
+                                               "none", eps, False)[0]
                   for i in range(0, x.shape[0], chunk)]
         loss = torch.cat(losses) if losses else x.new_zeros(0, dtype=torch.float32 if x.dtype in _LOW else x.dtype)
         omega = target_weights(t, cw, ignore_index, loss)[2]
@@ -74,7 +74,7 @@ class LinearCrossEntropyFunction(Function):
     def setup_context(ctx, inputs, output):
         x, w, b, t, cw, ignore_index, reduction, eps, chunk, _ = inputs
         ctx.save_for_backward(x, w, b, t, cw)
-        ctx.ce = SimpleNamespace(eps=eps, ignore_index=ignore_index, reduction="none")
+        ctx.ce = SimpleNamespace(eps=eps, ignore_index=ignore_index, reduction="none", all_kept=False)
         ctx.reduction, ctx.chunk = reduction, chunk
 
     @staticmethod

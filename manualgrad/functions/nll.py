@@ -118,18 +118,20 @@ class NLLLossFunction(Function):
 # ---------------------------------------------------------------- torch's checks, in its order
 
 
-def check_bounds(t: torch.Tensor, ignore_index: int, n_classes: int) -> None:
+def check_bounds(t: torch.Tensor, ignore_index: int, n_classes: int) -> bool:
     """IndexError "Target 7 is out of bounds." for the first t_i ∉ [0, C) other than k, as torch's
     CPU kernel (on CUDA torch would hit a device assert instead). Data-dependent, so skipped while
-    torch.compile traces and under torch.func transforms."""
+    torch.compile traces and under torch.func transforms. Returns whether every t_i is surely a
+    class in [0, C) (False when unsure): then none equals an ignore_index outside [0, C)."""
     if values_hidden() or t.numel() == 0:
-        return
+        return False
     lo, hi = t.aminmax()  # one pass for the common case: every target a class
     if 0 <= int(lo) and int(hi) < n_classes:
-        return
+        return True
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     if bool(bad.any()):
         raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+    return False
 
 
 def refuse_weight_grad(w: torch.Tensor | None, op: str) -> None:
@@ -158,8 +160,9 @@ def _check_shapes(x, t, w) -> None:
 
 
 def check_class_target(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None, ignore_index: int):
-    """torch's checks of ``nll_loss_nd`` in torch's order; returns (t, w) ready for the Functions:
-    t as int64 (a (1) target of a (C) input as 0-d, as torch reads it), w flattened to (C)."""
+    """torch's checks of ``nll_loss_nd`` in torch's order; returns (t, w, classes) ready for the
+    Functions: t as int64 (a (1) target of a (C) input as 0-d, as torch reads it), w flattened to
+    (C), ``classes``: every target is surely a class (:func:`check_bounds`)."""
     xd, td = x.dim(), t.dim()  # read once: this runs on every loss call
     if xd < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {xd})")
@@ -186,5 +189,5 @@ def check_class_target(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None,
     if spatial and t.dtype == torch.uint8:
         raise RuntimeError("expected scalar type Long but found Byte")
     t = t.long()
-    check_bounds(t, ignore_index, x.shape[class_dim(x)])
-    return t.reshape(()) if xd == 1 else t, None if w is None else w.reshape(-1)
+    classes = check_bounds(t, ignore_index, x.shape[class_dim(x)])
+    return t.reshape(()) if xd == 1 else t, None if w is None else w.reshape(-1), classes
