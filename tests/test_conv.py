@@ -147,7 +147,7 @@ def test_half_precision_gradients_keep_dtype_and_match_torch(dims, dtype):
         torch.testing.assert_close(g, h)
 
 
-IM2COL = [  # groups 1, one thread: the CPU weight gradient goes through im2col matmuls
+IM2COL = [  # groups 1: the eager CPU weight gradient goes through im2col matmuls
     (1, dict(stride=2, padding=3, dilation=2)),
     (2, dict(padding=1)),
     (2, dict(stride=(2, 1), padding=(0, 2), dilation=(1, 3))),
@@ -166,36 +166,32 @@ def test_im2col_weight_gradient_and_its_double_backward_equal_torch(dims, kwargs
     w = torch.randn(3, 16, *(4,) * dims, dtype=D, requires_grad=True)
     dy = torch.randn_like(conv_fn(x, w, **kwargs)).requires_grad_()
     v = torch.randn_like(w)
-    chunk, threads = conv._COLS, torch.get_num_threads()
+    chunk = conv._COLS
     try:
         conv._COLS = 2 * 16 * 4 ** dims * 9 ** dims  # two samples' columns (or fewer) per chunk
-        torch.set_num_threads(1)  # the im2col path is single-threaded only
         results = []
         for fn in (mconv, conv_fn):
             dx, dw = torch.autograd.grad(fn(x, w, **kwargs), (x, w), dy, create_graph=True)
             results.append((dx, dw, *torch.autograd.grad((dw * v).sum(), (x, dy))))
     finally:
         conv._COLS = chunk
-        torch.set_num_threads(threads)
     for a, b in zip(*results):
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("im2col", [True, False], ids=["im2col", "regrouped"])
 @pytest.mark.parametrize("cin,groups,channels_last", [(1, 1, False), (3, 1, False), (4, 2, False), (3, 1, True)])
-def test_weight_gradient_has_the_weights_layout(cin, groups, channels_last, threads):
+def test_weight_gradient_has_the_weights_layout(cin, groups, channels_last, im2col, monkeypatch):
     """dw comes back with w's strides, as torch's kernel gives it (DDP's gradient buckets expect the
     parameter's layout: it warned "Grad strides do not match bucket view strides" and copied)."""
     x = torch.randn(2, cin, 6, 6, requires_grad=True)
     w = torch.randn(4, cin // groups, 3, 3)
     w = (w.to(memory_format=torch.channels_last) if channels_last else w).requires_grad_()
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(threads)  # (one thread takes the im2col path)
-        y = MF.conv2d(x, w, None, 1, 1, 1, groups)
-        dy = torch.randn_like(y)
-        (dw,) = torch.autograd.grad(y, w, dy)
-    finally:
-        torch.set_num_threads(before)
+    import manualgrad.functions.conv as conv
+    if not im2col:  # the regrouped convolution (grouped convs, torch.compile, torch.func take it)
+        monkeypatch.setattr(conv, "_im2col_applies", lambda x, groups: False)
+    y = MF.conv2d(x, w, None, 1, 1, 1, groups)
+    dy = torch.randn_like(y)
+    (dw,) = torch.autograd.grad(y, w, dy)
     assert dw.stride() == w.stride()
     torch.testing.assert_close(dw, torch.autograd.grad(F.conv2d(x, w, None, 1, 1, 1, groups), w, dy)[0])
