@@ -7,7 +7,7 @@ import torch
 
 from ..functions.activations import (ELUFunction, GELUFunction, LeakyReLUFunction, ReLUFunction, SigmoidFunction,
                                      SiLUFunction, SoftplusFunction, TanhFunction)
-from ..functions._recompute import chain, recipe, tag
+from ..functions._recompute import active, chain, recipe, tag
 from ..functions.softmax import LogSoftmaxFunction, SoftmaxFunction
 from ._autocast import FP32, autocast_policy
 from ._util import _check_inplace, _out_of_place_under_transforms
@@ -36,6 +36,10 @@ def relu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
 
 
 def _relu_again(z):
+    """relu of a recomputed z, which the recipe has just made: in a first-order backward (nothing
+    records) in place, one fresh activation-sized buffer fewer."""
+    if not torch.is_grad_enabled() and active():
+        return z.clamp_min_(0)
     return ReLUFunction.apply(z, False)
 
 

@@ -7,6 +7,7 @@ import torch
 
 from ._base import Function
 from . import _normalize as nz
+from ._recompute import active
 
 
 def _channels(x: torch.Tensor):
@@ -23,9 +24,13 @@ def _update_running(running, stat, momentum: float) -> None:
 
 def _transform(xc: torch.Tensor, rstd: torch.Tensor, w, b, wview, dtype) -> torch.Tensor:
     """y = (x − μ)·(rstd·w) + b from the centred x in one fused pass, rounded to ``dtype``; the
-    same ops in the forward and in its recomputation (BatchNormAffineFunction), bit for bit."""
+    same ops in the forward and in its recomputation (BatchNormAffineFunction), bit for bit.
+    ``xc`` is a temporary of the caller's: in eager code y is written over it (one fresh
+    activation-sized buffer fewer: on CPU a fresh buffer's page faults cost about a pass)."""
     scale = rstd if w is None else rstd * w.reshape(wview).to(rstd.dtype)
-    y = xc * scale if b is None else torch.addcmul(b.reshape(wview).to(rstd.dtype), xc, scale)
+    out = xc if active() else None  # (torch.func and torch.compile: no out=)
+    y = torch.mul(xc, scale, out=out) if b is None else torch.addcmul(b.reshape(wview).to(rstd.dtype), xc, scale,
+                                                                      out=out)
     return y.to(dtype)
 
 
@@ -90,8 +95,12 @@ def _train_grads(ctx, dy):
     s, p = dyf.sum(dims, keepdim=True), (dyf * xc).sum(dims, keepdim=True)
     scale = rstd if w is None else rstd * w.reshape(ctx.wview).to(acc)
     inv_n = 1.0 / n
-    dx = torch.addcmul(-scale * s * inv_n, dyf, scale)
-    dx = dx.addcmul_(xc, -scale * rstd * rstd * p * inv_n).to(ctx.x_dtype)
+    centred = -scale * rstd * rstd * p * inv_n
+    if torch.is_grad_enabled() or not active():  # recorded (double backward), or traced: out of place
+        dx = torch.addcmul(-scale * s * inv_n, dyf, scale).addcmul_(xc, centred)
+    else:  # over the temporary x_c, no fresh buffer
+        dx = torch.addcmul(-scale * s * inv_n, xc, centred, out=xc).addcmul_(dyf, scale)
+    dx = dx.to(ctx.x_dtype)
     dw = (rstd * p).reshape(ctx.w_meta[0]).to(ctx.w_meta[1]) if need_w else None
     db = s.reshape(ctx.b_meta[0]).to(ctx.b_meta[1]) if need_b else None
     return dx, dw, db
