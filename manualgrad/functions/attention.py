@@ -110,7 +110,7 @@ class ScaledDotProductAttentionFunction(Function):
             k, v = expand_heads(k, q.size(-3)), expand_heads(v, q.size(-3))
         p = probabilities(q * scale, k, (attn_mask, key_mask), is_causal, safe=weights is None)
         keep = torch.empty_like(p).bernoulli_(1 - dropout_p) if 0 < dropout_p < 1 else None
-        bits = pack_bits(keep.bool()) if keep is not None else p.new_empty(0, dtype=torch.uint8)
+        bits = pack_bits(keep) if keep is not None else p.new_empty(0, dtype=torch.uint8)
         drop = _dropout_scale(keep, dropout_p, p)
         if drop is not None:
             p = p.mul_(drop)
@@ -149,7 +149,7 @@ class ScaledDotProductAttentionFunction(Function):
             v = None if v is None else expand_heads(v, ctx.heads)
         qs = q * ctx.scale
         p = probabilities(qs, k, (attn_mask, key_mask), ctx.is_causal, safe=ctx.weights is None)
-        keep = unpack_bits(bits, p.shape) if 0 < ctx.p < 1 else None
+        keep = unpack_bits(bits, p.shape, p.dtype) if 0 < ctx.p < 1 else None
         drop = _dropout_scale(keep, ctx.p, p)
         dq = dk = dv = dam = dkm = None
         if need_v and dO is not None:
