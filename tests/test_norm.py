@@ -184,3 +184,35 @@ def test_saves_no_more_than_torch(case):
     theirs, _, z = saved_bytes(lambda: call(F, x, w, b))
     torch.testing.assert_close(y, z)
     assert ours <= theirs
+
+
+LEAN = [  # (op, input shape, extra args, weight shape or None, bias?)
+    ("layer_norm", (4, 3, 6), ((6,),), (6,), True), ("layer_norm", (5, 2, 3), ((2, 3),), None, False),
+    ("group_norm", (3, 4, 5), (2,), (4,), True), ("group_norm", (2, 6, 2, 2), (3,), None, False),
+    ("rms_norm", (4, 7), ((7,),), (7,), False),
+]
+
+
+@pytest.mark.parametrize("op,shape,args,w_shape,bias", LEAN, ids=[f"{c[0]}-{c[1]}" for c in LEAN])
+@pytest.mark.parametrize("wants", ["all", "x", "params"])
+def test_first_order_backward_equals_the_recorded_one_and_torch(op, shape, args, w_shape, bias, wants):
+    """A first-order backward (grad mode off) builds x̂ in one buffer that becomes dx; it must give
+    the recorded backward's gradients (create_graph) and torch's, whichever inputs need them."""
+    torch.manual_seed(0)
+    x = torch.randn(shape, dtype=torch.float64) * 2 + 1
+    w = None if w_shape is None else torch.randn(w_shape, dtype=torch.float64)
+    b = torch.randn(w_shape, dtype=torch.float64) if bias else None
+    params = [t for t in (w, b) if t is not None]
+    leaves = {"all": [x, *params], "x": [x], "params": params}[wants]
+    if not leaves:
+        pytest.skip("nothing to differentiate")
+    for t in leaves:
+        t.requires_grad_()
+    kw = {"weight": w} if op == "rms_norm" else {"weight": w, "bias": b}
+    dy = torch.randn(shape, dtype=torch.float64)
+    lean = torch.autograd.grad(getattr(MF, op)(x, *args, **kw), leaves, dy)
+    recorded = torch.autograd.grad(getattr(MF, op)(x, *args, **kw), leaves, dy, create_graph=True)
+    theirs = torch.autograd.grad(getattr(F, op)(x, *args, **kw), leaves, dy)
+    for a, r, t in zip(lean, recorded, theirs):
+        torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(a, t, rtol=1e-10, atol=1e-10)

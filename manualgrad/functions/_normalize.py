@@ -38,6 +38,7 @@ import torch
 
 from ._base import owned
 from ._precision import _LOW
+from ._recompute import active
 
 
 def acc_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -100,6 +101,9 @@ def grads(ctx, dy, dmean, drstd):
     x, w, mean, rstd = ctx.saved_tensors
     need_x, need_w, need_b = ctx.need
     dyv = None if dy is None else dy.reshape(ctx.view).to(rstd.dtype)
+    if (dyv is not None and x is not None and dmean is None and drstd is None and ctx.batch_stats
+            and not torch.is_grad_enabled() and active()):
+        return _lean_grads(ctx, dyv, x, w, mean, rstd)
     xhat = None if x is None else normalized(x.reshape(ctx.view), mean, rstd)
     dx = dw = db = None
     if need_w and dyv is not None:
@@ -111,6 +115,24 @@ def grads(ctx, dy, dmean, drstd):
         dx = _grad_input(ctx, g, xhat, mean, rstd, dmean, drstd)
         dx = None if dx is None else dx.reshape(ctx.x_shape).to(ctx.x_dtype)
     return dx, dw, db
+
+
+def _lean_grads(ctx, dyv, x, w, mean, rstd):
+    """:func:`grads` of a first-order backward with batch statistics and only dy flowing (grad
+    mode off: nothing records), in four fresh buffers where the general path makes about ten:
+    x̂ is built in one buffer that then becomes dx, ĝ − x̂·mean(ĝ ⊙ x̂) − mean(ĝ), times rstd."""
+    need_x, need_w, need_b = ctx.need
+    xv = x.reshape(ctx.view).to(rstd.dtype)
+    xhat = (xv * rstd) if mean is None else (xv - mean).mul_(rstd)
+    dw = _sum_to(dyv * xhat, ctx.wview, ctx.w_meta) if need_w else None
+    db = _sum_to(dyv, ctx.wview, ctx.b_meta) if need_b else None
+    if not need_x:
+        return None, dw, db
+    g = dyv if w is None else dyv * w.reshape(ctx.wview).to(rstd.dtype)
+    dx = torch.addcmul(g, xhat, -(g * xhat).mean(ctx.dims, keepdim=True), out=xhat)
+    if mean is not None:
+        dx = dx.sub_(g.mean(ctx.dims, keepdim=True))
+    return dx.mul_(rstd).reshape(ctx.x_shape).to(ctx.x_dtype), dw, db
 
 
 def _sum_to(t: torch.Tensor, wview, meta) -> torch.Tensor:
