@@ -29,9 +29,9 @@ def _transform(xc: torch.Tensor, rstd: torch.Tensor, w, b, wview, dtype) -> torc
     activation-sized buffer fewer: on CPU a fresh buffer's page faults cost about a pass)."""
     scale = rstd if w is None else rstd * w.reshape(wview).to(rstd.dtype)
     out = xc if active() else None  # (torch.func and torch.compile: no out=)
-    y = torch.mul(xc, scale, out=out) if b is None else torch.addcmul(b.reshape(wview).to(rstd.dtype), xc, scale,
-                                                                      out=out)
-    return y.to(dtype)
+    if b is None:
+        return torch.mul(xc, scale, out=out).to(dtype)
+    return torch.addcmul(b.reshape(wview).to(rstd.dtype), xc, scale, out=out).to(dtype)
 
 
 class BatchNormFunction(Function):

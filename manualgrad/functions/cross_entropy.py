@@ -90,8 +90,8 @@ class CrossEntropyFunction(Function):
         ctx.x_dtype, ctx.ignore_index, ctx.reduction, ctx.eps = x.dtype, ignore_index, reduction, label_smoothing
         # every target a class and none the ignore_index: nothing ignored, known without a pass
         ctx.all_kept = classes and not 0 <= ignore_index < x.shape[class_dim(x)]
-        ctx.plain = (ctx.all_kept and ctx.needs_input_grad[0] and label_smoothing == 0 and w is None and reduction != "none"
-                     and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64))
+        ctx.plain = (ctx.all_kept and ctx.needs_input_grad[0] and label_smoothing == 0 and w is None
+                     and reduction != "none" and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64))
 
     @staticmethod
     def backward(ctx, dy, dz):

@@ -31,8 +31,9 @@ def _native_applies(x: torch.Tensor, w, b) -> bool:
 def _centered(layout, native):
     """A Function base normalising x over ``layout(x, arg)`` with mean and variance, then scaling
     and shifting: ``forward(x, arg, w, b, eps)`` returns (y, μ, rstd), through torch's fused
-    kernel ``native`` where :func:`_native_applies` (and ``native`` does not decline: None). LayerNorm and GroupNorm differ only in the
-    layout and the kernel (``arg`` is normalized_shape or num_groups)."""
+    kernel ``native`` where :func:`_native_applies` and ``native`` does not decline (None).
+    LayerNorm and GroupNorm differ only in the layout and the kernel (``arg`` is normalized_shape
+    or num_groups)."""
 
     class Centered(Function):
         @staticmethod
@@ -113,7 +114,7 @@ def _native_group_norm(x, num_groups, w, b, eps):
     if not x.is_contiguous():  # the kernel reads x in its contiguous layout only
         return None
     n, c = x.shape[:2]
-    y, mean, rstd = torch.native_group_norm(x, w, b, n, c, x[0, 0].numel() if n * c else 0, num_groups, eps)
+    y, mean, rstd = torch.native_group_norm(x, w, b, n, c, x.numel() // (n * c), num_groups, eps)  # x non-empty
     keep = (n, num_groups) + (1,) * (x.dim() - 1)  # (N, G) in the (N, G, C/G, *spatial) view, kept dims
     return y, owned(mean.reshape(keep)), owned(rstd.reshape(keep))
 
