@@ -74,8 +74,10 @@ class RMSprop(ManualOptimizer):
         weight_decay: float = 0,
         momentum: float = 0,
         centered: bool = False,
-        *,
+        capturable: bool = False,
+        foreach: bool | None = None,
         maximize: bool = False,
+        differentiable: bool = False,
     ) -> None:
         check_lr(lr)
         require(0.0 <= lr, f"Invalid learning rate: {lr}")
@@ -90,7 +92,10 @@ class RMSprop(ManualOptimizer):
             weight_decay=weight_decay,
             momentum=momentum,
             centered=centered,
+            capturable=capturable,
+            foreach=foreach,
             maximize=maximize,
+            differentiable=differentiable,
         )
         super().__init__(params, defaults)
 

@@ -56,6 +56,9 @@ class SGD(ManualOptimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
         check_lr(lr)
         require(not lr < 0.0, f"Invalid learning rate: {lr}")
@@ -72,6 +75,9 @@ class SGD(ManualOptimizer):
             weight_decay=weight_decay,
             nesterov=nesterov,
             maximize=maximize,
+            foreach=foreach,
+            differentiable=differentiable,
+            fused=fused,
         )
         super().__init__(params, defaults)
 
