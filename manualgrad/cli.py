@@ -15,6 +15,19 @@ class CliError(Exception):
     """Bad command-line input: printed as one line, exit status 2, no traceback."""
 
 
+def seed(text: str) -> int:
+    """An argparse type: a seed torch accepts, with room for the per-op/per-epoch offsets added to
+    it (a signed 64-bit integer)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: not an integer") from None
+    if not -(2**63) <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"seed {value} is out of range: a seed is a signed 64-bit integer "
+                                         "(-2**63 <= seed < 2**63)")
+    return value
+
+
 def _device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -114,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--op", action="append", metavar="NAME", help="only this op (repeatable)")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     v.add_argument("--no-gradcheck", action="store_true", help="skip float64 gradcheck/gradgradcheck")
-    v.add_argument("--seed", type=int, default=0,
+    v.add_argument("--seed", type=seed, default=0,
                    help="seed of the random samples (default 0; op i uses seed+i), to reproduce a run")
     v.set_defaults(func=cmd_verify)
     b = sub.add_parser("bench", help="manualgrad vs torch autograd: step time, saved bytes, peak memory")

@@ -65,12 +65,33 @@ def test_cuda_without_gpu_is_a_one_line_error():
     (["--dataset", "mnist"], "needs --data-dir"),
     (["--resume", "auto", "--name", "never_ran"], "no checkpoints/last.pt"),
     (["--model", "cnn", "--dataset", "spirals"], "--model cnn needs image data"),
+    (["--lr", "inf"], "--lr must be a finite number, got inf"),
+    (["--lr", "nan"], "--lr must be a finite number, got nan"),
+    (["--lr", "0"], "--lr must be > 0"),
+    (["--grad-clip", "-1"], "--grad-clip must be > 0, got -1.0"),
+    (["--grad-clip", "nan"], "--grad-clip must be a finite number"),
+    (["--grad-clip-value", "0"], "--grad-clip-value must be > 0"),
+    (["--weight-decay", "nan"], "--weight-decay must be a finite number"),
+    (["--momentum", "-0.5"], "--momentum must be >= 0"),
+    (["--seed", str(2**64)], "argument --seed: seed 18446744073709551616 is out of range"),
+    (["--seed", "x"], "argument --seed: invalid seed 'x'"),
+    (["--name", "../../x"], "--name: the run name must be folder names joined by"),
+    (["--name", ".."], "--name: the run name must be folder names joined by"),
+    (["--resume", "."], "is not a checkpoint file (a directory?)"),
+    (["--resume", "/nonexistent/last.pt"], "no checkpoint at /nonexistent/last.pt"),
 ])
 def test_bad_train_input_is_a_one_line_error(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         sys.exit(cli.main(["train", "--log-dir", str(tmp_path), *argv]))
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_verify_seed_beyond_64_bits_is_a_one_line_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["verify", "--op", "linear", "--seed", str(2**64)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "seed 18446744073709551616 is out of range" in err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")

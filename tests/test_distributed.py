@@ -71,7 +71,7 @@ def worker(rank, tmp, kind):
         out["run_dir"] = str(resumed.run_dir)
         out["eval"] = resumed.evaluate(DataLoader(Subset(val, range(rank, len(val), WORLD)), batch_size=5))
         if rank == 1:
-            trainer_module.first_non_finite = lambda loss, params: "1.weight"
+            trainer_module.first_non_finite = lambda named: "the gradient of parameter '1.weight'"
         try:
             resumed.fit(loader, None, epochs=3, resume=last)
         except NonFiniteError as e:

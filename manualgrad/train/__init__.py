@@ -6,11 +6,12 @@ parity with torch autograd, checkpoints, resume), :class:`EarlyStopping`, model 
 >>> trainer.fit(train_loader, val_loader, epochs=20)
 """
 
+from .checkpoint import CheckpointError, save_atomic
 from .checkpoint import load as load_checkpoint
-from .checkpoint import save_atomic
+from .guard import NonFiniteError
 from .parity import ParityError, torch_twin
-from .runs import EarlyStopping
-from .trainer import NonFiniteError, Trainer, pick_device
+from .runs import EarlyStopping, RunInUseError
+from .trainer import Trainer, pick_device
 
-__all__ = ["Trainer", "EarlyStopping", "NonFiniteError", "ParityError", "torch_twin", "pick_device",
-           "save_atomic", "load_checkpoint"]
+__all__ = ["Trainer", "EarlyStopping", "NonFiniteError", "ParityError", "CheckpointError", "RunInUseError",
+           "torch_twin", "pick_device", "save_atomic", "load_checkpoint"]

@@ -4,6 +4,7 @@ digits to ≥ 97 % test accuracy in well under a minute on two CPU cores."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import sys
@@ -14,11 +15,13 @@ from torch.utils.data import DataLoader
 from .. import data
 from .. import nn as mnn
 from .. import optim as mopt
-from ..cli import CliError
+from ..cli import CliError, seed
 from . import distributed, models
+from .checkpoint import CheckpointError, one_line
+from .guard import NonFiniteError
 from .parity import ParityError
-from .runs import EarlyStopping, latest_checkpoint
-from .trainer import NonFiniteError, Trainer, pick_device
+from .runs import EarlyStopping, RunInUseError, check_name, latest_checkpoint
+from .trainer import Trainer, pick_device
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "exponential", "cosine", "plateau", "warmup")
@@ -52,7 +55,7 @@ def add_parser(sub) -> None:
     a("--device", default="auto", choices=["auto", "cpu", "cuda"])
     a("--fsdp", action="store_true",
       help="under torchrun: shard the model with FSDP2 (fully_shard) instead of DistributedDataParallel")
-    a("--seed", type=int, default=0)
+    a("--seed", type=seed, default=0)
     a("--deterministic", action="store_true",
       help="torch.use_deterministic_algorithms(True) (and CUBLAS_WORKSPACE_CONFIG on CUDA): bit-identical reruns")
     a("--log-dir", default="tb_logs")
@@ -71,12 +74,16 @@ def error(message: str):
 
 
 def _validate(args) -> None:
-    if args.lr is not None and not args.lr > 0:
-        error(f"--lr must be > 0, got {args.lr}")
+    for flag in ("lr", "momentum", "weight_decay", "l1", "l2", "dropout", "grad_clip", "grad_clip_value"):
+        if getattr(args, flag) is not None and not math.isfinite(getattr(args, flag)):
+            error(f"--{flag.replace('_', '-')} must be a finite number, got {getattr(args, flag)}")
+    for flag in ("lr", "grad_clip", "grad_clip_value"):  # grad-clip < 0 would flip the gradient
+        if getattr(args, flag) is not None and not getattr(args, flag) > 0:
+            error(f"--{flag.replace('_', '-')} must be > 0, got {getattr(args, flag)}")
     for flag in ("epochs", "log_every"):
         if getattr(args, flag) < 1:
             error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
-    for flag in ("weight_decay", "l1", "l2", "check_grads_every", "hist_every"):
+    for flag in ("momentum", "weight_decay", "l1", "l2", "check_grads_every", "hist_every"):
         if getattr(args, flag) < 0:
             error(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
     if not 0 <= args.dropout < 1:
@@ -90,6 +97,10 @@ def _validate(args) -> None:
     if not sizes or min(sizes) < 1:
         error(f"--hidden must be positive integers separated by commas, got {args.hidden!r}")
     args.hidden = tuple(sizes)
+    try:
+        args.name = check_name(args.name or f"{args.dataset}_{args.model}")
+    except ValueError as e:
+        error(f"--name: {e}")
 
 
 def use_deterministic_algorithms(device) -> None:
@@ -133,8 +144,7 @@ def cmd_train(args) -> int:
     try:
         device = pick_device(args.device)
         splits = data.get_dataset(args.dataset, data_dir=args.data_dir)
-        resume = latest_checkpoint(args.log_dir, args.name or f"{args.dataset}_{args.model}") \
-            if args.resume == "auto" else args.resume
+        resume = latest_checkpoint(args.log_dir, args.name) if args.resume == "auto" else args.resume
     except (RuntimeError, FileNotFoundError, ValueError) as e:
         error(str(e))
     if args.fsdp and args.check_grads_every:
@@ -177,20 +187,25 @@ def _train(args, device, splits, resume, kind=None) -> int:
         model, optimizer, mnn.CrossEntropyLoss() if classify else mnn.MSELoss(),
         scheduler=make_scheduler(args.lr_schedule, optimizer, args.epochs, args.warmup_epochs),
         task="classification" if classify else "regression", device=device, log_dir=args.log_dir,
-        name=args.name or f"{args.dataset}_{args.model}", hparams=hparams, l1=args.l1, l2=args.l2,
+        name=args.name, hparams=hparams, l1=args.l1, l2=args.l2,
         grad_clip=args.grad_clip, grad_clip_value=args.grad_clip_value,
         early_stopping=EarlyStopping(args.early_stopping) if args.early_stopping else None,
         check_grads_every=args.check_grads_every, log_every=args.log_every, hist_every=args.hist_every,
         quiet=args.quiet, distributed=kind)
     try:
         trainer.fit(loader, val_loader, epochs=args.epochs, resume=resume)
+        test_metrics = trainer.evaluate(test_loader)
     except KeyboardInterrupt as e:
-        print(f"manualgrad train: {e or 'interrupted'}", file=sys.stderr)
+        print(f"manualgrad train: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
     except (NonFiniteError, ParityError) as e:
         print(f"manualgrad train: error: {e}", file=sys.stderr)
         return 1
-    test_metrics = trainer.evaluate(test_loader)
+    except (CheckpointError, RunInUseError) as e:
+        error(str(e))
+    except OSError as e:  # a read-only log dir, a full disk: what was written before is intact
+        error(f"{one_line(e)} (writing the run under {trainer.run_dir or args.log_dir}; the checkpoints "
+              "written before are intact)")
     if not trainer.dist.is_main:
         return 0
     shown = "  ".join(f"test/{k} {v:.4f}" for k, v in test_metrics.items())

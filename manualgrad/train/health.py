@@ -96,12 +96,15 @@ def update_ratios(before: dict[str, torch.Tensor], named_params) -> dict[str, fl
     return out
 
 
-def first_non_finite(loss: torch.Tensor, named_params) -> str | None:
-    """'loss', the name of the first parameter whose gradient is NaN/inf, or None (FSDP2: this
-    rank's shard only, no collective; the trainer agrees on the outcome across ranks)."""
-    if not torch.isfinite(loss).all():
-        return "loss"
-    for name, p in named_params:
-        if p.grad is not None and not torch.isfinite(local_tensor(p.grad)).all():
-            return name
-    return None
+def first_non_finite(named_tensors) -> str | None:
+    """The name of the first tensor of ``(name, tensor)`` pairs that holds a NaN or inf, or None;
+    one device sync for all of them (FSDP2: this rank's shards only, no collective; the trainer
+    agrees on the outcome across ranks). ``None`` tensors are skipped."""
+    named = [(n, local_tensor(t.detach())) for n, t in named_tensors if t is not None]
+    if not named:
+        return None
+    flags = torch.stack([torch.isfinite(t).all().to(named[0][1].device) for _, t in named])
+    if flags.all():
+        return None
+    return named[int((~flags).nonzero()[0])][0]
+

@@ -1,20 +1,43 @@
-"""Run folders (``<log_dir>/<name>/version_N/``, Lightning's layout), ``hparams.yaml`` and early
-stopping."""
+"""Run folders (``<log_dir>/<name>/version_N/``, Lightning's layout), the lock that keeps one
+process per run folder, ``hparams.yaml`` and early stopping."""
 
 from __future__ import annotations
 
 import copy
 import math
+import os
 import pathlib
 import re
 
 import torch
 
+from .checkpoint import remove_stale_temps
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, runs are not guarded against a second writer
+    fcntl = None
+
+LOCK_FILE = ".lock"
+
+
+class RunInUseError(RuntimeError):
+    """Another process is training into the same run folder."""
+
+
+def check_name(name: str) -> str:
+    """``name`` if it stays inside the log dir: folder names separated by '/' (a group of runs,
+    ``vanishing/sigmoid``), none of them empty, '.' or '..', no backslash (a separator on Windows)."""
+    if "\\" in name or any(part in ("", ".", "..") for part in name.split("/")):
+        raise ValueError(f"the run name must be folder names joined by '/', none of them empty, '.' or '..' "
+                         f"(it goes inside the log dir), got {name!r}")
+    return name
+
 
 def new_version_dir(log_dir, name: str) -> pathlib.Path:
     """The next free ``version_N`` under ``log_dir/name``, created (safe against a concurrent run
     taking the same number: ``mkdir`` without ``exist_ok`` is the lock)."""
-    root = pathlib.Path(log_dir) / name
+    root = pathlib.Path(log_dir) / check_name(name)
     root.mkdir(parents=True, exist_ok=True)
     n = max(versions(root), default=-1) + 1
     while True:
@@ -31,13 +54,54 @@ def versions(root: pathlib.Path) -> list[int]:
 
 
 def latest_checkpoint(log_dir, name: str) -> pathlib.Path:
-    """``--resume auto``: the newest ``version_N/checkpoints/last.pt`` of the run ``name``."""
-    root = pathlib.Path(log_dir) / name
-    for n in reversed(versions(root)):
-        path = root / f"version_{n}" / "checkpoints" / "last.pt"
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"--resume auto: no checkpoints/last.pt under {root}/version_*")
+    """``--resume auto``: ``checkpoints/last.pt`` of the newest ``version_N`` of the run ``name``.
+    Never an older version's: that would silently continue another run."""
+    root = pathlib.Path(log_dir) / check_name(name)
+    found = versions(root)
+    if not found:
+        raise FileNotFoundError(f"--resume auto: no checkpoints/last.pt under {root}/version_*")
+    path = root / f"version_{found[-1]}" / "checkpoints" / "last.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"--resume auto: the newest run {path.parent.parent} has no checkpoints/last.pt "
+                                "(it stopped before its first epoch ended): start it again without --resume")
+    return path
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``run_dir/.lock`` while a process trains into ``run_dir``; the
+    kernel drops it when the process ends, however it ends. :meth:`release` it when done."""
+
+    def __init__(self, run_dir: pathlib.Path):
+        self.path, self.fd = pathlib.Path(run_dir) / LOCK_FILE, None
+        if fcntl is None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunInUseError(f"{run_dir} is in use by another training process (it holds {self.path}); "
+                                "wait for it to end, or start a new run without --resume") from None
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = None
+
+
+def claim_run(run_dir: pathlib.Path, hparams: dict) -> RunLock:
+    """Take the run folder for this process (a :class:`RunLock`, returned), make ``checkpoints/``,
+    remove the temporary files a killed writer left there and write ``hparams.yaml``."""
+    lock = RunLock(run_dir)
+    try:
+        (run_dir / "checkpoints").mkdir(exist_ok=True)
+        remove_stale_temps(run_dir / "checkpoints")
+        write_hparams(run_dir / "hparams.yaml", hparams)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def write_hparams(path: pathlib.Path, hparams: dict) -> None:
@@ -86,6 +150,12 @@ class EarlyStopping:
                 self.best_state = copy.deepcopy(model.state_dict())
         else:
             self.wait += 1
+        return self.should_stop
+
+    @property
+    def should_stop(self) -> bool:
+        """True once ``patience`` epochs have passed without improvement (also right after a
+        resume from the checkpoint of the epoch that fired)."""
         return self.wait >= self.patience
 
     def restore(self, model: torch.nn.Module) -> bool:
