@@ -168,7 +168,7 @@ def test_non_finite_data_leaves_batchnorm_buffers_as_they_were(tmp_path):
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     x, y = loader.dataset.tensors
     poisoned = DataLoader(TensorDataset(torch.cat([x[:1] * float("nan"), x[1:]]), y), batch_size=16)
-    with pytest.raises(NonFiniteError, match="the training inputs is not finite .* no update was applied"):
+    with pytest.raises(NonFiniteError, match="the input batch is not finite .* no update was applied"):
         trainer.fit(poisoned, val, epochs=2)
     for k, v in trainer.model.state_dict().items():  # running_mean/var would be NaN without the restore
         assert torch.equal(v, before[k]), k

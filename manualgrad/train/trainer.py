@@ -87,7 +87,7 @@ class Trainer(Checkpointing):
         loss, total = self._loss(out, y)
         total.backward()
         self.monitor.active = False
-        bad = first_non_finite([("the training inputs", x), ("the training targets", y), ("the loss", total),
+        bad = first_non_finite([("the input batch", x), ("the target batch", y), ("the loss", total),
                                 *((f"the gradient of parameter {n!r}", p.grad) for n, p in params),
                                 *((f"buffer {n!r} (updated by the forward)", b) for n, b in self.buffers.named)])
         flagged, loss_sum = self.dist.sum([float(bad is not None), loss.item()])  # all ranks stop together
