@@ -160,3 +160,27 @@ def test_stale_temporary_files_are_removed_on_resume(tmp_path):
     again, loader, val = make(tmp_path)
     again.fit(loader, val, epochs=2, resume=folder / "last.pt")
     assert sorted(os.listdir(folder)) == ["best.pt", "last.pt", "notes.tmp"]  # only our own pattern
+
+
+def test_best_is_a_copy_where_hard_links_are_refused(tmp_path, monkeypatch):
+    src, dst = tmp_path / "last.pt", tmp_path / "best.pt"
+    checkpoint.save_atomic({"step": 1}, src)
+
+    def no_links(*args):
+        raise OSError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    checkpoint.copy_atomic(src, dst)
+    checkpoint.save_atomic({"step": 2}, src)  # the next epoch's last.pt leaves best.pt as it was
+    assert checkpoint.load(dst)["step"] == 1 and sorted(os.listdir(tmp_path)) == ["best.pt", "last.pt"]
+
+
+def test_a_checkpoint_outside_a_run_folder_resumes_into_a_new_version(tmp_path):
+    trainer, loader, val = make(tmp_path)
+    trainer.fit(loader, val, epochs=1)
+    moved = tmp_path / "elsewhere.pt"
+    moved.write_bytes((trainer.run_dir / "checkpoints" / "last.pt").read_bytes())
+    again, loader, val = make(tmp_path)
+    again.fit(loader, val, epochs=2, resume=moved)
+    assert again.run_dir == tmp_path / "r" / "version_1" and again.epoch == 2
+    assert checkpoint.load(again.run_dir / "checkpoints" / "best.pt")["step"] == again.best_step
