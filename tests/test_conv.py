@@ -182,3 +182,31 @@ def test_weight_gradient_has_the_weights_layout(cin, groups, channels_last, im2c
     assert dw.stride() == w.stride()
     torch.testing.assert_close(dw, torch.autograd.grad(F.conv2d(x, w, None, 1, 1, 1, groups), w, dy)[0])
 
+
+EXPANDED = {  # (x, w, dy) makers: stride-0 dims
+    "expanded leaf w": (lambda: torch.randn(2, 3, 6, 6), lambda: torch.randn(4, 1, 1, 1).expand(4, 3, 3, 3), None),
+    "partly expanded w": (lambda: torch.randn(2, 3, 6, 6), lambda: torch.randn(4, 3, 1, 3).expand(4, 3, 3, 3), None),
+    "expanded x and dy": (lambda: torch.randn(1, 3, 1, 6).expand(2, 3, 6, 6), lambda: torch.randn(4, 3, 3, 3),
+                          lambda: torch.randn(1, 4, 6, 1).expand(2, 4, 6, 6)),
+}
+
+
+@pytest.mark.parametrize("im2col", [True, False], ids=["im2col", "regrouped"])
+@pytest.mark.parametrize("case", EXPANDED)
+def test_expanded_inputs_and_weights_equal_torch(case, im2col, monkeypatch):
+    """A weight with stride-0 dims (a leaf made by expand, or a non-leaf expand of a smaller
+    parameter) gets torch's contiguous dw: w's own strides would put many elements in one place."""
+    import manualgrad.functions.conv as conv
+    if not im2col:
+        monkeypatch.setattr(conv, "_im2col_applies", lambda x, groups: False)
+    make_x, make_w, make_dy = EXPANDED[case]
+    x, w = make_x().requires_grad_(), make_w().requires_grad_()
+    base = make_w().contiguous()[:, :1, :1, :1].clone().requires_grad_()  # a parameter, expanded in the graph
+    for weight, leaves in ((w, (x, w)), (base.expand(w.shape), (x, base))):
+        y = MF.conv2d(x, weight, None, 1, 1)
+        dy = make_dy() if make_dy else torch.randn_like(y)
+        ours = torch.autograd.grad(y, leaves, dy)
+        theirs = torch.autograd.grad(F.conv2d(x, weight, None, 1, 1), leaves, dy)
+        for g, h in zip(ours, theirs):
+            torch.testing.assert_close(g, h)
+            assert g.stride() == h.stride()

@@ -103,8 +103,8 @@ class ConvFunction(Function):
             if any(ctx.extra):
                 x = F.pad(x, [a for e in reversed(ctx.extra) for a in (0, e)])
             dw = weight_grad(x, dy, ctx.w_shape, s, d, lo, groups)
-            if active() and dw.stride() != ctx.w_stride:  # w's own layout, as torch's kernel gives it:
-                dw = dw.new_empty_strided(ctx.w_shape, ctx.w_stride).copy_(dw)  # else DDP warns and copies
+            if active() and dw.stride() != ctx.w_stride:  # w's own layout, as torch's kernel gives it
+                dw = _in_layout(dw, ctx.w_stride)  # (else DDP warns and copies)
         if need_b:
             db = dy.sum([0, *range(2, 2 + n)])
         return dx, dw, db, None, None, None, None, None
@@ -194,6 +194,14 @@ def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
         part = torch.bmm(dyf[b0:b0 + k].to(acc), cols.reshape(k, rows, -1)).sum(0)  # (Cout, K·Cin)
         dw = part if dw is None else dw.add_(part)  # in place on a product of our own
     return dw.view(-1, *kernel, cin).movedim(-1, 1).to(x.dtype)
+
+
+def _in_layout(dw: torch.Tensor, stride) -> torch.Tensor:
+    """dw with w's strides where w is dense (contiguous, channels_last or any permutation);
+    contiguous otherwise (an expanded w: stride 0, many elements in one place), as torch's."""
+    dims = sorted((st, size) for st, size in zip(stride, dw.shape) if size != 1)
+    dense = all(st == math.prod(size for _, size in dims[:i]) for i, (st, _) in enumerate(dims))
+    return dw.new_empty_strided(dw.shape, stride).copy_(dw) if dense else dw.contiguous()
 
 
 def _crop(t: torch.Tensor, size) -> torch.Tensor:
