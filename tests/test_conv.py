@@ -210,3 +210,49 @@ def test_expanded_inputs_and_weights_equal_torch(case, im2col, monkeypatch):
         for g, h in zip(ours, theirs):
             torch.testing.assert_close(g, h)
             assert g.stride() == h.stride()
+
+
+def _strides(t):  # a size-1 dim's stride is arbitrary
+    return [st for st, size in zip(t.stride(), t.shape) if size > 1]
+
+
+@pytest.mark.parametrize("channels_last", ["none", "x", "w", "dy"])
+@pytest.mark.parametrize("padding", [1, "same"])  # 'same' with even kernels: dx is cropped
+@pytest.mark.parametrize("dims", [1, 2])
+def test_dx_has_torchs_layout(dims, padding, channels_last):
+    """dx is channels_last where x or w is, else contiguous, whatever dy's layout (it followed
+    dy's and w's: a channels_last x with a contiguous w came back contiguous), and dense ('same'
+    with an even kernel returned a view into the larger transposed-convolution output)."""
+    x = torch.randn(2, 3, *(7, 6)[:dims])
+    w = torch.randn(4, 3, *(2, 4)[:dims])
+    dy = torch.randn(2, 4, *(7, 6)[:dims] if padding == "same" else (8, 5)[:dims])
+    x, w, dy = (t.to(memory_format=torch.channels_last) if dims == 2 and name == channels_last else t
+                for t, name in ((x, "x"), (w, "w"), (dy, "dy")))
+    x.requires_grad_()
+    conv, mconv = (F.conv1d, MF.conv1d) if dims == 1 else (F.conv2d, MF.conv2d)
+    (ours,), (theirs,) = (torch.autograd.grad(fn(x, w, padding=padding), x, dy) for fn in (mconv, conv))
+    torch.testing.assert_close(ours, theirs)
+    assert _strides(ours) == _strides(theirs)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+@pytest.mark.parametrize("layout", ["channels_last", "transposed", "unbatched"])
+def test_padding_mode_dx_has_torchs_layout(layout, mode):
+    """dx of a padding_mode module: channels_last where x is, contiguous otherwise (it followed
+    dy's layout: a transposed x, or a channels_last weight on an unbatched x, got HWC strides)."""
+    ours, theirs = _twins(2, 3, 4, 3, dict(padding=1, padding_mode=mode), dtype=torch.float32)
+    x = torch.randn(2, 3, 7, 6)
+    if layout == "channels_last":
+        x = x.to(memory_format=torch.channels_last)
+    elif layout == "transposed":
+        x = torch.randn(3, 2, 7, 6).transpose(0, 1)
+    else:
+        x = x[0]
+        for m in (ours, theirs):
+            m.to(memory_format=torch.channels_last)
+    x.requires_grad_()
+    a, b = ours(x), theirs(x)
+    dy = torch.randn_like(b)
+    (dx,), (want,) = torch.autograd.grad(a, x, dy), torch.autograd.grad(b, x, dy)
+    torch.testing.assert_close(dx, want)
+    assert _strides(dx) == _strides(want)

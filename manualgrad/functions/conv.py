@@ -38,6 +38,15 @@ def padding_lo_hi(padding, kernel_size, dilation) -> tuple[tuple, tuple]:
     return lo, lo
 
 
+def memory_format(*tensors) -> torch.memory_format:
+    """channels_last if one of the 4-d ``tensors`` is laid out so (torch's ``suggest_memory_format``,
+    which its conv backward follows for dx), else contiguous."""
+    for t in tensors:
+        if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
+            return torch.channels_last
+    return torch.contiguous_format
+
+
 class ConvFunction(Function):
     """N-d cross-correlation, N = ``n`` spatial dims (1 or 2; one index o, k, i per dim below)
 
@@ -59,7 +68,8 @@ class ConvFunction(Function):
       transposed to (G·Og, Cg, ·) and cropped to K.
     db[c] = Σ_{b,o} dy[b, c, o]
     'same' with hi = lo + 1 (even receptive field): the backward pads x by the extra zero and
-    crops dx back, as torch's forward does with a padded copy.
+    crops dx back, as torch's forward does with a padded copy. dx is channels_last where x or w
+    is (2-d), else contiguous, as torch's.
     Unbatched input (C, L) is the B = 1 case. Saves x only when w needs a gradient and w only
     when x does (what each gradient reads); the padded copy is never saved. Half precision:
     y and dx from torch's conv kernels (which accumulate in float32), dw summed in float32 by
@@ -80,6 +90,7 @@ class ConvFunction(Function):
         ctx.lo, hi = padding_lo_hi(padding, w.shape[2:], dilation)
         ctx.extra = tuple(h - lo for lo, h in zip(ctx.lo, hi))
         ctx.groups, ctx.n, ctx.x_shape, ctx.w_shape, ctx.w_stride = groups, n, x.shape, w.shape, w.stride()
+        ctx.layout = memory_format(x if x.dim() == n + 2 else x.unsqueeze(0), w)
 
     @staticmethod
     def backward(ctx, dy):
@@ -97,6 +108,7 @@ class ConvFunction(Function):
             out_pad = [P - ((O - 1) * si - 2 * p + di * (k - 1) + 1)
                        for P, O, si, p, di, k in zip(padded, dy.shape[2:], s, lo, d, kernel)]
             dx = _crop(_CONV_T[n](dy, w, None, s, lo, out_pad, groups, d), size)
+            dx = dx.contiguous(memory_format=ctx.layout)  # torch's layout (also: 'same' cropped a view)
             dx = dx if batched else dx.squeeze(0)
         if need_w:
             x = x if batched else x.unsqueeze(0)
@@ -223,7 +235,8 @@ class PadFunction(Function):
     dx = the adjoint: dy's centre, plus each border's dy added back onto the entries it copied
       (circular: at the far end; reflect: flipped, next to the edge; replicate: summed onto the
       edge). Padding is separable, so the dims are folded one after the other.
-    Saves nothing (shapes only).
+    Saves nothing (shapes only). dx is channels_last where x is, else contiguous, as torch's
+    reflect/replicate backward (its circular pad, composed of slices, gives contiguous always).
     """
 
     @staticmethod
@@ -233,7 +246,7 @@ class PadFunction(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, ctx.pad, ctx.mode = inputs
-        ctx.x_shape = x.shape
+        ctx.x_shape, ctx.layout = x.shape, memory_format(x)
 
     @staticmethod
     def backward(ctx, dy):
@@ -241,7 +254,7 @@ class PadFunction(Function):
         for i in range(len(ctx.pad) // 2):
             dim = len(ctx.x_shape) - 1 - i
             dx = _fold(dx, dim, ctx.pad[2 * i], ctx.pad[2 * i + 1], ctx.x_shape[dim], ctx.mode)
-        return dx, None, None
+        return dx.contiguous(memory_format=ctx.layout), None, None  # as torch's reflect/replicate
 
 
 def _fold(dy: torch.Tensor, dim: int, lo: int, hi: int, size: int, mode: str) -> torch.Tensor:
