@@ -216,21 +216,23 @@ def _strides(t):  # a size-1 dim's stride is arbitrary
     return [st for st, size in zip(t.stride(), t.shape) if size > 1]
 
 
-@pytest.mark.parametrize("channels_last", ["none", "x", "w", "dy"])
+@pytest.mark.parametrize("channels_last", ["none", "x", "w", "dy", "depthwise w"])
 @pytest.mark.parametrize("padding", [1, "same"])  # 'same' with even kernels: dx is cropped
 @pytest.mark.parametrize("dims", [1, 2])
 def test_dx_has_torchs_layout(dims, padding, channels_last):
-    """dx is channels_last where x or w is, else contiguous, whatever dy's layout (it followed
-    dy's and w's: a channels_last x with a contiguous w came back contiguous), and dense ('same'
-    with an even kernel returned a view into the larger transposed-convolution output)."""
+    """dx is channels_last where x or w has channels-last strides (a depthwise w's size-1 dim
+    counts as torch counts it), else contiguous, whatever dy's layout (it followed dy's and w's:
+    a channels_last x with a contiguous w came back contiguous), and dense ('same' with an even
+    kernel returned a view into the larger transposed-convolution output)."""
+    groups = 3 if channels_last == "depthwise w" else 1
     x = torch.randn(2, 3, *(7, 6)[:dims])
-    w = torch.randn(4, 3, *(2, 4)[:dims])
-    dy = torch.randn(2, 4, *(7, 6)[:dims] if padding == "same" else (8, 5)[:dims])
-    x, w, dy = (t.to(memory_format=torch.channels_last) if dims == 2 and name == channels_last else t
+    w = torch.randn(6, 3 // groups, *(2, 4)[:dims])
+    dy = torch.randn(2, 6, *(7, 6)[:dims] if padding == "same" else (8, 5)[:dims])
+    x, w, dy = (t.to(memory_format=torch.channels_last) if dims == 2 and channels_last.endswith(name) else t
                 for t, name in ((x, "x"), (w, "w"), (dy, "dy")))
     x.requires_grad_()
     conv, mconv = (F.conv1d, MF.conv1d) if dims == 1 else (F.conv2d, MF.conv2d)
-    (ours,), (theirs,) = (torch.autograd.grad(fn(x, w, padding=padding), x, dy) for fn in (mconv, conv))
+    (ours,), (theirs,) = (torch.autograd.grad(fn(x, w, None, 1, padding, 1, groups), x, dy) for fn in (mconv, conv))
     torch.testing.assert_close(ours, theirs)
     assert _strides(ours) == _strides(theirs)
 

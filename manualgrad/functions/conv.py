@@ -39,12 +39,22 @@ def padding_lo_hi(padding, kernel_size, dilation) -> tuple[tuple, tuple]:
 
 
 def memory_format(*tensors) -> torch.memory_format:
-    """channels_last if one of the 4-d ``tensors`` is laid out so (torch's ``suggest_memory_format``,
-    which its conv backward follows for dx), else contiguous."""
-    for t in tensors:
-        if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
-            return torch.channels_last
-    return torch.contiguous_format
+    """channels_last if one of the 4-d ``tensors`` has channels-last strides, else contiguous:
+    the layout torch's conv backward gives dx (``suggest_memory_format`` of x or w)."""
+    return torch.channels_last if any(t.dim() == 4 and _channels_last(t) for t in tensors) else torch.contiguous_format
+
+
+def _channels_last(t: torch.Tensor) -> bool:
+    """c10's ``is_channels_last_strides_2d``: strides non-decreasing in the order C, W, H, N,
+    a size-1 dim not counting; ambiguous cases (a stride-0 C, N111) are contiguous."""
+    if t.stride(1) == 0:
+        return False
+    least = 0
+    for d in (1, 3, 2, 0):
+        if t.shape[d] == 0 or t.stride(d) < least or (d == 0 and least == t.stride(1)):
+            return False
+        least = t.stride(d) * max(t.shape[d], 1)
+    return True
 
 
 class ConvFunction(Function):
