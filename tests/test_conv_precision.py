@@ -3,10 +3,6 @@ against float64 is no worse than torch's; a grid of bf16/fp16 configurations run
 subprocess, since a half-precision CPU kernel can crash the interpreter."""
 
 import dataclasses
-import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -16,7 +12,7 @@ import manualgrad.functional as MF
 import manualgrad.functions.conv as conv
 import manualgrad.nn as mnn
 from manualgrad import ops, verify
-from conftest import DEVICES
+from conftest import DEVICES, in_subprocess
 
 HALF = [torch.bfloat16, torch.float16]
 UNIT_ROUNDOFF = {torch.bfloat16: 2.0 ** -8, torch.float16: 2.0 ** -11}
@@ -103,7 +99,7 @@ def _grid():
                                     yield dtype, dims, groups, stride, dilation, padding, channels_last
 
 
-def _run_configs(configs) -> int:
+def run_configs(configs) -> int:
     """Child process: each configuration's forward and backward against torch's and float64's,
     announced before it runs (a crash names it); returns the number of failures."""
     bad = 0
@@ -130,27 +126,11 @@ def _run_configs(configs) -> int:
     return bad
 
 
-def _in_subprocess(configs):
-    """Run ``_run_configs`` in a child interpreter: a crash or a wrong result fails, naming the
-    configuration. One thread: the kernels are chosen by shape and dtype, and the cores of a
-    shared machine oversubscribed by OpenMP run these small convolutions 40× slower."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    code = (f"import sys, json, torch; torch.set_num_threads(1); sys.path.insert(0, {here!r}); "
-            "import test_conv_precision as t; "
-            f"sys.exit(min(t._run_configs(json.loads({json.dumps(configs)!r})), 100))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    lines = r.stdout.splitlines()
-    report = [ln for ln in lines if ln.startswith("FAIL")]
-    if r.returncode < 0:  # killed by a signal: the last configuration announced crashed
-        report.append(f"signal {-r.returncode} in " + next(ln for ln in reversed(lines) if ln.startswith("run")))
-    assert r.returncode == 0, "\n".join(report) + r.stderr[-2000:]
-
-
 def test_float16_conv1d_groups_stride_dilation_3():
     """fp16 conv1d, groups 3, stride 3, dilation 3, padding 1: the regrouped weight-gradient
     convolution (stride and dilation exchanged) in fp16 crashed torch's CPU kernel."""
-    _in_subprocess([("float16", 1, 3, 3, 3, 1, False)])
+    in_subprocess("test_conv_precision", "run_configs", [("float16", 1, 3, 3, 3, 1, False)])
 
 
 def test_half_precision_grid_runs_and_is_no_worse_than_torch():
-    _in_subprocess(list(_grid()))
+    in_subprocess("test_conv_precision", "run_configs", list(_grid()))
