@@ -82,8 +82,8 @@ class ConvFunction(Function):
     is (2-d), else contiguous, as torch's.
     Unbatched input (C, L) is the B = 1 case. Saves x only when w needs a gradient and w only
     when x does (what each gradient reads); the padded copy is never saved. Half precision:
-    y and dx from torch's conv kernels (which accumulate in float32), dw summed in float32 by
-    :func:`weight_grad`; each rounds once, gradients keep the inputs' dtype.
+    y and dx from torch's own kernels (the same as torch's y and dx), dw summed in float32 by
+    :func:`weight_grad` and rounded once; gradients keep the inputs' dtype.
     """
 
     @staticmethod
