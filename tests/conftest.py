@@ -1,3 +1,8 @@
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -40,3 +45,21 @@ def assert_module_matches(ours, theirs, x, dy):
     gb = torch.autograd.grad(b, [x, *theirs.parameters()], dy)
     for g, h in zip(ga, gb):
         torch.testing.assert_close(g, h)
+
+
+def in_subprocess(module: str, function: str, payload, timeout: int = 600) -> None:
+    """``module.function(payload)`` (a module of tests/, payload JSON-able) in a child interpreter
+    on one thread, for what may crash it: a segfault must not kill the test process. The function
+    prints ``run <what>`` before each case and ``FAIL <why>`` on a failure, and returns the number
+    of failures; the test fails with those lines, or with the case a signal interrupted. One
+    thread: kernels are chosen by shape and dtype, and OpenMP on a shared machine's busy cores
+    runs small ops some 40× slower."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (f"import sys, json, torch; torch.set_num_threads(1); sys.path.insert(0, {here!r}); import {module}; "
+            f"sys.exit(min({module}.{function}(json.loads({json.dumps(payload)!r})), 100))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    lines = r.stdout.splitlines()
+    report = [ln for ln in lines if ln.startswith("FAIL")]
+    if r.returncode < 0:
+        report.append(f"signal {-r.returncode} in " + next((ln for ln in reversed(lines) if ln.startswith("run")), "?"))
+    assert r.returncode == 0, "\n".join(report) + "\n" + r.stderr[-2000:]

@@ -133,20 +133,6 @@ def test_module_saves_no_more_than_torch(mode):
     assert saved_bytes(lambda: ours(x))[0] <= saved_bytes(lambda: theirs(x))[0]
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
-@pytest.mark.parametrize("dims", [1, 2])
-def test_half_precision_gradients_keep_dtype_and_match_torch(dims, dtype):
-    ours, theirs = _twins(dims, 4, 6, 3, dict(stride=2, padding="valid", groups=2), dtype=dtype)
-    x = _input(dims, 4, (3,), dtype=dtype)
-    a, b = ours(x), theirs(x)
-    dy = torch.randn_like(a)
-    leaves = [x, *ours.parameters()]
-    for leaf, g, h in zip(leaves, torch.autograd.grad(a, leaves, dy),
-                          torch.autograd.grad(b, [x, *theirs.parameters()], dy)):
-        assert g.dtype == leaf.dtype == dtype
-        torch.testing.assert_close(g, h)
-
-
 IM2COL = [  # groups 1: the eager CPU weight gradient goes through im2col matmuls
     (1, dict(stride=2, padding=3, dilation=2)),
     (2, dict(padding=1)),
@@ -195,3 +181,80 @@ def test_weight_gradient_has_the_weights_layout(cin, groups, channels_last, im2c
     (dw,) = torch.autograd.grad(y, w, dy)
     assert dw.stride() == w.stride()
     torch.testing.assert_close(dw, torch.autograd.grad(F.conv2d(x, w, None, 1, 1, 1, groups), w, dy)[0])
+
+
+EXPANDED = {  # (x, w, dy) makers: stride-0 dims
+    "expanded leaf w": (lambda: torch.randn(2, 3, 6, 6), lambda: torch.randn(4, 1, 1, 1).expand(4, 3, 3, 3), None),
+    "partly expanded w": (lambda: torch.randn(2, 3, 6, 6), lambda: torch.randn(4, 3, 1, 3).expand(4, 3, 3, 3), None),
+    "expanded x and dy": (lambda: torch.randn(1, 3, 1, 6).expand(2, 3, 6, 6), lambda: torch.randn(4, 3, 3, 3),
+                          lambda: torch.randn(1, 4, 6, 1).expand(2, 4, 6, 6)),
+}
+
+
+@pytest.mark.parametrize("im2col", [True, False], ids=["im2col", "regrouped"])
+@pytest.mark.parametrize("case", EXPANDED)
+def test_expanded_inputs_and_weights_equal_torch(case, im2col, monkeypatch):
+    """A weight with stride-0 dims (a leaf made by expand, or a non-leaf expand of a smaller
+    parameter) gets torch's contiguous dw: w's own strides would put many elements in one place."""
+    import manualgrad.functions.conv as conv
+    if not im2col:
+        monkeypatch.setattr(conv, "_im2col_applies", lambda x, groups: False)
+    make_x, make_w, make_dy = EXPANDED[case]
+    x, w = make_x().requires_grad_(), make_w().requires_grad_()
+    base = make_w().contiguous()[:, :1, :1, :1].clone().requires_grad_()  # a parameter, expanded in the graph
+    for weight, leaves in ((w, (x, w)), (base.expand(w.shape), (x, base))):
+        y = MF.conv2d(x, weight, None, 1, 1)
+        dy = make_dy() if make_dy else torch.randn_like(y)
+        ours = torch.autograd.grad(y, leaves, dy)
+        theirs = torch.autograd.grad(F.conv2d(x, weight, None, 1, 1), leaves, dy)
+        for g, h in zip(ours, theirs):
+            torch.testing.assert_close(g, h)
+            assert g.stride() == h.stride()
+
+
+def _strides(t):  # a size-1 dim's stride is arbitrary
+    return [st for st, size in zip(t.stride(), t.shape) if size > 1]
+
+
+@pytest.mark.parametrize("channels_last", ["none", "x", "w", "dy", "depthwise w"])
+@pytest.mark.parametrize("padding", [1, "same"])  # 'same' with even kernels: dx is cropped
+@pytest.mark.parametrize("dims", [1, 2])
+def test_dx_has_torchs_layout(dims, padding, channels_last):
+    """dx is channels_last where x or w has channels-last strides (a depthwise w's size-1 dim
+    counts as torch counts it), else contiguous, whatever dy's layout (it followed dy's and w's:
+    a channels_last x with a contiguous w came back contiguous), and dense ('same' with an even
+    kernel returned a view into the larger transposed-convolution output)."""
+    groups = 3 if channels_last == "depthwise w" else 1
+    x = torch.randn(2, 3, *(7, 6)[:dims])
+    w = torch.randn(6, 3 // groups, *(2, 4)[:dims])
+    dy = torch.randn(2, 6, *(7, 6)[:dims] if padding == "same" else (8, 5)[:dims])
+    x, w, dy = (t.to(memory_format=torch.channels_last) if dims == 2 and channels_last.endswith(name) else t
+                for t, name in ((x, "x"), (w, "w"), (dy, "dy")))
+    x.requires_grad_()
+    conv, mconv = (F.conv1d, MF.conv1d) if dims == 1 else (F.conv2d, MF.conv2d)
+    (ours,), (theirs,) = (torch.autograd.grad(fn(x, w, None, 1, padding, 1, groups), x, dy) for fn in (mconv, conv))
+    torch.testing.assert_close(ours, theirs)
+    assert _strides(ours) == _strides(theirs)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+@pytest.mark.parametrize("layout", ["channels_last", "transposed", "unbatched"])
+def test_padding_mode_dx_has_torchs_layout(layout, mode):
+    """dx of a padding_mode module: channels_last where x is, contiguous otherwise (it followed
+    dy's layout: a transposed x, or a channels_last weight on an unbatched x, got HWC strides)."""
+    ours, theirs = _twins(2, 3, 4, 3, dict(padding=1, padding_mode=mode), dtype=torch.float32)
+    x = torch.randn(2, 3, 7, 6)
+    if layout == "channels_last":
+        x = x.to(memory_format=torch.channels_last)
+    elif layout == "transposed":
+        x = torch.randn(3, 2, 7, 6).transpose(0, 1)
+    else:
+        x = x[0]
+        for m in (ours, theirs):
+            m.to(memory_format=torch.channels_last)
+    x.requires_grad_()
+    a, b = ours(x), theirs(x)
+    dy = torch.randn_like(b)
+    (dx,), (want,) = torch.autograd.grad(a, x, dy), torch.autograd.grad(b, x, dy)
+    torch.testing.assert_close(dx, want)
+    assert _strides(dx) == _strides(want)

@@ -84,7 +84,7 @@ def test_bad_input_raises_like_torch(spec, j, device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("spec,i", _samples(torch.float64))
+@pytest.mark.parametrize("spec,i", _samples(torch.bfloat16))  # some ops add half-precision samples
 def test_bfloat16_is_no_worse_than_torch(spec, i, device):
     """In bfloat16 torch is no ground truth either: each result equals torch's within bf16's
     assert_close tolerance, or its error against float64 is at most twice torch's."""

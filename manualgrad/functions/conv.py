@@ -38,6 +38,25 @@ def padding_lo_hi(padding, kernel_size, dilation) -> tuple[tuple, tuple]:
     return lo, lo
 
 
+def memory_format(*tensors) -> torch.memory_format:
+    """channels_last if one of the 4-d ``tensors`` has channels-last strides, else contiguous:
+    the layout torch's conv backward gives dx (``suggest_memory_format`` of x or w)."""
+    return torch.channels_last if any(t.dim() == 4 and _channels_last(t) for t in tensors) else torch.contiguous_format
+
+
+def _channels_last(t: torch.Tensor) -> bool:
+    """c10's ``is_channels_last_strides_2d``: strides non-decreasing in the order C, W, H, N,
+    a size-1 dim not counting; ambiguous cases (a stride-0 C, N111) are contiguous."""
+    if t.stride(1) == 0:
+        return False
+    least = 0
+    for d in (1, 3, 2, 0):
+        if t.shape[d] == 0 or t.stride(d) < least or (d == 0 and least == t.stride(1)):
+            return False
+        least = t.stride(d) * max(t.shape[d], 1)
+    return True
+
+
 class ConvFunction(Function):
     """N-d cross-correlation, N = ``n`` spatial dims (1 or 2; one index o, k, i per dim below)
 
@@ -59,10 +78,12 @@ class ConvFunction(Function):
       transposed to (G·Og, Cg, ·) and cropped to K.
     db[c] = Σ_{b,o} dy[b, c, o]
     'same' with hi = lo + 1 (even receptive field): the backward pads x by the extra zero and
-    crops dx back, as torch's forward does with a padded copy.
+    crops dx back, as torch's forward does with a padded copy. dx is channels_last where x or w
+    is (2-d), else contiguous, as torch's.
     Unbatched input (C, L) is the B = 1 case. Saves x only when w needs a gradient and w only
     when x does (what each gradient reads); the padded copy is never saved. Half precision:
-    the conv kernels accumulate in float32 and round once, gradients keep the inputs' dtype.
+    y and dx from torch's own kernels (the same as torch's y and dx), dw summed in float32 by
+    :func:`weight_grad` and rounded once; gradients keep the inputs' dtype.
     """
 
     @staticmethod
@@ -79,6 +100,7 @@ class ConvFunction(Function):
         ctx.lo, hi = padding_lo_hi(padding, w.shape[2:], dilation)
         ctx.extra = tuple(h - lo for lo, h in zip(ctx.lo, hi))
         ctx.groups, ctx.n, ctx.x_shape, ctx.w_shape, ctx.w_stride = groups, n, x.shape, w.shape, w.stride()
+        ctx.layout = memory_format(x if x.dim() == n + 2 else x.unsqueeze(0), w)
 
     @staticmethod
     def backward(ctx, dy):
@@ -96,48 +118,86 @@ class ConvFunction(Function):
             out_pad = [P - ((O - 1) * si - 2 * p + di * (k - 1) + 1)
                        for P, O, si, p, di, k in zip(padded, dy.shape[2:], s, lo, d, kernel)]
             dx = _crop(_CONV_T[n](dy, w, None, s, lo, out_pad, groups, d), size)
+            dx = dx.contiguous(memory_format=ctx.layout)  # torch's layout (also: 'same' cropped a view)
             dx = dx if batched else dx.squeeze(0)
         if need_w:
             x = x if batched else x.unsqueeze(0)
             if any(ctx.extra):
                 x = F.pad(x, [a for e in reversed(ctx.extra) for a in (0, e)])
-            if x.shape[0] == 0:  # empty batch: nothing to sum (a 0-channel conv is ill-defined)
-                dw = x.new_zeros(ctx.w_shape)
-            elif _im2col_applies(x, groups):
-                dw = _weight_grad_im2col(x, dy, kernel, s, d, lo)
-            else:
-                xt = x.unflatten(1, (groups, -1)).permute(2, 1, 0, *range(3, 3 + n)).flatten(1, 2)
-                dw = _crop(_CONV[n](xt, dy.transpose(0, 1), None, d, lo, s, groups).transpose(0, 1), kernel)
-            if active() and dw.stride() != ctx.w_stride:  # w's own layout, as torch's kernel gives it:
-                dw = dw.new_empty_strided(ctx.w_shape, ctx.w_stride).copy_(dw)  # else DDP warns and copies
+            dw = weight_grad(x, dy, ctx.w_shape, s, d, lo, groups)
+            if active() and dw.stride() != ctx.w_stride:  # w's own layout, as torch's kernel gives it
+                dw = _in_layout(dw, ctx.w_stride)  # (else DDP warns and copies)
         if need_b:
             db = dy.sum([0, *range(2, 2 + n)])
         return dx, dw, db, None, None, None, None, None
 
 
-_IM2COL_DTYPES = (torch.float32, torch.float64)
-_COLS = 1 << 19  # floats per im2col chunk (2 MiB in float32: cache-sized chunks measured fastest)
+_ACC = {torch.float16: torch.float32, torch.bfloat16: torch.float32}  # dw's sums in half precision
+_COLS = 1 << 19  # floats per chunk (2 MiB in float32: cache-sized chunks measured fastest)
+
+
+def weight_grad(x, dy, w_shape, s, d, lo, groups) -> torch.Tensor:
+    """dw[c, ci, k] = Σ_{b,o} dy[b, c, o] · xp[b, g·Cg + ci, k·d + o·s] (the class docstring), x
+    padded by 'same''s extra zero; summed in float32 (float64 for float64) and rounded once.
+
+    Eager CPU, groups 1: :func:`_weight_grad_im2col`. Otherwise the regrouped convolution
+    (:func:`_weight_grad_regrouped`); in half precision on float32 copies of x and dy, a chunk
+    of the batch at a time on eager CPU (whole on CUDA and when traced). Half precision never
+    runs that convolution in its own dtype: its kernel is as large as the image and its input
+    channels are the batch, a shape torch's own backward never gives a half kernel (torch calls
+    the dedicated weight-gradient kernels), and half kernels get it wrong: bf16 dw off by ~110 %
+    at batch 4 and 8 (3→8 channels, 16×16, padding 1) on a CPU with AMX, and an fp16 crash in
+    conv1d with groups 3, stride 3, dilation 3, padding 1. Neither reproduces on an avx512_bf16
+    CPU without AMX (AMD Zen 4, where fp16 runs torch's slow kernels, not oneDNN), where
+    ONEDNN_VERBOSE shows batch 4 and 8 (below 16 input channels) taking oneDNN's small-channel
+    bf16 kernel (weights AcdB16a2b) and batch 16 the blocked one (aBcd16b): the split by batch
+    that the AMX failure followed. On CUDA the float32 convolution may run in TF32, which holds
+    half-precision inputs exactly and sums in float32."""
+    if x.shape[0] == 0:  # empty batch: nothing to sum (a 0-channel conv is ill-defined)
+        return x.new_zeros(w_shape)
+    kernel = w_shape[2:]
+    if _im2col_applies(x, groups):
+        return _weight_grad_im2col(x, dy, kernel, s, d, lo)
+    acc = _ACC.get(x.dtype)
+    if acc is None:
+        return _weight_grad_regrouped(x, dy, kernel, s, d, lo, groups)
+    step = x.shape[0]
+    if x.device.type == "cpu" and active():
+        step = max(1, _COLS // max(1, x[0].numel() + dy[0].numel()))
+    dw = None
+    for b0 in range(0, x.shape[0], step):
+        part = _weight_grad_regrouped(x[b0:b0 + step].to(acc), dy[b0:b0 + step].to(acc), kernel, s, d, lo, groups)
+        dw = part if dw is None else dw + part
+    return dw.to(x.dtype)
 
 
 def _im2col_applies(x: torch.Tensor, groups: int) -> bool:
-    """Eager CPU, float32/64, groups 1 (see :func:`_weight_grad_im2col`)."""
-    return groups == 1 and x.device.type == "cpu" and x.dtype in _IM2COL_DTYPES and active()
+    """Eager CPU, groups 1 (see :func:`_weight_grad_im2col`)."""
+    return groups == 1 and x.device.type == "cpu" and active()
+
+
+def _weight_grad_regrouped(x, dy, kernel, s, d, lo, groups) -> torch.Tensor:
+    """dw as a convolution of x with dy as the kernel (the class docstring), in x's dtype."""
+    n = x.dim() - 2
+    xt = x.unflatten(1, (groups, -1)).permute(2, 1, 0, *range(3, 3 + n)).flatten(1, 2)
+    return _crop(_CONV[n](xt, dy.transpose(0, 1), None, d, lo, s, groups).transpose(0, 1), kernel)
 
 
 def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
     """dw[c, ci, k] = Σ_{b,o} dy[b, c, o] · xp[b, ci, o·s + k·d] (groups 1) as matmuls over
     chunks of the batch: xp channels-last, its windows an ``as_strided`` view (b, o, k, ci),
     copied chunk by chunk into (rows, K·Cin) columns per sample, and dy @ columns (a bmm over the
-    samples of the chunk, dy read in place) summed over the samples and the chunks.
+    samples of the chunk) summed over the samples and the chunks. Half precision: each chunk of
+    xp and dy is copied in float32 and dw is summed in float32, rounded once at the end
+    (summing in half would round at every chunk).
     On CPU this is 1.6-3× faster than the regrouped convolution (a kernel as large as the image,
     which the conv kernels handle poorly: 3→32, 32→32, 32→64, 64→64 channels, 3×3, batch 128) and
-    never holds more than one chunk of columns. Float32/64 only: half precision would round at
-    every chunk's sum. Grouped convolutions keep the regrouped convolution; so do torch.compile
-    and torch.func, which trace it. With 2 threads the bench's ResNet step is 1.58× torch's with
-    this path against 1.81× with the regrouped convolution, and with the cores oversubscribed (a
-    busy process beside it) 1.83× against 1.86× (interleaved steps, medians). An earlier
-    1-thread-only gate rested on a 3-9× slowdown under oversubscription that no longer
-    reproduces."""
+    never holds more than one chunk of columns. Grouped convolutions keep the regrouped
+    convolution; so do torch.compile and torch.func, which trace it. With 2 threads the bench's
+    ResNet step is 1.58× torch's with this path against 1.81× with the regrouped convolution,
+    and with the cores oversubscribed (a busy process beside it) 1.83× against 1.86×
+    (interleaved steps, medians)."""
+    acc = _ACC.get(x.dtype, x.dtype)
     xp = x.movedim(1, -1)  # (B, *P, Cin): padded and made contiguous in one copy
     xp = F.pad(xp, [0, 0, *(p for lo_i in reversed(lo) for p in (lo_i, lo_i))]) if any(lo) else xp.contiguous()
     out_size, cin = dy.shape[2:], xp.shape[-1]
@@ -150,11 +210,20 @@ def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
     chunk = max(1, _COLS // max(1, rows * math.prod(kernel) * cin))
     dw = None
     for b0 in range(0, x.shape[0], chunk):
-        k = min(chunk, x.shape[0] - b0)
-        cols = xp.as_strided((k, *window), (strides[0], *window_strides), xp.storage_offset() + b0 * strides[0])
-        part = torch.bmm(dyf[b0:b0 + k], cols.reshape(k, rows, -1)).sum(0)  # (Cout, K·Cin)
+        xc = xp[b0:b0 + chunk].to(acc)  # half precision: the chunk in float32 (a view otherwise)
+        k = xc.shape[0]
+        cols = xc.as_strided((k, *window), (strides[0], *window_strides), xc.storage_offset())
+        part = torch.bmm(dyf[b0:b0 + k].to(acc), cols.reshape(k, rows, -1)).sum(0)  # (Cout, K·Cin)
         dw = part if dw is None else dw.add_(part)  # in place on a product of our own
-    return dw.view(-1, *kernel, cin).movedim(-1, 1)
+    return dw.view(-1, *kernel, cin).movedim(-1, 1).to(x.dtype)
+
+
+def _in_layout(dw: torch.Tensor, stride) -> torch.Tensor:
+    """dw with w's strides where w is dense (contiguous, channels_last or any permutation);
+    contiguous otherwise (an expanded w: stride 0, many elements in one place), as torch's."""
+    dims = sorted((st, size) for st, size in zip(stride, dw.shape) if size != 1)
+    dense = all(st == math.prod(size for _, size in dims[:i]) for i, (st, _) in enumerate(dims))
+    return dw.new_empty_strided(dw.shape, stride).copy_(dw) if dense else dw.contiguous()
 
 
 def _crop(t: torch.Tensor, size) -> torch.Tensor:
@@ -176,7 +245,8 @@ class PadFunction(Function):
     dx = the adjoint: dy's centre, plus each border's dy added back onto the entries it copied
       (circular: at the far end; reflect: flipped, next to the edge; replicate: summed onto the
       edge). Padding is separable, so the dims are folded one after the other.
-    Saves nothing (shapes only).
+    Saves nothing (shapes only). dx is channels_last where x is, else contiguous, as torch's
+    reflect/replicate backward (its circular pad, composed of slices, gives contiguous always).
     """
 
     @staticmethod
@@ -186,7 +256,7 @@ class PadFunction(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, ctx.pad, ctx.mode = inputs
-        ctx.x_shape = x.shape
+        ctx.x_shape, ctx.layout = x.shape, memory_format(x)
 
     @staticmethod
     def backward(ctx, dy):
@@ -194,7 +264,7 @@ class PadFunction(Function):
         for i in range(len(ctx.pad) // 2):
             dim = len(ctx.x_shape) - 1 - i
             dx = _fold(dx, dim, ctx.pad[2 * i], ctx.pad[2 * i + 1], ctx.x_shape[dim], ctx.mode)
-        return dx, None, None
+        return dx.contiguous(memory_format=ctx.layout), None, None  # as torch's reflect/replicate
 
 
 def _fold(dy: torch.Tensor, dim: int, lo: int, hi: int, size: int, mode: str) -> torch.Tensor:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
+import torch
+
 from . import ErrorSample, Sample, make, noncontiguous
 
 # Spatial sizes and kernels per number of spatial dims: small enough for float64 gradgradcheck,
@@ -11,6 +13,7 @@ from . import ErrorSample, Sample, make, noncontiguous
 _SIZE = {1: (7,), 2: (5, 6)}
 _KERNEL = {1: (3,), 2: (3, 2)}
 _EVEN = {1: (2,), 2: (2, 3)}  # an even kernel in some dim: 'same' pads asymmetrically there
+_IMAGE = {1: (64,), 2: (16, 16)}  # the half-precision samples: sizes that reach the blocked kernels
 
 
 def _samples(n, device, dtype):
@@ -50,6 +53,29 @@ def _samples(n, device, dtype):
                  name="weight and bias without grad")
     yield Sample((t(2, 3, *L), t(2, 3, *K), t(2)), dict(stride=[2], padding=[1], dilation=[1]),
                  name="one-element lists")
+    if dtype in (torch.bfloat16, torch.float16):
+        yield from _half_precision(n, t)
+
+
+def _half_precision(n, t):
+    """Batch, channels and sizes at which y and dx run oneDNN's blocked bf16 kernels (AMX among
+    them), and at which a regrouped dw convolution in bf16 would take the small-channel kernel
+    (its input channels are the batch: 4 and 8) or the blocked one (16). Half precision only:
+    their errors against float64 are compared with torch's there, while float32's sums of
+    thousands of terms in another order than torch's miss float32's assert_close tolerance."""
+    image, k = _IMAGE[n], (3,) * n
+    for batch in (4, 8, 16):
+        yield Sample((t(batch, 3, *image), t(8, 3, *k), t(8)), dict(padding=1),
+                     name=f"batch {batch}, 3 to 8 channels, {'x'.join(map(str, image))}")
+    yield Sample((t(16, 8, *image), t(16, 4, *k), t(16)), dict(padding=1, groups=2),
+                 name="batch 16, groups 2")
+    yield Sample((t(4, 6, *image), t(6, 2, *k), t(6)), dict(groups=3, stride=3, dilation=3, padding=1),
+                 name="groups 3, stride 3, dilation 3")
+    if n == 2:
+        def last(*shape):
+            return t(*shape, requires_grad=False).to(memory_format=torch.channels_last).requires_grad_()
+        yield Sample((last(8, 16, 12, 12), last(16, 16, *k), t(16)), dict(padding=1),
+                     name="channels_last, batch 8, 16 channels")
 
 
 def _errors(n, device):
