@@ -91,14 +91,19 @@ class HeavyNode:
 
     @property
     def where(self) -> str:
-        """``file:line`` with the file relative to the longest ``sys.path`` entry holding it."""
+        """``file:line``, the file relative to the site-packages folder holding it, else to the
+        current folder, else to the ``sys.path`` entry holding it."""
         return f"{_short(self.file)}:{self.line}" if self.line else self.file
 
 
 def _short(path: str) -> str:
-    roots = [os.path.abspath(p) + os.sep for p in sys.path if p] + [os.getcwd() + os.sep]
-    best = max((r for r in roots if path.startswith(r)), key=len, default="")
-    return path[len(best):]
+    entries = [os.path.abspath(p) + os.sep for p in sys.path if p]
+    sites = [p for p in entries if os.path.basename(p[:-1]) in ("site-packages", "dist-packages")]
+    for roots in (sites, [os.getcwd() + os.sep], entries):
+        best = max((r for r in roots if path.startswith(r)), key=len, default="")
+        if best:
+            return path[len(best):]
+    return path
 
 
 def _origin(node) -> tuple[str, int, str, str]:
