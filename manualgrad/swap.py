@@ -171,23 +171,34 @@ def _source_rearranges(fn, owner: type, depth: int) -> bool:
         tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError):
         return False
-    ignored = {id(n) for r in ast.walk(tree) if isinstance(r, (ast.Raise, ast.If)) for n in
-               ast.walk(r.exc if isinstance(r, ast.Raise) else r.test) if r is not None and n is not None}
+    ignored = _argument_checks(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.BinOp) and not isinstance(node.op, _ARITHMETIC) or isinstance(node, ast.AugAssign) \
-                and not isinstance(node.op, _ARITHMETIC):
-            return False
+        if isinstance(node, (ast.BinOp, ast.AugAssign)) and not isinstance(node.op, _ARITHMETIC):
+            return False  # x ** 3, x @ w
         if not isinstance(node, ast.Call) or id(node) in ignored:
             continue
         f = node.func
         name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
         if name in _REARRANGING:
             continue
-        callee = (getattr(owner, name, None) if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
-                  and f.value.id == "self" else fn.__globals__.get(name) if isinstance(f, ast.Name) else None)
+        callee = _callee(f, fn, owner)
         if not (depth and inspect.isfunction(callee) and _source_rearranges(callee, owner, depth - 1)):
             return False
     return True
+
+
+def _callee(f, fn, owner: type):
+    """The Python function a call names: ``self.method(...)`` or a global ``function(...)``."""
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
+        return getattr(owner, f.attr, None)
+    return fn.__globals__.get(f.id) if isinstance(f, ast.Name) else None
+
+
+def _argument_checks(tree) -> set:
+    """Ids of the nodes inside ``raise`` statements and ``if`` tests: checks, not computation."""
+    parts = [n.exc for n in ast.walk(tree) if isinstance(n, ast.Raise) and n.exc is not None]
+    parts += [n.test for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp))]
+    return {id(n) for part in parts for n in ast.walk(part)}
 
 
 def swap(model: torch.nn.Module, *, include: Iterable | None = None,
