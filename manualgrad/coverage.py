@@ -88,6 +88,7 @@ class HeavyNode:
     code: str = ""
     count: int = 1
     kind: str = "torch math"
+    modules: tuple = ()  # "path (Class)" of the innermost module whose forward made them
 
     @property
     def where(self) -> str:
@@ -106,15 +107,60 @@ def _short(path: str) -> str:
     return path
 
 
-def _origin(node) -> tuple[str, int, str, str]:
-    """(file, line, function, code) of the innermost frame outside torch and manualgrad that made
-    ``node``, from the stack anomaly mode saved; ``("<unknown>", 0, "", "")`` without one."""
-    stack = node.metadata.get("traceback_") or []
-    for entry in reversed(stack):
-        m = _FRAME.match(entry)
-        if m and not os.path.abspath(m["file"]).startswith(_PACKAGES):
-            return os.path.abspath(m["file"]), int(m["line"]), m["function"], m["code"].strip()
-    return "<unknown>", 0, "", ""
+def _origin(node, depth: int) -> tuple[str, int, str, str]:
+    """(file, line, function, code) of the frame that made ``node``, from the stack anomaly mode
+    saved, less its first ``depth`` frames (the caller of :func:`coverage`): the innermost frame
+    outside torch and manualgrad, else (an op of a torch.nn module's own forward) the innermost
+    torch frame; ``("<unknown>", 0, "", "")`` without a stack."""
+    frames = [m for m in map(_FRAME.match, (node.metadata.get("traceback_") or [])[depth:]) if m]
+    frames = [m for m in frames if not os.path.abspath(m["file"]).startswith(_PACKAGES[1])]  # manualgrad's
+    outside = [m for m in frames if not os.path.abspath(m["file"]).startswith(_PACKAGES[0])] or frames
+    if not outside:
+        return "<unknown>", 0, "", ""
+    m = outside[-1]
+    return os.path.abspath(m["file"]), int(m["line"]), m["function"], m["code"].strip()
+
+
+class _ModuleCalls:
+    """Forward hooks that note, for every module call, the range of autograd sequence numbers
+    (node creation order) its forward spans: a node belongs to the innermost call around it."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.spans, self.handles = [], []
+        for path, module in model.named_modules():
+            label = f"{path or '<model>'} ({type(module).__name__})"
+            self.handles.append(module.register_forward_pre_hook(lambda *_, label=label: self._enter(label)))
+            self.handles.append(module.register_forward_hook(lambda *_, label=label: self._leave(label)))
+        self.open = []
+
+    @staticmethod
+    def _sequence_nr() -> int:
+        with torch.enable_grad():
+            return torch.zeros((), requires_grad=True).view(()).grad_fn._sequence_nr()
+
+    def _enter(self, label) -> None:
+        self.open.append((self._sequence_nr(), label))
+
+    def _leave(self, label) -> None:
+        start, label = self.open.pop()
+        self.spans.append((start, self._sequence_nr(), label))
+
+    def module_of(self, node) -> str:
+        seq = node._sequence_nr()
+        inside = [(start, label) for start, end, label in self.spans if start < seq < end]
+        return max(inside)[1] if inside else ""
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+def _stack_depth() -> int:
+    """How many frames the caller's stack holds (its own included)."""
+    frame, n = sys._getframe(1), 0
+    while frame is not None:
+        frame, n = frame.f_back, n + 1
+    return n
 
 
 @dataclass
@@ -176,11 +222,14 @@ class CoverageReport:
         if not self.heavy:
             lines.append("no heavy node outside manualgrad")
             return "\n".join(lines)
-        lines.append("heavy nodes outside manualgrad, by where they were made:")
-        lines.append(f"  {'count':>5}  {'node':<28} where")
-        for h in self.heavy:
-            code = f"    {h.code[:48]}{'…' if len(h.code) > 48 else ''}" if h.code else ""
-            lines.append(f"  {h.count:>5}  {h.name:<28} {h.where} in {h.function}{code}")
+        width = max(len(h.name) for h in self.heavy)
+        places = [f"{h.where} in {h.function}" for h in self.heavy]
+        room = max(map(len, places))
+        lines.append("heavy nodes outside manualgrad, by where they were made (and the innermost module around):")
+        lines.append(f"  {'count':>5}  {'node':<{width}}  {'where':<{room}}  module")
+        for h, place in zip(self.heavy, places):
+            module = h.modules[0] + (f" +{len(h.modules) - 1} more" if len(h.modules) > 1 else "") if h.modules else "-"
+            lines.append(f"  {h.count:>5}  {h.name:<{width}}  {place:<{room}}  {module}")
         return "\n".join(lines)
 
     def _params_line(self) -> str:
@@ -284,15 +333,15 @@ def coverage(model: torch.nn.Module, *inputs, loss_fn: Callable | None = None, s
     if not any(p.requires_grad for p in model.parameters()):
         grad_in = lambda a: a.detach().requires_grad_() if isinstance(a, torch.Tensor) and a.is_floating_point() else a  # noqa: E731
         inputs, kwargs = tuple(map(grad_in, inputs)), {k: grad_in(v) for k, v in kwargs.items()}
-    saved = _snapshot_buffers(model)
+    saved, calls, depth = _snapshot_buffers(model), _ModuleCalls(model), _stack_depth()
     try:
         with seeded(seed), torch.autograd.set_detect_anomaly(True, check_nan=False):
-            out = model(*inputs, **kwargs)
-        roots = _roots(out, loss_fn)
+            roots = _roots(model(*inputs, **kwargs), loss_fn)
         nodes, parents = _walk(roots)
         _backward(roots, nodes)
-        return _report(model, nodes, parents)
+        return _report(model, nodes, parents, lambda node: (*_origin(node, depth), calls.module_of(node)))
     finally:
+        calls.remove()
         _restore_buffers(saved)
 
 
@@ -305,9 +354,10 @@ def _backward(roots: list, nodes: list) -> None:
     torch.autograd.grad(roots, leaves, dys, allow_unused=True)
 
 
-def _report(model, nodes, parents) -> CoverageReport:
+def _report(model, nodes, parents, origin: Callable) -> CoverageReport:
     report = CoverageReport(by_kind=dict.fromkeys(KINDS, 0), names={k: Counter() for k in KINDS})
     heavy: Counter = Counter()
+    modules = defaultdict(set)
     leaves = {}
     for node in nodes:
         k = kind(node)
@@ -318,9 +368,12 @@ def _report(model, nodes, parents) -> CoverageReport:
         report.by_kind[k] += 1
         report.names[k][name] += 1
         if k in HEAVY_KINDS:
-            heavy[(name, k, *_origin(node))] += 1
-    report.heavy = [HeavyNode(name, f, line, fn, code, count, k)
-                    for (name, k, f, line, fn, code), count in sorted(heavy.items(), key=lambda kv: (-kv[1], kv[0]))]
+            *where, module = origin(node)
+            heavy[(name, k, *where)] += 1
+            modules[(name, k, *where)].add(module)
+    report.heavy = [HeavyNode(name, f, line, fn, code, count, k, tuple(sorted(modules[key] - {""})))
+                    for key, count in sorted(heavy.items(), key=lambda kv: (-kv[1], kv[0]))
+                    for name, k, f, line, fn, code in [key]]
     for pname, p in model.named_parameters():
         if not p.requires_grad:
             continue

@@ -27,7 +27,9 @@ def test_a_torch_cnn_before_and_after_swap():
     assert before.by_kind["manualgrad"] == 0 and before.param_share == 0 and before.element_share == 0
     names = {h.name for h in before.heavy}
     assert {"ConvolutionBackward0", "AddmmBackward0", "GeluBackward0"} <= names
-    assert all(h.file == __file__ and h.function == "test_a_torch_cnn_before_and_after_swap" for h in before.heavy)
+    where = {h.name: (h.where.rpartition(":")[0], h.function, h.modules) for h in before.heavy}
+    assert where["ConvolutionBackward0"] == ("torch/nn/modules/conv.py", "_conv_forward", ("0 (Conv2d)",))
+    assert where["AddmmBackward0"] == ("torch/nn/modules/linear.py", "forward", ("5 (Linear)", "8 (Linear)"))
     assert {p.source for p in before.params} == {"torch"} and len(before.params) == 8
     mg.swap(model)
     after = mg.coverage(model, x)
@@ -62,6 +64,7 @@ def test_inline_math_is_listed_with_its_file_line_and_function():
     where = {h.name: (h.file, h.line, h.function, h.count) for h in report.heavy}
     assert where == {"TanhBackward0": (__file__, _line("line TANH"), "forward", 1),
                      "MmBackward0": (__file__, _line("line MM"), "forward", 1)}
+    assert {h.modules for h in report.heavy} == {("<model> (Functional)",)}
     assert report.names["manualgrad"] == {"LinearFunctionBackward": 1}
     sources = {p.name: (p.source, p.via) for p in report.params}
     assert sources == {"lin.weight": ("manualgrad", ("LinearFunctionBackward",)),
@@ -70,7 +73,7 @@ def test_inline_math_is_listed_with_its_file_line_and_function():
     assert report.param_share == pytest.approx(2 / 3) and report.element_share == pytest.approx(25 / 40)
     text = str(report)
     assert "tests/test_coverage.py:" in text and "torch w (15 elements) via MmBackward0" in text
-    assert "h @ self.w" in text  # the line of code itself
+    assert [h.code for h in report.heavy if h.name == "MmBackward0"] == ["return h @ self.w  # line MM"]
 
 
 def test_the_model_is_left_as_it_was_found():
@@ -96,7 +99,8 @@ def test_a_model_without_parameters_and_a_loss_fn():
     mg.swap(model)
     report = mg.coverage(model, x, loss_fn=lambda y: y.log().mean())  # the loss's own nodes count
     assert report.by_kind["manualgrad"] == 2
-    assert {h.name for h in report.heavy} == {"LogBackward0", "MeanBackward0"}
+    assert {(h.name, h.file, h.function, h.modules) for h in report.heavy} == \
+        {(name, __file__, "<lambda>", ()) for name in ("LogBackward0", "MeanBackward0")}
 
 
 class DictOut(nn.Module):
@@ -167,6 +171,8 @@ def test_a_swapped_tiny_gpt2_names_what_transformers_still_runs_through_torch():
     assert addmm and all("transformers" in h.file and h.function == "forward" for h in addmm)
     assert sum(h.count for h in addmm) == 4  # c_attn, c_proj, c_fc, mlp.c_proj
     assert all(h.line > 0 and "transformers" in h.file for h in report.heavy)
+    assert {m for h in addmm for m in h.modules} == {f"transformer.h.0.{m} (Conv1D)" for m in
+                                                     ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")}
     assert "AddmmBackward0" in str(report) and "transformers/" in str(report)
 
 
@@ -179,6 +185,7 @@ def test_cli_coverage(capsys):
     assert main(["coverage", "tests.test_coverage:cli_factory", "--swap"]) == 0
     out = capsys.readouterr().out
     assert "lin: torch.Linear -> manualgrad.Linear" in out and "TanhBackward0" in out and "PowBackward0" in out
+    assert "tests/test_coverage.py:" in out and "<model> (Functional)" in out  # not the CLI's own frames
     assert main(["coverage", "tests.test_coverage:cli_factory", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["param_share"] == 0 and {h["name"] for h in data["heavy"]} >= {"AddmmBackward0", "TanhBackward0"}
