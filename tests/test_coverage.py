@@ -174,6 +174,8 @@ def test_a_swapped_tiny_gpt2_names_what_transformers_still_runs_through_torch():
     assert {m for h in addmm for m in h.modules} == {f"transformer.h.0.{m} (Conv1D)" for m in
                                                      ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")}
     assert "AddmmBackward0" in str(report) and "transformers/" in str(report)
+    no_loss = mg.coverage(model, input_ids=inputs["input_ids"])  # a ModelOutput of logits and a cache
+    assert no_loss.param_share == report.param_share and "NllLossBackward0" not in str(no_loss)
 
 
 def cli_factory():
