@@ -201,16 +201,22 @@ def _module_rows(ours: _Recorder, theirs: _Recorder, params: dict, tol: dict) ->
     for key in ours.order + [k for k in theirs.order if k not in ours.calls]:
         a, b = ours.calls.get(key), theirs.calls.get(key)
         row = ModuleRow(key[0], (a or b)["cls"], key[1])
-        if a is None or b is None or len(a["output"]) != len(b["output"]):
-            row.missing = "called by the reference only" if a is None else "called by fn only" if b is None \
-                else f"{len(a['output'])} output tensors, reference {len(b['output'])}"
-        else:
+        row.missing = _unmatched(a, b)
+        if not row.missing:
             row.output = _worst(zip(a["output"], b["output"]), tol)
             row.grad_output = _worst(zip(a["grad_output"], b["grad_output"]), tol)
             row.grad_input = _worst(zip(a["grad_input"], b["grad_input"]), tol)
             row.grad_params = _worst(own.get(key[0], []), tol) if key[1] == 0 else None
         rows.append(row)
     return rows
+
+
+def _unmatched(a: dict | None, b: dict | None) -> str:
+    """Why one call's records cannot be compared ('' when they can)."""
+    if a is None or b is None:
+        return "called by the reference only" if a is None else "called by fn only"
+    n, m = len(a["output"]), len(b["output"])
+    return f"{n} output tensors, reference {m}" if n != m else ""
 
 
 def _first_divergence(rows: list) -> str | None:
