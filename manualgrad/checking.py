@@ -234,11 +234,11 @@ def _first_divergence(rows: list) -> str | None:
 
 def _module_table(rows: list, first: str | None) -> list:
     cell = lambda d: "-" if d is None else f"{d.max_abs:.1e}{'' if d.ok else '!'}"  # noqa: E731
-    width = max(len(r.label) for r in rows) + 2
+    width, cw = max(len(r.label) for r in rows) + 2, max(len(r.cls) for r in rows)
     lines = ["per module, in forward order (max abs error; ! beyond tolerance):",
-             f"  {'module':<{width}}{'class':<22}{'output':>10}{'d output':>10}{'d input':>10}{'d params':>10}"]
+             f"  {'module':<{width}}{'class':<{cw}}{'output':>10}{'d output':>10}{'d input':>10}{'d params':>10}"]
     for r in rows:
         cells = "".join(f"{cell(d):>10}" for d in (r.output, r.grad_output, r.grad_input, r.grad_params))
-        lines.append(f"  {r.label:<{width}}{r.cls:<22}{r.missing or cells}")
+        lines.append(f"  {r.label:<{width}}{r.cls:<{cw}}{r.missing or cells}")
     lines.append(f"first divergence: {first}" if first else "no module diverges")
     return lines
