@@ -9,7 +9,9 @@ one backward; then the backward graph, walked from the loss, is sorted into kind
 - ``torch math``: any other node of torch's (``MmBackward0``, ``AddmmBackward0``,
   ``SoftmaxBackward0``, ``TanhBackward0``, ``PowBackward0``, ``NativeLayerNormBackward0``, ...):
   the *heavy* nodes, each listed with the file:line and function of the code that made it (the
-  innermost frame outside torch and manualgrad's own package);
+  innermost frame outside torch and manualgrad's own package below the ``coverage`` call; for an
+  op of a ``torch.nn`` module's own forward, torch's file) and the innermost module whose forward
+  was running;
 - ``other Function``: a node of an ``autograd.Function`` that is not manualgrad's (yours, a
   library's): also listed with where it was made;
 - ``torch arithmetic``: add/sub/mul/div/neg/rsub and their scalar forms (residuals, scaling);
