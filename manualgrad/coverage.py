@@ -59,7 +59,7 @@ _FRAME = re.compile(r'\s*File "(?P<file>.*)", line (?P<line>\d+), in (?P<functio
 
 def _base_name(name: str) -> str:
     """``AddmmBackward0`` -> ``Addmm``; ``MulBackward1`` -> ``Mul``."""
-    return re.sub(r"Backward\d*$", "", name)
+    return re.sub(r"Backwards?\d*$", "", name)
 
 
 def kind(node) -> str:

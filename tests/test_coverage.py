@@ -141,9 +141,13 @@ def test_a_weight_used_by_manualgrad_and_by_torch_is_mixed():
 
 def test_kinds_of_nodes():
     x = torch.randn(3, 4, requires_grad=True)
+    copied, written = torch.zeros(3, 4, dtype=torch.float64), x.clone()
+    copied.copy_(x)  # CopyBackwards
+    written[0] = x[1]  # CopySlices
     cases = {"torch arithmetic": [x + 1, x * x, x / 2, -x, 1 - x],
              "views/copies": [x.t(), x.view(12), x[1], x[:, 1:], x.expand(2, 3, 4), torch.cat([x, x]),
-                              x.clone(), x.double(), x.unsqueeze(0), x.permute(1, 0), x.masked_fill(x > 0, 0)],
+                              x.clone(), x.double(), x.unsqueeze(0), x.permute(1, 0), x.masked_fill(x > 0, 0),
+                              copied, written],
              "torch math": [x @ x.t(), x.exp(), x.sum(), x.softmax(-1), x.pow(3)]}
     for want, tensors in cases.items():
         assert [kind(t.grad_fn) for t in tensors] == [want] * len(tensors), want
