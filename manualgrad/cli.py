@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--compile", action="store_true", help="also run every case under torch.compile")
     b.add_argument("--json", action="store_true", help="machine-readable output")
     b.set_defaults(func=cmd_bench)
-    c = sub.add_parser("coverage", help="which backward nodes of your model are manualgrad's, and where torch's are made")
+    c = sub.add_parser("coverage",
+                       help="which backward nodes of your model are manualgrad's, and where torch's are made")
     c.add_argument("factory", metavar="MODULE:FACTORY",
                    help="a function importable from the current folder returning (model, inputs) or "
                         "(model, inputs, loss_fn); inputs: a tensor, a tuple (positional) or a dict (keywords)")

@@ -205,7 +205,8 @@ class CoverageReport:
 
     def as_dict(self) -> dict:
         """Plain data (for ``json.dumps``)."""
-        return {"nodes": self.nodes, "by_kind": dict(self.by_kind), "names": {k: dict(v) for k, v in self.names.items()},
+        return {"nodes": self.nodes, "by_kind": dict(self.by_kind),
+                "names": {k: dict(v) for k, v in self.names.items()},
                 "heavy": [dict(vars(h), where=h.where) for h in self.heavy],
                 "params": [dict(vars(p), via=list(p.via)) for p in self.params], "unused": list(self.unused),
                 "param_share": self.param_share, "element_share": self.element_share}
@@ -333,8 +334,7 @@ def coverage(model: torch.nn.Module, *inputs, loss_fn: Callable | None = None, s
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"coverage() expects a torch.nn.Module, got {type(model).__name__}")
     if not any(p.requires_grad for p in model.parameters()):
-        grad_in = lambda a: a.detach().requires_grad_() if isinstance(a, torch.Tensor) and a.is_floating_point() else a  # noqa: E731
-        inputs, kwargs = tuple(map(grad_in, inputs)), {k: grad_in(v) for k, v in kwargs.items()}
+        inputs, kwargs = tuple(map(_needing_grad, inputs)), {k: _needing_grad(v) for k, v in kwargs.items()}
     saved, calls, depth = _snapshot_buffers(model), _ModuleCalls(model), _stack_depth()
     try:
         with seeded(seed), torch.autograd.set_detect_anomaly(True, check_nan=False):
@@ -345,6 +345,11 @@ def coverage(model: torch.nn.Module, *inputs, loss_fn: Callable | None = None, s
     finally:
         calls.remove()
         _restore_buffers(saved)
+
+
+def _needing_grad(a):
+    """A floating-point tensor as a leaf copy that requires grad; anything else as it is."""
+    return a.detach().requires_grad_() if isinstance(a, torch.Tensor) and a.is_floating_point() else a
 
 
 def _backward(roots: list, nodes: list) -> None:
