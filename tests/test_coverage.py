@@ -153,6 +153,29 @@ def test_kinds_of_nodes():
         assert [kind(t.grad_fn) for t in tensors] == [want] * len(tensors), want
 
 
+class Square(torch.autograd.Function):
+    """A user's own Function: not manualgrad's, listed as 'other Function'."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_tensors
+        return 2 * x * dy
+
+
+def test_a_non_manualgrad_function_is_listed_as_other():
+    model = nn.Linear(3, 3)
+    mg.swap(model)
+    report = mg.coverage(model, torch.randn(2, 3), loss_fn=lambda y: Square.apply(y).sum())
+    assert {h.name: (h.kind, h.file, h.function) for h in report.heavy} == {
+        "SquareBackward": ("other Function", __file__, "<lambda>"), "SumBackward0": ("torch math", __file__, "<lambda>")}
+    assert report.by_kind["other Function"] == 1 and report.param_share == 1.0
+
+
 def tiny_gpt2():
     transformers = pytest.importorskip("transformers")
     transformers.logging.set_verbosity_error()
