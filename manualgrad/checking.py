@@ -58,7 +58,9 @@ def check(fn: Callable, reference: Callable, *args, rtol: float | None = None,
     ``rtol``/``atol`` override ``torch.testing.assert_close``'s defaults for the dtype; ``seed``
     makes random ops (dropout) draw the same numbers on both sides. When ``fn`` and
     ``reference`` are both modules (a swapped model and its original, say), the gradients of
-    their parameters are compared too, name by name. Returns a :class:`CheckResult`;
+    their parameters are compared too, name by name. An output that is not a tensor (a tuple,
+    dict or Hugging Face ``ModelOutput``) is compared as the concatenation of its floating-point
+    tensors, flattened. Returns a :class:`CheckResult`;
     ``bool(result)`` is the verdict and ``print(result)`` a table.
 
     ``per_module=True`` (two modules with the same submodule names, a swapped model and its
@@ -79,8 +81,8 @@ def check(fn: Callable, reference: Callable, *args, rtol: float | None = None,
         raise TypeError("check(per_module=True) compares two modules: a swapped model and its original")
     recorders = (_Recorder(fn), _Recorder(reference)) if per_module else ()
     try:
-        ours = run(fn, args, kwargs, seed=seed, params=ours_p)
-        theirs = run(reference, args, kwargs, dy=ours.dy, seed=seed, params=theirs_p)
+        ours = run(partial(_one_tensor, fn), args, kwargs, seed=seed, params=ours_p)
+        theirs = run(partial(_one_tensor, reference), args, kwargs, dy=ours.dy, seed=seed, params=theirs_p)
     finally:
         for r in recorders:
             r.remove()
@@ -95,6 +97,15 @@ def check(fn: Callable, reference: Callable, *args, rtol: float | None = None,
         result.modules = _module_rows(*recorders, params, dict(rtol=rtol, atol=atol))
         result.first_divergence = _first_divergence(result.modules)
     return result
+
+
+def _one_tensor(fn: Callable, *args, **kwargs):
+    """``fn``'s output; one that is not a tensor (a tuple, dict or Hugging Face ``ModelOutput``)
+    as the flat concatenation of its floating-point tensors, so that all of them are compared."""
+    out = fn(*args, **kwargs)
+    if isinstance(out, torch.Tensor):
+        return out
+    return torch.cat([t.reshape(-1) for t in tensors_in(out) if t.is_floating_point()])
 
 
 def _shared_parameters(fn, reference):

@@ -130,3 +130,22 @@ def test_a_module_called_twice_and_a_missing_call():
 def test_per_module_needs_two_modules():
     with pytest.raises(TypeError, match="two modules"):
         mg.check(torch.tanh, torch.tanh, torch.randn(3, requires_grad=True), per_module=True)
+
+
+def test_a_swapped_tiny_gpt2_against_its_original():
+    transformers = pytest.importorskip("transformers")
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50, n_positions=16,
+                                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    original = transformers.GPT2LMHeadModel(config).double()
+    swapped = copy.deepcopy(original)
+    mg.swap(swapped)
+    ids = torch.randint(0, 50, (2, 8))
+    result = mg.check(swapped, original, ids, per_module=True)  # a ModelOutput: logits, flattened
+    assert result.ok and result.first_divergence is None
+    rows = {r.label: r for r in result.modules}
+    assert rows["transformer.h.0.ln_1"].cls == "LayerNorm" and rows["transformer.h.0.ln_1"].grad_params.ok
+    swapped.transformer.h[0].mlp.act.__class__ = WrongTanh  # NewGELU's slot, a wrong tanh instead
+    result = mg.check(swapped, original, ids, per_module=True)
+    assert result.first_divergence == "transformer.h.0.mlp.act"  # its forward differs: named in forward order
