@@ -1,4 +1,4 @@
-"""``manualgrad`` command line: ``manualgrad train`` (the main job) and ``manualgrad verify``."""
+"""``manualgrad`` command line: ``manualgrad train`` (the main job), ``verify``, ``bench`` and ``coverage``."""
 
 from __future__ import annotations
 
@@ -94,6 +94,48 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_coverage(args) -> int:
+    from .coverage import coverage
+    from .swap import swap
+
+    made = _call_factory(args.factory)
+    model, inputs, loss_fn = (*made, None) if len(made) == 2 else made
+    if isinstance(inputs, dict):
+        positional, keywords = (), inputs
+    else:
+        positional, keywords = ((inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)), {}
+    swapped = swap(model) if args.swap else None
+    report = coverage(model, *positional, loss_fn=loss_fn, **keywords)
+    if args.json:
+        print(json.dumps(dict(report.as_dict(), swap=str(swapped) if swapped else None), indent=2))
+        return 0
+    if swapped is not None:
+        print(f"{swapped}\n")
+    print(report)
+    return 0
+
+
+def _call_factory(spec: str):
+    """``module:function`` (the module importable from the current folder) called with no
+    arguments; it must return ``(model, inputs)`` or ``(model, inputs, loss_fn)``."""
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise CliError(f"{spec!r} is not MODULE:FACTORY (e.g. mymodels:tiny_gpt2)")
+    sys.path.insert(0, "")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise CliError(f"cannot load {spec}: {e}") from None
+    finally:
+        sys.path.remove("")
+    made = factory()
+    if not (isinstance(made, tuple) and len(made) in (2, 3) and isinstance(made[0], torch.nn.Module)):
+        raise CliError(f"{spec} must return (model, inputs) or (model, inputs, loss_fn), got {type(made).__name__}")
+    return made
+
+
 _COLS = f"{'op':<34} {'samples':>7} {'fwd err':>9} {'grad err':>9} {'gradcheck':>9} {'gradgrad':>9} {'errors':>6}  status"
 
 
@@ -138,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--compile", action="store_true", help="also run every case under torch.compile")
     b.add_argument("--json", action="store_true", help="machine-readable output")
     b.set_defaults(func=cmd_bench)
+    c = sub.add_parser("coverage",
+                       help="which backward nodes of your model are manualgrad's, and where torch's are made")
+    c.add_argument("factory", metavar="MODULE:FACTORY",
+                   help="a function importable from the current folder returning (model, inputs) or "
+                        "(model, inputs, loss_fn); inputs: a tensor, a tuple (positional) or a dict (keywords)")
+    c.add_argument("--swap", action="store_true", help="manualgrad.swap the model first and print the swap report")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.set_defaults(func=cmd_coverage)
     return p
 
 

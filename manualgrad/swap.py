@@ -13,7 +13,10 @@ report says why. Never swap what cannot be proven equal.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
+import inspect
+import textwrap
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -132,7 +135,10 @@ def _plan(module: torch.nn.Module, twins: dict) -> type | str | None:
             return None  # containers: their children are looked at one by one
         if cls.__module__.startswith("torch.nn"):
             return f"manualgrad does not implement {cls.__name__} yet (children swapped where possible)"
-        return "not a torch.nn module: its own forward runs as written (children swapped where possible)"
+        if _rearranges_only(module):
+            return None  # a Permute, a stochastic-depth mask multiply: no layer arithmetic of its own
+        return ("not a torch.nn module: its own forward runs as written; manualgrad.coverage(model, *inputs) "
+                "lists which of its ops stay torch's")
     unsupported = getattr(twins[twin], "_mg_unsupported", None)
     why = unsupported(module) if unsupported else None
     if why:
@@ -140,6 +146,59 @@ def _plan(module: torch.nn.Module, twins: dict) -> type | str | None:
     if cls is twin:
         return twins[twin]
     return _subclass_twin(cls, twin, twins[twin])
+
+
+# What a forward may call and still only rearrange data, or build and multiply by a mask.
+_REARRANGING = {"permute", "reshape", "view", "view_as", "transpose", "t", "flatten", "unflatten", "squeeze",
+                "unsqueeze", "contiguous", "movedim", "moveaxis", "expand", "expand_as", "chunk", "split", "unbind",
+                "cat", "concat", "stack", "narrow", "flip", "roll", "size", "dim", "clone", "to", "type_as",
+                "empty", "new_empty", "empty_like", "bernoulli", "bernoulli_", "rand", "rand_like", "div_", "mul_",
+                "len", "tuple", "list", "range", "int", "float", "bool", "isinstance", "super", "getattr"}
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
+
+
+def _rearranges_only(module: torch.nn.Module) -> bool:
+    """The module holds no parameter or buffer and its ``forward`` (read as source, with the plain
+    Python functions it calls, two levels deep) calls nothing but reshapes, permutes, concatenation,
+    mask building and ``+ − × ÷``. Anything unreadable counts as arithmetic: then it is listed."""
+    if module._parameters or module._buffers:
+        return False
+    return _source_rearranges(type(module).forward, type(module), depth=2)
+
+
+def _source_rearranges(fn, owner: type, depth: int) -> bool:
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    ignored = _argument_checks(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.BinOp, ast.AugAssign)) and not isinstance(node.op, _ARITHMETIC):
+            return False  # x ** 3, x @ w
+        if not isinstance(node, ast.Call) or id(node) in ignored:
+            continue
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+        if name in _REARRANGING:
+            continue
+        callee = _callee(f, fn, owner)
+        if not (depth and inspect.isfunction(callee) and _source_rearranges(callee, owner, depth - 1)):
+            return False
+    return True
+
+
+def _callee(f, fn, owner: type):
+    """The Python function a call names: ``self.method(...)`` or a global ``function(...)``."""
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
+        return getattr(owner, f.attr, None)
+    return fn.__globals__.get(f.id) if isinstance(f, ast.Name) else None
+
+
+def _argument_checks(tree) -> set:
+    """Ids of the nodes inside ``raise`` statements and ``if`` tests: checks, not computation."""
+    parts = [n.exc for n in ast.walk(tree) if isinstance(n, ast.Raise) and n.exc is not None]
+    parts += [n.test for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp))]
+    return {id(n) for part in parts for n in ast.walk(part)}
 
 
 def swap(model: torch.nn.Module, *, include: Iterable | None = None,
