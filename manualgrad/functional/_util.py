@@ -10,11 +10,13 @@ from ..functions._transform import transforms_active
 
 def _reduction(size_average, reduce, reduction: str) -> str:
     """Resolve the deprecated ``size_average``/``reduce`` pair and validate ``reduction`` with
-    torch's own rules (same warning, same ``ValueError``)."""
+    torch's own rules (same warning, same ``ValueError``). The deprecated alias
+    'elementwise_mean' warns as torch does and comes back as 'mean', the reduction torch's
+    kernels then run (the Functions know only 'none', 'mean' and 'sum')."""
     if size_average is not None or reduce is not None:
         reduction = _torch_reduction.legacy_get_string(size_average, reduce)
-    _torch_reduction.get_enum(reduction)  # raises "<x> is not a valid value for reduction"
-    return reduction
+    enum = _torch_reduction.get_enum(reduction)  # raises "<x> is not a valid value for reduction"
+    return "mean" if enum == 1 else reduction
 
 
 def _check_inplace(input: torch.Tensor) -> None:

@@ -53,8 +53,12 @@ def _class_index(device, dtype):
     yield Sample((x(3, C), t(3, ignored=[0, 1, 2])), {"reduction": "sum"}, name="all ignored sum")
     yield Sample((x(5, C), t(5).to(torch.uint8)), name="uint8 target")
     yield Sample((x(5, C), t(5).to(torch.uint8)), {"reduction": "none", "weight": w}, name="uint8 target none")
+    yield Sample((x(5, C), t(5, ignored=[2])), {"reduction": "elementwise_mean", "weight": w},
+                 name="elementwise_mean (deprecated 'mean') weighted")
+    yield Sample((x(0, C), t(0).to(torch.uint8)), {"reduction": "sum"}, name="uint8 target, empty batch")
     for sa, r in ((False, None), (None, False), (True, True)):
-        yield Sample((x(5, C), t(5)), {"size_average": sa, "reduce": r}, name=f"legacy size_average={sa} reduce={r}")
+        yield Sample((x(5, C), t(5)), {"size_average": sa, "reduce": r, "weight": w},
+                     name=f"legacy size_average={sa} reduce={r} weighted")
     yield Sample((x(5, C, requires_grad=False), t(5)), name="input without grad")
 
 
@@ -95,6 +99,7 @@ def ce_samples(device, dtype):
                      name=f"probabilities weighted smoothed {red}")
     yield Sample((x(5, C), p(5, C)), {"weight": x(C, low=0.1)}, name="probabilities, weight with grad")
     yield Sample((x(C), p(C)), {"weight": w}, name="probabilities unbatched")
+    yield Sample((x(5, C), p(5, C)), {"reduction": "elementwise_mean"}, name="probabilities elementwise_mean")
     yield Sample((x(2, C, 3, 2), p(2, C, 3, 2)), {"label_smoothing": 0.5, "reduction": "sum"},
                  name="probabilities (N, C, d1, d2)")
     yield Sample((x(0, C), p(0, C)), name="probabilities empty mean (nan)")

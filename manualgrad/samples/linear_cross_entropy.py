@@ -27,6 +27,8 @@ def samples(device, dtype):
         yield Sample((x(), w(), t), dict(linear_bias=b(), reduction=red, options=chunks(2)), name=red)
     cw = make(6, **kw, requires_grad=False, low=0.2, high=1.0)
     yield Sample((x(), w(), t), dict(weight=cw, label_smoothing=0.1, options=chunks(3)), name="class weight, smoothing")
+    yield Sample((x(), w(), t), dict(weight=cw, options=chunks(3)), name="class weight (torch's nll_loss kernel)")
+    yield Sample((x(), w(), t), dict(weight=cw, reduction="elementwise_mean"), name="elementwise_mean (deprecated)")
     yield Sample((x(), w(), t), dict(ignore_index=2, options=chunks(3)), name="ignore_index")
     yield Sample((x(), w(), torch.full((7,), -100, device=device)), dict(options=chunks(4)),
                  name="every target ignored (NaN mean)", gradcheck=False)

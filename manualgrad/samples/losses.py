@@ -44,6 +44,7 @@ def _common(x, t, legacy=True, mixed=True):
     ``legacy``: the op takes size_average/reduce; ``mixed``: it accepts a target of another dtype."""
     for red in REDUCTIONS:
         yield Sample((x(4, 5), t(4, 5)), {"reduction": red}, name=f"reduction={red}")
+    yield Sample((x(4, 5), t(4, 5)), {"reduction": "elementwise_mean"}, name="elementwise_mean (deprecated 'mean')")
     yield Sample((x(), t()), name="0-d")
     yield Sample((x(), t()), {"reduction": "none"}, name="0-d none")
     yield Sample((x(0, 3), t(0, 3)), name="empty batch mean (nan)")

@@ -1,0 +1,86 @@
+"""Inputs at the edge of what torch accepts, beyond the op table's samples: the deprecated
+reduction='elementwise_mean' (functional and nn modules), dtype combinations torch refuses or
+accepts, and shapes whose backward once crashed. Each case is run through torch and manualgrad:
+same exception type and message, or same value and gradients."""
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import manualgrad.functional as MF
+import manualgrad.nn as mnn
+
+
+def _run(fn, *args, **kwargs):
+    """fn on fresh leaves: (output, gradients of the leaves that require grad, warnings)."""
+    args = [a.detach().clone().requires_grad_(a.requires_grad) if isinstance(a, torch.Tensor) else a for a in args]
+    leaves = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn(*args, **kwargs)
+    dy = torch.randn(out.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64).to(out.dtype)
+    grads = torch.autograd.grad(out, leaves, dy, allow_unused=True) if leaves and out.requires_grad else ()
+    return out, grads, [str(w.message) for w in caught]
+
+
+def same_as_torch(ours, theirs, *args, **kwargs):
+    """ours(*args) and theirs(*args) raise alike, or agree on value, gradients and warnings."""
+    try:
+        expected = _run(theirs, *args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - any exception type torch raises is the reference
+        with pytest.raises(type(e)) as got:
+            _run(ours, *args, **kwargs)
+        assert str(got.value) == str(e)
+        return
+    out, grads, caught = _run(ours, *args, **kwargs)
+    torch.testing.assert_close(out, expected[0], equal_nan=True)
+    assert len(grads) == len(expected[1])
+    for g, h in zip(grads, expected[1]):
+        torch.testing.assert_close(g, h, equal_nan=True)
+    assert sorted(caught) == sorted(expected[2])
+
+
+def _leaf(*shape, low=-2.0, high=2.0, dtype=torch.float64, grad=True):
+    return torch.empty(shape, dtype=dtype).uniform_(low, high).requires_grad_(grad)
+
+
+# ---------------------------------------------------------------- reduction='elementwise_mean'
+
+x, t, p = _leaf(4, 5), _leaf(4, 5), _leaf(4, 5, low=0.05, high=0.95)
+y, w, cw = torch.tensor([0, 2, 4, 1]), _leaf(4, 5, low=0.5, grad=False), _leaf(5, low=0.5, grad=False)
+CASES = {
+    "mse_loss": (x, t), "l1_loss": (x, t), "smooth_l1_loss": (x, t), "huber_loss": (x, t),
+    "binary_cross_entropy": (p, p.detach()), "binary_cross_entropy_with_logits": (x, p.detach()),
+    "cross_entropy": (x, y), "nll_loss": (x, y),
+}
+WEIGHTS = {"mse_loss": w, "l1_loss": w, "huber_loss": w, "binary_cross_entropy": w,
+           "binary_cross_entropy_with_logits": w, "cross_entropy": cw, "nll_loss": cw}
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
+@pytest.mark.parametrize("op", CASES)
+def test_elementwise_mean_is_mean_with_torch_warning(op, weighted):
+    """torch warns and reduces as 'mean' (value and gradient); the weighted regression losses,
+    whose Python path knows only three names, raise its ValueError instead."""
+    if weighted and op not in WEIGHTS:
+        pytest.skip("no weight argument")
+    kwargs = {"reduction": "elementwise_mean", **({"weight": WEIGHTS[op]} if weighted else {})}
+    same_as_torch(getattr(MF, op), getattr(F, op), *CASES[op], **kwargs)
+
+
+MODULES = {"MSELoss": (x, t), "L1Loss": (x, t), "SmoothL1Loss": (x, t), "HuberLoss": (x, t),
+           "BCELoss": (p, p.detach()), "BCEWithLogitsLoss": (x, p.detach()), "CrossEntropyLoss": (x, y),
+           "NLLLoss": (x, y)}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_loss_modules_take_elementwise_mean(name):
+    same_as_torch(getattr(mnn, name)(reduction="elementwise_mean"),
+                  getattr(torch.nn, name)(reduction="elementwise_mean"), *MODULES[name])
+
+
+def test_linear_cross_entropy_elementwise_mean_with_class_weight():
+    h, lw = _leaf(4, 3), _leaf(5, 3)
+    same_as_torch(MF.linear_cross_entropy, F.linear_cross_entropy, h, lw, y, weight=cw, reduction="elementwise_mean")
