@@ -84,3 +84,35 @@ def test_loss_modules_take_elementwise_mean(name):
 def test_linear_cross_entropy_elementwise_mean_with_class_weight():
     h, lw = _leaf(4, 3), _leaf(5, 3)
     same_as_torch(MF.linear_cross_entropy, F.linear_cross_entropy, h, lw, y, weight=cw, reduction="elementwise_mean")
+
+
+# ---------------------------------------------------------------- shapes whose backward crashed
+
+
+@pytest.mark.parametrize("x_shape,b_shape", [((3,), (1, 5)), ((3,), (1,)), ((4, 3), (4, 1)), ((2, 4, 3), (4, 5))])
+def test_linear_bias_that_broadcasts(x_shape, b_shape):
+    """A 1-d input's output is (out,) even with a (1, out) bias (torch squeezes the row it adds)."""
+    same_as_torch(MF.linear, F.linear, _leaf(*x_shape), _leaf(5, 3), _leaf(*b_shape))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_linear_cross_entropy_low_precision_class_weight(dtype, smoothing):
+    h, lw, b = _leaf(6, 4, dtype=dtype), _leaf(7, 4, dtype=dtype), _leaf(7, dtype=dtype)
+    t_ = torch.tensor([0, 6, 2, 2, 5, 1])
+    kwargs = dict(linear_bias=b, weight=_leaf(7, low=0.1, dtype=dtype, grad=False), label_smoothing=smoothing)
+    ours = _run(MF.linear_cross_entropy, h, lw, t_, **kwargs)
+    theirs = _run(F.linear_cross_entropy, h, lw, t_, **kwargs)
+    for a, b_ in zip((ours[0], *ours[1]), (theirs[0], *theirs[1])):  # torch rounds its logits: bf16 tolerance
+        torch.testing.assert_close(a, b_, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("mask", ["bool", "float"])
+@pytest.mark.parametrize("lse", [(3, 0, 4), (0, 4, 4), (3, 4, 0)], ids=["S=0", "L=0", "Ev=0"])
+def test_sdpa_without_keys_or_output(lse, mask):
+    """torch returns zeros that do not depend on the mask: the mask gets no gradient (None)."""
+    n_l, n_s, ev = lse
+    m = torch.rand(n_l, n_s) > 0.5 if mask == "bool" else _leaf(n_l, n_s)
+    q, k, v = _leaf(2, n_l, 3), _leaf(2, n_s, 3), _leaf(2, n_s, ev)
+    same_as_torch(lambda *a: MF.scaled_dot_product_attention(*a[:3], attn_mask=a[3]),
+                  lambda *a: F.scaled_dot_product_attention(*a[:3], attn_mask=a[3]), q, k, v, m)

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..functions.cross_entropy import check_cross_entropy
+from ..functions.cross_entropy import _opmath, check_cross_entropy
 from ..functions.linear_cross_entropy import LinearCrossEntropyFunction, chunk_rows
 from ._autocast import LOWER, _autocast_on, autocast_policy
 from ._cross_entropy import cross_entropy
@@ -60,6 +60,7 @@ def linear_cross_entropy(input: torch.Tensor, linear_weight: torch.Tensor, targe
     label_smoothing = float(label_smoothing)
     like = torch.empty(logits_shape, dtype=input.dtype, device="meta")  # for the checks: no data
     t, w, _ = check_cross_entropy(like, target, weight, ignore_index, label_smoothing)
+    w = _opmath(w)  # a half/bfloat16 class weight meets the chunks' float32 logits
     x, t = (input, t) if input.dim() == 2 else (input.unsqueeze(0), t.reshape(1))
     chunk = chunk_rows(n_classes, getattr(options, "batch_chunk_size", None))
     # under autocast torch's composite runs linear in the low dtype and the loss in float32

@@ -84,6 +84,11 @@ def samples(device, dtype):
     yield Sample((make(2, 2, 3, 4, **kw), make(2, 4, 4, **kw), make(1, 1, 4, 3, **kw)), name="broadcast batch")
     yield Sample(_qkv((0, 2), 3, 4, 3, kw=kw), name="empty batch")
     yield Sample(_qkv((2,), 3, 0, 3, kw=kw), name="S = 0")
+    no_keys = torch.zeros(3, 0, dtype=torch.bool, device=device)
+    yield Sample(_qkv((2,), 3, 0, 3, kw=kw), {"attn_mask": no_keys}, name="S = 0, bool mask")
+    yield Sample(_qkv((2,), 3, 0, 3, kw=kw), {"attn_mask": make(3, 0, **kw)}, name="S = 0, float mask (no grad)")
+    yield Sample(_qkv((2,), 0, 4, 3, kw=kw), {"attn_mask": make(0, 4, **kw)}, name="L = 0, float mask (no grad)")
+    yield Sample(_qkv((2,), 3, 4, 3, 0, kw=kw), {"attn_mask": make(3, 4, **kw)}, name="Ev = 0, float mask (no grad)")
     yield Sample(_qkv((2,), 3, 4, 3, kw=kw, nc=True), {"attn_mask": make(3, 4, **kw)}, name="non-contiguous")
     q, k, v = (t.transpose(0, 1) for t in _qkv((3,), 2, 2, 3, kw=kw))  # (L, B, E) → (B, L, E) strides
     yield Sample((q, k, v), {"is_causal": True}, name="transposed views")
