@@ -116,3 +116,43 @@ def test_sdpa_without_keys_or_output(lse, mask):
     q, k, v = _leaf(2, n_l, 3), _leaf(2, n_s, 3), _leaf(2, n_s, ev)
     same_as_torch(lambda *a: MF.scaled_dot_product_attention(*a[:3], attn_mask=a[3]),
                   lambda *a: F.scaled_dot_product_attention(*a[:3], attn_mask=a[3]), q, k, v, m)
+
+
+# ---------------------------------------------------------------- dtypes
+
+
+def _complex(*shape):
+    return torch.randn(shape, dtype=torch.complex128).requires_grad_()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("kinds", ["cc", "cr", "rc"])
+def test_l1_loss_of_complex_numbers(kinds, reduction):
+    """torch's l1_loss is |input − target| in plain arithmetic: complex works, with abs's
+    derivative sgn(d) and the real part for a real operand."""
+    x_, t_ = (_complex(3, 4) if k == "c" else _leaf(3, 4) for k in kinds)
+    same_as_torch(MF.l1_loss, F.l1_loss, x_, t_, reduction=reduction)
+    same_as_torch(MF.smooth_l1_loss, F.smooth_l1_loss, x_, t_, reduction=reduction, beta=0.0)
+    assert torch.autograd.gradcheck(lambda a, b: MF.l1_loss(a, b, reduction=reduction), (x_, t_))
+
+
+@pytest.mark.parametrize("op", ["mse_loss", "l1_loss", "huber_loss"])
+def test_complex_weighted_regression_loss_is_refused(op):
+    """Documented deviation: torch computes these; our backward has no conjugates."""
+    with pytest.raises(NotImplementedError, match="complex numbers in a weighted regression loss"):
+        getattr(MF, op)(_leaf(3, 4), _leaf(3, 4), weight=_complex(3, 4))
+
+
+@pytest.mark.parametrize("op", ["mse_loss", "smooth_l1_loss", "huber_loss"])
+@pytest.mark.parametrize("dtypes", [(torch.float32, torch.bool), (torch.float64, torch.float32),
+                                    (torch.int64, torch.float32), (torch.float32, torch.int32)], ids=str)
+def test_regression_kernels_promote_like_torch(op, dtypes):
+    """The loss value (huber's backward fails in torch itself for mixed dtypes)."""
+    a, b = (torch.rand(3, 4).mul(3).to(d) for d in dtypes)
+    try:
+        expected = getattr(F, op)(a, b)
+    except RuntimeError as e:
+        with pytest.raises(RuntimeError, match=str(e)):
+            getattr(MF, op)(a, b)
+        return
+    torch.testing.assert_close(getattr(MF, op)(a, b), expected)

@@ -39,3 +39,10 @@ def _refuse_grad(op: str, **constants) -> None:
         if t is not None and t.requires_grad:
             raise RuntimeError(f"The function '{op}' is not differentiable with respect to argument "
                                f"'{name}'. This input cannot have requires_grad True.")
+
+
+def _refuse_complex_grad(op: str, out_dtype: torch.dtype, *inputs) -> None:
+    """autograd's error for an op without complex derivatives whose output would be complex and
+    part of a graph (torch raises it at the call; without grad the op just runs)."""
+    if out_dtype.is_complex and torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
+        raise RuntimeError(f"{op} does not support automatic differentiation for outputs with complex dtype.")
