@@ -156,3 +156,25 @@ def test_regression_kernels_promote_like_torch(op, dtypes):
             getattr(MF, op)(a, b)
         return
     torch.testing.assert_close(getattr(MF, op)(a, b), expected)
+
+
+NORMS = {
+    "layer_norm": lambda m, x, w, b: m.layer_norm(x, (4,), w, b),
+    "group_norm": lambda m, x, w, b: m.group_norm(x, 2, w, b),
+    "batch_norm train": lambda m, x, w, b: m.batch_norm(x, None, None, w, b, True),
+    "batch_norm eval": lambda m, x, w, b: m.batch_norm(x, torch.zeros(4), torch.ones(4), w, b, False),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("norm", NORMS)
+def test_norms_take_half_input_with_float32_parameters(norm, dtype):
+    """The one mixed combination torch's CPU norms accept (value and input gradient; torch's own
+    backward of a float32 bias alone fails, so weight and bias are given together)."""
+    x_ = torch.randn(3, 4, 4, dtype=dtype).requires_grad_()  # (N, C, normalized) with C = normalized = 4
+    w_, b_ = _leaf(4, dtype=torch.float32), _leaf(4, dtype=torch.float32)
+    ours = _run(lambda *a: NORMS[norm](MF, *a), x_, w_, b_)
+    theirs = _run(lambda *a: NORMS[norm](F, *a), x_, w_, b_)
+    assert ours[0].dtype == theirs[0].dtype
+    for a, b in zip((ours[0], *ours[1]), (theirs[0], *theirs[1])):
+        torch.testing.assert_close(a, b, rtol=2e-2, atol=2e-2)
