@@ -111,3 +111,7 @@ def errors(device):
     yield ErrorSample((t(1, 4, 3, 4), t(1, 3, 5, 4), t(1, 3, 5, 6)), {"enable_gqa": True}, name="gqa heads")
     yield ErrorSample((t(3, 4), t(5, 4), t(5, 6)), {"enable_gqa": True}, name="gqa on 2-d")
     yield ErrorSample((q, k, v), {"dropout_p": 1.5}, name="dropout_p > 1")
+    as_ = lambda dtype, *ts: tuple(x.to(dtype) for x in ts)  # noqa: E731
+    yield ErrorSample(as_(torch.long, q, k, v), {"attn_mask": t(3, 5) > 0}, name="integer q, k, v with a bool mask")
+    yield ErrorSample(as_(torch.long, q, k, v), name="integer q, k, v")
+    yield ErrorSample(as_(torch.complex64, q, k, v), {"attn_mask": t(3, 5) > 0}, name="complex q, k, v, bool mask")
