@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from ..functions.cross_entropy import _opmath, check_cross_entropy
 from ..functions.linear_cross_entropy import LinearCrossEntropyFunction, chunk_rows
 from ._autocast import LOWER, _autocast_on, autocast_policy
-from ._cross_entropy import cross_entropy
+from ._cross_entropy import cross_entropy, refuse_byte_smoothing
 from ._linear import linear
 from ._util import _reduction
 
@@ -74,6 +74,8 @@ def linear_cross_entropy(input: torch.Tensor, linear_weight: torch.Tensor, targe
     label_smoothing = float(label_smoothing)
     like = torch.empty(logits_shape, dtype=input.dtype, device="meta")  # for the checks: no data
     t, w, _ = check_cross_entropy(like, target, weight, ignore_index, label_smoothing)
+    if target.dtype == torch.uint8 and label_smoothing > 0 and w is not None and reduction == "mean":
+        refuse_byte_smoothing(t, ignore_index)  # as torch's composite cross_entropy
     w = _opmath(w)  # a half/bfloat16 class weight meets the chunks' float32 logits
     x, t = (input, t) if input.dim() == 2 else (input.unsqueeze(0), t.reshape(1))
     chunk = chunk_rows(n_classes, getattr(options, "batch_chunk_size", None))

@@ -99,6 +99,11 @@ def ce_samples(device, dtype):
                      name=f"probabilities weighted smoothed {red}")
     yield Sample((x(5, C), p(5, C)), {"weight": x(C, low=0.1)}, name="probabilities, weight with grad")
     yield Sample((x(C), p(C)), {"weight": w}, name="probabilities unbatched")
+    for red in ("sum", "none"):  # torch refuses only the weighted smoothed 'mean' of a uint8 target
+        yield Sample((x(5, C), t(5).to(torch.uint8)), {"label_smoothing": 0.1, "weight": w, "reduction": red},
+                     name=f"uint8 target, weighted smoothed {red}")
+    yield Sample((x(0, C), t(0).to(torch.uint8)), {"label_smoothing": 0.1, "weight": w},
+                 name="uint8 target, weighted smoothed mean of an empty batch (nan)")
     yield Sample((x(5, C), p(5, C)), {"reduction": "elementwise_mean"}, name="probabilities elementwise_mean")
     yield Sample((x(2, C, 3, 2), p(2, C, 3, 2)), {"label_smoothing": 0.5, "reduction": "sum"},
                  name="probabilities (N, C, d1, d2)")
@@ -176,6 +181,8 @@ def ce_errors(device):
     probs = make(3, 5, device=device, dtype=None, requires_grad=False, low=0, high=1)
     smoothing = "label_smoothing must be between 0.0 and 1.0. Got: -0.1$"
     yield ErrorSample((x, t), {"label_smoothing": 1.5}, name="label_smoothing > 1")
+    yield ErrorSample((x, t.to(torch.uint8)), {"label_smoothing": 0.1, "weight": torch.ones(5, device=device)},
+                      name="uint8 target, weighted smoothed mean (torch's gather refuses it)")
     yield ErrorSample((x, probs), {"label_smoothing": 2.0}, name="label_smoothing > 1, probabilities")
     yield ErrorSample((x, t), {"label_smoothing": -0.1}, name="label_smoothing < 0",
                       error=RuntimeError, match=smoothing)

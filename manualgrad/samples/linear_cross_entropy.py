@@ -62,6 +62,8 @@ def errors(device):
     for dtype in (torch.long, torch.bool, torch.complex64):  # linear's error, then log_softmax's, before the target's
         yield ErrorSample((f(3, 5).to(dtype), f(6, 5).to(dtype), t.int()), name=f"{dtype} input and weight")
     yield ErrorSample((f(3, 5).long(), f(6, 5), t), name="integer input, float weight")
+    yield ErrorSample((f(3, 5), f(6, 5), t.to(torch.uint8)), dict(weight=f(6), label_smoothing=0.1),
+                      name="uint8 target, weighted smoothed mean (torch's gather refuses it)")
     yield ErrorSample((f(3, 5), f(6, 5), t), dict(linear_bias=f(6).double()), name="float64 bias")
     yield ErrorSample((f(3, 5), f(6, 5), t), dict(label_smoothing=1.5), name="label_smoothing > 1")
     yield ErrorSample((f(3, 5), f(6, 5), t), dict(weight=f(5)), name="class weight shape")
