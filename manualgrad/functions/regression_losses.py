@@ -116,7 +116,7 @@ class L1LossFunction(_PointwiseLoss):
 
     f(d) = |d| ;  f′(d) = sgn(d)   (subgradient 0 at d = 0, and 0 for NaN, as torch's abs; for a
     complex d, sgn(d) = d / |d| is torch's abs derivative and a real t takes the real part)
-    dx = Σ→x (sign(d) ⊙ g) ;  dt = −Σ→t (sign(d) ⊙ g) ;  dw = Σ→w (∂y/∂ℓ ⊙ |d|) [− dy · y / Σ w]
+    dx = Σ→x (sgn(d) ⊙ g) ;  dt = −Σ→t (sgn(d) ⊙ g) ;  dw = Σ→w (∂y/∂ℓ ⊙ |d|) [− dy · y / Σ w]
     Saves x, t, w (see :class:`_PointwiseLoss`).
     """
 

@@ -86,6 +86,9 @@ def ce_samples(device, dtype):
         yield Sample((x(5, C), t(5, ignored=[3])), {"label_smoothing": 0.2, "weight": w, "reduction": red},
                      name=f"smoothing + weight + ignored {red}")
     yield Sample((x(5, C), t(5)), {"label_smoothing": 1.0}, name="smoothing 1.0")
+    for red in REDUCTIONS:  # torch: ε/C = ∞ times the (empty) smoothing sum
+        yield Sample((x(0, 0), t(0)), {"label_smoothing": 0.3, "reduction": red},
+                     name=f"smoothing, no rows, no classes {red}", gradcheck=False)
     yield Sample((x(C), t()), {"label_smoothing": 0.3, "weight": w}, name="smoothing unbatched")
     yield Sample((x(2, C, 3, 2), t(2, 3, 2, ignored=[1])), {"label_smoothing": 0.3, "weight": w},
                  name="smoothing (N, C, d1, d2) weighted")
