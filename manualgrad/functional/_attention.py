@@ -46,6 +46,11 @@ def _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa) 
             raise RuntimeError("Number of heads in key and value must divide the number of heads in ")
     if dropout_p > 1:  # a negative p means no dropout, as torch (it only drops for p > 0)
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    if not q.is_floating_point():  # torch's math path: a bool mask becomes −inf in q's dtype, then softmax
+        if attn_mask is not None and attn_mask.dtype == torch.bool:
+            torch.zeros((), dtype=q.dtype).fill_(-math.inf)  # torch's error for an integer q
+        if q.is_complex():  # softmax has no complex kernel: its error
+            torch.softmax(torch.zeros(1, dtype=q.dtype), -1)
 
 
 @autocast_policy(LOWER, ScaledDotProductAttentionFunction)

@@ -9,7 +9,7 @@ import torch
 from ..functions._recompute import tag, taggable
 from ..functions.batch_norm import BatchNormFunction, batch_norm_again
 from ._autocast import autocast_policy
-from ._norms import _verify_batch_size
+from ._norms import _verify_batch_size, check_norm_dtypes
 from ._util import _refuse_grad
 
 
@@ -45,6 +45,7 @@ def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_v
                         f"{type(momentum).__name__}")
     _check_buffers(input, running_mean, running_var, weight, bias, training)
     _refuse_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
+    check_norm_dtypes("batch_norm", input, weight, bias, running_mean, running_var, input_first=True)
     y, mean, rstd = BatchNormFunction.apply(input, running_mean, running_var, weight, bias, bool(training),
                                             float(momentum), eps)
     if training and taggable(y):  # the layers after it may save (input, μ, rstd) instead of y: see _recompute.py

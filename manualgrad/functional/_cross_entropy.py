@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..functions.cross_entropy import CrossEntropyFunction, check_cross_entropy
+from ..functions._transform import values_hidden
 from ..functions.nll import NLLLossFunction, check_class_target
 from ._autocast import FP32, autocast_policy
 from ._util import _reduction
@@ -31,5 +32,15 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torch.Tenso
     large logits. See :class:`~manualgrad.functions.cross_entropy.CrossEntropyFunction`."""
     reduction = _reduction(size_average, reduce, reduction)
     label_smoothing = float(label_smoothing)
+    byte_target = target.dtype == torch.uint8
     target, weight, classes = check_cross_entropy(input, target, weight, ignore_index, label_smoothing)
+    if byte_target and label_smoothing > 0 and weight is not None and reduction == "mean":
+        refuse_byte_smoothing(target, ignore_index)
     return CrossEntropyFunction.apply(input, target, weight, ignore_index, reduction, label_smoothing, classes)[0]
+
+
+def refuse_byte_smoothing(target: torch.Tensor, ignore_index: int) -> None:
+    """torch's weighted, smoothed 'mean' gathers the class weights with the uint8 target itself,
+    which gather refuses once any target is kept (an empty or all-ignored batch passes)."""
+    if not values_hidden() and bool((target != ignore_index).any()):
+        raise RuntimeError("gather(): Expected dtype int32/int64 for index")

@@ -8,6 +8,7 @@ from ..functions._precision import dtype_name
 from ..functions.embedding import EmbeddingFunction
 from ..functions._transform import transforms_active, values_hidden
 from ._autocast import autocast_policy
+from ._util import _refuse_complex_grad
 
 # dtypes that keep a legacy tensor-type name ("torch.FloatTensor") in torch's argument checks;
 # the others are named "<DEVICE><Dtype>Type" there ("CPUBoolType")
@@ -41,6 +42,7 @@ def embedding(
         if padding_idx < 0:
             padding_idx += n
     _check(input, weight)
+    _refuse_complex_grad("embedding", weight.dtype, weight)
     if sparse and transforms_active():
         raise NotImplementedError("manualgrad embedding: sparse=True (a sparse COO gradient of weight) is not "
                                   "supported under torch.func transforms; use sparse=False")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
-from ..functions.cross_entropy import check_cross_entropy
+from ..functions.cross_entropy import _opmath, check_cross_entropy
 from ..functions.linear_cross_entropy import LinearCrossEntropyFunction, chunk_rows
 from ._autocast import LOWER, _autocast_on, autocast_policy
-from ._cross_entropy import cross_entropy
+from ._cross_entropy import cross_entropy, refuse_byte_smoothing
 from ._linear import linear
 from ._util import _reduction
 
@@ -34,6 +35,18 @@ def _check(input, linear_weight, linear_bias):
     return out_features
 
 
+def _dtype_errors(input, linear_weight, linear_bias) -> None:
+    """The dtype errors of torch's composite (linear, then cross_entropy's log_softmax), raised
+    by those ops themselves on a row of each operand: the chunked path checks the target on an
+    empty stand-in of the logits, which reaches no dtype kernel."""
+    b = linear_bias
+    if input.is_floating_point() and input.dtype == linear_weight.dtype and (b is None or b.dtype == input.dtype):
+        return
+    logits = F.linear(input.detach()[..., :1, :] if input.dim() == 2 else input.detach(), linear_weight.detach()[:1],
+                      None if b is None else b.detach()[:1])
+    torch.log_softmax(logits, -1)
+
+
 def linear_cross_entropy(input: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor, *,
                          linear_bias: torch.Tensor | None = None, weight: torch.Tensor | None = None,
                          reduction: str = "mean", ignore_index: int | None = None, label_smoothing: float = 0.0,
@@ -56,10 +69,14 @@ def linear_cross_entropy(input: torch.Tensor, linear_weight: torch.Tensor, targe
         logits = linear(input, weight2d, bias).reshape(logits_shape)
         return cross_entropy(logits, target, weight=weight, reduction=reduction, ignore_index=ignore_index,
                              label_smoothing=label_smoothing)
+    _dtype_errors(input, linear_weight, linear_bias)
     reduction = _reduction(None, None, reduction)
     label_smoothing = float(label_smoothing)
     like = torch.empty(logits_shape, dtype=input.dtype, device="meta")  # for the checks: no data
     t, w, _ = check_cross_entropy(like, target, weight, ignore_index, label_smoothing)
+    if target.dtype == torch.uint8 and label_smoothing > 0 and w is not None and reduction == "mean":
+        refuse_byte_smoothing(t, ignore_index)  # as torch's composite cross_entropy
+    w = _opmath(w)  # a half/bfloat16 class weight meets the chunks' float32 logits
     x, t = (input, t) if input.dim() == 2 else (input.unsqueeze(0), t.reshape(1))
     chunk = chunk_rows(n_classes, getattr(options, "batch_chunk_size", None))
     # under autocast torch's composite runs linear in the low dtype and the loss in float32

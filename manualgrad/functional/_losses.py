@@ -7,10 +7,11 @@ import warnings
 import torch
 
 from ..functions._reduction import REDUCTIONS as _REDUCTIONS
+from ..functions._precision import dtype_name
 from ..functions.binary_losses import BinaryCrossEntropyFunction, BinaryCrossEntropyWithLogitsFunction
 from ..functions.regression_losses import HuberLossFunction, L1LossFunction, MSELossFunction, SmoothL1LossFunction
 from ._autocast import BANNED, FP32, autocast_policy
-from ._util import _reduction, _refuse_grad
+from ._util import _reduction, _refuse_complex_grad, _refuse_grad
 
 
 def _check_target(input: torch.Tensor, target: torch.Tensor) -> None:
@@ -24,6 +25,47 @@ def _check_target(input: torch.Tensor, target: torch.Tensor) -> None:
             stacklevel=4,  # the caller of the loss: past this helper, the loss and its autocast wrapper
         )
     torch.broadcast_tensors(input.detach(), target.detach())
+
+
+def _kind(dtype: torch.dtype) -> int:
+    """torch's dtype categories, in promotion order: bool, integer, floating, complex."""
+    return 3 if dtype.is_complex else 2 if dtype.is_floating_point else int(dtype != torch.bool)
+
+
+def _result_type(a: torch.Tensor, b: torch.Tensor) -> torch.dtype:
+    """``torch.result_type(a, b)`` in dtype arithmetic that torch.compile traces: a 0-d tensor
+    against a dimensioned one decides the dtype only when it is of a higher kind."""
+    if (a.dim() == 0) == (b.dim() == 0):
+        return torch.promote_types(a.dtype, b.dtype)
+    dims, zero = (a, b) if b.dim() == 0 else (b, a)
+    if _kind(zero.dtype) <= _kind(dims.dtype):
+        return dims.dtype
+    if zero.dtype.is_complex and dims.dtype.is_floating_point:  # the complex type of the floating one's size
+        return {torch.float16: torch.complex32, torch.float64: torch.complex128}.get(dims.dtype, torch.complex64)
+    return zero.dtype
+
+
+def _kernel_operands(kernel: str, input: torch.Tensor, target: torch.Tensor, into_input: bool = False):
+    """torch's elementwise loss kernels (``mse``, ``smooth_l1``, ``huber``) on input and target:
+    they run in the promoted dtype, which must be a real floating type (``into_input``: the
+    result is written into input's dtype, so it must also cast there, as huber's). Returns the
+    two operands with a bool one promoted (torch's kernel reads it as 0/1; bool has no ``-``)."""
+    common = _result_type(input, target)
+    if into_input and _kind(common) > _kind(input.dtype):  # torch.can_cast: no cast to a lower kind
+        raise RuntimeError(f"result type {dtype_name(common)} can't be cast to the desired output type "
+                           f"{dtype_name(input.dtype)}")
+    if not common.is_floating_point:
+        raise NotImplementedError(f'"{kernel}_{input.device.type}" not implemented for \'{dtype_name(common)}\'')
+    return tuple(v.to(common) if v.dtype == torch.bool else v for v in (input, target))
+
+
+def _refuse_complex(weight: torch.Tensor | None, *operands: torch.Tensor) -> None:
+    """torch's weighted regression losses are plain tensor arithmetic, so they take complex
+    numbers; ours would need conjugates in the backward (a complex weight, mse's d² of a complex
+    d) that the hand-derived formulas do not take: refused rather than a wrong gradient."""
+    if weight is not None and any(v.is_complex() for v in (weight, *operands)):
+        raise NotImplementedError("manualgrad: complex numbers in a weighted regression loss (a complex weight, "
+                                  "or a complex input of mse_loss) are not supported")
 
 
 def _loss_reduction(size_average, reduce, reduction: str, input: torch.Tensor,
@@ -51,6 +93,9 @@ def mse_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | Non
     See :class:`~manualgrad.functions.regression_losses.MSELossFunction`."""
     _check_target(input, target)
     reduction = _loss_reduction(size_average, reduce, reduction, input, weight)
+    if weight is None:  # torch's kernel; the weighted path is torch's plain tensor arithmetic
+        input, target = _kernel_operands("mse", input, target)
+    _refuse_complex(weight, input, target)
     return MSELossFunction.apply(input, target, weight, reduction, None)
 
 
@@ -62,6 +107,7 @@ def l1_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | None
     See :class:`~manualgrad.functions.regression_losses.L1LossFunction`."""
     _check_target(input, target)
     reduction = _loss_reduction(size_average, reduce, reduction, input, weight)
+    _refuse_complex(weight)
     return L1LossFunction.apply(input, target, weight, reduction, None)
 
 
@@ -73,6 +119,8 @@ def smooth_l1_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool
     _check_target(input, target)
     bad = "smooth_l1_loss does not support negative values for beta." if beta < 0 else None
     reduction = _loss_reduction(size_average, reduce, reduction, input, None, bad)
+    if beta != 0:  # β = 0 is torch's l1_loss, plain tensor arithmetic
+        input, target = _kernel_operands("smooth_l1", input, target)
     return SmoothL1LossFunction.apply(input, target, None, reduction, float(beta))
 
 
@@ -84,6 +132,8 @@ def huber_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean
     _check_target(input, target)
     bad = "huber_loss does not support non-positive values for delta." if delta <= 0 else None
     reduction = _loss_reduction(None, None, reduction, input, weight, bad)
+    input, target = _kernel_operands("huber", input, target, into_input=True)
+    _refuse_complex(weight)
     return HuberLossFunction.apply(input, target, weight, reduction, float(delta))
 
 
@@ -117,4 +167,6 @@ def binary_cross_entropy_with_logits(input: torch.Tensor, target: torch.Tensor,
     if not (target.size() == input.size()):
         raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
     _refuse_grad("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
-    return BinaryCrossEntropyWithLogitsFunction.apply(input, target, weight, pos_weight, reduction)
+    loss = BinaryCrossEntropyWithLogitsFunction.apply(input, target, weight, pos_weight, reduction)
+    _refuse_complex_grad("binary_cross_entropy_with_logits", loss.dtype, input, target)  # a complex target
+    return loss

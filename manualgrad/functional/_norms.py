@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..functions._normalize import acc_dtype
+from ..functions._precision import dtype_name
 from ..functions.norms import GroupNormFunction, LayerNormFunction, RMSNormFunction
 from ._autocast import FP32, RMS_NORM_CUDA, autocast_policy
 
@@ -17,6 +18,30 @@ def _verify_batch_size(size) -> None:
         size_prods *= s
     if size_prods == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
+
+
+def check_norm_dtypes(kernel: str, input, *params, input_first: bool = False) -> None:
+    """torch's CPU dtype rules for a norm's input and parameters (weight, bias, running stats;
+    aten's ``mixed_type.h``), in its order. Mixed (the first parameter given is not of the
+    input's dtype): every parameter must be float32 and the input half or bfloat16. Otherwise the
+    kernel must exist for the input's dtype and every parameter must share it. ``input_first``:
+    the kernel's dtype is checked before the mixed rule (batch_norm). Other devices are left to
+    torch's own kernels' rules (not checked here)."""
+    if input.device.type != "cpu":
+        return
+    given = [p for p in params if p is not None]
+    if input_first or not (given and given[0].dtype != input.dtype):
+        if not input.is_floating_point():
+            raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(input.dtype)}\'')
+    if given and given[0].dtype != input.dtype:
+        if any(p.dtype != torch.float32 for p in given):
+            raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+        if input.dtype not in (torch.float16, torch.bfloat16):
+            raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+        return
+    for p in given:
+        if p.dtype != input.dtype:
+            raise RuntimeError(f"expected scalar type {dtype_name(input.dtype)} but found {dtype_name(p.dtype)}")
 
 
 def _check_normalized_shape(op: str, input, normalized_shape, star: str, **affine) -> tuple:
@@ -46,6 +71,7 @@ def layer_norm(input: torch.Tensor, normalized_shape: list[int], weight: torch.T
     """Normalise over the last ``len(normalized_shape)`` dims, then scale and shift.
     See :class:`~manualgrad.functions.norms.LayerNormFunction`."""
     shape = _check_normalized_shape("layer_norm", input, normalized_shape, "*, ", weight=weight, bias=bias)
+    check_norm_dtypes("LayerNormKernelImpl", input, weight, bias)
     return LayerNormFunction.apply(input, shape, weight, bias, eps)[0]
 
 
@@ -56,6 +82,8 @@ def rms_norm(input: torch.Tensor, normalized_shape: list[int], weight: torch.Ten
     epsilon of the compute dtype (float32 for half/bfloat16), as torch.
     See :class:`~manualgrad.functions.norms.RMSNormFunction`."""
     shape = _check_normalized_shape("rms_norm", input, normalized_shape, "*", weight=weight)
+    if not (input.is_floating_point() or input.is_complex()):  # torch's composite takes any weight dtype
+        raise NotImplementedError(f'"rms_norm" not implemented for \'{dtype_name(input.dtype)}\'')
     if eps is None:
         eps = torch.finfo(acc_dtype(input.dtype)).eps
     return RMSNormFunction.apply(input, shape, weight, eps)[0]
@@ -81,4 +109,5 @@ def group_norm(input: torch.Tensor, num_groups: int, weight: torch.Tensor | None
         if t is not None and (t.dim() != 1 or t.numel() != channels):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in "
                                f"input, but got {name} of shape {shown} and input of shape {list(input.shape)}")
+    check_norm_dtypes("GroupNormKernelImpl", input, weight, bias)
     return GroupNormFunction.apply(input, num_groups, weight, bias, eps)[0]

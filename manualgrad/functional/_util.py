@@ -10,11 +10,13 @@ from ..functions._transform import transforms_active
 
 def _reduction(size_average, reduce, reduction: str) -> str:
     """Resolve the deprecated ``size_average``/``reduce`` pair and validate ``reduction`` with
-    torch's own rules (same warning, same ``ValueError``)."""
+    torch's own rules (same warning, same ``ValueError``). The deprecated alias
+    'elementwise_mean' warns as torch does and comes back as 'mean', the reduction torch's
+    kernels then run (the Functions know only 'none', 'mean' and 'sum')."""
     if size_average is not None or reduce is not None:
         reduction = _torch_reduction.legacy_get_string(size_average, reduce)
-    _torch_reduction.get_enum(reduction)  # raises "<x> is not a valid value for reduction"
-    return reduction
+    enum = _torch_reduction.get_enum(reduction)  # raises "<x> is not a valid value for reduction"
+    return "mean" if enum == 1 else reduction
 
 
 def _check_inplace(input: torch.Tensor) -> None:
@@ -37,3 +39,10 @@ def _refuse_grad(op: str, **constants) -> None:
         if t is not None and t.requires_grad:
             raise RuntimeError(f"The function '{op}' is not differentiable with respect to argument "
                                f"'{name}'. This input cannot have requires_grad True.")
+
+
+def _refuse_complex_grad(op: str, out_dtype: torch.dtype, *inputs) -> None:
+    """autograd's error for an op without complex derivatives whose output would be complex and
+    part of a graph (torch raises it at the call; without grad the op just runs)."""
+    if out_dtype.is_complex and torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
+        raise RuntimeError(f"{op} does not support automatic differentiation for outputs with complex dtype.")

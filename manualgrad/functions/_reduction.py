@@ -78,5 +78,9 @@ def grad_weight(dy: torch.Tensor, loss: torch.Tensor, weight: torch.Tensor, redu
 
 def sum_to(grad: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """The gradient of an input that was broadcast into the loss: ``grad`` summed back to the
-    input's shape, in the input's dtype (autograd would cast silently; we do it explicitly)."""
-    return grad.sum_to_size(like.shape).to(like.dtype)
+    input's shape, in the input's dtype (autograd would cast silently; we do it explicitly). A
+    real input of a complex computation gets the real part, as autograd gives it."""
+    grad = grad.sum_to_size(like.shape)
+    if grad.is_complex() and not like.is_complex():
+        grad = grad.real
+    return grad.to(like.dtype)

@@ -60,7 +60,7 @@ def probabilities(qs, k, masks, is_causal: bool, safe: bool) -> torch.Tensor:
         s = _fill(s, torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).triu(1), _NEG_INF, inplace)
     for m in masks:
         s = _add_mask(s, m, inplace)
-    if not safe or all(m is None for m in masks):
+    if not safe or all(m is None for m in masks) or s.size(-1) == 0:  # no keys: P is empty, O = 0
         return torch.softmax(s, -1)
     dead = s.amax(-1, keepdim=True) == _NEG_INF  # nothing to attend
     if inplace:  # the NaN of those rows is overwritten
@@ -131,6 +131,7 @@ class ScaledDotProductAttentionFunction(Function):
         need_dp = need_q or need_k or need_am or need_km
         ctx.save_for_backward(q, k, v if need_dp else None, attn_mask, key_mask, bits)
         ctx.k_shape, ctx.v_shape, ctx.heads = k.shape, v.shape, q.size(-3) if enable_gqa else None
+        ctx.out_empty = output[0].numel() == 0
         ctx.p, ctx.is_causal, ctx.scale, ctx.weights = dropout_p, is_causal, scale, weights
         ctx.dtypes = [None if t is None else t.dtype for t in (q, k, v, attn_mask, key_mask)]
 
@@ -167,12 +168,18 @@ class ScaledDotProductAttentionFunction(Function):
                 dq = ((ds @ k) * ctx.scale).sum_to_size(q.shape)
             if need_k:
                 dk = _fold(ds.transpose(-2, -1) @ qs, ctx.k_shape, ctx.heads)
-            if need_am:
+            if need_am and not _empty(ctx):
                 dam = ds.sum_to_size(attn_mask.shape)
-            if need_km:
+            if need_km and not _empty(ctx):
                 dkm = ds.sum_to_size(key_mask.shape)
         grads = [_down(g, d) for g, d in zip((dq, dk, dv, dam, dkm), ctx.dtypes)]
         return (*grads, None, None, None, None, None)
+
+
+def _empty(ctx) -> bool:
+    """No keys or an empty output: torch's SDPA then returns zeros that do not depend on the
+    masks, so a mask gets no gradient (None) rather than zeros."""
+    return ctx.out_empty or ctx.k_shape[-2] == 0
 
 
 def _fold(dt: torch.Tensor, shape: torch.Size, heads: int | None) -> torch.Tensor:

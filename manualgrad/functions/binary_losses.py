@@ -20,9 +20,12 @@ LOG_FLOOR = -100.0  # torch clamps each log at −100, so x ∈ {0, 1} gives a f
 
 
 def _check_probabilities(x: torch.Tensor, t: torch.Tensor) -> None:
-    """torch's BCE kernel checks: one dtype for x and t, every element of each in [0, 1]."""
+    """torch's BCE kernel checks: one dtype for x and t, a real floating one, every element of
+    each in [0, 1]."""
     if t.dtype != x.dtype:
         raise RuntimeError(f"Found dtype {dtype_name(t.dtype)} but expected {dtype_name(x.dtype)}")
+    if not x.is_floating_point():  # integer, bool, complex
+        raise NotImplementedError(f'"binary_cross_entropy" not implemented for \'{dtype_name(x.dtype)}\'')
     if values_hidden():  # torch.func / torch.compile: no data-dependent check
         return
     for name, v in (("input", x), ("target", t)):

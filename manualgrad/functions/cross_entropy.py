@@ -138,7 +138,10 @@ def _loss(z, t, w, ignore_index, reduction, eps):
     loss = torch.where(keep, -pick(z, safe, dim) * omega, 0)
     if eps > 0:
         zw = z if w is None else z * broadcast_weight(w, z)
-        loss = (1 - eps) * loss + _share(eps, n_classes) * torch.where(keep, -zw.sum(dim), 0)
+        smooth = torch.where(keep, -zw.sum(dim), 0)
+        if reduction == "sum" and not n_classes:  # torch scales the summed term by ε/C = ∞: NaN, even for no rows
+            return (1 - eps) * loss.sum() + _share(eps, n_classes) * smooth.sum()
+        loss = (1 - eps) * loss + _share(eps, n_classes) * smooth
     return reduce(loss, reduction, omega.sum() if reduction == "mean" else None)
 
 

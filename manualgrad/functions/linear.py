@@ -9,7 +9,6 @@ from ._recompute import restore, save_sources
 from ._transform import add_tangents, save_for_forward
 
 
-
 class LinearFunction(Function):
     """y = x wᵀ + b   (x: (*, in), w: (out, in), b: (out,) or broadcastable, y: (*, out))
 
@@ -59,11 +58,19 @@ class LinearFunction(Function):
             if ctx.w_is_1d:
                 dw = dw.squeeze(0)
         if need_b:
-            db = dy.sum(0) if dy.dim() == 2 and len(ctx.b_shape) == 1 else dy.sum_to_size(ctx.b_shape)
+            db = dy.sum(0) if dy.dim() == 2 and len(ctx.b_shape) == 1 else _sum_to_bias(dy, ctx.b_shape)
         return dx, dw, db
 
     @staticmethod
     def jvp(ctx, dx, dw, db):
         x, w = ctx.saved_tensors
         dy = add_tangents(None if dx is None else F.linear(dx, w), None if dw is None else F.linear(x, dw), db)
-        return dy.expand(ctx.out_shape)
+        return dy.reshape(ctx.out_shape) if dy.dim() > len(ctx.out_shape) else dy.expand(ctx.out_shape)
+
+
+def _sum_to_bias(dy, b_shape):
+    """db: dy summed down to b's shape. A 1-d input's output drops the row dim that a (1, out)
+    bias still has (torch computes (1, in) @ wᵀ + b and squeezes), so dy gets it back first."""
+    if dy.dim() < len(b_shape):
+        dy = dy.reshape((1,) * (len(b_shape) - dy.dim()) + dy.shape)
+    return dy.sum_to_size(b_shape)

@@ -114,8 +114,9 @@ class MSELossFunction(_PointwiseLoss):
 class L1LossFunction(_PointwiseLoss):
     """y = R(|x − t| ⊙ w);  weighted 'mean' = Σ (ℓ ⊙ w) / Σ w
 
-    f(d) = |d| ;  f′(d) = sign(d)   (subgradient 0 at d = 0, and 0 for NaN, as torch's abs)
-    dx = Σ→x (sign(d) ⊙ g) ;  dt = −Σ→t (sign(d) ⊙ g) ;  dw = Σ→w (∂y/∂ℓ ⊙ |d|) [− dy · y / Σ w]
+    f(d) = |d| ;  f′(d) = sgn(d)   (subgradient 0 at d = 0, and 0 for NaN, as torch's abs; for a
+    complex d, sgn(d) = d / |d| is torch's abs derivative and a real t takes the real part)
+    dx = Σ→x (sgn(d) ⊙ g) ;  dt = −Σ→t (sgn(d) ⊙ g) ;  dw = Σ→w (∂y/∂ℓ ⊙ |d|) [− dy · y / Σ w]
     Saves x, t, w (see :class:`_PointwiseLoss`).
     """
 
@@ -127,7 +128,7 @@ class L1LossFunction(_PointwiseLoss):
 
     @staticmethod
     def slope(d, p):
-        return d.sign()
+        return d.sgn()
 
 
 class SmoothL1LossFunction(_PointwiseLoss):
@@ -148,7 +149,7 @@ class SmoothL1LossFunction(_PointwiseLoss):
     @staticmethod
     def slope(d, beta):
         if beta == 0:
-            return d.sign()
+            return d.sgn()  # l1_loss's (complex d too)
         return torch.where(_outside(d, beta), d.sign(), d / beta)
 
 

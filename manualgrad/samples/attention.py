@@ -84,6 +84,11 @@ def samples(device, dtype):
     yield Sample((make(2, 2, 3, 4, **kw), make(2, 4, 4, **kw), make(1, 1, 4, 3, **kw)), name="broadcast batch")
     yield Sample(_qkv((0, 2), 3, 4, 3, kw=kw), name="empty batch")
     yield Sample(_qkv((2,), 3, 0, 3, kw=kw), name="S = 0")
+    no_keys = torch.zeros(3, 0, dtype=torch.bool, device=device)
+    yield Sample(_qkv((2,), 3, 0, 3, kw=kw), {"attn_mask": no_keys}, name="S = 0, bool mask")
+    yield Sample(_qkv((2,), 3, 0, 3, kw=kw), {"attn_mask": make(3, 0, **kw)}, name="S = 0, float mask (no grad)")
+    yield Sample(_qkv((2,), 0, 4, 3, kw=kw), {"attn_mask": make(0, 4, **kw)}, name="L = 0, float mask (no grad)")
+    yield Sample(_qkv((2,), 3, 4, 3, 0, kw=kw), {"attn_mask": make(3, 4, **kw)}, name="Ev = 0, float mask (no grad)")
     yield Sample(_qkv((2,), 3, 4, 3, kw=kw, nc=True), {"attn_mask": make(3, 4, **kw)}, name="non-contiguous")
     q, k, v = (t.transpose(0, 1) for t in _qkv((3,), 2, 2, 3, kw=kw))  # (L, B, E) → (B, L, E) strides
     yield Sample((q, k, v), {"is_causal": True}, name="transposed views")
@@ -106,3 +111,7 @@ def errors(device):
     yield ErrorSample((t(1, 4, 3, 4), t(1, 3, 5, 4), t(1, 3, 5, 6)), {"enable_gqa": True}, name="gqa heads")
     yield ErrorSample((t(3, 4), t(5, 4), t(5, 6)), {"enable_gqa": True}, name="gqa on 2-d")
     yield ErrorSample((q, k, v), {"dropout_p": 1.5}, name="dropout_p > 1")
+    as_ = lambda dtype, *ts: tuple(x.to(dtype) for x in ts)  # noqa: E731
+    yield ErrorSample(as_(torch.long, q, k, v), {"attn_mask": t(3, 5) > 0}, name="integer q, k, v with a bool mask")
+    yield ErrorSample(as_(torch.long, q, k, v), name="integer q, k, v")
+    yield ErrorSample(as_(torch.complex64, q, k, v), {"attn_mask": t(3, 5) > 0}, name="complex q, k, v, bool mask")

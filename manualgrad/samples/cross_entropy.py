@@ -53,8 +53,12 @@ def _class_index(device, dtype):
     yield Sample((x(3, C), t(3, ignored=[0, 1, 2])), {"reduction": "sum"}, name="all ignored sum")
     yield Sample((x(5, C), t(5).to(torch.uint8)), name="uint8 target")
     yield Sample((x(5, C), t(5).to(torch.uint8)), {"reduction": "none", "weight": w}, name="uint8 target none")
+    yield Sample((x(5, C), t(5, ignored=[2])), {"reduction": "elementwise_mean", "weight": w},
+                 name="elementwise_mean (deprecated 'mean') weighted")
+    yield Sample((x(0, C), t(0).to(torch.uint8)), {"reduction": "sum"}, name="uint8 target, empty batch")
     for sa, r in ((False, None), (None, False), (True, True)):
-        yield Sample((x(5, C), t(5)), {"size_average": sa, "reduce": r}, name=f"legacy size_average={sa} reduce={r}")
+        yield Sample((x(5, C), t(5)), {"size_average": sa, "reduce": r, "weight": w},
+                     name=f"legacy size_average={sa} reduce={r} weighted")
     yield Sample((x(5, C, requires_grad=False), t(5)), name="input without grad")
 
 
@@ -82,6 +86,9 @@ def ce_samples(device, dtype):
         yield Sample((x(5, C), t(5, ignored=[3])), {"label_smoothing": 0.2, "weight": w, "reduction": red},
                      name=f"smoothing + weight + ignored {red}")
     yield Sample((x(5, C), t(5)), {"label_smoothing": 1.0}, name="smoothing 1.0")
+    for red in REDUCTIONS:  # torch: ε/C = ∞ times the (empty) smoothing sum
+        yield Sample((x(0, 0), t(0)), {"label_smoothing": 0.3, "reduction": red},
+                     name=f"smoothing, no rows, no classes {red}", gradcheck=False)
     yield Sample((x(C), t()), {"label_smoothing": 0.3, "weight": w}, name="smoothing unbatched")
     yield Sample((x(2, C, 3, 2), t(2, 3, 2, ignored=[1])), {"label_smoothing": 0.3, "weight": w},
                  name="smoothing (N, C, d1, d2) weighted")
@@ -95,6 +102,12 @@ def ce_samples(device, dtype):
                      name=f"probabilities weighted smoothed {red}")
     yield Sample((x(5, C), p(5, C)), {"weight": x(C, low=0.1)}, name="probabilities, weight with grad")
     yield Sample((x(C), p(C)), {"weight": w}, name="probabilities unbatched")
+    for red in ("sum", "none"):  # torch refuses only the weighted smoothed 'mean' of a uint8 target
+        yield Sample((x(5, C), t(5).to(torch.uint8)), {"label_smoothing": 0.1, "weight": w, "reduction": red},
+                     name=f"uint8 target, weighted smoothed {red}")
+    yield Sample((x(0, C), t(0).to(torch.uint8)), {"label_smoothing": 0.1, "weight": w},
+                 name="uint8 target, weighted smoothed mean of an empty batch (nan)")
+    yield Sample((x(5, C), p(5, C)), {"reduction": "elementwise_mean"}, name="probabilities elementwise_mean")
     yield Sample((x(2, C, 3, 2), p(2, C, 3, 2)), {"label_smoothing": 0.5, "reduction": "sum"},
                  name="probabilities (N, C, d1, d2)")
     yield Sample((x(0, C), p(0, C)), name="probabilities empty mean (nan)")
@@ -171,6 +184,8 @@ def ce_errors(device):
     probs = make(3, 5, device=device, dtype=None, requires_grad=False, low=0, high=1)
     smoothing = "label_smoothing must be between 0.0 and 1.0. Got: -0.1$"
     yield ErrorSample((x, t), {"label_smoothing": 1.5}, name="label_smoothing > 1")
+    yield ErrorSample((x, t.to(torch.uint8)), {"label_smoothing": 0.1, "weight": torch.ones(5, device=device)},
+                      name="uint8 target, weighted smoothed mean (torch's gather refuses it)")
     yield ErrorSample((x, probs), {"label_smoothing": 2.0}, name="label_smoothing > 1, probabilities")
     yield ErrorSample((x, t), {"label_smoothing": -0.1}, name="label_smoothing < 0",
                       error=RuntimeError, match=smoothing)

@@ -74,6 +74,7 @@ def errors(device):
     yield ErrorSample((i([1.0], torch.float32), w), name="float indices", match=dtype_match)
     yield ErrorSample((i([True], torch.bool), w), name="bool indices", match=dtype_match)
     yield ErrorSample((i([1], torch.int16), w), name="int16 indices", match=dtype_match)
+    yield ErrorSample((i([1]), w.to(torch.complex64).requires_grad_()), name="complex weight with grad")
     yield ErrorSample((i([1]), w[0]), name="1-d weight")
     yield ErrorSample((i([1]), w.unsqueeze(0)), name="3-d weight")
     yield ErrorSample((i([1]), w), dict(padding_idx=7), name="padding_idx = num_embeddings", error=AssertionError)

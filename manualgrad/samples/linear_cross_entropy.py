@@ -27,6 +27,8 @@ def samples(device, dtype):
         yield Sample((x(), w(), t), dict(linear_bias=b(), reduction=red, options=chunks(2)), name=red)
     cw = make(6, **kw, requires_grad=False, low=0.2, high=1.0)
     yield Sample((x(), w(), t), dict(weight=cw, label_smoothing=0.1, options=chunks(3)), name="class weight, smoothing")
+    yield Sample((x(), w(), t), dict(weight=cw, options=chunks(3)), name="class weight (torch's nll_loss kernel)")
+    yield Sample((x(), w(), t), dict(weight=cw, reduction="elementwise_mean"), name="elementwise_mean (deprecated)")
     yield Sample((x(), w(), t), dict(ignore_index=2, options=chunks(3)), name="ignore_index")
     yield Sample((x(), w(), torch.full((7,), -100, device=device)), dict(options=chunks(4)),
                  name="every target ignored (NaN mean)", gradcheck=False)
@@ -57,6 +59,12 @@ def errors(device):
     yield ErrorSample((f(5), f(6, 2, 5), t[0]), name="K-dim weight, unbatched input",
                       match=own("K-dimensional loss defined by linear_weight shape (6, 2, 5) requires batched input"))
     yield ErrorSample((f(3, 5), f(6, 5), torch.tensor([0, 9, 1], device=device)), name="target out of range")
+    for dtype in (torch.long, torch.bool, torch.complex64):  # linear's error, then log_softmax's, before the target's
+        yield ErrorSample((f(3, 5).to(dtype), f(6, 5).to(dtype), t.int()), name=f"{dtype} input and weight")
+    yield ErrorSample((f(3, 5).long(), f(6, 5), t), name="integer input, float weight")
+    yield ErrorSample((f(3, 5), f(6, 5), t.to(torch.uint8)), dict(weight=f(6), label_smoothing=0.1),
+                      name="uint8 target, weighted smoothed mean (torch's gather refuses it)")
+    yield ErrorSample((f(3, 5), f(6, 5), t), dict(linear_bias=f(6).double()), name="float64 bias")
     yield ErrorSample((f(3, 5), f(6, 5), t), dict(label_smoothing=1.5), name="label_smoothing > 1")
     yield ErrorSample((f(3, 5), f(6, 5), t), dict(weight=f(5)), name="class weight shape")
     yield ErrorSample((f(3, 5), f(6, 5), torch.softmax(f(3, 6), 1)), dict(ignore_index=1),

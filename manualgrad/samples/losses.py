@@ -44,6 +44,7 @@ def _common(x, t, legacy=True, mixed=True):
     ``legacy``: the op takes size_average/reduce; ``mixed``: it accepts a target of another dtype."""
     for red in REDUCTIONS:
         yield Sample((x(4, 5), t(4, 5)), {"reduction": red}, name=f"reduction={red}")
+    yield Sample((x(4, 5), t(4, 5)), {"reduction": "elementwise_mean"}, name="elementwise_mean (deprecated 'mean')")
     yield Sample((x(), t()), name="0-d")
     yield Sample((x(), t()), {"reduction": "none"}, name="0-d none")
     yield Sample((x(0, 3), t(0, 3)), name="empty batch mean (nan)")
@@ -77,6 +78,9 @@ def _regression(op, device, dtype):
     yield Sample((x(3, 4), t(4)), name="target broadcast to input")
     if op != "huber_loss":  # torch's huber backward fails on it too (tests/test_losses.py)
         yield Sample((x(3, 4), torch.randint(-2, 3, (3, 4), device=device)), name="integer target")
+        yield Sample((torch.randint(-2, 3, (3, 4), device=device), t(3, 4)), name="integer input, float target")
+    if op in ("mse_loss", "smooth_l1_loss"):  # their kernels read a bool as 0/1 (l1_loss's `-` refuses it)
+        yield Sample((x(3, 4), torch.rand(3, 4, device=device) > 0.5), name="bool target")
     name, values = PARAM.get(op, (None, ()))
     for v in values:
         for red in REDUCTIONS:
@@ -117,6 +121,17 @@ def _regression_errors(op, device):
     t = partial(make, device=device, dtype=None, requires_grad=False)
     yield ErrorSample((t(3), t(4)), name="sizes do not broadcast")
     yield ErrorSample((t(3, 4), t(3, 4)), {"reduction": "foo"}, name="bad reduction")
+    i = lambda *s, dtype=torch.long: torch.ones(s, dtype=dtype, device=device)  # noqa: E731
+    for dtype in (torch.long, torch.uint8, torch.bool):
+        yield ErrorSample((i(3, 4, dtype=dtype), i(3, 4, dtype=dtype)), name=f"{dtype} input and target")
+    yield ErrorSample((i(3, 4, dtype=torch.int8), i(3, 4, dtype=torch.int32)), name="int8 input, int32 target")
+    if op != "l1_loss":
+        yield ErrorSample((t(3, 4).to(torch.complex64), t(3, 4)), name="complex input")
+        yield ErrorSample((t(3, 4), t(3, 4).to(torch.complex64)), name="complex target")
+    if op == "huber_loss":  # its kernel writes into the input's dtype
+        yield ErrorSample((i(3, 4), t(3, 4)), name="integer input, float target")
+        yield ErrorSample((i(3, 4, dtype=torch.bool), i(3, 4)), name="bool input, integer target")
+        yield ErrorSample((i(3, 4), i(3, 4)), {"weight": t(3, 4)}, name="weighted, integer input")
     if op == "smooth_l1_loss":
         yield ErrorSample((t(3, 4), t(3, 4)), {"beta": -1.0}, name="negative beta")
         yield ErrorSample((t(3, 4), t(3, 4)), {"beta": -1.0, "reduction": "foo"}, name="negative beta, bad reduction")
@@ -166,6 +181,9 @@ def _bce_errors(device):
     yield ErrorSample((t(4, 5) * float("nan"), t(4, 5)), name="nan input")
     yield ErrorSample((t(4, 5), t(4, 5) + 1), name="target above 1")
     yield ErrorSample((t(4, 5), t(4, 5).double()), name="target of another dtype")
+    for dtype in (torch.long, torch.uint8, torch.bool, torch.complex64):
+        yield ErrorSample((t(4, 5).to(dtype), t(4, 5).to(dtype)), name=f"{dtype} input and target")
+    yield ErrorSample((t(4, 5).long(), t(4, 5).long(), t(4, 5)), name="integer input, float weight")
     yield ErrorSample((t(4, 5), t(4, 5), t(5).requires_grad_()), name="weight requires grad")
     yield ErrorSample((t(4, 5), t(4, 5), t(3)), name="weight does not broadcast")
     yield ErrorSample((t(4, 5), t(4, 5), t(2, 4, 5)), name="weight larger than input")
@@ -207,6 +225,8 @@ def _bce_with_logits_errors(device):
     yield ErrorSample((t(4, 5), t(4, 5)), {"pos_weight": t(3)}, name="pos_weight does not broadcast")
     yield ErrorSample((t(4, 5), t(4, 5), t(3)), name="weight does not broadcast")
     yield ErrorSample((t(4, 5), torch.ones(4, 5, dtype=torch.long, device=device)), name="integer target")
+    yield ErrorSample((t(4, 5).long(), t(4, 5)), name="integer input")
+    yield ErrorSample((t(4, 5).requires_grad_(), t(4, 5).to(torch.complex64)), name="complex target, input with grad")
 
 
 REGRESSION = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")

@@ -62,6 +62,30 @@ def batch_norm(device, dtype):
                  name="input without grad")
 
 
+# torch's CPU dtype rules for (input, weight, bias): mixed means the first parameter given is not
+# of the input's dtype, which needs float32 parameters and a half/bfloat16 input
+DTYPE_ERRORS = [
+    ((torch.float64, torch.float32, torch.float32), "float64 input, float32 parameters"),
+    ((torch.float32, torch.float64, torch.float64), "float32 input, float64 parameters"),
+    ((torch.bfloat16, torch.float32, torch.bfloat16), "bfloat16 input, float32 weight, bfloat16 bias"),
+    ((torch.float64, torch.float64, torch.float32), "float64 input and weight, float32 bias"),
+    ((torch.float64, None, torch.float32), "float64 input, float32 bias only"),
+    ((torch.int64, None, None), "integer input"),
+    ((torch.int64, torch.float32, torch.float32), "integer input, float32 parameters"),
+    ((torch.int64, torch.int64, torch.int64), "integer input and parameters"),
+    ((torch.bool, None, None), "bool input"),
+    ((torch.complex64, None, None), "complex input"),
+]
+
+
+def _dtype_errors(device, call):
+    """ErrorSamples for :data:`DTYPE_ERRORS`: ``call(x, w, b)`` gives an op's (args, kwargs)."""
+    for (x_dtype, w_dtype, b_dtype), name in DTYPE_ERRORS:
+        x, w, b = (None if d is None else torch.ones(3, 4, device=device, dtype=d)[0] if i else
+                   torch.ones(3, 4, device=device, dtype=d) for i, d in enumerate((x_dtype, w_dtype, b_dtype)))
+        yield ErrorSample(*call(x, w, b), name=name)
+
+
 def batch_norm_errors(device):
     kw = dict(device=device, dtype=None)
     t = lambda *s: make(*s, **kw, requires_grad=False)  # noqa: E731
@@ -86,6 +110,9 @@ def batch_norm_errors(device):
     yield ErrorSample((t(3), *stats(), None, None, True), name="1-d input with running stats")
     yield ErrorSample((t(3), None, None, None, None, True), name="1-d input")
     yield ErrorSample((t(), None, None, None, None, True), name="0-d input")
+    yield from _dtype_errors(device, lambda x, w, b: ((x, None if w is None else w.detach(), None if w is None else
+                                                       w.detach().abs(), w, b, w is None), {}))
+    yield from _dtype_errors(device, lambda x, w, b: ((x, None, None, w, b, True), {}))
 
 
 def layer_norm(device, dtype):
@@ -115,6 +142,7 @@ def _normalized_shape_errors(t, extra=()):
 def layer_norm_errors(device):
     t = lambda *s: make(*s, device=device, dtype=None, requires_grad=False)  # noqa: E731
     yield from _normalized_shape_errors(t, [ErrorSample((t(4, 3), (3,), None, t(2)), name="bias shape")])
+    yield from _dtype_errors(device, lambda x, w, b: ((x, (4,), w, b), {}))
 
 
 def rms_norm(device, dtype):
@@ -130,6 +158,8 @@ def rms_norm(device, dtype):
 
 def rms_norm_errors(device):
     yield from _normalized_shape_errors(lambda *s: make(*s, device=device, dtype=None, requires_grad=False))
+    for dtype in (torch.int64, torch.bool, torch.uint8):  # any weight dtype is taken (a composite op)
+        yield ErrorSample((torch.ones(3, 4, device=device, dtype=dtype), (4,)), name=f"{dtype} input")
 
 
 def group_norm(device, dtype):
@@ -155,3 +185,4 @@ def group_norm_errors(device):
     yield ErrorSample((t(1, 2), 2), name="one value per group")
     yield ErrorSample((t(4, 6), 0), name="zero groups", error=ZeroDivisionError)
     yield ErrorSample((t(4, 6), -2), name="negative groups")
+    yield from _dtype_errors(device, lambda x, w, b: ((x, 2, w, b), {}))
