@@ -53,7 +53,8 @@ def embedding(
 
 def _check(input: torch.Tensor, weight: torch.Tensor, renorm: bool = False) -> None:
     """torch's checks and messages, in torch's order; then the range of the indices (an
-    ``IndexError``; with no rows and no ``renorm``, torch's index_select ``RuntimeError``)."""
+    ``IndexError``; where torch's own kernels check first, their ``RuntimeError``: no rows and
+    no ``renorm``, or no columns)."""
     if weight.dim() != 2:
         raise RuntimeError("'weight' must be 2-D")
     if input.dtype not in (torch.int64, torch.int32):
@@ -67,6 +68,10 @@ def _check(input: torch.Tensor, weight: torch.Tensor, renorm: bool = False) -> N
         raise RuntimeError("index_select(): self indexing axis dim should be positive")
     lo, hi = torch.stack(torch.aminmax(input)).tolist()  # one host sync for both bounds
     if lo < 0 or hi >= n:
+        if weight.size(1) == 0 and not (renorm and hi >= n):  # torch's 0-column gather checks itself
+            flat = input.flatten()
+            first = flat[(flat < 0) | (flat >= n)][0].item()
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={first} axis_dim={n}")
         bad = lo if lo < 0 else hi
         raise IndexError(f"index out of range in self: embedding index {bad} is outside [0, {n}), "
                          f"the {n} rows of weight")
