@@ -1,3 +1,6 @@
+import sys
+from collections import Counter
+
 import pytest
 import torch
 
@@ -40,3 +43,20 @@ def assert_module_matches(ours, theirs, x, dy):
     gb = torch.autograd.grad(b, [x, *theirs.parameters()], dy)
     for g, h in zip(ga, gb):
         torch.testing.assert_close(g, h)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The differential fuzzer's per-op case counts and disagreement classes (tests/test_fuzz.py)."""
+    runner = sys.modules.get("fuzz.runner")
+    if runner is None or not runner.tally():
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section(f"differential fuzzer ({runner.PROFILE} profile)")
+    total = Counter()
+    for name, counts in sorted(runner.tally().items()):
+        total.update(counts)
+        rest = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())
+                         if k not in ("cases", "returned", "both raise", "disagree"))
+        write(f"{name:34} {counts['cases']:6} cases: {counts['returned']:6} returned alike, "
+              f"{counts['both raise']:5} raised alike, {counts['disagree']:5} disagree" + (f" ({rest})" if rest else ""))
+    write(f"{'total':34} {total['cases']:6} cases, {total['disagree']} disagree")
