@@ -5,7 +5,8 @@ The rules: if torch raises (in forward or in backward), ours raises an exception
 ours returns. Then every output, every tensor argument after the call (in-place writes, running
 statistics, max_norm renormalisation) and the gradient of every differentiable input for one
 random upstream gradient equal torch's: dtype and shape exactly, non-finite entries at the same
-places, finite values within ``close``.
+places, finite values within ``close``; a gradient one side leaves None the other may give as
+zeros (autograd's None means zero).
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ class Case:
     inplace: bool = False
     seed: int | None = None
 
+    def precision(self) -> torch.dtype:
+        """The least precise floating dtype the op computes in: of its inputs and dtype options."""
+        dts = [getattr(torch, a.dtype) for a in (*self.args, *self.kwargs.values()) if isinstance(a, T) and a.floating]
+        dts += [v for v in self.kwargs.values() if isinstance(v, torch.dtype) and v.is_floating_point]
+        return max(dts, key=EPS.get, default=torch.float64)
+
     def __repr__(self) -> str:
         extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("inplace", "seed") if getattr(self, k))
         return f"Case({self.op!r}, {self.args!r}, {self.kwargs!r}{extra})"
@@ -65,8 +72,11 @@ def _materialize(case: Case, dtype: str | None):
             leaves.append(leaf)
         return x
 
+    def option(v):  # the float64 reference computes in float64 where a dtype option asks for less
+        return torch.float64 if dtype and isinstance(v, torch.dtype) and v.is_floating_point else one(v)
+
     args = tuple(one(a, case.inplace and i == 0) for i, a in enumerate(case.args))
-    return args, {k: one(v) for k, v in case.kwargs.items()}, tensors, leaves
+    return args, {k: option(v) for k, v in case.kwargs.items()}, tensors, leaves
 
 
 def run(fn, case: Case, dtype: str | None = None, dys: tuple | None = None, backward: bool = True) -> Side:
@@ -105,15 +115,16 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _error(got: torch.Tensor, ref: torch.Tensor, fin: torch.Tensor, scale: float) -> float:
     """max |got − ref| where ``ref`` is finite (a non-finite ``got`` there is an infinite error),
-    relative to ``scale``."""
+    over ``scale``."""
     if not fin.any():
         return 0.0
     return (got.double()[fin] - ref[fin]).abs().nan_to_num(nan=float("inf")).max().item() / scale
 
 
-def close(got: torch.Tensor, want: torch.Tensor, exact=None) -> str:
+def close(got: torch.Tensor, want: torch.Tensor, exact=None, precision=torch.float64) -> str:
     """'' when ``got`` (ours) is as good as ``want`` (torch's), else why not. ``exact()`` gives
-    torch's float64 result on the same (rounded) inputs, used below float64."""
+    torch's float64 result on the same (rounded) inputs, used where ``got`` or the computation
+    (``precision``, the least precise dtype involved) is below float64."""
     if (got.dtype, got.shape) != (want.dtype, want.shape):
         return f"dtype/shape {got.dtype}{tuple(got.shape)} vs torch {want.dtype}{tuple(want.shape)}"
     if got.numel() == 0:
@@ -130,20 +141,22 @@ def close(got: torch.Tensor, want: torch.Tensor, exact=None) -> str:
         except AssertionError as e:
             lines = str(e).strip().splitlines()
             why = lines[-2] if len(lines) > 2 else lines[0]
-    ref = exact() if exact is not None and got.dtype != torch.float64 else None
+    eps = max(EPS[got.dtype], EPS[precision])
+    ref = exact() if exact is not None and eps > EPS[torch.float64] else None
     if ref is None or ref.shape != got.shape:
         fin = w.isfinite()
         scale = max(w[fin].abs().max().item() if fin.any() else 0.0, 1e-300)
-        err, limit = _error(g, w.double(), fin, scale), (1e-10 if got.dtype == torch.float64 else 2 * FLOOR * EPS[got.dtype])
+        err, limit = _error(g, w.double(), fin, scale), (1e-10 if eps == EPS[torch.float64] else 2 * FLOOR * eps)
         return "" if pattern and err <= limit else f"scale-relative error {err:.3g} ({why})"
     ref = ref.detach().double()
     fin = ref.isfinite()
     # where the exact result is not finite, ours is torch's or the exact one
     if not (_same(g.double(), w.double()) | _same(g.double(), ref) | fin).all():
         return "non-finite entries differ from torch's and float64's"
-    scale = max(ref[fin].abs().max().item() if fin.any() else 0.0, 1e-300)
+    # relative to the largest |value|, absolute below 1 (an exact 0, where ops cancel, has no scale)
+    scale = max(ref[fin].abs().max().item() if fin.any() else 0.0, 1.0)
     ours, theirs = _error(g, ref, fin, scale), _error(w, ref, fin, scale)
-    if ours <= FACTOR * theirs + FLOOR * EPS[got.dtype]:
+    if ours <= FACTOR * theirs + FLOOR * eps:
         return ""
     return f"error vs float64 {ours:.3g}, torch's {theirs:.3g} (> {FACTOR:g}× + {FLOOR:g} eps; {why})"
 
@@ -159,10 +172,11 @@ def disagreements(ours_fn, torch_fn, case: Case) -> tuple[str, list[tuple[str, s
         if found and deviations.accepted(case, ours.error, theirs.error):
             return "deviation", []
         return "both raise" if theirs.error and ours.error else "returned", found
-    return "returned", _compare(ours, theirs, lambda: run(torch_fn, case, "float64", dys=theirs.dys or None))
+    reference = lambda: run(torch_fn, case, "float64", dys=theirs.dys or None, backward=backward)  # noqa: E731
+    return "returned", _compare(ours, theirs, reference, case.precision())
 
 
-def _compare(ours: Side, theirs: Side, reference) -> list[tuple[str, str]]:
+def _compare(ours: Side, theirs: Side, reference, precision) -> list[tuple[str, str]]:
     cache = {}
 
     def exact():
@@ -182,18 +196,20 @@ def _compare(ours: Side, theirs: Side, reference) -> list[tuple[str, str]]:
     if len(ours.outs) != len(theirs.outs):
         return [("output", f"{len(ours.outs)} outputs, torch {len(theirs.outs)}")]
     for i, (a, b) in enumerate(zip(ours.outs, theirs.outs)):
-        why = close(a, b, pick("outs", i)) if isinstance(b, torch.Tensor) else ("" if a == b else f"{a} != {b}")
+        why = close(a, b, pick("outs", i), precision) if isinstance(b, torch.Tensor) else ("" if a == b else f"{a} != {b}")
         if why:
             found.append(("output", f"output {i}: {why}"))
     for i, (a, b) in enumerate(zip(ours.tensors, theirs.tensors)):
-        why = close(a, b, pick("tensors", i))
+        why = close(a, b, pick("tensors", i), precision)
         if why:
             found.append(("mutated argument", f"tensor argument {i} after the call: {why}"))
     for i, (g, h) in enumerate(zip(ours.grads, theirs.grads)):
-        if (g is None) != (h is None):
-            found.append(("gradient missing/extra", f"grad {i}: ours {g is None and 'None'}, torch {h is None and 'None'}"))
+        if (g is None) != (h is None):  # None means zero: all zeros (or empty) on the other side agrees
+            given = g if h is None else h
+            if not bool((given.detach() == 0).all()):
+                found.append(("gradient missing/extra", f"grad {i}: {'torch' if h is None else 'ours'} gives None"))
         elif g is not None:
-            why = close(g, h, pick("grads", i))
+            why = close(g, h, pick("grads", i), precision)
             if why:
                 found.append(("gradient", f"grad {i}: {why}"))
     if len(ours.grads) != len(theirs.grads):
@@ -203,7 +219,8 @@ def _compare(ours: Side, theirs: Side, reference) -> list[tuple[str, str]]:
 
 def _errors(ours, theirs) -> list[tuple[str, str]]:
     if theirs and not ours:
-        return [("torch raises, ours returns", f"torch {theirs[1].__name__} in {theirs[0]}: {theirs[2]}")]
+        where = "torch raises" if theirs[0] == "forward" else "torch's backward raises"
+        return [(f"{where}, ours returns", f"torch {theirs[1].__name__} in {theirs[0]}: {theirs[2]}")]
     if ours and not theirs:
         return [("ours raises, torch returns", f"ours {ours[1].__name__} in {ours[0]}: {ours[2]}")]
     if ours[1] is not theirs[1]:

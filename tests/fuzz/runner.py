@@ -40,10 +40,10 @@ def tally() -> dict[str, Counter]:
 
 
 def _record(name: str, case) -> list:
-    if _LOG:
-        Path(_LOG).write_text(repr(case))
-    outcome, found = disagreements(*OPS[name].pair, case)
     counts = _TALLY.setdefault(name, Counter())
+    if _LOG:  # the parent reads the counts so far and the case, should this one crash
+        Path(_LOG).write_text(json.dumps({"case": repr(case), "tally": counts}))
+    outcome, found = disagreements(*OPS[name].pair, case)
     counts["cases"] += 1
     counts[outcome if not found else "disagree"] += 1
     for cls, detail in found:
@@ -54,12 +54,18 @@ def _record(name: str, case) -> list:
     return found
 
 
+def _examples(name: str) -> int:
+    if os.environ.get("MANUALGRAD_FUZZ_CASES"):  # a restarted child: what its predecessor left
+        return int(os.environ["MANUALGRAD_FUZZ_CASES"])
+    return max(1, round((_EXAMPLES or settings.get_profile(f"manualgrad-{PROFILE}").max_examples) * OPS[name].weight))
+
+
 def fuzz(name: str) -> None:
     """Run the profile's hypothesis search over ``name``'s cases; raise on a disagreement."""
     spec = OPS[name]
     base = settings.get_profile(f"manualgrad-{PROFILE}")
 
-    @settings(base, max_examples=max(1, round((_EXAMPLES or base.max_examples) * spec.weight)))
+    @settings(base, max_examples=_examples(name))
     @given(case=spec.cases)
     def search(case):
         found = _record(name, case)
@@ -74,28 +80,33 @@ def fuzz(name: str) -> None:
                              + "\n".join(f"[{c}] ×{_TALLY[name][c]}: {_SMALLEST[(name, c)][1]}" for c in classes))
 
 
-def fuzz_in_subprocess(name: str, tmp: Path, timeout: float) -> str:
-    """``fuzz(name)`` in a child process: '' when it passes, else its failure (a crash names the
-    case it was running). The child's tally is merged into this process's."""
-    log, counts = tmp / "case.txt", tmp / "tally.json"
-    env = dict(os.environ, MANUALGRAD_FUZZ_LOG=str(log), MANUALGRAD_FUZZ_TALLY=str(counts),
+def fuzz_in_subprocess(name: str, tmp: Path, timeout: float, restarts: int = 0) -> str:
+    """``fuzz(name)`` in a child process: '' when it passes, else its failures; a crash fails the
+    op and names the case the child was running. The child's counts are merged into this
+    process's tally. ``restarts``: after a crash, start a fresh child (random in the long
+    profile) for the cases left, this many times."""
+    log = tmp / "state.json"
+    env = dict(os.environ, MANUALGRAD_FUZZ_LOG=str(log),
                PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[2]), str(Path(__file__).parents[1]),
                                            os.environ.get("PYTHONPATH", "")]))
-    p = subprocess.run([sys.executable, "-m", "fuzz.runner", name], env=env, capture_output=True, text=True,
-                       timeout=timeout)
-    merged = _TALLY.setdefault(name, Counter())
-    if counts.exists():
-        merged.update(json.loads(counts.read_text()))
-    if p.returncode < 0:
-        case = log.read_text() if log.exists() else "?"
-        merged["crash"] += 1
-        _SMALLEST[(name, "crash")] = (0, f"signal {-p.returncode}\n    reproduce: check({case})")
-        return f"{name}: the child died of signal {-p.returncode} on\n    check({case})"
-    return "" if p.returncode == 0 else (p.stdout + p.stderr)[-6000:]
-
-
-def smallest() -> dict:
-    return dict(_SMALLEST)
+    merged, failures, left = _TALLY.setdefault(name, Counter()), [], _examples(name)
+    for _ in range(restarts + 1):
+        log.unlink(missing_ok=True)
+        p = subprocess.run([sys.executable, "-m", "fuzz.runner", name], env=dict(env, MANUALGRAD_FUZZ_CASES=str(left)),
+                           capture_output=True, text=True, timeout=timeout)
+        state = json.loads(log.read_text()) if log.exists() else {"case": "?", "tally": {}}
+        merged.update(state["tally"])
+        if p.returncode >= 0:
+            if p.returncode:
+                failures.append((p.stdout + p.stderr)[-6000:])
+            break
+        merged.update(cases=1, disagree=1, crash=1)
+        _SMALLEST[(name, "crash")] = (0, f"signal {-p.returncode}\n    reproduce: check({state['case']})")
+        failures.append(f"{name}: the child died of signal {-p.returncode} on\n    check({state['case']})")
+        left -= state["tally"].get("cases", 0) + 1
+        if left <= 0:
+            break
+    return "\n".join(failures)
 
 
 def _main(name: str) -> int:
@@ -107,8 +118,8 @@ def _main(name: str) -> int:
         traceback.print_exc()
         return 1
     finally:
-        if os.environ.get("MANUALGRAD_FUZZ_TALLY"):
-            Path(os.environ["MANUALGRAD_FUZZ_TALLY"]).write_text(json.dumps(_TALLY.get(name, {})))
+        if _LOG:
+            Path(_LOG).write_text(json.dumps({"case": None, "tally": _TALLY.get(name, {})}))
 
 
 if __name__ == "__main__":
