@@ -22,7 +22,7 @@ from .compare import disagreements
 from .ops import OPS
 
 PROFILE = os.environ.get("MANUALGRAD_FUZZ", "ci")
-CI_EXAMPLES, LONG_EXAMPLES = 30, 1600  # × 34 ops: ~1,000 cases in CI, ~52,000 in the long run
+CI_EXAMPLES, LONG_EXAMPLES = 30, 1600  # × 34 ops (weighted): ~960 drawn in CI, ~51,000 long
 _common = dict(deadline=None, print_blob=True, database=None,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 settings.register_profile("manualgrad-ci", max_examples=CI_EXAMPLES, derandomize=True, **_common)
