@@ -3,6 +3,8 @@ torch"), as predicates on a drawn case: the fuzzer accepts exactly these and not
 
 from __future__ import annotations
 
+import torch
+
 
 def _windows_of_padding_only(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> bool:
     """Does some max-pool window along one dim hold padding only (rows outside [0, size))?"""
@@ -42,8 +44,45 @@ def accepted(case, ours_error, theirs_error) -> str | None:
         slope = case.args[1] if len(case.args) > 1 else kw.get("negative_slope", kw.get("alpha", 1.0))
         if case.op in ("leaky_relu", "elu") and case.inplace and slope < 0 and ours_error[1] is RuntimeError:
             return "in-place leaky_relu/elu with a negative slope raise at the call (torch: at backward)"
-    if theirs_error and not ours_error and theirs_error[0] == "backward" and case.op == "adaptive_avg_pool2d":
-        if "non-zero size for non-batch dimensions" in theirs_error[2]:
+    if theirs_error and not ours_error and theirs_error[0] == "backward":
+        why = theirs_error[2]
+        if case.op == "adaptive_avg_pool2d" and "non-zero size for non-batch dimensions" in why:
             return "adaptive_avg_pool2d to a 0 output size has a zero gradient (torch's backward raises)"
+        if (case.op == "group_norm" and "does not have a device" in why
+                and kw.get("weight") is None and kw.get("bias") is not None):
+            return "group_norm with a bias and no weight has gradients (torch's backward raises)"
+        if case.op == "nll_loss" and "grad_input must be contiguous" in why and case.args[0].layout != "contiguous":
+            return "nll_loss on a non-contiguous input of 3+ dims has a gradient (torch's backward raises)"
+        target = case.args[1] if len(case.args) > 1 else kw.get("target")
+        if (case.op == "huber_loss" and why.startswith("Found dtype") and hasattr(target, "dtype")
+                and target.dtype != case.args[0].dtype):
+            return "huber_loss with a target of another dtype has a gradient (torch's backward raises)"
+    return None
+
+
+def accepted_gradients(case, ours, theirs, found) -> str | None:
+    """The README's reason when the gradient disagreements ``found`` (``(class, detail)``) between
+    ``ours`` and ``theirs`` (compare.Side, both returned) are a documented deliberate difference,
+    else None. Each predicate looks at the values, not only at the case, and names the gradient."""
+    grads = {d.split(":")[0] for c, d in found}
+    if any(c != "gradient" for c, _ in found):
+        return None
+    kw, x = case.kwargs, ours.tensors[0] if ours.tensors else None
+    if case.op == "batch_norm" and grads == {"grad 0"} and not kw.get("training", False):
+        var = case.args[2] if len(case.args) > 2 else kw.get("running_var")
+        if getattr(var, "layout", None) == "expanded":
+            return "batch_norm eval with an expanded (stride-0) running_var: torch's input gradient is garbage"
+    if case.op == "layer_norm" and grads == {"grad 0"} and x.dtype == torch.float64:
+        rows = x.detach().flatten(x.dim() - len(case.args[1])) if x.dim() else None
+        if rows is not None and rows.numel() and bool(((rows == rows[..., :1]).all(-1) & (rows[..., 0].abs() >= 1e30)).any()):
+            return "layer_norm on a constant row of |x| ≥ 1e30: the gradient of σ² = 0 (torch's mean rounds, σ² ≫ eps)"
+    if (case.op == "group_norm" and x.numel() == 0 and x.dim() > 2 and x.shape[0] * x.shape[1]
+            and grads <= {"grad 1", "grad 2"} and all(bool((g == 0).all()) for g in ours.grads[1:] if g is not None)):
+        return "group_norm with an empty spatial dim: dweight/dbias are 0, sums over nothing (torch's are NaN)"
+    if case.op == "elu" and grads == {"grad 0"} and x.isnan().any():
+        g, h, dy = ours.grads[0], theirs.grads[0], ours.dys[0]
+        nan = x.detach().isnan()
+        if bool(((g == h) | (g.isnan() & h.isnan()) | (nan & h.isnan() & (g == dy))).all()):
+            return "elu's gradient at a NaN input is dy at every size (torch's vectorized kernel gives NaN)"
     return None
 
