@@ -64,22 +64,24 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
     """The README's reason when the gradient disagreements ``found`` (``(class, detail)``) between
     ``ours`` and ``theirs`` (compare.Side, both returned) are a documented deliberate difference,
     else None. Each predicate looks at the values, not only at the case, and names the gradient."""
-    grads = {d.split(":")[0] for c, d in found}
-    if any(c != "gradient" for c, _ in found):
+    if not found or any(c != "gradient" for c, _ in found):
         return None
-    kw, x = case.kwargs, ours.tensors[0] if ours.tensors else None
-    if case.op == "batch_norm" and grads == {"grad 0"} and not kw.get("training", False):
+    grads = {d.split(":")[0] for _, d in found}  # 'grad i': i counts the differentiable inputs
+    kw, x = case.kwargs, ours.tensors[0]
+    if case.op == "batch_norm" and grads <= {"grad 0", "grad 1"} and not kw.get("training", False):
         var = case.args[2] if len(case.args) > 2 else kw.get("running_var")
-        if getattr(var, "layout", None) == "expanded":
-            return "batch_norm eval with an expanded (stride-0) running_var: torch's input gradient is garbage"
-    if case.op == "layer_norm" and grads == {"grad 0"} and x.dtype == torch.float64:
-        rows = x.detach().flatten(x.dim() - len(case.args[1])) if x.dim() else None
+        if getattr(var, "layout", None) == "expanded":  # input's and weight's read var (bias's does not)
+            return "batch_norm eval with an expanded (stride-0) running_var: torch's gradients are garbage"
+    if case.op == "layer_norm" and grads == {"grad 0"} and x.dtype == torch.float64 and case.args[0].grad:
+        ns = case.args[1]
+        k = len(ns) if isinstance(ns, (list, tuple)) else 1
+        rows = x.detach().flatten(x.dim() - k) if 0 < k <= x.dim() else None
         if rows is not None and rows.numel() and bool(((rows == rows[..., :1]).all(-1) & (rows[..., 0].abs() >= 1e30)).any()):
             return "layer_norm on a constant row of |x| ≥ 1e30: the gradient of σ² = 0 (torch's mean rounds, σ² ≫ eps)"
     if (case.op == "group_norm" and x.numel() == 0 and x.dim() > 2 and x.shape[0] * x.shape[1]
-            and grads <= {"grad 1", "grad 2"} and all(bool((g == 0).all()) for g in ours.grads[1:] if g is not None)):
+            and all(bool((ours.grads[int(i.split()[1])] == 0).all()) for i in grads)):
         return "group_norm with an empty spatial dim: dweight/dbias are 0, sums over nothing (torch's are NaN)"
-    if case.op == "elu" and grads == {"grad 0"} and x.isnan().any():
+    if case.op == "elu" and grads == {"grad 0"} and bool(x.isnan().any()):
         g, h, dy = ours.grads[0], theirs.grads[0], ours.dys[0]
         nan = x.detach().isnan()
         if bool(((g == h) | (g.isnan() & h.isnan()) | (nan & h.isnan() & (g == dy))).all()):
