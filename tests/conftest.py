@@ -1,11 +1,11 @@
 import json
-import os
-import subprocess
 import sys
 from collections import Counter
 
 import pytest
 import torch
+
+from child import run_python
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
@@ -55,10 +55,9 @@ def in_subprocess(module: str, function: str, payload, timeout: int = 600) -> No
     of failures; the test fails with those lines, or with the case a signal interrupted. One
     thread: kernels are chosen by shape and dtype, and OpenMP on a shared machine's busy cores
     runs small ops some 40× slower."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    code = (f"import sys, json, torch; torch.set_num_threads(1); sys.path.insert(0, {here!r}); import {module}; "
+    code = (f"import sys, json, torch; torch.set_num_threads(1); import {module}; "
             f"sys.exit(min({module}.{function}(json.loads({json.dumps(payload)!r})), 100))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    r = run_python(["-c", code], timeout)
     lines = r.stdout.splitlines()
     report = [ln for ln in lines if ln.startswith("FAIL")]
     if r.returncode < 0:

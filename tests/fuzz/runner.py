@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
+from child import run_python  # tests/child.py: conftest.in_subprocess starts its children there too
 from .compare import disagreements
 from .ops import OPS
 
@@ -86,14 +86,11 @@ def fuzz_in_subprocess(name: str, tmp: Path, timeout: float, restarts: int = 0) 
     process's tally. ``restarts``: after a crash, start a fresh child (random in the long
     profile) for the cases left, this many times."""
     log = tmp / "state.json"
-    env = dict(os.environ, MANUALGRAD_FUZZ_LOG=str(log),
-               PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[2]), str(Path(__file__).parents[1]),
-                                           os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, MANUALGRAD_FUZZ_LOG=str(log))
     merged, failures, left = _TALLY.setdefault(name, Counter()), [], _examples(name)
     for _ in range(restarts + 1):
         log.unlink(missing_ok=True)
-        p = subprocess.run([sys.executable, "-m", "fuzz.runner", name], env=dict(env, MANUALGRAD_FUZZ_CASES=str(left)),
-                           capture_output=True, text=True, timeout=timeout)
+        p = run_python(["-m", "fuzz.runner", name], timeout, env=dict(env, MANUALGRAD_FUZZ_CASES=str(left)))
         state = json.loads(log.read_text()) if log.exists() else {"case": "?", "tally": {}}
         merged.update(state["tally"])
         if p.returncode >= 0:
