@@ -213,8 +213,10 @@ def run_nonfinite_conv(configs) -> int:
 
 def test_half_conv_weight_gradient_on_non_finite_inputs_is_float64s():
     """bf16 conv1d on inf/1e30 inputs gave NaN weight gradients where float64 gives ±inf: the
-    regrouped weight-gradient convolution ran in bf16 through oneDNN's kernel (since summed in
-    float32 in weight_grad). groups 0 stands for the fuzzer's reproducer, groups 1 takes the
+    regrouped weight-gradient convolution (x as the input, dy as the kernel) ran in bf16 through
+    oneDNN, whose bf16 convolution makes NaN of an inf input (torch 2.13: bf16
+    conv1d([1, inf, 1, 1], [1, 1]) is [nan, inf, 2]; with mkldnn disabled, and in float32,
+    [inf, inf, 2]); weight_grad now sums in float32. groups 0 stands for the fuzzer's reproducer, groups 1 takes the
     im2col path, groups 2 the regrouped one."""
     in_subprocess("test_fuzz_findings", "run_nonfinite_conv",
                   [(d, g) for d in ("bfloat16", "float16") for g in (0, 1, 2)])
