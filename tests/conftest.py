@@ -1,10 +1,11 @@
 import json
-import os
-import subprocess
 import sys
+from collections import Counter
 
 import pytest
 import torch
+
+from child import run_python
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
@@ -54,12 +55,28 @@ def in_subprocess(module: str, function: str, payload, timeout: int = 600) -> No
     of failures; the test fails with those lines, or with the case a signal interrupted. One
     thread: kernels are chosen by shape and dtype, and OpenMP on a shared machine's busy cores
     runs small ops some 40× slower."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    code = (f"import sys, json, torch; torch.set_num_threads(1); sys.path.insert(0, {here!r}); import {module}; "
+    code = (f"import sys, json, torch; torch.set_num_threads(1); import {module}; "
             f"sys.exit(min({module}.{function}(json.loads({json.dumps(payload)!r})), 100))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    r = run_python(["-c", code], timeout)
     lines = r.stdout.splitlines()
     report = [ln for ln in lines if ln.startswith("FAIL")]
     if r.returncode < 0:
         report.append(f"signal {-r.returncode} in " + next((ln for ln in reversed(lines) if ln.startswith("run")), "?"))
     assert r.returncode == 0, "\n".join(report) + "\n" + r.stderr[-2000:]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The differential fuzzer's per-op case counts and disagreement classes (tests/test_fuzz.py)."""
+    runner = sys.modules.get("fuzz.runner")
+    if runner is None or not runner.tally():
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section(f"differential fuzzer ({runner.PROFILE} profile)")
+    total = Counter()
+    for name, counts in sorted(runner.tally().items()):
+        total.update(counts)
+        rest = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())
+                         if k not in ("cases", "returned", "both raise", "disagree"))
+        write(f"{name:34} {counts['cases']:6} cases: {counts['returned']:6} returned alike, "
+              f"{counts['both raise']:5} raised alike, {counts['disagree']:5} disagree" + (f" ({rest})" if rest else ""))
+    write(f"{'total':34} {total['cases']:6} cases, {total['disagree']} disagree")

@@ -151,8 +151,11 @@ def weight_grad(x, dy, w_shape, s, d, lo, groups) -> torch.Tensor:
     CPU without AMX (AMD Zen 4, where fp16 runs torch's slow kernels, not oneDNN), where
     ONEDNN_VERBOSE shows batch 4 and 8 (below 16 input channels) taking oneDNN's small-channel
     bf16 kernel (weights AcdB16a2b) and batch 16 the blocked one (aBcd16b): the split by batch
-    that the AMX failure followed. On CUDA the float32 convolution may run in TF32, which holds
-    half-precision inputs exactly and sums in float32."""
+    that the AMX failure followed. And oneDNN's bf16 convolution makes NaN of an inf input on this
+    CPU too (bf16 conv1d([1, inf, 1, 1], [1, 1]) is [nan, inf, 2]; float32's [inf, inf, 2]): x is
+    that convolution's input here, so bf16 dw was NaN where float64's is ±inf (the fuzzer's
+    find; tests/test_fuzz_findings.py). On CUDA the float32 convolution may run in TF32, which
+    holds half-precision inputs exactly and sums in float32."""
     if x.shape[0] == 0:  # empty batch: nothing to sum (a 0-channel conv is ill-defined)
         return x.new_zeros(w_shape)
     kernel = w_shape[2:]

@@ -1,0 +1,93 @@
+"""The deliberate differences from torch that README.md documents ("Deliberate differences from
+torch"), as predicates on a drawn case: the fuzzer accepts exactly these and nothing else."""
+
+from __future__ import annotations
+
+import torch
+
+
+def _windows_of_padding_only(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> bool:
+    """Does some max-pool window along one dim hold padding only (rows outside [0, size))?"""
+    span = d * (k - 1) + 1
+    n = (size + 2 * p - span + (s - 1 if ceil else 0)) // s + 1
+    if ceil and (n - 1) * s >= size + p:
+        n -= 1
+    return any(all(not 0 <= o * s - p + d * j < size for j in range(k)) for o in range(n))
+
+
+def _pair(v, default):
+    v = default if v is None else v
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def torch_backward_skipped(case) -> str | None:
+    """Why torch's backward must not run on ``case`` (it would write out of bounds), or None."""
+    if case.op != "max_pool2d":
+        return None
+    kw = case.kwargs
+    k = _pair(kw["kernel_size"], None)
+    s, p = _pair(kw.get("stride"), k), _pair(kw.get("padding"), 0)
+    d = _pair(kw.get("dilation"), 1)
+    hw = case.args[0].shape[-2:]
+    if any(_windows_of_padding_only(hw[i], k[i], s[i], p[i], d[i], kw.get("ceil_mode", False)) for i in (0, 1)):
+        return "max_pool2d windows that hold only padding get no gradient (torch's CPU backward writes out of bounds)"
+    return None
+
+
+def accepted(case, ours_error, theirs_error) -> str | None:
+    """The README's reason when ours raising or returning differently from torch on ``case`` is a
+    documented deliberate difference, else None. Errors are ``(phase, type, message)`` or None."""
+    kw = case.kwargs
+    if ours_error and not theirs_error:
+        if kw.get("label_smoothing", 0.0) < 0 and ours_error[1] is RuntimeError:
+            return "label_smoothing < 0 raises (torch checks only > 1)"
+        slope = case.args[1] if len(case.args) > 1 else kw.get("negative_slope", kw.get("alpha", 1.0))
+        if case.op in ("leaky_relu", "elu") and case.inplace and slope < 0 and ours_error[1] is RuntimeError:
+            return "in-place leaky_relu/elu with a negative slope raise at the call (torch: at backward)"
+    if theirs_error and not ours_error and theirs_error[0] == "backward":
+        why = theirs_error[2]
+        if case.op == "adaptive_avg_pool2d" and "non-zero size for non-batch dimensions" in why:
+            return "adaptive_avg_pool2d to a 0 output size has a zero gradient (torch's backward raises)"
+        if (case.op == "group_norm" and "does not have a device" in why
+                and kw.get("weight") is None and kw.get("bias") is not None):
+            return "group_norm with a bias and no weight has gradients (torch's backward raises)"
+        if case.op == "nll_loss" and "grad_input must be contiguous" in why and case.args[0].layout != "contiguous":
+            return "nll_loss on a non-contiguous input of 3+ dims has a gradient (torch's backward raises)"
+        target = case.args[1] if len(case.args) > 1 else kw.get("target")
+        if (case.op == "huber_loss" and why.startswith("Found dtype") and hasattr(target, "dtype")
+                and target.dtype != case.args[0].dtype):
+            return "huber_loss with a target of another dtype has a gradient (torch's backward raises)"
+    return None
+
+
+def accepted_gradients(case, ours, theirs, found) -> str | None:
+    """The README's reason when the gradient disagreements ``found`` (``(class, detail)``) between
+    ``ours`` and ``theirs`` (compare.Side, both returned) are a documented deliberate difference,
+    else None. Each predicate looks at the values, not only at the case, and names the gradient."""
+    if not found or any(c != "gradient" for c, _ in found):
+        return None
+    grads = {d.split(":")[0] for _, d in found}  # 'grad i': i counts the differentiable inputs
+    kw, x = case.kwargs, ours.tensors[0]
+    if case.op == "batch_norm" and grads <= {"grad 0", "grad 1"} and not kw.get("training", False):
+        var = case.args[2] if len(case.args) > 2 else kw.get("running_var")
+        if getattr(var, "layout", None) == "expanded":  # input's and weight's read var (bias's does not)
+            return "batch_norm eval with an expanded (stride-0) running_var: torch's gradients are garbage"
+    if case.op == "layer_norm" and grads == {"grad 0"} and x.dtype == torch.float64 and case.args[0].grad:
+        ns = case.args[1]
+        k = len(ns) if isinstance(ns, (list, tuple)) else 1
+        rows = x.detach().flatten(x.dim() - k) if 0 < k <= x.dim() else None
+        const = (rows == rows[..., :1]).all(-1) & (rows[..., 0].abs() >= 1e30) if rows is not None else None
+        g, h = (t.flatten(t.dim() - k) for t in (ours.grads[0], theirs.grads[0])) if rows is not None else (0, 0)
+        if (rows is not None and rows.numel() and bool(const.any())  # elsewhere the two agree
+                and torch.allclose(g[~const], h[~const], equal_nan=True)):
+            return "layer_norm on a constant row of |x| ≥ 1e30: σ² = 0 (torch's mean rounds, σ² ≫ eps)"
+    if (case.op == "group_norm" and x.numel() == 0 and x.dim() > 2 and x.shape[0] * x.shape[1]
+            and all(bool((ours.grads[int(i.split()[1])] == 0).all()) for i in grads)):
+        return "group_norm with an empty spatial dim: dweight/dbias are 0, sums over nothing (torch's are NaN)"
+    if case.op == "elu" and grads == {"grad 0"} and bool(x.isnan().any()):
+        g, h, dy = ours.grads[0], theirs.grads[0], ours.dys[0]
+        nan = x.detach().isnan()
+        if bool(((g == h) | (g.isnan() & h.isnan()) | (nan & h.isnan() & (g == dy))).all()):
+            return "elu's gradient at a NaN input is dy at every size (torch's vectorized kernel gives NaN)"
+    return None
+

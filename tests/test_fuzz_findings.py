@@ -1,0 +1,222 @@
+"""What the differential fuzzer (tests/test_fuzz.py) found where torch is wrong or raises and ours
+is right: ours' gradient pinned against a float64 composite of plain torch ops differentiated by
+autograd, or the formula by hand; each is a documented deviation (README, "Deliberate
+differences"; tests/fuzz/deviations.py), and the fuzzer accepts exactly these reproducers."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import manualgrad.functional as MF
+from conftest import in_subprocess
+from fuzz import Case, T
+from fuzz.compare import disagreements
+from fuzz.ops import OPS
+
+
+def _grads(fn, inputs, dy):
+    leaves = [t for t in inputs if isinstance(t, torch.Tensor) and t.requires_grad]
+    return torch.autograd.grad(fn(*inputs), leaves, dy)
+
+
+def _leaf(t):
+    return t.detach().clone().requires_grad_()
+
+
+def _group_norm64(x, g, w, b, eps=1e-5):
+    """group_norm as plain float64 ops: statistics over (C/g, *spatial) per sample and group."""
+    xg = x.reshape(x.shape[0], g, -1)
+    m = xg.mean(-1, keepdim=True)
+    v = ((xg - m) ** 2).mean(-1, keepdim=True)
+    y = ((xg - m) / torch.sqrt(v + eps)).reshape(x.shape)
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    return y * (1 if w is None else w.reshape(shape)) + (0 if b is None else b.reshape(shape))
+
+
+def test_group_norm_with_a_bias_and_no_weight():
+    """torch's backward raises ("tensor does not have a device"); ours equals the composite."""
+    torch.manual_seed(1)
+    x, b = torch.randn(2, 4, 3, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
+    dy = torch.randn(2, 4, 3, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="does not have a device"):
+        _grads(lambda x, b: F.group_norm(x, 2, bias=b), (_leaf(x), _leaf(b)), dy)
+    ours = _grads(lambda x, b: MF.group_norm(x, 2, bias=b), (_leaf(x), _leaf(b)), dy)
+    want = _grads(lambda x, b: _group_norm64(x, 2, None, b), (_leaf(x), _leaf(b)), dy)
+    for g, h in zip(ours, want):
+        torch.testing.assert_close(g, h)
+
+
+def test_group_norm_with_an_empty_spatial_dim_has_zero_affine_gradients():
+    """dw = Σ dy ⊙ x̂, db = Σ dy over no elements: 0, as the composite's; torch's dw is NaN."""
+    x, dy = torch.randn(2, 4, 0, dtype=torch.float64), torch.randn(2, 4, 0, dtype=torch.float64)
+    w, b = torch.randn(4, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
+    assert _grads(lambda x, w, b: F.group_norm(x, 2, w, b), (_leaf(x), _leaf(w), _leaf(b)), dy)[1].isnan().all()
+    ours = _grads(lambda x, w, b: MF.group_norm(x, 2, w, b), (_leaf(x), _leaf(w), _leaf(b)), dy)
+    want = _grads(lambda x, w, b: _group_norm64(x, 2, w, b), (_leaf(x), _leaf(w), _leaf(b)), dy)
+    assert bool((want[1] == 0).all()) and bool((want[2] == 0).all())
+    for g, h in zip(ours, want):
+        torch.testing.assert_close(g, h)
+
+
+def test_nll_loss_on_a_transposed_4d_input():
+    """torch's backward raises ("grad_input must be contiguous"); ours equals −mean(x[target])."""
+    torch.manual_seed(2)
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64).transpose(2, 3)  # (2, 3, 5, 4), not contiguous
+    t, dy = torch.randint(0, 3, (2, 5, 4)), torch.tensor(1.5, dtype=torch.float64)
+    assert not _leaf(x).is_contiguous()  # the leaf keeps x's strides
+    with pytest.raises(RuntimeError, match="grad_input must be contiguous"):
+        _grads(lambda x: F.nll_loss(x, t), (_leaf(x),), dy)
+    (ours,) = _grads(lambda x: MF.nll_loss(x, t), (_leaf(x),), dy)
+    (want,) = _grads(lambda x: -x.gather(1, t.unsqueeze(1)).mean(), (_leaf(x),), dy)
+    torch.testing.assert_close(ours, want)
+
+
+@pytest.mark.parametrize("target_dtype", [torch.float64, torch.int64], ids=str)
+def test_huber_loss_with_a_target_of_another_dtype(target_dtype):
+    """torch's forward promotes, its backward raises ("Found dtype ... but expected Float"); ours
+    equals the float64 composite, in the input's dtype."""
+    x = torch.tensor([0.25, -3.0, 1.5, 0.0])
+    t = torch.tensor([1.0, 0.0, -2.0, 0.5]).to(target_dtype)
+    dy = torch.tensor(0.75, dtype=torch.promote_types(x.dtype, target_dtype))
+    with pytest.raises(RuntimeError, match="Found dtype"):
+        _grads(lambda x: F.huber_loss(x, t), (_leaf(x),), dy)
+    (ours,) = _grads(lambda x: MF.huber_loss(x, t), (_leaf(x),), dy)
+
+    def huber64(x, delta=1.0):
+        d = x - t.double()
+        return torch.where(d.abs() < delta, 0.5 * d * d, delta * (d.abs() - 0.5 * delta)).mean()
+    (want,) = _grads(huber64, (_leaf(x.double()),), dy.double())
+    assert ours.dtype == x.dtype
+    torch.testing.assert_close(ours, want.float())
+
+
+def test_batch_norm_eval_with_an_expanded_running_var():
+    """Eval: dx = dy · w / √(var + eps), dw = Σ dy ⊙ (x − mean) / √(var + eps); torch's are
+    garbage when running_var has stride 0 (2-d input)."""
+    torch.manual_seed(3)
+    x, dy = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    w, b = torch.randn(3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    mean, var = torch.randn(3, dtype=torch.float64), torch.tensor([0.7], dtype=torch.float64).expand(3)
+    inputs = (_leaf(x), _leaf(w), _leaf(b))
+    ours = _grads(lambda x, w, b: MF.batch_norm(x, mean, var, w, b, training=False), inputs, dy)
+    want = _grads(lambda x, w, b: (x - mean) / torch.sqrt(var.contiguous() + 1e-5) * w + b, inputs, dy)
+    theirs = _grads(lambda x, w, b: F.batch_norm(x, mean, var, w, b, training=False), inputs, dy)
+    for g, h in zip(ours, want):
+        torch.testing.assert_close(g, h)
+    torch.testing.assert_close(ours[0], dy * w / (0.7 + 1e-5) ** 0.5)
+    assert not torch.allclose(theirs[0], want[0])  # the phenomenon is torch's (else drop the deviation)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_layer_norm_on_a_constant_row_of_minus_1e30(n):
+    """A constant row: x − μ = 0 exactly, σ² = 0, rstd = eps^−½, x̂ = 0, so
+    dx = rstd · (ĝ − mean(ĝ)), ĝ = dy ⊙ w (thousands here). torch's is 0: its mean of the row
+    rounds off -1e30 and the residue's σ² (≫ eps) shrinks rstd to ~1e-14."""
+    x = torch.full((2, n), -1e30, dtype=torch.float64)
+    w = torch.tensor([10.0, 20.0, -5.0][:n], dtype=torch.float64)
+    dy = torch.tensor([[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]], dtype=torch.float64)[:, :n]
+    (ours,) = _grads(lambda x: MF.layer_norm(x, (n,), w), (_leaf(x),), dy)
+    g = dy * w
+    torch.testing.assert_close(ours, (g - g.mean(-1, keepdim=True)) / 1e-5 ** 0.5)
+    assert ours.abs().max() > 1000
+    assert bool((_grads(lambda x: F.layer_norm(x, (n,), w), (_leaf(x),), dy)[0].abs() < 1e-6).all())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64], ids=str)
+def test_elu_gradient_at_nan_is_dy_at_every_size(dtype):
+    """At a NaN input ours' gradient is dy (x ≤ 0 is false: the x > 0 branch), as torch's scalar
+    loop gives it (a 2-element call); torch's vectorized loop gives NaN in a larger tensor."""
+    for n in (2, 85):
+        x, dy = torch.full((n,), float("nan"), dtype=dtype), torch.linspace(-2, 2, n, dtype=dtype)
+        (ours,) = _grads(MF.elu, (_leaf(x),), dy)
+        assert torch.equal(ours, dy)
+    assert torch.equal(_grads(F.elu, (_leaf(x[:2]),), dy[:2])[0], dy[:2])
+    assert _grads(F.elu, (_leaf(x),), dy)[0].isnan().any()
+
+
+REPRODUCERS = [
+    Case('group_norm', (T((2, 4, 3), dtype='float64'), 2), {'bias': T((4,), dtype='float64')}),
+    Case('nll_loss', (T((1, 1, 2, 2), dtype='float64', layout='transposed'),
+                      T((1, 2, 2), dtype='int64', values='index', grad=False, high=1)), {}),
+    Case('huber_loss', (T((3,), dtype='float32'), T((3,), dtype='float64')), {}),
+    Case('huber_loss', (T((3,), dtype='float32'), T((3,), dtype='int64', grad=False)), {}),
+    Case('batch_norm', (T((1, 3), dtype='float64', seed=3), T((3,), dtype='float64', seed=3, grad=False),
+                        T((3,), dtype='float64', layout='expanded', values='unit', seed=1, grad=False)),
+         {'training': False}),
+    Case('layer_norm', (T((1, 2), dtype='float64', values='special', seed=244), [2]), {}),  # [-1e30, -1e30]
+    Case('group_norm', (T((2, 4, 0), dtype='float64'), 2), {'weight': T((4,), dtype='float64')}),
+    Case('group_norm', (T((2, 4, 0), dtype='float64', grad=False), 2), {'weight': T((4,), dtype='float64')}),
+    Case('elu', (T((17, 5), dtype='float16', values='special'),), {}),
+    Case('batch_norm', (T((4, 3), dtype='float64', seed=3), T((3,), dtype='float64', seed=3, grad=False),
+                        T((3,), dtype='float64', layout='expanded', values='unit', seed=1, grad=False)),
+         {'training': False, 'weight': T((3,), dtype='float64'), 'bias': T((3,), dtype='float64')}),
+]
+# the same calls a step away from the phenomenon: the predicates must not accept a disagreement there
+NEIGHBOURS = [
+    Case('group_norm', (T((2, 4, 3), dtype='float64'), 2),
+         {'weight': T((4,), dtype='float64'), 'bias': T((4,), dtype='float64')}),
+    Case('nll_loss', (T((1, 1, 2, 2), dtype='float64'),
+                      T((1, 2, 2), dtype='int64', values='index', grad=False, high=1)), {}),
+    Case('huber_loss', (T((3,), dtype='float32'), T((3,), dtype='float32')), {}),
+    Case('batch_norm', (T((1, 3), dtype='float64', seed=3), T((3,), dtype='float64', seed=3, grad=False),
+                        T((3,), dtype='float64', values='unit', seed=1, grad=False)), {'training': False}),
+    Case('layer_norm', (T((1, 2), dtype='float64', values='special', seed=245), [2]), {}),
+    Case('group_norm', (T((2, 4, 1), dtype='float64'), 2), {'weight': T((4,), dtype='float64')}),
+    Case('elu', (T((17, 5), dtype='float16', values='kinks'),), {}),
+]
+
+
+@pytest.mark.parametrize("case", REPRODUCERS, ids=lambda c: c.op)
+def test_the_fuzzer_accepts_each_reproducer_as_a_documented_deviation(case):
+    assert disagreements(*OPS[case.op].pair, case) == ("deviation", [])
+
+
+@pytest.mark.parametrize("case", NEIGHBOURS, ids=lambda c: c.op)
+def test_the_neighbours_are_plain_agreements(case):
+    outcome, found = disagreements(*OPS[case.op].pair, case)
+    assert found == [] and outcome != "deviation"
+
+
+def run_nonfinite_conv(configs) -> int:
+    """Child process: half-precision conv1d weight gradients on ±inf/±1e30/NaN inputs against
+    float64 rounded to the dtype once (same non-finite entries, finite ones within a few ulps of the scale)."""
+    bad = 0
+    for dtype, groups in configs:
+        print("run", dtype, groups, flush=True)
+        if groups == 0:  # the fuzzer's reproducer (bf16 only: NaN where float64 gives -inf)
+            case = Case('conv1d', (T((2, 4), dtype=dtype, layout='strided', values='special'),
+                                   T((2, 2, 3), dtype=dtype, layout='strided', values='special')), {})
+            found = disagreements(*OPS["conv1d[half]"].pair, case)[1]
+            if found:
+                bad += 1
+                print("FAIL", dtype, found, flush=True)
+            continue
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(2, 2 * groups, 12, generator=gen, dtype=torch.float64)
+        # at the ends: each reaches one tap k of dw (0 or 2), the other taps stay finite
+        x[0, 0, 0], x[0, 1, 11], x[1, 0, 11] = float("inf"), float("-inf"), 1e30 if dtype == "bfloat16" else 6e4
+        x[1, 1, 0] = -1e30 if dtype == "bfloat16" else float("nan")  # 1e30: bf16's range, not fp16's
+        w = torch.randn(2 * groups, 2, 3, generator=gen, dtype=torch.float64)
+        dy = torch.randn(2, 2 * groups, 10, generator=gen, dtype=torch.float64)
+        x, w, dy = (t.to(getattr(torch, dtype)) for t in (x, w, dy))
+        (ours,) = _grads(lambda w: MF.conv1d(x, w, groups=groups), (_leaf(w),), dy)
+        (exact,) = _grads(lambda w: F.conv1d(x.double(), w, groups=groups), (_leaf(w.double()),), dy.double())
+        exact = exact.to(ours.dtype).double()  # rounded once: fp16 overflows to inf above 65504
+        fin = exact.isfinite()
+        same = (ours.double() == exact) | (ours.isnan() & exact.isnan()) | fin
+        err = ((ours.double()[fin] - exact[fin]).abs().max() / max(exact[fin].abs().max(), 1.0)).nan_to_num(nan=1.0)
+        if not same.all() or not ours[fin].isfinite().all() or err > 8 * 2.0 ** -8:
+            bad += 1
+            print("FAIL", dtype, groups, "ours", ours.tolist(), "float64", exact.tolist(), flush=True)
+    return bad
+
+
+def test_half_conv_weight_gradient_on_non_finite_inputs_is_float64s():
+    """bf16 conv1d on inf/1e30 inputs gave NaN weight gradients where float64 gives ±inf: the
+    regrouped weight-gradient convolution (x as the input, dy as the kernel) ran in bf16 through
+    oneDNN, whose bf16 convolution makes NaN of an inf input (torch 2.13: bf16
+    conv1d([1, inf, 1, 1], [1, 1]) is [nan, inf, 2]; with mkldnn disabled, and in float32,
+    [inf, inf, 2]); weight_grad now sums in float32. groups 0 stands for the fuzzer's reproducer, groups 1 takes the
+    im2col path, groups 2 the regrouped one."""
+    in_subprocess("test_fuzz_findings", "run_nonfinite_conv",
+                  [(d, g) for d in ("bfloat16", "float16") for g in (0, 1, 2)])
