@@ -40,6 +40,27 @@ def test_inplace_overwrites_and_differentiates_like_torch(op):
     torch.testing.assert_close(torch.autograd.grad(y, leaf, dy)[0], torch.autograd.grad(ref, leaf, dy)[0])
 
 
+VIEWS = {"flatten": lambda t: t.flatten(1), "slice": lambda t: t[:, :2], "transpose": lambda t: t.transpose(0, 1)}
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("op", ["relu", "leaky_relu", "elu", "silu"])
+def test_inplace_on_a_view_differentiates_through_its_base_like_torch(op, view):
+    """A user's in-place activation on a view of a non-leaf (EfficientNet's head after flatten):
+    the base and the view hold torch's values, and the gradient reaching the leaf through both
+    equals torch's."""
+    leaf = torch.randn(3, 4, 2, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 4, 2, dtype=torch.float64)
+    results = []
+    for f in (MF, F):
+        base = leaf * 1.5
+        y = getattr(f, op)(VIEWS[view](base), inplace=True)
+        loss = (base * w).sum() + y.square().sum()
+        results.append((base, y, torch.autograd.grad(loss, leaf)[0]))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)
+
+
 def test_inplace_on_a_leaf_is_refused_before_it_is_overwritten():
     x = torch.randn(3, requires_grad=True)
     before = x.detach().clone()

@@ -81,11 +81,10 @@ def _gelu_again(approximate: str):
 @autocast_policy(None, SiLUFunction)
 def silu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """input·σ(input). See :class:`~manualgrad.functions.activations.SiLUFunction`."""
-    if _out_of_place_under_transforms(inplace):
-        return input.copy_(silu(input.clone()))  # its saved x must outlive the copy
-    if inplace:
+    if inplace:  # y of a copy of x, written back: SiLU saves its x, which must outlive the write
         _check_inplace(input)
-    return SiLUFunction.apply(input, inplace)[0]
+        return input.copy_(SiLUFunction.apply(input.clone()))
+    return SiLUFunction.apply(input)
 
 
 @autocast_policy(FP32, SoftplusFunction, cpu=None)

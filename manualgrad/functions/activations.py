@@ -22,7 +22,15 @@ from ._recompute import active, restore, save_sources
 from ._precision import opmath
 from ._transform import diagonal_jvp, save_for_forward
 from .activations_smooth import (GELUFunction, SigmoidFunction, SiLUFunction, SoftplusFunction,  # noqa: F401
-                                 TanhFunction, _mark_inplace)
+                                 TanhFunction)
+
+
+def _mark_inplace(ctx, inputs):
+    """Inputs are ``(x, option..., inplace)``: an in-place forward returned x itself (its jvp
+    then writes the tangent of x in place)."""
+    ctx.inplace = inputs[-1]
+    if inputs[-1]:
+        ctx.mark_dirty(inputs[0])
 
 
 def _pass_where_positive(dy, y):
