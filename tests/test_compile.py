@@ -4,12 +4,15 @@ eager results. CI uses the aot_eager backend (traces forward and backward throug
 without a C++ compiler); `manualgrad bench --compile` runs inductor."""
 
 import copy
+import functools
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import manualgrad as mg
+import manualgrad.functional as MF
 
 
 def mlp():
@@ -73,4 +76,31 @@ def test_compiles_in_one_graph_and_matches_eager(name):
     for (n, p), q in zip(model.named_parameters(), eager.parameters()):
         torch.testing.assert_close(p.grad, q.grad, msg=lambda m: f"{n}: {m}")
     for a, b in zip(model.buffers(), eager.buffers()):  # BatchNorm's running stats too
+        torch.testing.assert_close(a, b)
+
+
+INPLACE = {"relu": lambda f, x: f.relu(x, inplace=True), "leaky_relu": lambda f, x: f.leaky_relu(x, 0.1, True),
+           "elu": lambda f, x: f.elu(x, 0.5, True), "silu": lambda f, x: f.silu(x, inplace=True),
+           "dropout": lambda f, x: f.dropout(x, 0.3, True, inplace=True)}
+
+
+def _inplace_on_a_view(op, f, leaf, w):
+    base = leaf * 1.5
+    y = INPLACE[op](f, base[:, 1:])
+    return (base * w).sum() + y.square().sum()
+
+
+@pytest.mark.parametrize("op", INPLACE)
+def test_inplace_op_on_a_view_compiles_and_differentiates_like_torch(op):
+    """``inplace=True`` (ResNet's ``ReLU(inplace=True)``) traces in one graph; value and the
+    gradient through the view's base equal eager torch's (dropout: the same mask, same seed)."""
+    leaf, w = torch.randn(4, 6, requires_grad=True), torch.randn(4, 6)
+    torch._dynamo.reset()
+    compiled = torch.compile(functools.partial(_inplace_on_a_view, op, MF), fullgraph=True, backend="aot_eager")
+    results = []
+    for fn in (compiled, functools.partial(_inplace_on_a_view, op, F)):
+        torch.manual_seed(1)
+        loss = fn(leaf, w)
+        results.append((loss, torch.autograd.grad(loss, leaf)[0]))
+    for a, b in zip(*results):
         torch.testing.assert_close(a, b)
