@@ -104,3 +104,15 @@ def test_inplace_op_on_a_view_compiles_and_differentiates_like_torch(op):
         results.append((loss, torch.autograd.grad(loss, leaf)[0]))
     for a, b in zip(*results):
         torch.testing.assert_close(a, b)
+
+
+def test_gelu_backward_compiles_once_for_every_size():
+    """The eager GELU backward runs over cache-sized chunks of x; traced, that loop would tie the
+    graph to x's size (a recompile per batch size, and a dead end in inductor's dynamic shapes)."""
+    compiled = torch.compile(lambda x: MF.gelu(x).sum(), fullgraph=True, backend="aot_eager", dynamic=True)
+    torch._dynamo.reset()
+    for rows in (700, 300):  # 2.7 and 1.2 chunks of float32
+        x = torch.randn(rows, 512, requires_grad=True)
+        with torch.compiler.set_stance("fail_on_recompile" if rows == 300 else "default"):
+            torch.testing.assert_close(torch.autograd.grad(compiled(x), x)[0],
+                                       torch.autograd.grad(F.gelu(x).sum(), x)[0])

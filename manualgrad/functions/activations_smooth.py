@@ -14,6 +14,7 @@ import torch
 
 from ._base import Function
 from ._precision import opmath
+from ._recompute import active
 from ._transform import diagonal_jvp, save_for_forward
 
 _K = math.sqrt(2.0 / math.pi)  # tanh-GELU: u = K (x + C x³)
@@ -48,8 +49,8 @@ class GELUFunction(Function):
         if ctx.approximate == "tanh":
             t = torch.tanh(_K * (x + _C * x * x * x))
             slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _K * (1 + 3 * _C * x * x)
-        elif not torch.is_grad_enabled():  # first-order backward: nothing records these ops
-            return _gelu_grad_unrecorded(x, dy), None
+        elif not torch.is_grad_enabled() and active():  # first-order, eager: nothing records these ops,
+            return _gelu_grad_unrecorded(x, dy), None   # and the chunk loop over x's size is not traced
         else:
             cdf = 0.5 * (1 + torch.erf(x * _INV_SQRT_2))
             slope = cdf + x * torch.exp(-0.5 * x * x) * _INV_SQRT_2PI

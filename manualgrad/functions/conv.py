@@ -3,6 +3,7 @@ the non-zero ``padding_mode``s of the Conv modules (reflect, replicate, circular
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -105,6 +106,8 @@ class ConvFunction(Function):
                 dw = x.new_zeros(ctx.w_shape)
             elif _im2col_applies(x, groups):
                 dw = _weight_grad_im2col(x, dy, kernel, s, d, lo)
+            elif torch.compiler.is_compiling():
+                dw = _weight_grad_per_tap(x, dy, kernel, s, d, lo, groups)
             else:
                 xt = x.unflatten(1, (groups, -1)).permute(2, 1, 0, *range(3, 3 + n)).flatten(1, 2)
                 dw = _crop(_CONV[n](xt, dy.transpose(0, 1), None, d, lo, s, groups).transpose(0, 1), kernel)
@@ -155,6 +158,24 @@ def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
         part = torch.bmm(dyf[b0:b0 + k], cols.reshape(k, rows, -1)).sum(0)  # (Cout, K·Cin)
         dw = part if dw is None else dw.add_(part)  # in place on a product of our own
     return dw.view(-1, *kernel, cin).movedim(-1, 1)
+
+
+def _weight_grad_per_tap(x, dy, kernel, s, d, lo, groups) -> torch.Tensor:
+    """dw[c, ci, k] = Σ_{b,o} dy[b, c, o] · xp[b, g·Cg + ci, o·s + k·d], one contraction per
+    kernel tap k: the entries of xp that tap k meets are the strided view xp[..., k·d :: s] (O of
+    them per dim), contracted with dy over (b, o) within each group. For torch.compile: the
+    regrouped convolution takes dy as its kernel, and inductor's convolution lowering pins a
+    kernel's shape (here the batch and output size) to constants, a recompile per batch size;
+    here every size stays symbolic, and the loop runs over the weight's kernel size."""
+    xp = F.pad(x, [p for lo_i in reversed(lo) for p in (lo_i, lo_i)]) if any(lo) else x
+    out = dy.shape[2:]
+    dyg = dy.unflatten(1, (groups, -1)).flatten(3)  # (B, G, Og, rows)
+    taps = []
+    for k in itertools.product(*map(range, kernel)):
+        window = (slice(ki * di, ki * di + si * (oi - 1) + 1, si) for ki, di, si, oi in zip(k, d, s, out))
+        xk = xp[(slice(None), slice(None), *window)].unflatten(1, (groups, -1)).flatten(3)  # (B, G, Cg, rows)
+        taps.append(torch.einsum("bgor,bgcr->goc", dyg, xk))
+    return torch.stack(taps, -1).flatten(0, 1).unflatten(-1, tuple(kernel))  # (G·Og, Cg, *kernel)
 
 
 def _crop(t: torch.Tensor, size) -> torch.Tensor:
