@@ -21,5 +21,5 @@ def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace:
         return input.copy_(dropout(input, p, training))
     if inplace:
         _check_inplace(input)
-    keep = torch.empty_like(input, dtype=torch.bool).bernoulli_(1 - p)
+    keep = torch.empty_like(input, dtype=torch.bool).bernoulli_(1 - p).to(input.dtype)
     return DropoutFunction.apply(input, keep, float(p), inplace)

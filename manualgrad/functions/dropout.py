@@ -34,29 +34,25 @@ class DropoutFunction(Function):
 
     dx = dy ⊙ m / (1 − p)
     jvp: dy = dx ⊙ m / (1 − p)
-    m comes in as a bool input, drawn by ``functional.dropout`` from the stream torch's CPU
-    kernel draws it from (``bernoulli_(1 − p)``; into a bool tensor, the same draws at a quarter
-    of the bytes written), so a seeded run matches ``F.dropout`` there, and the Function has one
-    output (autograd allows no more where x, modified in place, is a view). Saves only m, packed
-    to one bit per element (1/32 of a float32 input, 1/8 of the bool mask torch keeps); x itself
-    is not needed. With ``inplace`` x is overwritten and returned, as ``F.dropout(inplace=True)``.
+    m comes in as an input (0/1 in x's dtype), drawn by ``functional.dropout`` from the stream
+    torch's CPU kernel draws it from (``bernoulli_(1 − p)``; into a bool tensor, the same draws at
+    a quarter of the bytes written), so a seeded run matches ``F.dropout`` there, and the Function
+    has one output (autograd allows no more where x, modified in place, is a view). Saves only m,
+    packed to one bit per element (1/32 of a float32 input, 1/8 of the bool mask torch keeps); x
+    itself is not needed. With ``inplace`` x is overwritten and returned, as ``F.dropout(inplace=True)``.
     """
 
     @staticmethod
-    def forward(x, keep, p, inplace):
-        noise = keep.to(x.dtype)
-        if p == 1:
-            noise.zero_()
-        else:
-            noise.div_(1 - p)
-        return x.mul_(noise) if inplace else x * noise
+    def forward(x, m, p, inplace):
+        scale = m / (1 - p) if p < 1 else torch.zeros_like(m)  # m / (1 − p) first, as torch rounds it
+        return x.mul_(scale) if inplace else x * scale
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, keep, p, inplace = inputs
+        x, m, p, inplace = inputs
         if inplace:
             ctx.mark_dirty(x)
-        packed = pack_bits(keep)
+        packed = pack_bits(m)
         ctx.save_for_backward(packed)
         save_for_forward(ctx, packed)
         ctx.p, ctx.inplace = p, inplace
