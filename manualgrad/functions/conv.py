@@ -166,7 +166,9 @@ def _weight_grad_per_tap(x, dy, kernel, s, d, lo, groups) -> torch.Tensor:
     them per dim), contracted with dy over (b, o) within each group. For torch.compile: the
     regrouped convolution takes dy as its kernel, and inductor's convolution lowering pins a
     kernel's shape (here the batch and output size) to constants, a recompile per batch size;
-    here every size stays symbolic, and the loop runs over the weight's kernel size."""
+    here every size stays symbolic, and the loop runs over the weight's kernel size. The price
+    with static shapes (inductor, CPU, 32→32 channels 3×3 on 128×32×32): conv forward + backward
+    601 ms against 485 ms with the regrouped convolution."""
     xp = F.pad(x, [p for lo_i in reversed(lo) for p in (lo_i, lo_i)]) if any(lo) else x
     out = dy.shape[2:]
     dyg = dy.unflatten(1, (groups, -1)).flatten(3)  # (B, G, Og, rows)
