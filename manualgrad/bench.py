@@ -144,6 +144,8 @@ def _peak(step, device) -> float:
 
 
 def run_case(case: Case, device: torch.device, repeat: int = 20, compile_: bool = False, warmup: int = 3) -> Row:
+    if compile_:  # the steppers of every case share one code object: without a reset its Dynamo cache fills
+        torch._dynamo.reset()  # up (recompile_limit 8, 2 sides × 5 cases) and one case's sizes turn the next dynamic
     torch.manual_seed(0)
     ref = case.build().to(device=device, dtype=case.dtype)
     ours = copy.deepcopy(ref)

@@ -40,6 +40,27 @@ def test_inplace_overwrites_and_differentiates_like_torch(op):
     torch.testing.assert_close(torch.autograd.grad(y, leaf, dy)[0], torch.autograd.grad(ref, leaf, dy)[0])
 
 
+VIEWS = {"flatten": lambda t: t.flatten(1), "slice": lambda t: t[:, :2], "transpose": lambda t: t.transpose(0, 1)}
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("op", ["relu", "leaky_relu", "elu", "silu"])
+def test_inplace_on_a_view_differentiates_through_its_base_like_torch(op, view):
+    """A user's in-place activation on a view of a non-leaf (EfficientNet's head after flatten):
+    the base and the view hold torch's values, and the gradient reaching the leaf through both
+    equals torch's."""
+    leaf = torch.randn(3, 4, 2, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 4, 2, dtype=torch.float64)
+    results = []
+    for f in (MF, F):
+        base = leaf * 1.5
+        y = getattr(f, op)(VIEWS[view](base), inplace=True)
+        loss = (base * w).sum() + y.square().sum()
+        results.append((base, y, torch.autograd.grad(loss, leaf)[0]))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)
+
+
 def test_inplace_on_a_leaf_is_refused_before_it_is_overwritten():
     x = torch.randn(3, requires_grad=True)
     before = x.detach().clone()
@@ -157,3 +178,32 @@ def test_gelu_gradient_over_several_cache_chunks_equals_torch(dtype, layout):
     theirs = torch.autograd.grad(F.gelu(x), x, dy)[0]
     torch.testing.assert_close(ours, theirs, equal_nan=True)
     assert ours.stride() == theirs.stride()
+
+
+SWEEP = [("relu", {}), ("relu", {"inplace": True}), ("leaky_relu", {}), ("leaky_relu", {"inplace": True}),
+         ("elu", {}), ("elu", {"inplace": True}), ("gelu", {}), ("gelu", {"approximate": "tanh"}), ("silu", {}),
+         ("silu", {"inplace": True}), ("softplus", {}), ("sigmoid", {}), ("tanh", {}), ("softmax", {"dim": 1}),
+         ("log_softmax", {"dim": 1}), ("softmax", {"dim": 1, "dtype": torch.float64})]
+
+
+def _outcome(fn, x, kwargs):
+    try:
+        return fn(x.clone(), **kwargs)
+    except Exception as e:  # noqa: BLE001 -- the exception itself is the outcome compared
+        return type(e), str(e)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8, torch.bool, torch.float16, torch.bfloat16,
+                                   torch.complex64], ids=str)
+def test_every_dtype_is_accepted_or_refused_like_torch(dtype):
+    """Integer, bool, half and complex inputs: where torch raises we raise the same exception type
+    and message; where torch returns, the same dtype and values."""
+    x = torch.randn(3, 4, dtype=torch.complex64) if dtype.is_complex else (torch.randn(3, 4) * 3).to(dtype)
+    for op, kwargs in SWEEP:
+        ours = _outcome(getattr(MF, op), x, kwargs)
+        theirs = _outcome(getattr(torch, op) if op in ("sigmoid", "tanh") else getattr(F, op), x, kwargs)
+        if isinstance(theirs, tuple):
+            assert ours == theirs, f"{op} {kwargs}"
+        else:
+            assert isinstance(ours, torch.Tensor), f"{op} {kwargs}: {ours}"
+            torch.testing.assert_close(ours, theirs, equal_nan=True, msg=lambda m: f"{op} {kwargs}: {m}")

@@ -73,3 +73,13 @@ def test_every_bench_model_swaps_completely():
 def test_linear_cross_entropy_bench_row_on_small_sizes():
     row = bench.run_linear_cross_entropy(torch.device("cpu"), n=64, h=16, v=500, dtype=torch.float32, repeat=2)
     assert row.case.startswith("linear_cross_entropy") and row.saved_ratio < 0.5 and row.manual_ms > 0
+
+
+def test_compiled_cases_in_a_row_each_start_from_a_fresh_dynamo(monkeypatch):
+    """`bench --compile` runs every case's step through one code object: were Dynamo not reset per
+    case, its cache of it would fill at the fifth case (recompile_limit 8, two sides per case)."""
+    compile_ = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: compile_(fn, backend="eager", **kw))
+    for i in range(5):
+        case = bench.Case(f"mlp {i}", lambda i=i: bench._mlp([8, 8 + i, 3]), bench._classes((4, 8), 3))
+        assert bench.run_case(case, torch.device("cpu"), repeat=2, compile_=True, warmup=1).compiled

@@ -1,15 +1,21 @@
 """torch.compile: models of manualgrad modules trace in one graph (fullgraph=True, no graph
 breaks per torch._dynamo.explain) and the compiled forward and hand-derived backward give the
-eager results. CI uses the aot_eager backend (traces forward and backward through our Functions
-without a C++ compiler); `manualgrad bench --compile` runs inductor."""
+eager results, with the aot_eager backend (traces forward and backward through our Functions
+without a C++ compiler), and with inductor for a small twin of every `manualgrad bench` model,
+compiled once for dynamic batch sizes (on 2 cores about 1-3 minutes of C++ compilation, most of
+this file's time)."""
 
 import copy
+import functools
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import manualgrad as mg
+from manualgrad import bench
+import manualgrad.functional as MF
 
 
 def mlp():
@@ -74,3 +80,111 @@ def test_compiles_in_one_graph_and_matches_eager(name):
         torch.testing.assert_close(p.grad, q.grad, msg=lambda m: f"{n}: {m}")
     for a, b in zip(model.buffers(), eager.buffers()):  # BatchNorm's running stats too
         torch.testing.assert_close(a, b)
+
+
+INPLACE = {"relu": lambda f, x: f.relu(x, inplace=True), "leaky_relu": lambda f, x: f.leaky_relu(x, 0.1, True),
+           "elu": lambda f, x: f.elu(x, 0.5, True), "silu": lambda f, x: f.silu(x, inplace=True),
+           "dropout": lambda f, x: f.dropout(x, 0.3, True, inplace=True)}
+
+
+def _inplace_on_a_view(op, f, leaf, w):
+    base = leaf * 1.5
+    y = INPLACE[op](f, base[:, 1:])
+    return (base * w).sum() + y.square().sum()
+
+
+@pytest.mark.parametrize("op", INPLACE)
+def test_inplace_op_on_a_view_compiles_and_differentiates_like_torch(op):
+    """``inplace=True`` (ResNet's ``ReLU(inplace=True)``) traces in one graph; value and the
+    gradient through the view's base equal eager torch's (dropout: the same mask, same seed)."""
+    leaf, w = torch.randn(4, 6, requires_grad=True), torch.randn(4, 6)
+    torch._dynamo.reset()
+    compiled = torch.compile(functools.partial(_inplace_on_a_view, op, MF), fullgraph=True, backend="aot_eager")
+    results = []
+    for fn in (compiled, functools.partial(_inplace_on_a_view, op, F)):
+        torch.manual_seed(1)
+        loss = fn(leaf, w)
+        results.append((loss, torch.autograd.grad(loss, leaf)[0]))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)
+
+
+def test_gelu_backward_compiles_once_for_every_size():
+    """The eager GELU backward runs over cache-sized chunks of x; traced, that loop would tie the
+    graph to x's size (a recompile per batch size, and a dead end in inductor's dynamic shapes)."""
+    compiled = torch.compile(lambda x: MF.gelu(x).sum(), fullgraph=True, backend="aot_eager", dynamic=True)
+    torch._dynamo.reset()
+    for rows in (700, 300):  # 2.7 and 1.2 chunks of float32
+        x = torch.randn(rows, 512, requires_grad=True)
+        with torch.compiler.set_stance("fail_on_recompile" if rows == 300 else "default"):
+            torch.testing.assert_close(torch.autograd.grad(compiled(x), x)[0],
+                                       torch.autograd.grad(F.gelu(x).sum(), x)[0])
+
+
+class _BasicBlock(nn.Module):
+    """torchvision's ResNet BasicBlock: conv-bn-relu(inplace)-conv-bn, + x, relu(inplace)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))) + x)
+
+
+def resnet():
+    """The bench's conv-bn-relu ResNet in miniature, with torchvision's in-place ReLUs."""
+    return nn.Sequential(_BasicBlock(4), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 4))
+
+
+# name -> (the small model, (batch, size) -> (input, its dynamic dims)); size: tokens per sequence
+INDUCTOR = {"mlp": (lambda: nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 16), nn.GELU(), nn.Linear(16, 4)),
+                    lambda b, s: (torch.randn(b, 12), (0,))),  # the bench's ReLU and GELU MLPs in one
+            "resnet": (resnet, lambda b, s: (torch.randn(b, 4, 8, 8), (0,))),  # inductor pins a conv's image size
+            "transformer": (lambda: bench._Encoder(vocab=30, d=16, heads=2, classes=4),
+                            lambda b, s: (torch.randint(0, 30, (b, s)), (0, 1)))}
+BENCH_TWINS = {"mlp 784-1024-1024-10 b512": "mlp", "mlp 64-128-10 b64": "mlp", "gelu mlp 784-1024-1024-10 b512": "mlp",
+               "conv-bn-relu resnet 3x32x32 b128": "resnet", "transformer block d256 L128 b32": "transformer",
+               "bf16 mlp 4x8192 b8192": "mlp"}  # the bf16 one runs on CUDA only (.ci/gpu)
+
+
+def test_every_bench_case_has_an_inductor_twin():
+    assert set(BENCH_TWINS) == {c.name for c in bench.CASES}
+
+
+@pytest.mark.parametrize("name", INDUCTOR)
+def test_inductor_training_step_equals_eager_at_two_batch_sizes(name):
+    """Inductor, fullgraph: loss, every parameter gradient and BatchNorm's running stats equal
+    eager manualgrad's, compiled once with dynamic batch (and sequence) dims and run at two
+    batch sizes. Dropout draws torch's stream (fallback_random), as eager does."""
+    build, data = INDUCTOR[name]
+    torch.manual_seed(0)
+    model = build()
+    assert not mg.swap(model).skipped
+    eager, loss_fn = copy.deepcopy(model), mg.nn.CrossEntropyLoss()
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda a, b: loss_fn(model(a), b), fullgraph=True, backend="inductor")
+    for step, (b, s) in enumerate([(4, 8), (6, 10)]):
+        x, dims = data(b, s)
+        y = torch.randint(0, 4, (b,))
+        for m in (model, eager):
+            m.zero_grad(set_to_none=True)
+        if step == 0:
+            for d in dims:
+                torch._dynamo.mark_dynamic(x, d)
+            torch._dynamo.mark_dynamic(y, 0)
+        torch.manual_seed(step)
+        with torch._inductor.config.patch(fallback_random=True), \
+                torch.compiler.set_stance("fail_on_recompile" if step else "default"):
+            got = compiled(x, y)
+        got.backward()
+        torch.manual_seed(step)
+        want = loss_fn(eager(x), y)
+        want.backward()
+        torch.testing.assert_close(got, want, msg=lambda m: f"batch {b}: {m}")
+        for (n, p), q in zip(model.named_parameters(), eager.parameters()):
+            torch.testing.assert_close(p.grad, q.grad, msg=lambda m: f"batch {b}, {n}: {m}")
+        for a, c in zip(model.buffers(), eager.buffers()):
+            torch.testing.assert_close(a, c)

@@ -145,7 +145,7 @@ IM2COL = [  # groups 1: the eager CPU weight gradient goes through im2col matmul
 def test_im2col_weight_gradient_and_its_double_backward_equal_torch(dims, kwargs):
     """Batch 5, chunked so that the last chunk is partial; the double backward of dw (towards x
     and dy) against torch's too."""
-    import manualgrad.functions.conv as conv
+    import manualgrad.functions.conv_weight as conv
     torch.manual_seed(0)
     conv_fn, mconv = (F.conv1d, MF.conv1d) if dims == 1 else (F.conv2d, MF.conv2d)
     x = torch.randn(5, 16, *(9,) * dims, dtype=D, requires_grad=True)
@@ -165,6 +165,29 @@ def test_im2col_weight_gradient_and_its_double_backward_equal_torch(dims, kwargs
         torch.testing.assert_close(a, b)
 
 
+PER_TAP = [  # (dims, groups, stride, padding, dilation)
+    (1, 1, (2,), (3,), (2,)), (2, 2, (1, 1), (1, 1), (1, 1)), (2, 1, (2, 1), (0, 2), (1, 3)),
+    (3, 3, (1, 2, 1), (1, 0, 1), (2, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("dims,groups,stride,padding,dilation", PER_TAP, ids=[str(c) for c in PER_TAP])
+def test_per_tap_weight_gradient_and_its_double_backward_equal_torch(dims, groups, stride, padding, dilation):
+    """The weight gradient torch.compile traces (one contraction per kernel tap, every size
+    symbolic) equals torch's, and so does its derivative towards x and dy."""
+    import manualgrad.functions.conv_weight as conv
+    conv_fn = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
+    x = torch.randn(3, 6, *(7,) * dims, dtype=D, requires_grad=True)
+    w = torch.randn(2 * groups, 6 // groups, *(3,) * dims, dtype=D, requires_grad=True)
+    dy = torch.randn_like(conv_fn(x, w, None, stride, padding, dilation, groups)).requires_grad_()
+    v = torch.randn_like(w)
+    ours = conv._weight_grad_per_tap(x, dy, w.shape[2:], stride, dilation, padding, groups)
+    (theirs,) = torch.autograd.grad(conv_fn(x, w, None, stride, padding, dilation, groups), w, dy, create_graph=True)
+    torch.testing.assert_close(ours, theirs)
+    for a, b in zip(torch.autograd.grad((ours * v).sum(), (x, dy)), torch.autograd.grad((theirs * v).sum(), (x, dy))):
+        torch.testing.assert_close(a, b)
+
+
 @pytest.mark.parametrize("im2col", [True, False], ids=["im2col", "regrouped"])
 @pytest.mark.parametrize("cin,groups,channels_last", [(1, 1, False), (3, 1, False), (4, 2, False), (3, 1, True)])
 def test_weight_gradient_has_the_weights_layout(cin, groups, channels_last, im2col, monkeypatch):
@@ -173,7 +196,7 @@ def test_weight_gradient_has_the_weights_layout(cin, groups, channels_last, im2c
     x = torch.randn(2, cin, 6, 6, requires_grad=True)
     w = torch.randn(4, cin // groups, 3, 3)
     w = (w.to(memory_format=torch.channels_last) if channels_last else w).requires_grad_()
-    import manualgrad.functions.conv as conv
+    import manualgrad.functions.conv_weight as conv
     if not im2col:  # the regrouped convolution (grouped convs, torch.compile, torch.func take it)
         monkeypatch.setattr(conv, "_im2col_applies", lambda x, groups: False)
     y = MF.conv2d(x, w, None, 1, 1, 1, groups)
@@ -196,7 +219,7 @@ EXPANDED = {  # (x, w, dy) makers: stride-0 dims
 def test_expanded_inputs_and_weights_equal_torch(case, im2col, monkeypatch):
     """A weight with stride-0 dims (a leaf made by expand, or a non-leaf expand of a smaller
     parameter) gets torch's contiguous dw: w's own strides would put many elements in one place."""
-    import manualgrad.functions.conv as conv
+    import manualgrad.functions.conv_weight as conv
     if not im2col:
         monkeypatch.setattr(conv, "_im2col_applies", lambda x, groups: False)
     make_x, make_w, make_dy = EXPANDED[case]

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import manualgrad.functional as MF
-import manualgrad.functions.conv as conv
+import manualgrad.functions.conv_weight as conv
 import manualgrad.nn as mnn
 from manualgrad import ops, verify
 from conftest import DEVICES, in_subprocess

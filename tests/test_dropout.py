@@ -55,6 +55,24 @@ def test_inplace_overwrites_input_and_differentiates():
     assert torch.equal(g, (y != 0).to(g.dtype) * 2)
 
 
+@pytest.mark.parametrize("view", ["flatten", "slice"])
+def test_inplace_on_a_view_differentiates_through_its_base_like_torch(view):
+    """EfficientNet's classifier: ``Dropout(0.2, inplace=True)`` right after ``flatten``; same
+    mask as torch under the same seed, the base and the gradient reaching the leaf equal torch's."""
+    leaf = torch.randn(4, 3, 2, requires_grad=True)
+    w = torch.randn(4, 3, 2)
+    results = []
+    for f in (MF, F):
+        base = leaf * 1.5
+        x = base.flatten(1) if view == "flatten" else base[:, 1:]
+        torch.manual_seed(3)
+        y = f.dropout(x, 0.2, True, inplace=True)
+        loss = (base * w).sum() + y.square().sum()
+        results.append((base, y, torch.autograd.grad(loss, leaf)[0]))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)
+
+
 def test_module_twin():
     ours, theirs = mnn.Dropout(0.25), torch.nn.Dropout(0.25)
     assert repr(ours) == repr(theirs) and ours.state_dict() == theirs.state_dict() == {}

@@ -10,7 +10,7 @@ from ..functions.activations import (ELUFunction, GELUFunction, LeakyReLUFunctio
 from ..functions._recompute import active, chain, recipe, tag
 from ..functions.softmax import LogSoftmaxFunction, SoftmaxFunction
 from ._autocast import FP32, autocast_policy
-from ._util import _check_inplace, _out_of_place_under_transforms
+from ._util import _check_inplace, _out_of_place_then_copied
 
 
 def _refuse_negative_inplace(input, value, what):
@@ -25,7 +25,7 @@ def _refuse_negative_inplace(input, value, what):
 @autocast_policy(None, ReLUFunction)
 def relu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """max(input, 0). See :class:`~manualgrad.functions.activations.ReLUFunction`."""
-    if _out_of_place_under_transforms(inplace):
+    if _out_of_place_then_copied(inplace):
         return input.copy_(relu(input))
     if inplace:
         _check_inplace(input)
@@ -49,7 +49,7 @@ def leaky_relu(input: torch.Tensor, negative_slope: float = 0.01, inplace: bool 
     if inplace:
         _check_inplace(input)
         _refuse_negative_inplace(input, negative_slope, "leakyReLu")
-    if _out_of_place_under_transforms(inplace):
+    if _out_of_place_then_copied(inplace):
         return input.copy_(leaky_relu(input, negative_slope))
     return LeakyReLUFunction.apply(input, negative_slope, inplace)
 
@@ -60,7 +60,7 @@ def elu(input: torch.Tensor, alpha: float = 1.0, inplace: bool = False) -> torch
     if inplace:
         _check_inplace(input)
         _refuse_negative_inplace(input, alpha, "elu")
-    if _out_of_place_under_transforms(inplace):
+    if _out_of_place_then_copied(inplace):
         return input.copy_(elu(input.clone(), alpha))  # its saved x must outlive the copy
     return ELUFunction.apply(input, alpha, inplace)
 
@@ -81,11 +81,10 @@ def _gelu_again(approximate: str):
 @autocast_policy(None, SiLUFunction)
 def silu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """input·σ(input). See :class:`~manualgrad.functions.activations.SiLUFunction`."""
-    if _out_of_place_under_transforms(inplace):
-        return input.copy_(silu(input.clone()))  # its saved x must outlive the copy
-    if inplace:
+    if inplace:  # y of a copy of x, written back: SiLU saves its x, which must outlive the write
         _check_inplace(input)
-    return SiLUFunction.apply(input, inplace)[0]
+        return input.copy_(SiLUFunction.apply(input.clone()))
+    return SiLUFunction.apply(input)
 
 
 @autocast_policy(FP32, SoftplusFunction, cpu=None)

@@ -6,7 +6,7 @@ import torch
 
 from ..functions.dropout import DropoutFunction
 from ._autocast import autocast_policy
-from ._util import _check_inplace, _out_of_place_under_transforms
+from ._util import _check_inplace, _out_of_place_then_copied
 
 
 @autocast_policy(None, DropoutFunction)
@@ -17,8 +17,9 @@ def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0 or input.numel() == 0:
         return input  # as torch: nothing to drop, the input itself comes back
-    if _out_of_place_under_transforms(inplace):
+    if _out_of_place_then_copied(inplace):
         return input.copy_(dropout(input, p, training))
     if inplace:
         _check_inplace(input)
-    return DropoutFunction.apply(input, float(p), inplace)[0]
+    keep = torch.empty_like(input, dtype=torch.bool).bernoulli_(1 - p).to(input.dtype)
+    return DropoutFunction.apply(input, keep, float(p), inplace)

@@ -25,10 +25,13 @@ def _check_inplace(input: torch.Tensor) -> None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 
-def _out_of_place_under_transforms(inplace: bool) -> bool:
-    """torch.func cannot run a Function that marks its input dirty and saves its output: under a
-    transform an ``inplace=True`` op runs out of place and is copied into the input."""
-    return inplace and transforms_active()
+def _out_of_place_then_copied(inplace: bool) -> bool:
+    """Under torch.func or torch.compile an ``inplace=True`` op runs out of place and is copied
+    into the input: torch.func cannot run a Function that marks its input dirty and saves its
+    output, and torch.compile (2.13) traces a dirty input only where forward returns that very
+    object, and AOT autograd then fails on a dirty view with a second tensor input (dropout's
+    mask). Compiled code is functionalized anyway: the in-place op becomes such a copy."""
+    return inplace and (transforms_active() or torch.compiler.is_compiling())
 
 
 def _refuse_grad(op: str, **constants) -> None:

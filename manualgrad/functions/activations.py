@@ -5,7 +5,8 @@ re-exported here).
 Each Function takes ``(x, *options)`` and returns y of x's shape. relu saves its output (as
 torch, which the next layer usually keeps alive anyway), leaky_relu the 1-byte mask x > 0, elu
 its input, so that those outputs stay free to be modified in place, as torch's are.
-``inplace=True`` overwrites x and marks it dirty, as torch's in-place variants do.
+``inplace=True`` overwrites x and marks it dirty, as torch's in-place variants do. The forwards
+are torch's own kernels: the same values, and the same errors for integer, bool and complex x.
 Gradients are selected with ``torch.where`` (not a multiply by a 0/1 mask), so a NaN in dy does
 not leak through a zero derivative, as in torch (ReLU multiplies first on CPU and falls back to
 the select when the product is not finite: ``_pass_where_positive``).
@@ -22,7 +23,15 @@ from ._recompute import active, restore, save_sources
 from ._precision import opmath
 from ._transform import diagonal_jvp, save_for_forward
 from .activations_smooth import (GELUFunction, SigmoidFunction, SiLUFunction, SoftplusFunction,  # noqa: F401
-                                 TanhFunction, _mark_inplace)
+                                 TanhFunction)
+
+
+def _mark_inplace(ctx, inputs):
+    """Inputs are ``(x, option..., inplace)``: an in-place forward returned x itself (its jvp
+    then writes the tangent of x in place)."""
+    ctx.inplace = inputs[-1]
+    if inputs[-1]:
+        ctx.mark_dirty(inputs[0])
 
 
 def _pass_where_positive(dy, y):
@@ -54,7 +63,7 @@ class ReLUFunction(Function):
 
     @staticmethod
     def forward(x, inplace):
-        return x.clamp_min_(0) if inplace else x.clamp_min(0)
+        return torch.relu_(x) if inplace else torch.relu(x)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -86,9 +95,7 @@ class LeakyReLUFunction(Function):
 
     @staticmethod
     def forward(x, s, inplace):
-        if inplace:
-            return x.copy_(torch.where(x > 0, x, x * s))
-        return torch.where(x > 0, x, x * s)
+        return torch.nn.functional.leaky_relu(x, s, inplace)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -121,8 +128,7 @@ class ELUFunction(Function):
 
     @staticmethod
     def forward(x, alpha, inplace):
-        y = torch.where(x > 0, x, torch.expm1(x) * alpha)
-        return x.copy_(y) if inplace else y
+        return torch.nn.functional.elu(x, alpha, inplace)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -14,19 +14,13 @@ import torch
 
 from ._base import Function
 from ._precision import opmath
-from ._transform import diagonal_jvp, save_for_forward, tangent
+from ._recompute import active
+from ._transform import diagonal_jvp, save_for_forward
 
 _K = math.sqrt(2.0 / math.pi)  # tanh-GELU: u = K (x + C x³)
 _C = 0.044715
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-def _mark_inplace(ctx, inputs):
-    """Inputs are ``(x, option..., inplace)``: an in-place forward returned x itself (its jvp
-    then writes the tangent of x in place)."""
-    ctx.inplace = inputs[-1]
-    if inputs[-1]:
-        ctx.mark_dirty(inputs[0])
 
 
 class GELUFunction(Function):
@@ -55,8 +49,8 @@ class GELUFunction(Function):
         if ctx.approximate == "tanh":
             t = torch.tanh(_K * (x + _C * x * x * x))
             slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _K * (1 + 3 * _C * x * x)
-        elif not torch.is_grad_enabled():  # first-order backward: nothing records these ops
-            return _gelu_grad_unrecorded(x, dy), None
+        elif not torch.is_grad_enabled() and active():  # first-order, eager: nothing records these ops,
+            return _gelu_grad_unrecorded(x, dy), None   # and the chunk loop over x's size is not traced
         else:
             cdf = 0.5 * (1 + torch.erf(x * _INV_SQRT_2))
             slope = cdf + x * torch.exp(-0.5 * x * x) * _INV_SQRT_2PI
@@ -94,52 +88,33 @@ def _gelu_grad_unrecorded(x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
 
 
 class SiLUFunction(Function):
-    """y = x σ(x);  also returns s = σ(x) as a second output
+    """y = x σ(x)
 
-    dx = dy·σ(x)(1 + x(1 − σ(x))) = dy·(s + y(1 − s))   [+ ds·s(1 − s) for the s output]
-    jvp: dy = dx·(s + y(1 − s)),  ds = dx·s(1 − s)   (both diagonal: the backward on dx)
-    Out of place saves x, as torch, and recomputes s and y (in float32 for half/bfloat16), so
-    the output stays free to be modified in place. In place saves y and s, both outputs (x
-    itself is gone), and double backward flows through them.
+    dx = dy·σ(x)(1 + x(1 − σ(x))) = dy·(s + y(1 − s)),  s = σ(x)
+    jvp: dy = dx·(s + y(1 − s))
+    Saves x, as torch, and recomputes s and y (in float32 for half/bfloat16), so the output stays
+    free to be modified in place. ``silu(inplace=True)`` runs this on a copy of x and writes y
+    back into x (``functional/_activations.py``): torch's in-place silu saves such a copy too.
     """
 
     @staticmethod
-    def forward(x, inplace):
-        s = torch.sigmoid(x)
-        return (x.mul_(s) if inplace else x * s), s
+    def forward(x):
+        return torch.nn.functional.silu(x)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _mark_inplace(ctx, inputs)
-        ctx.set_materialize_grads(False)
-        x, inplace = inputs
-        ctx.from_input = not inplace
-        ctx.save_for_backward(*((x,) if ctx.from_input else output))
-        save_for_forward(ctx, *((x,) if ctx.from_input else output))
+        ctx.save_for_backward(inputs[0])
+        save_for_forward(ctx, inputs[0])
 
     @staticmethod
     @opmath
-    def backward(ctx, dy, ds):
-        y, s = _silu_saved(ctx)
-        dx = None if dy is None else dy * (s + y * (1 - s))
-        if ds is not None:
-            dx = ds * s * (1 - s) + (0 if dx is None else dx)
-        return dx, None
-
-    @staticmethod
-    def jvp(ctx, dx, _):
-        y, s = _silu_saved(ctx)
-        ds = dx * s * (1 - s)
-        return tangent(ctx, dx, dx * (s + y * (1 - s))), ds
-
-
-def _silu_saved(ctx):
-    """(y, s) of SiLU: saved, or recomputed from the saved x (read in float32 by opmath)."""
-    if ctx.from_input:
+    def backward(ctx, dy):
         (x,) = ctx.saved_tensors
         s = torch.sigmoid(x)
-        return x * s, s
-    return ctx.saved_tensors
+        y = x * s
+        return dy * (s + y * (1 - s))
+
+    jvp = classmethod(diagonal_jvp)
 
 
 class SoftplusFunction(Function):

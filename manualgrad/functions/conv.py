@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from ._base import Function, owned
 from ._recompute import active, restore, save_sources
+from .conv_weight import crop, weight_grad
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -117,7 +118,7 @@ class ConvFunction(Function):
         if need_x:
             out_pad = [P - ((O - 1) * si - 2 * p + di * (k - 1) + 1)
                        for P, O, si, p, di, k in zip(padded, dy.shape[2:], s, lo, d, kernel)]
-            dx = _crop(_CONV_T[n](dy, w, None, s, lo, out_pad, groups, d), size)
+            dx = crop(_CONV_T[n](dy, w, None, s, lo, out_pad, groups, d), size)
             dx = dx.contiguous(memory_format=ctx.layout)  # torch's layout (also: 'same' cropped a view)
             dx = dx if batched else dx.squeeze(0)
         if need_w:
@@ -132,109 +133,12 @@ class ConvFunction(Function):
         return dx, dw, db, None, None, None, None, None
 
 
-_ACC = {torch.float16: torch.float32, torch.bfloat16: torch.float32}  # dw's sums in half precision
-_COLS = 1 << 19  # floats per chunk (2 MiB in float32: cache-sized chunks measured fastest)
-
-
-def weight_grad(x, dy, w_shape, s, d, lo, groups) -> torch.Tensor:
-    """dw[c, ci, k] = Σ_{b,o} dy[b, c, o] · xp[b, g·Cg + ci, k·d + o·s] (the class docstring), x
-    padded by 'same''s extra zero; summed in float32 (float64 for float64) and rounded once.
-
-    Eager CPU, groups 1: :func:`_weight_grad_im2col`. Otherwise the regrouped convolution
-    (:func:`_weight_grad_regrouped`); in half precision on float32 copies of x and dy, a chunk
-    of the batch at a time on eager CPU (whole on CUDA and when traced). Half precision never
-    runs that convolution in its own dtype: its kernel is as large as the image and its input
-    channels are the batch, a shape torch's own backward never gives a half kernel (torch calls
-    the dedicated weight-gradient kernels), and half kernels get it wrong: bf16 dw off by ~110 %
-    at batch 4 and 8 (3→8 channels, 16×16, padding 1) on a CPU with AMX, and an fp16 crash in
-    conv1d with groups 3, stride 3, dilation 3, padding 1. Neither reproduces on an avx512_bf16
-    CPU without AMX (AMD Zen 4, where fp16 runs torch's slow kernels, not oneDNN), where
-    ONEDNN_VERBOSE shows batch 4 and 8 (below 16 input channels) taking oneDNN's small-channel
-    bf16 kernel (weights AcdB16a2b) and batch 16 the blocked one (aBcd16b): the split by batch
-    that the AMX failure followed. And oneDNN's bf16 convolution makes NaN of an inf input on this
-    CPU too (bf16 conv1d([1, inf, 1, 1], [1, 1]) is [nan, inf, 2]; float32's [inf, inf, 2]): x is
-    that convolution's input here, so bf16 dw was NaN where float64's is ±inf (the fuzzer's
-    find; tests/test_fuzz_findings.py). On CUDA the float32 convolution may run in TF32, which
-    holds half-precision inputs exactly and sums in float32."""
-    if x.shape[0] == 0:  # empty batch: nothing to sum (a 0-channel conv is ill-defined)
-        return x.new_zeros(w_shape)
-    kernel = w_shape[2:]
-    if _im2col_applies(x, groups):
-        return _weight_grad_im2col(x, dy, kernel, s, d, lo)
-    acc = _ACC.get(x.dtype)
-    if acc is None:
-        return _weight_grad_regrouped(x, dy, kernel, s, d, lo, groups)
-    step = x.shape[0]
-    if x.device.type == "cpu" and active():
-        step = max(1, _COLS // max(1, x[0].numel() + dy[0].numel()))
-    dw = None
-    for b0 in range(0, x.shape[0], step):
-        part = _weight_grad_regrouped(x[b0:b0 + step].to(acc), dy[b0:b0 + step].to(acc), kernel, s, d, lo, groups)
-        dw = part if dw is None else dw + part
-    return dw.to(x.dtype)
-
-
-def _im2col_applies(x: torch.Tensor, groups: int) -> bool:
-    """Eager CPU, groups 1 (see :func:`_weight_grad_im2col`)."""
-    return groups == 1 and x.device.type == "cpu" and active()
-
-
-def _weight_grad_regrouped(x, dy, kernel, s, d, lo, groups) -> torch.Tensor:
-    """dw as a convolution of x with dy as the kernel (the class docstring), in x's dtype."""
-    n = x.dim() - 2
-    xt = x.unflatten(1, (groups, -1)).permute(2, 1, 0, *range(3, 3 + n)).flatten(1, 2)
-    return _crop(_CONV[n](xt, dy.transpose(0, 1), None, d, lo, s, groups).transpose(0, 1), kernel)
-
-
-def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
-    """dw[c, ci, k] = Σ_{b,o} dy[b, c, o] · xp[b, ci, o·s + k·d] (groups 1) as matmuls over
-    chunks of the batch: xp channels-last, its windows an ``as_strided`` view (b, o, k, ci),
-    copied chunk by chunk into (rows, K·Cin) columns per sample, and dy @ columns (a bmm over the
-    samples of the chunk) summed over the samples and the chunks. Half precision: each chunk of
-    xp and dy is copied in float32 and dw is summed in float32, rounded once at the end
-    (summing in half would round at every chunk).
-    On CPU this is 1.6-3× faster than the regrouped convolution (a kernel as large as the image,
-    which the conv kernels handle poorly: 3→32, 32→32, 32→64, 64→64 channels, 3×3, batch 128) and
-    never holds more than one chunk of columns. Grouped convolutions keep the regrouped
-    convolution; so do torch.compile and torch.func, which trace it. With 2 threads the bench's
-    ResNet step is 1.58× torch's with this path against 1.81× with the regrouped convolution,
-    and with the cores oversubscribed (a busy process beside it) 1.83× against 1.86×
-    (interleaved steps, medians)."""
-    acc = _ACC.get(x.dtype, x.dtype)
-    xp = x.movedim(1, -1)  # (B, *P, Cin): padded and made contiguous in one copy
-    xp = F.pad(xp, [0, 0, *(p for lo_i in reversed(lo) for p in (lo_i, lo_i))]) if any(lo) else xp.contiguous()
-    out_size, cin = dy.shape[2:], xp.shape[-1]
-    strides = xp.stride()
-    window = (*out_size, *kernel, cin)
-    spatial = strides[1:-1]
-    window_strides = (*(si * st for si, st in zip(s, spatial)), *(di * st for di, st in zip(d, spatial)), 1)
-    rows = math.prod(out_size)
-    dyf = dy.flatten(2)  # (B, Cout, rows): a view of a contiguous dy
-    chunk = max(1, _COLS // max(1, rows * math.prod(kernel) * cin))
-    dw = None
-    for b0 in range(0, x.shape[0], chunk):
-        xc = xp[b0:b0 + chunk].to(acc)  # half precision: the chunk in float32 (a view otherwise)
-        k = xc.shape[0]
-        cols = xc.as_strided((k, *window), (strides[0], *window_strides), xc.storage_offset())
-        part = torch.bmm(dyf[b0:b0 + k].to(acc), cols.reshape(k, rows, -1)).sum(0)  # (Cout, K·Cin)
-        dw = part if dw is None else dw.add_(part)  # in place on a product of our own
-    return dw.view(-1, *kernel, cin).movedim(-1, 1).to(x.dtype)
-
-
 def _in_layout(dw: torch.Tensor, stride) -> torch.Tensor:
     """dw with w's strides where w is dense (contiguous, channels_last or any permutation);
     contiguous otherwise (an expanded w: stride 0, many elements in one place), as torch's."""
     dims = sorted((st, size) for st, size in zip(stride, dw.shape) if size != 1)
     dense = all(st == math.prod(size for _, size in dims[:i]) for i, (st, _) in enumerate(dims))
     return dw.new_empty_strided(dw.shape, stride).copy_(dw) if dense else dw.contiguous()
-
-
-def _crop(t: torch.Tensor, size) -> torch.Tensor:
-    """The leading ``size`` entries of ``t``'s trailing dims."""
-    for dim, m in enumerate(size, start=t.dim() - len(size)):
-        if t.shape[dim] != m:
-            t = t.narrow(dim, 0, m)
-    return t
 
 
 class PadFunction(Function):

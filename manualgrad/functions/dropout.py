@@ -30,46 +30,40 @@ def unpack_bits(packed: torch.Tensor, shape: torch.Size, dtype: torch.dtype = to
 
 
 class DropoutFunction(Function):
-    """y = x ⊙ m / (1 − p),   m_i ~ Bernoulli(1 − p)   (p = 1: y = x ⊙ 0)
+    """y = x ⊙ m / (1 − p),   m_i ~ Bernoulli(1 − p) the keep-mask   (p = 1: y = x ⊙ 0)
 
     dx = dy ⊙ m / (1 − p)
     jvp: dy = dx ⊙ m / (1 − p)
-    Saves only the keep-mask m, packed to one bit per element (1/32 of a float32 input, 1/8 of
-    the bool mask torch keeps); x itself is not needed. The mask is drawn from the stream torch's
-    CPU kernel draws it from (``bernoulli_(1 − p)``; into a bool tensor, the same draws at a
-    quarter of the bytes written, 1.4× faster), so a seeded run matches ``F.dropout`` there.
-    With ``inplace`` x is overwritten and returned, as ``F.dropout(inplace=True)``.
+    m comes in as an input (0/1 in x's dtype), drawn by ``functional.dropout`` from the stream
+    torch's CPU kernel draws it from (``bernoulli_(1 − p)``; into a bool tensor, the same draws at
+    a quarter of the bytes written), so a seeded run matches ``F.dropout`` there, and the Function
+    has one output (autograd allows no more where x, modified in place, is a view). Saves only m,
+    packed to one bit per element (1/32 of a float32 input, 1/8 of the bool mask torch keeps); x
+    itself is not needed. With ``inplace`` x is overwritten and returned, as ``F.dropout(inplace=True)``.
     """
 
     @staticmethod
-    def forward(x, p, inplace):
-        noise = torch.empty_like(x, dtype=torch.bool).bernoulli_(1 - p).to(x.dtype)
-        packed = pack_bits(noise)
-        if p == 1:
-            noise.zero_()
-        else:
-            noise.div_(1 - p)
-        y = x.mul_(noise) if inplace else x * noise
-        return y, packed
+    def forward(x, m, p, inplace):
+        scale = m / (1 - p) if p < 1 else torch.zeros_like(m)  # m / (1 − p) first, as torch rounds it
+        return x.mul_(scale) if inplace else x * scale
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, p, inplace = inputs
-        y, packed = output
+        x, m, p, inplace = inputs
         if inplace:
             ctx.mark_dirty(x)
-        ctx.mark_non_differentiable(packed)
+        packed = pack_bits(m)
         ctx.save_for_backward(packed)
         save_for_forward(ctx, packed)
         ctx.p, ctx.inplace = p, inplace
 
     @staticmethod
-    def backward(ctx, dy, _dpacked):
-        return dy * _scale(ctx, dy), None, None
+    def backward(ctx, dy):
+        return dy * _scale(ctx, dy), None, None, None
 
     @staticmethod
     def jvp(ctx, dx, *_):
-        return tangent(ctx, dx, dx * _scale(ctx, dx)), None
+        return tangent(ctx, dx, dx * _scale(ctx, dx))
 
 
 def _scale(ctx, like: torch.Tensor) -> torch.Tensor:

@@ -29,15 +29,16 @@ def _common(device, dtype, kwargs):
     yield Sample((_special(device, dtype),), dict(kwargs), name="inf/nan", gradcheck=False)
 
 
-def _elementwise(options, inplace=False):
+def _elementwise(options, inplace=False, inplace_node=True):
     """A sample generator over ``_common`` shapes for each options dict, plus an in-place run
-    with the first (non-negative slope) options."""
+    with the first (non-negative slope) options; ``inplace_node=False`` where that run ends in
+    the copy back into x (silu: its Function runs on a copy of x), not in the op's Function."""
     def samples(device, dtype):
         for kwargs in options:
             yield from _common(device, dtype, kwargs)
         if inplace:
             yield Sample((make(3, 4, device=device, dtype=dtype),), dict(options[0], inplace=True),
-                         name="inplace", clone_input=True)
+                         name="inplace", clone_input=True, node=inplace_node)
     return samples
 
 
@@ -45,7 +46,7 @@ relu = _elementwise([{}], inplace=True)
 leaky_relu = _elementwise([{}, {"negative_slope": 0.2}, {"negative_slope": -0.3}], inplace=True)
 elu = _elementwise([{}, {"alpha": 0.5}, {"alpha": -0.7}], inplace=True)
 gelu = _elementwise([{}, {"approximate": "none"}, {"approximate": "tanh"}])
-silu = _elementwise([{}], inplace=True)
+silu = _elementwise([{}], inplace=True, inplace_node=False)
 softplus = _elementwise([{}, {"beta": 2.0}, {"beta": 0.5, "threshold": 1.0}])
 sigmoid = _elementwise([{}])
 tanh = _elementwise([{}])
