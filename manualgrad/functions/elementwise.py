@@ -32,7 +32,10 @@ class ExpFunction(Function):
     dx = dy·y
     Saves y."""
 
-    forward = staticmethod(torch.exp)
+    @staticmethod
+    def forward(x):
+        return torch.exp(x)
+
     setup_context = staticmethod(_save_output)
 
     @staticmethod
@@ -49,7 +52,10 @@ class Expm1Function(Function):
     dx = dy·(y + 1)
     Saves y."""
 
-    forward = staticmethod(torch.expm1)
+    @staticmethod
+    def forward(x):
+        return torch.expm1(x)
+
     setup_context = staticmethod(_save_output)
 
     @staticmethod
@@ -66,7 +72,10 @@ class LogFunction(Function):
     dx = dy / x   (x = 0: ±inf, as torch)
     Saves x."""
 
-    forward = staticmethod(torch.log)
+    @staticmethod
+    def forward(x):
+        return torch.log(x)
+
     setup_context = staticmethod(_save_input)
 
     @staticmethod
@@ -83,7 +92,10 @@ class Log1pFunction(Function):
     dx = dy / (1 + x)
     Saves x."""
 
-    forward = staticmethod(torch.log1p)
+    @staticmethod
+    def forward(x):
+        return torch.log1p(x)
+
     setup_context = staticmethod(_save_input)
 
     @staticmethod
@@ -100,7 +112,10 @@ class SqrtFunction(Function):
     dx = dy / (2y)   (x = 0: inf)
     Saves y."""
 
-    forward = staticmethod(torch.sqrt)
+    @staticmethod
+    def forward(x):
+        return torch.sqrt(x)
+
     setup_context = staticmethod(_save_output)
 
     @staticmethod
@@ -117,7 +132,10 @@ class RsqrtFunction(Function):
     dx = −½·dy·y³
     Saves y."""
 
-    forward = staticmethod(torch.rsqrt)
+    @staticmethod
+    def forward(x):
+        return torch.rsqrt(x)
+
     setup_context = staticmethod(_save_output)
 
     @staticmethod
@@ -134,7 +152,10 @@ class ReciprocalFunction(Function):
     dx = −dy·y²
     Saves y."""
 
-    forward = staticmethod(torch.reciprocal)
+    @staticmethod
+    def forward(x):
+        return torch.reciprocal(x)
+
     setup_context = staticmethod(_save_output)
 
     @staticmethod
@@ -151,7 +172,10 @@ class SinFunction(Function):
     dx = dy·cos x
     Saves x."""
 
-    forward = staticmethod(torch.sin)
+    @staticmethod
+    def forward(x):
+        return torch.sin(x)
+
     setup_context = staticmethod(_save_input)
 
     @staticmethod
@@ -168,7 +192,10 @@ class CosFunction(Function):
     dx = −dy·sin x
     Saves x."""
 
-    forward = staticmethod(torch.cos)
+    @staticmethod
+    def forward(x):
+        return torch.cos(x)
+
     setup_context = staticmethod(_save_input)
 
     @staticmethod
@@ -185,7 +212,10 @@ class AbsFunction(Function):
     dx = dy·sgn x   (subgradient at x = 0: 0, as torch)
     Saves x."""
 
-    forward = staticmethod(torch.abs)
+    @staticmethod
+    def forward(x):
+        return torch.abs(x)
+
     setup_context = staticmethod(_save_input)
 
     @staticmethod

@@ -155,7 +155,10 @@ class MinimumFunction(Function):
     Saves a and b.
     """
 
-    forward = staticmethod(torch.minimum)
+    @staticmethod
+    def forward(a, b):
+        return torch.minimum(a, b)
+
     setup_context = MaximumFunction.setup_context
 
     @staticmethod
@@ -183,7 +186,10 @@ class WhereFunction(Function):
     Saves cond only.
     """
 
-    forward = staticmethod(torch.where)
+    @staticmethod
+    def forward(cond, a, b):
+        return torch.where(cond, a, b)
+
 
     @staticmethod
     def setup_context(ctx, inputs, output):
