@@ -13,3 +13,9 @@ from .checking import CheckResult, check
 __version__ = "0.1.0"
 __all__ = ["functional", "nn", "optim", "check", "CheckResult", "swap", "revert", "SwapReport",
            "memory_report", "MemoryReport", "__version__"]
+
+# ---- BEGIN math primitives ----
+from . import math  # noqa: E402  torch-named primitives with hand-derived backwards (mg.math.matmul, ...)
+
+__all__ += ["math"]
+# ---- END math primitives ----

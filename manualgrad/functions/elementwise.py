@@ -4,7 +4,9 @@ pow, clamp, minimum/maximum and where, are in ``elementwise_binary.py``).
 
 Each Function takes ``(x,)`` and returns y = f(x) in torch's result dtype (an integer x gives a
 floating y, as torch's). dx = dy·f′(x), f′ written with what is saved: the output where f′ is a
-function of it (exp, expm1, sqrt, rsqrt, reciprocal, as torch saves), the input otherwise.
+function of it (exp, expm1, sqrt, rsqrt, reciprocal, as torch saves), the input otherwise. They
+differ only in f, that formula and what it reads, so :func:`_elementwise` builds each from those
+three; the docstring of each is its derivation. jvp: dy = f′(x)·dx (the backward applied to dx).
 Half/bfloat16 backward runs in float32 and rounds once (``opmath``).
 """
 
@@ -27,201 +29,41 @@ def _save_input(ctx, inputs, output):
     save_for_forward(ctx, inputs[0])
 
 
-class ExpFunction(Function):
-    """y = eˣ
-    dx = dy·y
-    Saves y."""
+def _elementwise(name: str, f, grad, saves: str, doc: str) -> type:
+    """The Function ``name``: y = f(x), dx = grad(dy, s) with s the saved x or y (``saves``)."""
 
-    @staticmethod
     def forward(x):
-        return torch.exp(x)
+        return f(x)
 
-    setup_context = staticmethod(_save_output)
-
-    @staticmethod
-    @opmath
     def backward(ctx, dy):
-        (y,) = ctx.saved_tensors
-        return dy * y
+        (saved,) = ctx.saved_tensors
+        return grad(dy, saved)
 
-    jvp = classmethod(diagonal_jvp)
-
-
-class Expm1Function(Function):
-    """y = eˣ − 1
-    dx = dy·(y + 1)
-    Saves y."""
-
-    @staticmethod
-    def forward(x):
-        return torch.expm1(x)
-
-    setup_context = staticmethod(_save_output)
-
-    @staticmethod
-    @opmath
-    def backward(ctx, dy):
-        (y,) = ctx.saved_tensors
-        return dy * (y + 1)
-
-    jvp = classmethod(diagonal_jvp)
+    setup = {"x": _save_input, "y": _save_output}[saves]
+    return type(name, (Function,), {
+        "__doc__": f"{doc}\n    Saves {saves}.", "__module__": __name__, "__qualname__": name,
+        "forward": staticmethod(forward), "setup_context": staticmethod(setup),
+        "backward": staticmethod(opmath(backward)), "jvp": classmethod(diagonal_jvp)})
 
 
-class LogFunction(Function):
-    """y = ln x
-    dx = dy / x   (x = 0: ±inf, as torch)
-    Saves x."""
-
-    @staticmethod
-    def forward(x):
-        return torch.log(x)
-
-    setup_context = staticmethod(_save_input)
-
-    @staticmethod
-    @opmath
-    def backward(ctx, dy):
-        (x,) = ctx.saved_tensors
-        return dy / x
-
-    jvp = classmethod(diagonal_jvp)
-
-
-class Log1pFunction(Function):
-    """y = ln(1 + x)
-    dx = dy / (1 + x)
-    Saves x."""
-
-    @staticmethod
-    def forward(x):
-        return torch.log1p(x)
-
-    setup_context = staticmethod(_save_input)
-
-    @staticmethod
-    @opmath
-    def backward(ctx, dy):
-        (x,) = ctx.saved_tensors
-        return dy / (x + 1)
-
-    jvp = classmethod(diagonal_jvp)
-
-
-class SqrtFunction(Function):
-    """y = √x
-    dx = dy / (2y)   (x = 0: inf)
-    Saves y."""
-
-    @staticmethod
-    def forward(x):
-        return torch.sqrt(x)
-
-    setup_context = staticmethod(_save_output)
-
-    @staticmethod
-    @opmath
-    def backward(ctx, dy):
-        (y,) = ctx.saved_tensors
-        return dy / (2 * y)
-
-    jvp = classmethod(diagonal_jvp)
-
-
-class RsqrtFunction(Function):
-    """y = x^−½
-    dx = −½·dy·y³
-    Saves y."""
-
-    @staticmethod
-    def forward(x):
-        return torch.rsqrt(x)
-
-    setup_context = staticmethod(_save_output)
-
-    @staticmethod
-    @opmath
-    def backward(ctx, dy):
-        (y,) = ctx.saved_tensors
-        return -0.5 * dy * y.pow(3)
-
-    jvp = classmethod(diagonal_jvp)
-
-
-class ReciprocalFunction(Function):
-    """y = 1/x
-    dx = −dy·y²
-    Saves y."""
-
-    @staticmethod
-    def forward(x):
-        return torch.reciprocal(x)
-
-    setup_context = staticmethod(_save_output)
-
-    @staticmethod
-    @opmath
-    def backward(ctx, dy):
-        (y,) = ctx.saved_tensors
-        return -dy * (y * y)
-
-    jvp = classmethod(diagonal_jvp)
-
-
-class SinFunction(Function):
-    """y = sin x
-    dx = dy·cos x
-    Saves x."""
-
-    @staticmethod
-    def forward(x):
-        return torch.sin(x)
-
-    setup_context = staticmethod(_save_input)
-
-    @staticmethod
-    @opmath
-    def backward(ctx, dy):
-        (x,) = ctx.saved_tensors
-        return dy * torch.cos(x)
-
-    jvp = classmethod(diagonal_jvp)
-
-
-class CosFunction(Function):
-    """y = cos x
-    dx = −dy·sin x
-    Saves x."""
-
-    @staticmethod
-    def forward(x):
-        return torch.cos(x)
-
-    setup_context = staticmethod(_save_input)
-
-    @staticmethod
-    @opmath
-    def backward(ctx, dy):
-        (x,) = ctx.saved_tensors
-        return -dy * torch.sin(x)
-
-    jvp = classmethod(diagonal_jvp)
-
-
-class AbsFunction(Function):
-    """y = |x|
-    dx = dy·sgn x   (subgradient at x = 0: 0, as torch)
-    Saves x."""
-
-    @staticmethod
-    def forward(x):
-        return torch.abs(x)
-
-    setup_context = staticmethod(_save_input)
-
-    @staticmethod
-    @opmath
-    def backward(ctx, dy):
-        (x,) = ctx.saved_tensors
-        return dy * torch.sgn(x)
-
-    jvp = classmethod(diagonal_jvp)
+ExpFunction = _elementwise("ExpFunction", torch.exp, lambda dy, y: dy * y, "y", """y = eˣ
+    dx = dy·y""")
+Expm1Function = _elementwise("Expm1Function", torch.expm1, lambda dy, y: dy * (y + 1), "y", """y = eˣ − 1
+    dx = dy·(y + 1)""")
+LogFunction = _elementwise("LogFunction", torch.log, lambda dy, x: dy / x, "x", """y = ln x
+    dx = dy / x   (x = 0: ±inf, as torch)""")
+Log1pFunction = _elementwise("Log1pFunction", torch.log1p, lambda dy, x: dy / (x + 1), "x", """y = ln(1 + x)
+    dx = dy / (1 + x)""")
+SqrtFunction = _elementwise("SqrtFunction", torch.sqrt, lambda dy, y: dy / (2 * y), "y", """y = √x
+    dx = dy / (2y)   (x = 0: inf)""")
+RsqrtFunction = _elementwise("RsqrtFunction", torch.rsqrt, lambda dy, y: -0.5 * dy * y.pow(3), "y", """y = x^−½
+    dx = −½·dy·y³""")
+ReciprocalFunction = _elementwise("ReciprocalFunction", torch.reciprocal, lambda dy, y: -dy * (y * y), "y",
+                                  """y = 1/x
+    dx = −dy·y²""")
+SinFunction = _elementwise("SinFunction", torch.sin, lambda dy, x: dy * torch.cos(x), "x", """y = sin x
+    dx = dy·cos x""")
+CosFunction = _elementwise("CosFunction", torch.cos, lambda dy, x: -dy * torch.sin(x), "x", """y = cos x
+    dx = −dy·sin x""")
+AbsFunction = _elementwise("AbsFunction", torch.abs, lambda dy, x: dy * torch.sgn(x), "x", """y = |x|
+    dx = dy·sgn x   (subgradient at x = 0: 0, as torch)""")

@@ -25,6 +25,16 @@ def _meta(t):
     return (t.shape, t.dtype) if isinstance(t, torch.Tensor) else None
 
 
+def _setup(ctx, operands, *saved):
+    """Keep each operand's (shape, dtype) for :func:`_to_input` and save ``saved``."""
+    ctx.metas = [_meta(t) for t in operands]
+    ctx.save_for_backward(*saved)
+
+
+def _save_operands(ctx, inputs, output):
+    _setup(ctx, inputs, *inputs)
+
+
 def _zero(dy: torch.Tensor) -> torch.Tensor:
     return dy.new_zeros(())
 
@@ -95,9 +105,8 @@ class ClampFunction(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, lo, hi = inputs
-        ctx.metas = [_meta(t) for t in inputs]
         ctx.numbers = [None if isinstance(t, torch.Tensor) else t for t in (lo, hi)]
-        ctx.save_for_backward(x, *(t if isinstance(t, torch.Tensor) else None for t in (lo, hi)))
+        _setup(ctx, inputs, x, *(t if isinstance(t, torch.Tensor) else None for t in (lo, hi)))
 
     @staticmethod
     @opmath
@@ -135,10 +144,7 @@ class MaximumFunction(Function):
     def forward(a, b):
         return torch.maximum(a, b)
 
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(*inputs)
-        ctx.metas = [_meta(t) for t in inputs]
+    setup_context = staticmethod(_save_operands)
 
     @staticmethod
     @opmath
@@ -159,7 +165,7 @@ class MinimumFunction(Function):
     def forward(a, b):
         return torch.minimum(a, b)
 
-    setup_context = MaximumFunction.setup_context
+    setup_context = staticmethod(_save_operands)
 
     @staticmethod
     @opmath
@@ -190,12 +196,9 @@ class WhereFunction(Function):
     def forward(cond, a, b):
         return torch.where(cond, a, b)
 
-
     @staticmethod
     def setup_context(ctx, inputs, output):
-        cond, a, b = inputs
-        ctx.save_for_backward(cond)
-        ctx.metas = [_meta(a), _meta(b)]
+        _setup(ctx, inputs[1:], inputs[0])
 
     @staticmethod
     @opmath
