@@ -122,3 +122,109 @@ def maximum(input: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
 def where(condition: torch.Tensor, input, other) -> torch.Tensor:
     """input where condition else other. See :class:`~manualgrad.functions.elementwise_binary.WhereFunction`."""
     return _b.WhereFunction.apply(condition, input, other)
+
+
+# ---- BEGIN reductions ----
+# Reductions (``functions/reductions.py``; autocast on CUDA: float32 for sum, cumsum, logsumexp and
+# vector_norm, as torch's list; CPU autocast leaves them alone):
+#     sum, mean(input, dim=None, keepdim=False, *, dtype=None); var, std, var_mean, std_mean(input,
+#     dim=None, *, correction=1, keepdim=False); amax, amin(input, dim=(), keepdim=False);
+#     max, min(input) | (input, dim, keepdim=False) -> (values, indices) | (input, other: Tensor);
+#     logsumexp(input, dim, keepdim=False); cumsum(input, dim, *, dtype=None);
+#     linalg.vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None)
+import types as _types  # noqa: E402
+
+from .functions import reductions as _r  # noqa: E402
+
+__all__ += ["sum", "mean", "var", "std", "var_mean", "std_mean", "amax", "amin", "max", "min", "logsumexp",
+            "cumsum", "linalg"]
+
+
+@autocast_policy(FP32, _r.SumFunction, cpu=None)
+def sum(input: torch.Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> torch.Tensor:  # noqa: A001
+    """Σ over ``dim`` (all dims for None). See :class:`~manualgrad.functions.reductions.SumFunction`."""
+    return _r.SumFunction.apply(input, dim, keepdim, dtype, False)
+
+
+def mean(input: torch.Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> torch.Tensor:
+    """Mean over ``dim``. See :class:`~manualgrad.functions.reductions.SumFunction`."""
+    return _r.SumFunction.apply(input, dim, keepdim, dtype, True)
+
+
+def var_mean(input: torch.Tensor, dim=None, *, correction=1, keepdim: bool = False):
+    """(variance, mean) over ``dim``. See :class:`~manualgrad.functions.reductions.VarMeanFunction`."""
+    return _r.VarMeanFunction.apply(input, dim, correction, keepdim, False)
+
+
+def std_mean(input: torch.Tensor, dim=None, *, correction=1, keepdim: bool = False):
+    """(standard deviation, mean) over ``dim``. See :class:`~manualgrad.functions.reductions.VarMeanFunction`."""
+    return _r.VarMeanFunction.apply(input, dim, correction, keepdim, True)
+
+
+def _check_var_dtype(input):
+    if not (input.is_floating_point() or input.is_complex()):  # torch's message for var/std (var_mean's names itself)
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+
+
+def var(input: torch.Tensor, dim=None, *, correction=1, keepdim: bool = False) -> torch.Tensor:
+    """Variance over ``dim`` (the first output of :func:`var_mean`)."""
+    _check_var_dtype(input)
+    return var_mean(input, dim, correction=correction, keepdim=keepdim)[0]
+
+
+def std(input: torch.Tensor, dim=None, *, correction=1, keepdim: bool = False) -> torch.Tensor:
+    """Standard deviation over ``dim`` (the first output of :func:`std_mean`)."""
+    _check_var_dtype(input)
+    return std_mean(input, dim, correction=correction, keepdim=keepdim)[0]
+
+
+def amax(input: torch.Tensor, dim=(), keepdim: bool = False) -> torch.Tensor:
+    """Max over ``dim`` (all for ()); ties share the gradient. See :class:`~manualgrad.functions.reductions.AmaxFunction`."""
+    return _r.AmaxFunction.apply(input, dim, keepdim, False)
+
+
+def amin(input: torch.Tensor, dim=(), keepdim: bool = False) -> torch.Tensor:
+    """Min over ``dim`` (all for ()); ties share the gradient. See :class:`~manualgrad.functions.reductions.AmaxFunction`."""
+    return _r.AmaxFunction.apply(input, dim, keepdim, True)
+
+
+def _extreme(input, dim, keepdim, smallest, name):
+    if isinstance(dim, torch.Tensor):  # max(input, other): elementwise
+        return (minimum if smallest else maximum)(input, dim)
+    if dim is None:  # max(input): every element, ties share the gradient (torch's evenly_distribute)
+        return _r.AmaxFunction.apply(input, None, False, smallest)
+    values, indices = _r.MaxDimFunction.apply(input, dim, keepdim, smallest)
+    return getattr(torch.return_types, name)((values, indices))
+
+
+def max(input: torch.Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """max(input), max(input, dim, keepdim) -> (values, indices) (dy to the returned index), or
+    max(input, other) = :func:`maximum`. See :class:`~manualgrad.functions.reductions.MaxDimFunction`."""
+    return _extreme(input, dim, keepdim, False, "max")
+
+
+def min(input: torch.Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """min(input), min(input, dim, keepdim) -> (values, indices), or min(input, other) = :func:`minimum`."""
+    return _extreme(input, dim, keepdim, True, "min")
+
+
+@autocast_policy(FP32, _r.LogsumexpFunction, cpu=None)
+def logsumexp(input: torch.Tensor, dim, keepdim: bool = False) -> torch.Tensor:
+    """log Σ exp over ``dim``. See :class:`~manualgrad.functions.reductions.LogsumexpFunction`."""
+    return _r.LogsumexpFunction.apply(input, dim, keepdim)
+
+
+@autocast_policy(FP32, _r.CumsumFunction, cpu=None)
+def cumsum(input: torch.Tensor, dim: int, *, dtype=None) -> torch.Tensor:
+    """Running sum along ``dim``. See :class:`~manualgrad.functions.reductions.CumsumFunction`."""
+    return _r.CumsumFunction.apply(input, dim, dtype)
+
+
+@autocast_policy(FP32, _r.VectorNormFunction, cpu=None)
+def vector_norm(x: torch.Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> torch.Tensor:
+    """torch.linalg.vector_norm. See :class:`~manualgrad.functions.reductions.VectorNormFunction`."""
+    return _r.VectorNormFunction.apply(x, ord, dim, keepdim, dtype)
+
+
+linalg = _types.SimpleNamespace(vector_norm=vector_norm)  # mg.math.linalg.vector_norm, as torch.linalg
+# ---- END reductions ----

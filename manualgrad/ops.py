@@ -252,3 +252,35 @@ OPS += MATH_OPS
 OPS_BY_NAME.update((spec.name, spec) for spec in MATH_OPS)
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
 # ---- END math primitives ----
+
+# ---- BEGIN reductions ----
+from .functions import reductions as _reductions  # noqa: E402
+from .samples import reductions as s_red  # noqa: E402
+
+_first, _second = s_red.first, s_red.second
+REDUCTION_OPS = [
+    OpSpec("sum", _math.sum, torch.sum, _reductions.SumFunction, s_red.sum, s_red.dim_errors),
+    OpSpec("mean", _math.mean, torch.mean, _reductions.SumFunction, s_red.mean, s_red.var_errors),
+    OpSpec("var", _math.var, torch.var, _reductions.VarMeanFunction, s_red.var, s_red.var_errors),
+    OpSpec("std", _math.std, torch.std, _reductions.VarMeanFunction, s_red.std, s_red.var_errors),
+    OpSpec("var_mean.mean", _second(_math.var_mean), _second(torch.var_mean), _reductions.VarMeanFunction,
+           s_red.var_mean, s_red.var_errors),
+    OpSpec("std_mean.mean", _second(_math.std_mean), _second(torch.std_mean), _reductions.VarMeanFunction,
+           s_red.var_mean),
+    OpSpec("amax", _math.amax, torch.amax, _reductions.AmaxFunction, s_red.amax, s_red.amax_errors),
+    OpSpec("amin", _math.amin, torch.amin, _reductions.AmaxFunction, s_red.amin, s_red.amax_errors),
+    OpSpec("max", _first(_math.max), _first(torch.max), _reductions.MaxDimFunction, s_red.max_dim,
+           s_red.max_dim_errors),
+    OpSpec("min", _first(_math.min), _first(torch.min), _reductions.MaxDimFunction, s_red.max_dim,
+           s_red.max_dim_errors),
+    OpSpec("max.all", _math.max, torch.max, _reductions.AmaxFunction, s_red.max_all),
+    OpSpec("logsumexp", _math.logsumexp, torch.logsumexp, _reductions.LogsumexpFunction, s_red.logsumexp,
+           s_red.dim_errors),
+    OpSpec("cumsum", _math.cumsum, torch.cumsum, _reductions.CumsumFunction, s_red.cumsum, s_red.dim_errors),
+    OpSpec("linalg.vector_norm", _math.linalg.vector_norm, torch.linalg.vector_norm,
+           _reductions.VectorNormFunction, s_red.vector_norm, s_red.vector_norm_errors),
+]
+OPS += REDUCTION_OPS
+OPS_BY_NAME.update((spec.name, spec) for spec in REDUCTION_OPS)
+assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
+# ---- END reductions ----
