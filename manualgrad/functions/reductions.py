@@ -86,7 +86,8 @@ class VarMeanFunction(Function):
     Returns (v, μ):
     dx = dv · 2(x − μ)/(N − c) + dμ / N                     (var)
     dx = dv · (x − μ)/((N − c)·σ), 0 where σ = 0, + dμ / N   (std: ∂σ = ∂var / 2σ)
-    Saves x and μ (recomputing x − μ), and σ for std."""
+    Saves x (μ is recomputed: the caller may modify the returned μ in place) and, for std, σ
+    (as torch)."""
 
     @staticmethod
     def forward(x, dim, correction, keepdim, std):
@@ -98,12 +99,12 @@ class VarMeanFunction(Function):
         _setup(ctx, x, dim, keepdim)
         ctx.set_materialize_grads(False)
         ctx.correction, ctx.std = correction, std
-        ctx.save_for_backward(x, output[1], output[0] if std else None)
+        ctx.save_for_backward(x, output[0] if std else None)  # not μ: the caller may modify it in place
 
     @staticmethod
     @opmath
     def backward(ctx, dv, dmean):
-        x, mu, sigma = ctx.saved_tensors
+        x, sigma = ctx.saved_tensors
         n = _count(ctx.x_shape, ctx.dims)
         dx = None
         if dv is not None:
@@ -113,7 +114,7 @@ class VarMeanFunction(Function):
                 g = torch.where(s == 0, g.new_zeros(()), g / (2 * _nonzero(s)))
             dof = n - (1 if ctx.correction is None else ctx.correction)
             scale = 2 / dof if dof else math.inf  # torch's 2.0 / 0 in C++: inf (NaN after · 0)
-            dx = g * scale * (x - _restore(mu, ctx.dims, ctx.keepdim))
+            dx = g * scale * (x - x.mean(ctx.dims, keepdim=True))
         if dmean is not None:
             gm = _restore(dmean, ctx.dims, ctx.keepdim) / n
             dx = gm.expand(ctx.x_shape) if dx is None else dx + gm
