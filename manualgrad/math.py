@@ -106,16 +106,16 @@ def clamp(input: torch.Tensor, min=None, max=None) -> torch.Tensor:  # noqa: A00
     return _b.ClampFunction.apply(input, min, max)
 
 
-@autocast_policy(None, _b.MinimumFunction)
+@autocast_policy(None, _b.MinMaxFunction)
 def minimum(input: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-    """Elementwise min. See :class:`~manualgrad.functions.elementwise_binary.MinimumFunction`."""
-    return _b.MinimumFunction.apply(input, other)
+    """Elementwise min. See :class:`~manualgrad.functions.elementwise_binary.MinMaxFunction`."""
+    return _b.MinMaxFunction.apply(input, other, True)
 
 
-@autocast_policy(None, _b.MaximumFunction)
+@autocast_policy(None, _b.MinMaxFunction)
 def maximum(input: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-    """Elementwise max. See :class:`~manualgrad.functions.elementwise_binary.MaximumFunction`."""
-    return _b.MaximumFunction.apply(input, other)
+    """Elementwise max. See :class:`~manualgrad.functions.elementwise_binary.MinMaxFunction`."""
+    return _b.MinMaxFunction.apply(input, other, False)
 
 
 @autocast_policy(None, _b.WhereFunction)

@@ -31,10 +31,6 @@ def _setup(ctx, operands, *saved):
     ctx.save_for_backward(*saved)
 
 
-def _save_operands(ctx, inputs, output):
-    _setup(ctx, inputs, *inputs)
-
-
 def _zero(dy: torch.Tensor) -> torch.Tensor:
     return dy.new_zeros(())
 
@@ -131,54 +127,37 @@ class ClampFunction(Function):
         return dx, dlo, dhi
 
 
-class MaximumFunction(Function):
-    """y = max(a, b)   (elementwise, broadcast; NaN propagates)
+class MinMaxFunction(Function):
+    """y = max(a, b)  (``smallest``: min(a, b))   (elementwise, broadcast; NaN propagates)
 
-    da = dy where a > b, dy/2 where a = b (torch splits a tie evenly), 0 where a < b
-    db = dy where a < b, dy/2 where a = b, 0 where a > b
+    da = dy where a is taken (a > b for max), dy/2 where a = b (torch splits a tie evenly), else 0
+    db = dy where b is taken, dy/2 where a = b, else 0
     (a NaN compares false both ways: both get dy, as torch)
     Saves a and b.
     """
 
     @staticmethod
-    def forward(a, b):
-        return torch.maximum(a, b)
+    def forward(a, b, smallest):
+        return (torch.minimum if smallest else torch.maximum)(a, b)
 
-    setup_context = staticmethod(_save_operands)
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b, ctx.smallest = inputs
+        _setup(ctx, (a, b), a, b)
 
     @staticmethod
     @opmath
     def backward(ctx, dy):
         a, b = ctx.saved_tensors
-        return _split_tie(ctx, dy, a, b, a < b, a > b)
-
-
-class MinimumFunction(Function):
-    """y = min(a, b)   (elementwise, broadcast; NaN propagates)
-
-    da = dy where a < b, dy/2 where a = b (torch splits a tie evenly), 0 where a > b
-    db = dy where a > b, dy/2 where a = b, 0 where a < b
-    Saves a and b.
-    """
-
-    @staticmethod
-    def forward(a, b):
-        return torch.minimum(a, b)
-
-    setup_context = staticmethod(_save_operands)
-
-    @staticmethod
-    @opmath
-    def backward(ctx, dy):
-        a, b = ctx.saved_tensors
-        return _split_tie(ctx, dy, a, b, a > b, a < b)
+        a_loses, b_loses = (a > b, a < b) if ctx.smallest else (a < b, a > b)
+        return (*_split_tie(ctx, dy, a, b, a_loses, b_loses), None)
 
 
 def _split_tie(ctx, dy, a, b, a_loses, b_loses):
     """(da, db): dy to the operand y came from, half to each at a tie, summed to their shapes."""
     zero = _zero(dy)
     shared = torch.where(a == b, dy / 2, dy)
-    need_a, need_b = ctx.needs_input_grad
+    need_a, need_b = ctx.needs_input_grad[:2]
     da = _to_input(torch.where(a_loses, zero, shared), ctx.metas[0]) if need_a else None
     db = _to_input(torch.where(b_loses, zero, shared), ctx.metas[1]) if need_b else None
     return da, db
