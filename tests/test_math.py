@@ -53,3 +53,22 @@ def test_composite_equals_torch():
 def test_composite_under_torch_compile():
     compiled = torch.compile(lambda *a: _model(M, *a), backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(_run(compiled), _run(lambda *a: _model(torch, *a)))
+
+
+def _reductions(ns, x, w1, b1, w2, scale):
+    h = ns.matmul(x, w1) + b1  # (5, 6)
+    v, m = ns.var_mean(h, 1, keepdim=True)
+    z = (h - m) * ns.rsqrt(v + 1e-5) + ns.std(h, 0, correction=0)
+    lse = ns.logsumexp(z, 1, keepdim=True)
+    top = ns.max(z, 1, keepdim=True).values + ns.amin(z, 0) + ns.amax(z)
+    c = ns.cumsum(z - lse, 1) + ns.sum(z, 0) * ns.mean(z) + top
+    extra = ns.mean(ns.matmul(h, w2) * scale)
+    return ns.linalg.vector_norm(c, 2, 1) + ns.linalg.vector_norm(c, 1.5, 0).sum() + extra
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_reductions_composite_equals_torch(compiled):
+    ours = lambda *a: _reductions(M, *a)  # noqa: E731
+    if compiled:
+        ours = torch.compile(ours, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(_run(ours), _run(lambda *a: _reductions(torch, *a)))

@@ -44,7 +44,11 @@ def _restore(dy: torch.Tensor, dims: tuple, keepdim: bool) -> torch.Tensor:
 
 
 def _count(shape, dims) -> int:
-    return math.prod(shape[d] for d in dims)
+    """N: the number of elements each output reduces (a plain loop: Dynamo traces no generator here)."""
+    n = 1
+    for d in dims:
+        n *= shape[d]
+    return n
 
 
 def _nonzero(t: torch.Tensor) -> torch.Tensor:
