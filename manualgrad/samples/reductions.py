@@ -57,7 +57,15 @@ def var(device, dtype):
     yield Sample((one, 1), name="N = correction (inf/nan)", gradcheck=False)
 
 
-std = var_mean = var
+std = var
+
+
+def var_mean(device, dtype):
+    """The mean output of var_mean/std_mean (var's own gradient is sampled by var and std)."""
+    kw = dict(device=device, dtype=dtype)
+    yield Sample((make(3, 4, **kw), 1))
+    yield Sample((make(2, 3, 4, **kw),), {"dim": (0, 2), "correction": 0, "keepdim": True}, name="rank 3")
+    yield Sample((make(**kw),), {"correction": 0}, name="0-d")
 
 
 def amax(device, dtype):
