@@ -54,8 +54,10 @@ class MatmulFunction(Function):
 
     a (…, m, k), b (…, k, n) with 1-d a as (1, k), 1-d b as (k, 1) and batch dims broadcast:
     da = Σ_broadcast dy · bᵀ
-    db = Σ_broadcast aᵀ · dy
+    db = Σ_broadcast aᵀ · dy    (a 2-d b under a batched a: one product with the rows flattened,
+                                (k, N) @ (N, n), instead of a batch of products summed)
     Saves b only when a needs a gradient and a only when b does (what each gradient reads).
+    No jvp (forward mode raises the clear NotImplementedError).
     """
 
     @staticmethod
