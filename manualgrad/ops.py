@@ -215,3 +215,72 @@ def get(name: str) -> OpSpec:
         return OPS_BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown op {name!r}; known ops: {', '.join(OPS_BY_NAME)}") from None
+
+# ---- BEGIN math primitives (manualgrad.math) ----
+from . import math as _math  # noqa: E402
+from .functions import elementwise as _elementwise  # noqa: E402
+from .functions import elementwise_binary as _elementwise_binary  # noqa: E402
+from .functions import matmul as _matmul  # noqa: E402
+from .samples import elementwise as s_elementwise  # noqa: E402
+from .samples import matmul as s_matmul  # noqa: E402
+
+MATH_OPS = [
+    OpSpec("matmul", _math.matmul, torch.matmul, _matmul.MatmulFunction, s_matmul.matmul, s_matmul.matmul_errors),
+    OpSpec("mm", _math.mm, torch.mm, _matmul.MatmulFunction, s_matmul.mm, s_matmul.mm_errors),
+    OpSpec("bmm", _math.bmm, torch.bmm, _matmul.MatmulFunction, s_matmul.bmm, s_matmul.bmm_errors),
+    OpSpec("addmm", _math.addmm, torch.addmm, _matmul.AddmmFunction, s_matmul.addmm, s_matmul.addmm_errors),
+    OpSpec("baddbmm", _math.baddbmm, torch.baddbmm, _matmul.AddmmFunction, s_matmul.baddbmm,
+           s_matmul.baddbmm_errors),
+    *[OpSpec(name, getattr(_math, name), getattr(torch, name), getattr(_elementwise, cls),
+             getattr(s_elementwise, name))
+      for name, cls in [("exp", "ExpFunction"), ("expm1", "Expm1Function"), ("log", "LogFunction"),
+                        ("log1p", "Log1pFunction"), ("sqrt", "SqrtFunction"), ("rsqrt", "RsqrtFunction"),
+                        ("reciprocal", "ReciprocalFunction"), ("sin", "SinFunction"), ("cos", "CosFunction"),
+                        ("abs", "AbsFunction")]],
+    OpSpec("pow", _math.pow, torch.pow, _elementwise_binary.PowFunction, s_elementwise.pow,
+           s_elementwise.pow_errors),
+    OpSpec("clamp", _math.clamp, torch.clamp, _elementwise_binary.ClampFunction, s_elementwise.clamp,
+           s_elementwise.clamp_errors),
+    OpSpec("minimum", _math.minimum, torch.minimum, _elementwise_binary.MinMaxFunction, s_elementwise.minimum,
+           s_elementwise.min_max_errors),
+    OpSpec("maximum", _math.maximum, torch.maximum, _elementwise_binary.MinMaxFunction, s_elementwise.maximum,
+           s_elementwise.min_max_errors),
+    OpSpec("where", _math.where, torch.where, _elementwise_binary.WhereFunction, s_elementwise.where,
+           s_elementwise.where_errors),
+]
+OPS += MATH_OPS
+OPS_BY_NAME.update((spec.name, spec) for spec in MATH_OPS)
+assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
+# ---- END math primitives ----
+
+# ---- BEGIN reductions ----
+from .functions import reductions as _reductions  # noqa: E402
+from .samples import reductions as s_red  # noqa: E402
+
+_first, _second = s_red.first, s_red.second
+REDUCTION_OPS = [
+    OpSpec("sum", _math.sum, torch.sum, _reductions.SumFunction, s_red.sum, s_red.dim_errors),
+    OpSpec("mean", _math.mean, torch.mean, _reductions.SumFunction, s_red.mean, s_red.var_errors),
+    OpSpec("var", _math.var, torch.var, _reductions.VarMeanFunction, s_red.var, s_red.var_errors),
+    OpSpec("std", _math.std, torch.std, _reductions.VarMeanFunction, s_red.std, s_red.var_errors),
+    OpSpec("var_mean.mean", _second(_math.var_mean), _second(torch.var_mean), _reductions.VarMeanFunction,
+           s_red.var_mean, s_red.var_errors),
+    OpSpec("std_mean.mean", _second(_math.std_mean), _second(torch.std_mean), _reductions.VarMeanFunction,
+           s_red.var_mean),
+    OpSpec("amax", _math.amax, torch.amax, _reductions.AmaxFunction, s_red.amax, s_red.amax_errors),
+    OpSpec("amin", _math.amin, torch.amin, _reductions.AmaxFunction, s_red.amin, s_red.amax_errors),
+    OpSpec("max", _first(_math.max), _first(torch.max), _reductions.MaxDimFunction, s_red.max_dim,
+           s_red.max_dim_errors),
+    OpSpec("min", _first(_math.min), _first(torch.min), _reductions.MaxDimFunction, s_red.max_dim,
+           s_red.max_dim_errors),
+    OpSpec("max.all", _math.max, torch.max, _reductions.AmaxFunction, s_red.max_all),
+    OpSpec("logsumexp", _math.logsumexp, torch.logsumexp, _reductions.LogsumexpFunction, s_red.logsumexp,
+           s_red.dim_errors),
+    OpSpec("cumsum", _math.cumsum, torch.cumsum, _reductions.CumsumFunction, s_red.cumsum, s_red.dim_errors),
+    OpSpec("linalg.vector_norm", _math.linalg.vector_norm, torch.linalg.vector_norm,
+           _reductions.VectorNormFunction, s_red.vector_norm, s_red.vector_norm_errors),
+]
+OPS += REDUCTION_OPS
+OPS_BY_NAME.update((spec.name, spec) for spec in REDUCTION_OPS)
+assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
+# ---- END reductions ----
