@@ -153,8 +153,18 @@ class Routing(TorchFunctionMode):
         kwargs = kwargs or {}
         ours = ROUTES.get(func)
         if ours is None or "out" in kwargs or not torch.is_grad_enabled():
+            if _compiling() and args and isinstance(args[0], torch.Tensor):
+                name = getattr(func, "__name__", "")
+                if getattr(torch.Tensor, name, None) is func:
+                    # a Tensor method: Dynamo inlines one written in Python (torch/_tensor.py: unflatten,
+                    # split, ...) when it is called as a function, and fails on its super() call; called
+                    # as a method it is traced as usual
+                    return getattr(args[0], name)(*args[1:], **kwargs)
             return func(*args, **kwargs)
         return ours(*args, **kwargs)
+
+
+_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
 
 
 def manual() -> Routing:
