@@ -219,7 +219,9 @@ def swap(model: torch.nn.Module, *, include: Iterable | None = None,
     ``functional``: also route, while ``model`` runs, the ``torch.nn.functional`` calls and torch
     functions/tensor methods manualgrad implements (``F.gelu``, ``torch.tanh``, ``x.softmax(-1)``,
     ... in the forward of any module inside: see :mod:`manualgrad.routing`), through a forward
-    pre-hook and an always-called forward hook on ``model``. Default (None): on, unless
+    pre-hook and an always-called forward hook on ``model`` and on each module inside that is not
+    a manualgrad module (so that a layer recomputed alone by activation checkpointing is routed
+    as it was in the forward; a mode already entered is not entered again). Default (None): on, unless
     ``include`` or ``exclude`` is given (routing reaches every module's code, the excluded ones'
     too); ``True`` routes whatever the selection.
     """
@@ -240,7 +242,12 @@ def swap(model: torch.nn.Module, *, include: Iterable | None = None,
     if functional is None:
         functional = include is None and not exclude
     if functional:
-        routing.attach(model)
+        # on every module with code of its own, not only on the model: a layer that activation
+        # checkpointing recomputes in backward is called alone, and must run routed again
+        ours = tuple(twins.values())
+        for module in model.modules():
+            if module is model or not isinstance(module, ours):
+                routing.attach(module)
         report.functional = True
     return report
 

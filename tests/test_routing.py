@@ -269,3 +269,37 @@ def test_hugging_face_models_swapped_with_routing(name):
         F.cross_entropy(m(input_ids=ids).logits.flatten(0, 1), ids.flatten()).backward()
     for (n, p), q in zip(model.named_parameters(), ref.parameters()):
         torch.testing.assert_close(p.grad, q.grad, **TIGHT, msg=lambda m: f"{n}: {m}")
+
+
+class Block(nn.Module):
+    def __init__(self, d=8):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(d, d) / d**0.5)
+
+    def forward(self, x):
+        h = F.silu(F.linear(x, self.w)).unsqueeze(1)
+        return F.scaled_dot_product_attention(h, h, h, enable_gqa=True).squeeze(1).log_softmax(-1)
+
+
+class Checkpointed(nn.Module):
+    def __init__(self, reentrant):
+        super().__init__()
+        self.block, self.reentrant = Block(), reentrant
+
+    def forward(self, x):
+        return torch.utils.checkpoint.checkpoint(self.block, x, use_reentrant=self.reentrant)
+
+
+@pytest.mark.parametrize("reentrant", [False, True], ids=["non-reentrant", "reentrant"])
+def test_a_layer_recomputed_by_checkpointing_is_routed_again(reentrant):
+    torch.manual_seed(0)
+    ref, x = Checkpointed(reentrant).double(), torch.randn(3, 5, 8, dtype=torch.float64, requires_grad=True)
+    model = copy.deepcopy(ref)
+    mg.swap(model)  # routing hooks on the block too: its recompute in backward enters the mode again
+    grads = []
+    for m in (ref, model):  # before the fix: CheckpointError, the recompute saved torch's tensors
+        x.grad = None
+        m(x).square().sum().backward()
+        grads.append((x.grad, m.block.w.grad))
+    for g, w in zip(*grads):
+        torch.testing.assert_close(g, w, **TIGHT)
