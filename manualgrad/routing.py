@@ -28,7 +28,15 @@ Function (a swapped module's, which calls ``F.linear`` itself) runs with grad of
 never routed into itself.
 
 :func:`manual` is the context manager; ``swap(model)`` (``functional=True``) enters the same mode
-around the model's forward with a pair of hooks on the model (see :func:`attach`).
+around the model's forward with a pair of hooks (:func:`attach`) on the model and on every module
+inside with code of its own, so that a layer activation checkpointing recomputes alone in backward
+is routed again; a mode already entered on this thread is not entered again.
+
+Under ``torch.compile`` Dynamo traces the mode (a swapped model compiles in one graph with the routed
+calls as manualgrad's Functions). One difference there: a Tensor method that is not routed is called
+as a method (``x.unflatten(...)``), not as the function ``Tensor.unflatten(x, ...)`` the mode
+received, because Dynamo inlines the latter when it is written in Python and fails on its
+``super()`` call.
 """
 
 from __future__ import annotations
@@ -186,7 +194,8 @@ _entered = threading.local()
 
 def _enter(module, args):
     stack = _entered.__dict__.setdefault("stack", [])
-    mode = None if routing() else Routing()  # a swapped model inside a swapped model: one mode
+    # inside a module whose hook is on this stack, or inside manual(): the mode is on already
+    mode = None if stack or routing() else Routing()
     if mode is not None:
         mode.__enter__()
     stack.append((module, mode))
