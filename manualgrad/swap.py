@@ -23,6 +23,7 @@ from typing import Iterable
 import torch
 
 from . import nn as mnn
+from . import routing
 
 # torch.nn classes with no arithmetic of their own: nothing to swap, nothing to report.
 _STRUCTURAL = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict, torch.nn.ParameterList,
@@ -77,10 +78,15 @@ class SwapReport:
     swapped: list[SwapEntry] = field(default_factory=list)
     skipped: list[SwapEntry] = field(default_factory=list)
     action: str = "swapped"
+    functional: bool = False  # swap: functional calls routed while the model runs; revert: routing removed
 
     def __str__(self) -> str:
         lines = [f"{len(self.swapped)} module(s) {self.action}, {len(self.skipped)} left alone"]
         lines += [str(e) for e in self.swapped] + [str(e) for e in self.skipped]
+        if self.functional:
+            lines.append("functional routing removed" if self.action == "reverted" else
+                         "functional routing on: the torch.nn.functional calls and torch functions manualgrad "
+                         "implements run manualgrad's while the model runs (manualgrad.routing.routed_names())")
         return "\n".join(lines)
 
     def __len__(self) -> int:
@@ -202,13 +208,22 @@ def _argument_checks(tree) -> set:
 
 
 def swap(model: torch.nn.Module, *, include: Iterable | None = None,
-         exclude: Iterable | None = None) -> SwapReport:
+         exclude: Iterable | None = None, functional: bool | None = None) -> SwapReport:
     """Replace, in place and recursively, every ``torch.nn`` submodule manualgrad implements (and
     ``model`` itself if it is one) by its manualgrad twin; returns a :class:`SwapReport`.
 
     ``include``: only modules matching one of these (classes, class names, or fnmatch patterns of
     the dotted module path such as ``"encoder.*"``); ``exclude``: never these. Parameters, buffers,
     mode, device, dtype, hooks and ``state_dict`` are untouched: the modules are the same objects.
+
+    ``functional``: also route, while ``model`` runs, the ``torch.nn.functional`` calls and torch
+    functions/tensor methods manualgrad implements (``F.gelu``, ``torch.tanh``, ``x.softmax(-1)``,
+    ... in the forward of any module inside: see :mod:`manualgrad.routing`), through a forward
+    pre-hook and an always-called forward hook on ``model`` and on each module inside that is not
+    a manualgrad module (so that a layer recomputed alone by activation checkpointing is routed
+    as it was in the forward; a mode already entered is not entered again). Default (None): on, unless
+    ``include`` or ``exclude`` is given (routing reaches every module's code, the excluded ones'
+    too); ``True`` routes whatever the selection.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"swap() expects a torch.nn.Module, got {type(model).__name__}")
@@ -224,12 +239,23 @@ def swap(model: torch.nn.Module, *, include: Iterable | None = None,
             report.swapped.append(SwapEntry(path, cls, plan))
         elif plan is not None:
             report.skipped.append(SwapEntry(path, cls, reason=plan))
+    if functional is None:
+        functional = include is None and not exclude
+    if functional:
+        # on every module with code of its own, not only on the model: a layer that activation
+        # checkpointing recomputes in backward is called alone, and must run routed again
+        ours = tuple(twins.values())
+        for module in model.modules():
+            if module is model or not isinstance(module, ours):
+                routing.attach(module)
+        report.functional = True
     return report
 
 
 def revert(model: torch.nn.Module) -> SwapReport:
     """Put the original classes back on every module :func:`swap` changed (and on manualgrad
-    modules built directly: they become their ``torch.nn`` twins). Returns what was changed."""
+    modules built directly: they become their ``torch.nn`` twins), and removes functional routing
+    from every module that has it. Returns what was changed."""
     report, torch_of = SwapReport(action="reverted"), {ours: twin for twin, ours in _twins().items()}
     for path, module in model.named_modules(remove_duplicate=True):
         cls = type(module)
@@ -237,4 +263,5 @@ def revert(model: torch.nn.Module) -> SwapReport:
         if back is not None:
             module.__class__ = back
             report.swapped.append(SwapEntry(path, cls, back))
+        report.functional |= routing.detach(module)
     return report

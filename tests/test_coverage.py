@@ -59,7 +59,7 @@ def _line(marker: str) -> int:
 
 def test_inline_math_is_listed_with_its_file_line_and_function():
     model = Functional()
-    mg.swap(model)
+    mg.swap(model, functional=False)  # torch.tanh stays torch's (routed: tests/test_routing.py)
     report = mg.coverage(model, torch.randn(6, 4))
     where = {h.name: (h.file, h.line, h.function, h.count) for h in report.heavy}
     assert where == {"TanhBackward0": (__file__, _line("line TANH"), "forward", 1),
@@ -127,12 +127,12 @@ class Tied(nn.Module):
         self.embed = nn.Embedding(10, 4)
 
     def forward(self, ids):
-        return F.linear(self.embed(ids), self.embed.weight)  # the tied head stays torch's
+        return F.linear(self.embed(ids), self.embed.weight)  # the tied head stays torch's unless routed
 
 
 def test_a_weight_used_by_manualgrad_and_by_torch_is_mixed():
     model = Tied()
-    mg.swap(model)
+    mg.swap(model, functional=False)
     report = mg.coverage(model, torch.tensor([[1, 2, 3]]))
     (p,) = report.params
     assert p.source == "mixed" and set(p.via) == {"EmbeddingFunctionBackward", "MmBackward0"}
@@ -213,7 +213,8 @@ def cli_factory():
 def test_cli_coverage(capsys):
     assert main(["coverage", "tests.test_coverage:cli_factory", "--swap"]) == 0
     out = capsys.readouterr().out
-    assert "lin: torch.Linear -> manualgrad.Linear" in out and "TanhBackward0" in out and "PowBackward0" in out
+    assert "lin: torch.Linear -> manualgrad.Linear" in out and "MmBackward0" in out and "PowBackward0" in out
+    assert "TanhBackward0" not in out  # swap routes the forward's torch.tanh
     assert "tests/test_coverage.py:" in out and "<model> (Functional)" in out  # not the CLI's own frames
     assert main(["coverage", "tests.test_coverage:cli_factory", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
