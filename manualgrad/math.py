@@ -124,7 +124,6 @@ def where(condition: torch.Tensor, input, other) -> torch.Tensor:
     return _b.WhereFunction.apply(condition, input, other)
 
 
-# ---- BEGIN reductions ----
 # Reductions (``functions/reductions.py``; autocast on CUDA: float32 for sum, cumsum, logsumexp and
 # vector_norm, as torch's list; CPU autocast leaves them alone):
 #     sum, mean(input, dim=None, keepdim=False, *, dtype=None); var, std, var_mean, std_mean(input,
@@ -227,4 +226,3 @@ def vector_norm(x: torch.Tensor, ord=2, dim=None, keepdim: bool = False, *, dtyp
 
 
 linalg = _types.SimpleNamespace(vector_norm=vector_norm)  # mg.math.linalg.vector_norm, as torch.linalg
-# ---- END reductions ----

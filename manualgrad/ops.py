@@ -1,5 +1,5 @@
 """THE op table: one entry per op, which drives ``tests/test_ops.py``, ``manualgrad verify`` and
-(later) ``manualgrad bench``. Adding an op means one ``OpSpec`` here and one sample generator in
+``manualgrad bench``. Adding an op means one ``OpSpec`` here and one sample generator in
 ``manualgrad/samples/<family>.py``.
 """
 
@@ -12,59 +12,44 @@ import torch
 import torch.nn.functional as F
 
 from . import functional as MF
-from .functions import dropout as _dropout
-from .functions import linear as _linear
-from .samples import ErrorSample, Sample
-from .samples import dropout as s_dropout
-from .samples import linear as s_linear
-
-# ---- BEGIN activation imports ----
-from .functions import activations as _act
-from .functions import softmax as _softmax
-from .samples import activations as s_act
-# ---- END activation imports ----
-# ---- BEGIN loss imports ----
-from .functions import binary_losses as _binary
-from .functions import regression_losses as _regression
-from .samples import losses as s_losses
-# ---- END loss imports ----
-# ---- BEGIN cross_entropy imports ----
-from .functions import cross_entropy as _ce
-from .functions import nll as _nll
-from .samples import cross_entropy as s_ce
-# ---- END cross_entropy imports ----
-# ---- BEGIN regularization imports ----
+from . import math as _math
 from . import regularization as _reg
-from .functions import regularization as _reg_fn
-from .samples import regularization as s_reg
-# ---- END regularization imports ----
-# ---- BEGIN conv imports ----
-from .functions import conv as _conv
-from .samples import conv as s_conv
-# ---- END conv imports ----
-# ---- BEGIN pooling imports ----
-from .functions import pooling as _pool
-from .samples import pooling as s_pool
-# ---- END pooling imports ----
-# ---- BEGIN norm imports ----
-from .functions import batch_norm as _batch_norm
-from .functions import norms as _norms
-from .samples import norm as s_norm
-# ---- END norm imports ----
-# ---- BEGIN embedding imports ----
-from .functions import embedding as _embedding
-from .samples import embedding as s_embedding
-# ---- END embedding imports ----
-# ---- BEGIN fused imports ----
-# ---- END fused imports ----
-# ---- BEGIN linear_cross_entropy imports ----
-from .functions import linear_cross_entropy as _lce
-from .samples import linear_cross_entropy as s_lce
-# ---- END linear_cross_entropy imports ----
-# ---- BEGIN attention imports ----
+from .functions import activations as _act
 from .functions import attention as _attn
+from .functions import batch_norm as _batch_norm
+from .functions import binary_losses as _binary
+from .functions import conv as _conv
+from .functions import cross_entropy as _ce
+from .functions import dropout as _dropout
+from .functions import elementwise as _elementwise
+from .functions import elementwise_binary as _elementwise_binary
+from .functions import embedding as _embedding
+from .functions import linear as _linear
+from .functions import linear_cross_entropy as _lce
+from .functions import matmul as _matmul
+from .functions import nll as _nll
+from .functions import norms as _norms
+from .functions import pooling as _pool
+from .functions import reductions as _reductions
+from .functions import regression_losses as _regression
+from .functions import regularization as _reg_fn
+from .functions import softmax as _softmax
+from .samples import ErrorSample, Sample
+from .samples import activations as s_act
 from .samples import attention as s_attn
-# ---- END attention imports ----
+from .samples import conv as s_conv
+from .samples import cross_entropy as s_ce
+from .samples import dropout as s_dropout
+from .samples import elementwise as s_elementwise
+from .samples import embedding as s_embedding
+from .samples import linear as s_linear
+from .samples import linear_cross_entropy as s_lce
+from .samples import losses as s_losses
+from .samples import matmul as s_matmul
+from .samples import norm as s_norm
+from .samples import pooling as s_pool
+from .samples import reductions as s_red
+from .samples import regularization as s_reg
 
 
 @dataclass
@@ -129,7 +114,6 @@ OPS: list[OpSpec] = [
            s_linear.samples, s_linear.errors),
     OpSpec("dropout", MF.dropout, _dropout_reference, _dropout.DropoutFunction,
            s_dropout.samples, s_dropout.errors, seeded=True),
-    # ---- BEGIN activation ops ----
     OpSpec("relu", MF.relu, F.relu, _act.ReLUFunction, s_act.relu, s_act.inplace_leaf_errors),
     OpSpec("leaky_relu", MF.leaky_relu, F.leaky_relu, _act.LeakyReLUFunction, s_act.leaky_relu,
            s_act.leaky_relu_errors),
@@ -141,8 +125,6 @@ OPS: list[OpSpec] = [
     OpSpec("tanh", MF.tanh, torch.tanh, _act.TanhFunction, s_act.tanh),
     OpSpec("softmax", MF.softmax, F.softmax, _softmax.SoftmaxFunction, s_act.softmax),
     OpSpec("log_softmax", MF.log_softmax, F.log_softmax, _softmax.LogSoftmaxFunction, s_act.log_softmax),
-    # ---- END activation ops ----
-    # ---- BEGIN loss ops ----
     OpSpec("mse_loss", MF.mse_loss, F.mse_loss, _regression.MSELossFunction,
            s_losses.SAMPLES["mse_loss"], s_losses.ERRORS["mse_loss"]),
     OpSpec("l1_loss", MF.l1_loss, F.l1_loss, _regression.L1LossFunction,
@@ -158,29 +140,19 @@ OPS: list[OpSpec] = [
            F.binary_cross_entropy_with_logits, _binary.BinaryCrossEntropyWithLogitsFunction,
            s_losses.SAMPLES["binary_cross_entropy_with_logits"],
            s_losses.ERRORS["binary_cross_entropy_with_logits"]),
-    # ---- END loss ops ----
-    # ---- BEGIN cross_entropy ops ----
     OpSpec("nll_loss", MF.nll_loss, F.nll_loss, _nll.NLLLossFunction, s_ce.nll_samples, s_ce.nll_errors),
     OpSpec("cross_entropy", MF.cross_entropy, F.cross_entropy, _ce.CrossEntropyFunction,
            s_ce.ce_samples, s_ce.ce_errors),
-    # ---- END cross_entropy ops ----
-    # ---- BEGIN regularization ops ----
     OpSpec("l1_l2_penalty", _reg.l1_l2_penalty, _reg.reference_penalty, _reg_fn.PenaltyFunction,
            s_reg.samples, s_reg.errors),
-    # ---- END regularization ops ----
-    # ---- BEGIN conv ops ----
     OpSpec("conv1d", MF.conv1d, F.conv1d, _conv.ConvFunction, s_conv.conv1d_samples, s_conv.conv1d_errors),
     OpSpec("conv2d", MF.conv2d, F.conv2d, _conv.ConvFunction, s_conv.conv2d_samples, s_conv.conv2d_errors),
-    # ---- END conv ops ----
-    # ---- BEGIN pooling ops ----
     OpSpec("max_pool2d", s_pool.values_only(MF.max_pool2d), s_pool.values_only(F.max_pool2d),
            _pool.MaxPool2dFunction, s_pool.max_pool2d, s_pool.max_pool2d_errors),
     OpSpec("avg_pool2d", MF.avg_pool2d, F.avg_pool2d, _pool.AvgPool2dFunction,
            s_pool.avg_pool2d, s_pool.avg_pool2d_errors),
     OpSpec("adaptive_avg_pool2d", MF.adaptive_avg_pool2d, F.adaptive_avg_pool2d, _pool.AdaptiveAvgPool2dFunction,
            s_pool.adaptive_avg_pool2d, s_pool.adaptive_avg_pool2d_errors),
-    # ---- END pooling ops ----
-    # ---- BEGIN norm ops ----
     OpSpec("batch_norm", s_norm.fresh_running_stats(MF.batch_norm), s_norm.fresh_running_stats(F.batch_norm),
            _batch_norm.BatchNormFunction, s_norm.batch_norm, s_norm.batch_norm_errors),
     OpSpec("layer_norm", MF.layer_norm, F.layer_norm, _norms.LayerNormFunction,
@@ -188,41 +160,13 @@ OPS: list[OpSpec] = [
     OpSpec("group_norm", MF.group_norm, F.group_norm, _norms.GroupNormFunction,
            s_norm.group_norm, s_norm.group_norm_errors),
     OpSpec("rms_norm", MF.rms_norm, F.rms_norm, _norms.RMSNormFunction, s_norm.rms_norm, s_norm.rms_norm_errors),
-    # ---- END norm ops ----
-    # ---- BEGIN embedding ops ----
     OpSpec("embedding", s_embedding.fresh_weight(MF.embedding), s_embedding.fresh_weight(F.embedding),
            _embedding.EmbeddingFunction, s_embedding.samples, s_embedding.errors),
-    # ---- END embedding ops ----
-    # ---- BEGIN fused ops ----
-    # ---- END fused ops ----
-    # ---- BEGIN linear_cross_entropy ops ----
     OpSpec("linear_cross_entropy", MF.linear_cross_entropy, _lce_reference, _lce.LinearCrossEntropyFunction,
            s_lce.samples, s_lce.errors),
-    # ---- END linear_cross_entropy ops ----
-    # ---- BEGIN attention ops ----
     OpSpec("scaled_dot_product_attention", MF.scaled_dot_product_attention, s_attn.sdpa_reference,
            _attn.ScaledDotProductAttentionFunction, s_attn.samples, s_attn.errors, seeded=True),
-    # ---- END attention ops ----
 ]
-
-OPS_BY_NAME = {spec.name: spec for spec in OPS}
-assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
-
-
-def get(name: str) -> OpSpec:
-    """The spec of the op called ``name`` (as in ``torch.nn.functional``)."""
-    try:
-        return OPS_BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"unknown op {name!r}; known ops: {', '.join(OPS_BY_NAME)}") from None
-
-# ---- BEGIN math primitives (manualgrad.math) ----
-from . import math as _math  # noqa: E402
-from .functions import elementwise as _elementwise  # noqa: E402
-from .functions import elementwise_binary as _elementwise_binary  # noqa: E402
-from .functions import matmul as _matmul  # noqa: E402
-from .samples import elementwise as s_elementwise  # noqa: E402
-from .samples import matmul as s_matmul  # noqa: E402
 
 MATH_OPS = [
     OpSpec("matmul", _math.matmul, torch.matmul, _matmul.MatmulFunction, s_matmul.matmul, s_matmul.matmul_errors),
@@ -248,14 +192,7 @@ MATH_OPS = [
     OpSpec("where", _math.where, torch.where, _elementwise_binary.WhereFunction, s_elementwise.where,
            s_elementwise.where_errors),
 ]
-OPS += MATH_OPS
-OPS_BY_NAME.update((spec.name, spec) for spec in MATH_OPS)
-assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
-# ---- END math primitives ----
 
-# ---- BEGIN reductions ----
-from .functions import reductions as _reductions  # noqa: E402
-from .samples import reductions as s_red  # noqa: E402
 
 _first, _second = s_red.first, s_red.second
 REDUCTION_OPS = [
@@ -280,7 +217,15 @@ REDUCTION_OPS = [
     OpSpec("linalg.vector_norm", _math.linalg.vector_norm, torch.linalg.vector_norm,
            _reductions.VectorNormFunction, s_red.vector_norm, s_red.vector_norm_errors),
 ]
-OPS += REDUCTION_OPS
-OPS_BY_NAME.update((spec.name, spec) for spec in REDUCTION_OPS)
+OPS += MATH_OPS + REDUCTION_OPS
+
+OPS_BY_NAME = {spec.name: spec for spec in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
-# ---- END reductions ----
+
+
+def get(name: str) -> OpSpec:
+    """The spec of the op called ``name`` (as in ``torch.nn.functional``)."""
+    try:
+        return OPS_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}; known ops: {', '.join(OPS_BY_NAME)}") from None
