@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack
 
 from . import functional as MF
+from . import routing_math
 
 
 def _parameters(fn) -> list | None:
@@ -138,6 +139,7 @@ _ALIASES = {
 
 ROUTES, REFUSED = _functional_routes()
 ROUTES.update(_ALIASES)
+ROUTES.update(routing_math.ROUTES)  # torch.matmul, x.sum(-1), x ** 2, ...: routing_math.py
 
 
 def routed_names() -> list[str]:
@@ -151,7 +153,7 @@ def routed_names() -> list[str]:
             names.add(f"torch.nn.functional.{fn.__name__}")
         if getattr(torch, fn.__name__, None) is fn:
             names.add(f"torch.{fn.__name__}")
-    return sorted(names)
+    return sorted(names | set(routing_math.NAMES))
 
 
 class Routing(TorchFunctionMode):
@@ -160,16 +162,18 @@ class Routing(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         ours = ROUTES.get(func)
-        if ours is None or "out" in kwargs or not torch.is_grad_enabled():
-            if _compiling() and args and isinstance(args[0], torch.Tensor):
-                name = getattr(func, "__name__", "")
-                if getattr(torch.Tensor, name, None) is func:
-                    # a Tensor method: Dynamo inlines one written in Python (torch/_tensor.py: unflatten,
-                    # split, ...) when it is called as a function, and fails on its super() call; called
-                    # as a method it is traced as usual
-                    return getattr(args[0], name)(*args[1:], **kwargs)
-            return func(*args, **kwargs)
-        return ours(*args, **kwargs)
+        if ours is not None and "out" not in kwargs and torch.is_grad_enabled():
+            y = ours(*args, **kwargs)
+            if y is not routing_math.TORCH:  # a math route's answer for a form it leaves to torch
+                return y
+        if _compiling() and args and isinstance(args[0], torch.Tensor):
+            name = getattr(func, "__name__", "")
+            if getattr(torch.Tensor, name, None) is func:
+                # a Tensor method: Dynamo inlines one written in Python (torch/_tensor.py: unflatten,
+                # split, ...) when it is called as a function, and fails on its super() call; called
+                # as a method it is traced as usual
+                return getattr(args[0], name)(*args[1:], **kwargs)
+        return func(*args, **kwargs)
 
 
 _compiling = getattr(torch.compiler, "is_compiling", lambda: False)
