@@ -168,9 +168,9 @@ def _variance(ours):
 
 def _extremum(ours):  # amax, amin
     def route(input, dim=(), keepdim=False):
-        if not (_routable(input) and _dims(dim, none=False)):
+        if not (_routable(input) and _dims(dim)):
             return TORCH
-        return ours(input, _dim_arg(dim), keepdim)
+        return ours(input, () if dim is None else _dim_arg(dim), keepdim)  # None: every dim, as ()
 
     return route
 
