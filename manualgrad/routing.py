@@ -16,6 +16,11 @@ up in :data:`ROUTES` and calls manualgrad's twin instead, or torch's own callabl
   methods of those names, ``torch.relu_``/``Tensor.relu_`` (= ``F.relu_``), ``F.elu_``,
   ``F.leaky_relu_``, ``torch.dropout``. A call outside what an adapter covers (``out=``, a named
   dim) runs torch's own.
+- the math primitives of :mod:`manualgrad.math` (``torch.matmul`` and ``@``, ``addmm``, ``exp``,
+  ``pow`` and ``**``, ``clamp``, ``where``, ``sum``, ``mean``, ``var``, ``max``, ...; ``torch.<name>``
+  and the ``Tensor`` method): :mod:`manualgrad.routing_math`, in the argument forms ``manualgrad.math``
+  implements with torch's semantics; its adapter answers ``TORCH`` for any other form (integer
+  tensors, a named dim, ``torch.where(condition)``), which then runs torch's own.
 
 The mode's ``__torch_function__`` runs with the mode popped off the (thread-local) mode stack, as
 every torch function mode's: the torch primitives that manualgrad's wrappers and Functions call are
