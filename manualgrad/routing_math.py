@@ -31,8 +31,13 @@ from . import math as M
 TORCH = object()  # an adapter's answer: this call's form runs torch's own
 
 
+_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
+
+
 def _routable(*operands) -> bool:
     tensors = [t for t in operands if isinstance(t, torch.Tensor)]
+    if _compiling() and any(t is u for i, t in enumerate(tensors) for u in tensors[i + 1:]):
+        return False  # x @ x: Dynamo refuses an autograd.Function given one tensor twice
     return (any(t.requires_grad for t in tensors)
             and all(t.is_floating_point() for t in tensors))
 
@@ -229,12 +234,22 @@ def _table() -> dict:
         if method is not None:  # the method's self is the function's first tensor (where's: input)
             table[method] = (_where_method if name == "where" else route, f"Tensor.{name}")
     table.update({torch.linalg.vector_norm: (_vector_norm, "torch.linalg.vector_norm"),
-                  T.__matmul__: (routes["matmul"], "Tensor.__matmul__"),
-                  T.__rmatmul__: (_rmatmul, "Tensor.__rmatmul__"),
-                  T.__pow__: (_pow, "Tensor.__pow__"), T.__rpow__: (_rpow, "Tensor.__rpow__")})
+                  T.__matmul__: (routes["matmul"], "Tensor.__matmul__")})
     return table
 
 
 _TABLE = _table()
 ROUTES = {fn: route for fn, (route, _) in _TABLE.items()}
-NAMES = sorted({name for _, name in _TABLE.values()})
+# Tensor's operators written in Python (torch/_tensor.py), found by identity: Dynamo mistraces a
+# dict lookup keyed by these wrapped functions (a guard that fails on the frame that made it), and
+# their __name__ reads as the wrapped method's there
+OPERATORS = ((torch.Tensor.__rmatmul__, _rmatmul), (torch.Tensor.__pow__, _pow), (torch.Tensor.__rpow__, _rpow))
+NAMES = sorted({name for _, name in _TABLE.values()} | {"Tensor.__rmatmul__", "Tensor.__pow__", "Tensor.__rpow__"})
+
+
+def operator(func):
+    """The adapter of ``func`` when it is one of :data:`OPERATORS`, else None."""
+    for op, route in OPERATORS:
+        if func is op:
+            return route
+    return None

@@ -187,3 +187,26 @@ def test_swapped_hugging_face_models_run_manualgrad_math(name):
         F.cross_entropy(m(input_ids=ids, **kw).logits.flatten(0, 1), ids.flatten()).backward()
     for (n, p), q in zip(model.named_parameters(), ref.parameters()):
         torch.testing.assert_close(p.grad, q.grad, **TIGHT, msg=lambda m: f"{n}: {m}")
+
+
+def _block(a, b, p):
+    h = torch.addmm(b[0], a, b).clamp(min=-1.0) ** 2  # routed: addmm, clamp, **
+    n = torch.rsqrt(h.var(-1, keepdim=True) + 1e-5)  # var, rsqrt
+    s = torch.where(h > 0, h * n, 0.5).sum(-1) + torch.linalg.vector_norm(a @ b, dim=0).mean()  # 5 more
+    return s + p.amax(1) * (torch.arange(3) ** 2).sum() + (p @ p.mT).trace()  # integer math: torch's own
+
+
+def test_math_routes_compile_in_one_graph():
+    xs = inputs()
+    args = [xs["a"], xs["b"], xs["p"]]
+    graphs = []
+    torch._dynamo.reset()
+    compiled = torch.compile(_block, fullgraph=True, backend=lambda gm, _: graphs.append(gm.code) or gm.forward)
+    with mg.manual():
+        got = compiled(*args)
+    want = _block(*args)
+    assert len(graphs) == 1 and graphs[0].count("autograd_function_apply(") == 12, graphs[0]
+    assert "pow(2)" in graphs[0]  # the integer tensor's (arange ** 2), torch's
+    dy = torch.randn(3, dtype=torch.float64)
+    torch.testing.assert_close(torch.autograd.grad(got, args, dy), torch.autograd.grad(want, args, dy), **TIGHT)
+    torch.testing.assert_close(got, want, **TIGHT)
