@@ -72,17 +72,18 @@ def _dim_arg(dim):
 # ---- matrix products
 
 
-def _product(ours):
-    def route(input, mat2):
-        if not (isinstance(input, torch.Tensor) and isinstance(mat2, torch.Tensor) and _routable(input, mat2)):
+def _tensors(ours):
+    """``ours(input, other)`` of two tensors: the products, minimum, maximum."""
+    def route(input, other):
+        if not (isinstance(input, torch.Tensor) and isinstance(other, torch.Tensor) and _routable(input, other)):
             return TORCH
-        return ours(input, mat2)
+        return ours(input, other)
 
     return route
 
 
 def _rmatmul(input, other):  # Tensor.__rmatmul__(self, other) = other @ self
-    return _product(M.matmul)(other, input)
+    return _tensors(M.matmul)(other, input)
 
 
 def _add_product(ours):
@@ -121,15 +122,6 @@ def _clamp(input, min=None, max=None):  # noqa: A002 - torch's names
             and (all(_number(b) for b in bounds) or all(isinstance(b, torch.Tensor) for b in bounds))):
         return TORCH  # no bound, or a number and a tensor mixed: torch's own (and its error)
     return M.clamp(input, min, max)
-
-
-def _binary(ours):
-    def route(input, other):
-        if not (isinstance(input, torch.Tensor) and isinstance(other, torch.Tensor) and _routable(input, other)):
-            return TORCH
-        return ours(input, other)
-
-    return route
 
 
 def _where(condition, input=TORCH, other=TORCH):
@@ -215,16 +207,16 @@ def _table() -> dict:
     """torch callable -> adapter, and the public name of each (``routing.routed_names``)."""
     T = torch.Tensor
     routes = {
-        "matmul": _product(M.matmul), "mm": _product(M.mm), "bmm": _product(M.bmm),
+        "matmul": _tensors(M.matmul), "mm": _tensors(M.mm), "bmm": _tensors(M.bmm),
         "addmm": _add_product(M.addmm), "baddbmm": _add_product(M.baddbmm),
         **{n: _unary(getattr(M, n)) for n in ("exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "reciprocal",
                                                "sin", "cos", "abs")},
         "pow": _pow, "clamp": _clamp, "clip": _clamp,
-        "minimum": _binary(M.minimum), "maximum": _binary(M.maximum), "where": _where,
+        "minimum": _tensors(M.minimum), "maximum": _tensors(M.maximum), "where": _where,
         "sum": _sum(M.sum), "mean": _sum(M.mean), "var": _variance(M.var), "std": _variance(M.std),
         "var_mean": _variance(M.var_mean), "std_mean": _variance(M.std_mean),
         "amax": _extremum(M.amax), "amin": _extremum(M.amin),
-        "max": _max_min(M.max, _binary(M.maximum)), "min": _max_min(M.min, _binary(M.minimum)),
+        "max": _max_min(M.max, _tensors(M.maximum)), "min": _max_min(M.min, _tensors(M.minimum)),
         "logsumexp": _logsumexp, "cumsum": _cumsum,
     }
     table = {}
