@@ -4,6 +4,8 @@ outputs and gradients under a random dy); the forms manualgrad.math does not imp
 own; swapped tiny GPT-2, Llama and T5 have no heavy torch node left and train as the originals."""
 
 import copy
+import os
+import sys
 
 import pytest
 import torch
@@ -11,6 +13,7 @@ import torch.nn.functional as F
 
 import manualgrad as mg
 from manualgrad.coverage import kind
+from manualgrad import routing, routing_math
 from manualgrad.routing import routed_names
 
 TIGHT = dict(rtol=1e-12, atol=1e-13)
@@ -172,8 +175,28 @@ def hf(name):
 SHARE = {"gpt2": 16 / 16, "llama": 9 / 12, "t5": 19 / 26}
 
 
+def spy_callers(monkeypatch) -> set:
+    """The files whose calls reach a math route (the first frame outside torch and the routing)."""
+    callers, torch_dir = set(), os.path.dirname(torch.__file__)
+
+    def spy(route):
+        def wrapped(*args, **kwargs):
+            f = sys._getframe(1)
+            while f.f_code.co_filename.startswith(torch_dir) or f.f_code.co_filename == routing.__file__:
+                f = f.f_back
+            callers.add(f.f_code.co_filename)
+            return route(*args, **kwargs)
+
+        return wrapped
+
+    for fn, route in routing_math.ROUTES.items():
+        monkeypatch.setitem(routing.ROUTES, fn, spy(route))
+    return callers
+
+
 @pytest.mark.parametrize("name", ["gpt2", "llama", "t5"])
-def test_swapped_hugging_face_models_run_manualgrad_math(name):
+def test_swapped_hugging_face_models_run_manualgrad_math(name, monkeypatch):
+    callers = spy_callers(monkeypatch)
     ref = hf(name).double()
     ids = torch.randint(0, 50, (2, 8), generator=torch.Generator().manual_seed(0))
     modules_only, model = copy.deepcopy(ref), copy.deepcopy(ref)
@@ -187,6 +210,8 @@ def test_swapped_hugging_face_models_run_manualgrad_math(name):
         F.cross_entropy(m(input_ids=ids, **kw).logits.flatten(0, 1), ids.flatten()).backward()
     for (n, p), q in zip(model.named_parameters(), ref.parameters()):
         torch.testing.assert_close(p.grad, q.grad, **TIGHT, msg=lambda m: f"{n}: {m}")
+    # routed: transformers' own math; manualgrad's internals (its swapped modules' code) never
+    assert callers and not {c for c in callers if c.startswith(os.path.dirname(mg.__file__))}, callers
 
 
 def _block(a, b, p):
