@@ -110,6 +110,18 @@ def test_every_routed_form_in_one_block_leaves_no_torch_math_node():
             "Tensor.sum", "torch.where", "Tensor.clip"} <= set(routed_names())
 
 
+def test_cpu_autocast_gives_torchs_dtypes():
+    for name, form in FORMS.items():
+        xs = {k: t.detach().float().requires_grad_() for k, t in inputs().items()}
+        with torch.autocast("cpu", torch.bfloat16):
+            want = form(**xs)
+            with mg.manual():
+                got = form(**xs)
+        got, want = (list(y) if isinstance(y, tuple) else [y] for y in (got, want))
+        assert [t.dtype for t in got] == [t.dtype for t in want], name
+        torch.testing.assert_close(got, want, msg=lambda m: f"{name}: {m}")
+
+
 FALL_THROUGH = {
     "integer matmul": lambda a, **_: torch.matmul(torch.ones(2, 3, dtype=torch.long), torch.ones(3, 2, dtype=torch.long)),
     "integer sum": lambda a, **_: torch.arange(6).sum(),
