@@ -20,7 +20,8 @@ Elementwise, broadcast operands (``functions/elementwise_binary.py``):
 
 Results, dtypes and errors are torch's (the forward is torch's kernel: an integer input to exp
 gives a float result); gradients and their subgradients at kinks are torch's, derived by hand.
-Routing ``torch.*`` calls to these is not done here: call them by name.
+Inside ``manualgrad.manual()`` and swapped models, ``torch.*`` calls and ``Tensor`` methods of these
+names are routed here (``manualgrad/routing_math.py``).
 """
 
 from __future__ import annotations

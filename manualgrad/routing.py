@@ -16,6 +16,11 @@ up in :data:`ROUTES` and calls manualgrad's twin instead, or torch's own callabl
   methods of those names, ``torch.relu_``/``Tensor.relu_`` (= ``F.relu_``), ``F.elu_``,
   ``F.leaky_relu_``, ``torch.dropout``. A call outside what an adapter covers (``out=``, a named
   dim) runs torch's own.
+- the math primitives of :mod:`manualgrad.math` (``torch.matmul`` and ``@``, ``addmm``, ``exp``,
+  ``pow`` and ``**``, ``clamp``, ``where``, ``sum``, ``mean``, ``var``, ``max``, ...; ``torch.<name>``
+  and the ``Tensor`` method): :mod:`manualgrad.routing_math`, in the argument forms ``manualgrad.math``
+  implements with torch's semantics; its adapter answers ``TORCH`` for any other form (integer
+  tensors, a named dim, ``torch.where(condition)``), which then runs torch's own.
 
 The mode's ``__torch_function__`` runs with the mode popped off the (thread-local) mode stack, as
 every torch function mode's: the torch primitives that manualgrad's wrappers and Functions call are
@@ -49,6 +54,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack
 
 from . import functional as MF
+from . import routing_math
 
 
 def _parameters(fn) -> list | None:
@@ -138,6 +144,7 @@ _ALIASES = {
 
 ROUTES, REFUSED = _functional_routes()
 ROUTES.update(_ALIASES)
+ROUTES.update(routing_math.ROUTES)  # torch.matmul, x.sum(-1), x ** 2, ...: routing_math.py
 
 
 def routed_names() -> list[str]:
@@ -151,7 +158,7 @@ def routed_names() -> list[str]:
             names.add(f"torch.nn.functional.{fn.__name__}")
         if getattr(torch, fn.__name__, None) is fn:
             names.add(f"torch.{fn.__name__}")
-    return sorted(names)
+    return sorted(names | set(routing_math.NAMES))
 
 
 class Routing(TorchFunctionMode):
@@ -159,17 +166,19 @@ class Routing(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        ours = ROUTES.get(func)
-        if ours is None or "out" in kwargs or not torch.is_grad_enabled():
-            if _compiling() and args and isinstance(args[0], torch.Tensor):
-                name = getattr(func, "__name__", "")
-                if getattr(torch.Tensor, name, None) is func:
-                    # a Tensor method: Dynamo inlines one written in Python (torch/_tensor.py: unflatten,
-                    # split, ...) when it is called as a function, and fails on its super() call; called
-                    # as a method it is traced as usual
-                    return getattr(args[0], name)(*args[1:], **kwargs)
-            return func(*args, **kwargs)
-        return ours(*args, **kwargs)
+        ours = ROUTES.get(func) or routing_math.operator(func)
+        if ours is not None and "out" not in kwargs and torch.is_grad_enabled():
+            y = ours(*args, **kwargs)
+            if y is not routing_math.TORCH:  # a math route's answer for a form it leaves to torch
+                return y
+        if _compiling() and args and isinstance(args[0], torch.Tensor):
+            name = getattr(func, "__name__", "")
+            if getattr(torch.Tensor, name, None) is func:
+                # a Tensor method: Dynamo inlines one written in Python (torch/_tensor.py: unflatten,
+                # split, ...) when it is called as a function, and fails on its super() call; called
+                # as a method it is traced as usual
+                return getattr(args[0], name)(*args[1:], **kwargs)
+        return func(*args, **kwargs)
 
 
 _compiling = getattr(torch.compiler, "is_compiling", lambda: False)

@@ -2,6 +2,7 @@
 each heavy torch node with the file:line that made it, and the parameters whose gradient comes
 from manualgrad; the model left as found. Also `manualgrad coverage` and what swap's report lists."""
 
+import copy
 import inspect
 import json
 
@@ -187,7 +188,8 @@ def tiny_gpt2():
 
 def test_a_swapped_tiny_gpt2_names_what_transformers_still_runs_through_torch():
     model, inputs = tiny_gpt2()
-    mg.swap(model)
+    routed = copy.deepcopy(model)
+    mg.swap(model, functional=False)  # modules only: Conv1D's torch.addmm stays torch's
     report = mg.coverage(model, **inputs)
     assert 0 < report.param_share < 1 and 0 < report.element_share < 1
     source = {p.name: p.source for p in report.params}
@@ -203,6 +205,10 @@ def test_a_swapped_tiny_gpt2_names_what_transformers_still_runs_through_torch():
     assert "AddmmBackward0" in str(report) and "transformers/" in str(report)
     no_loss = mg.coverage(model, input_ids=inputs["input_ids"])  # a ModelOutput of logits and a cache
     assert no_loss.param_share == report.param_share and "NllLossBackward0" not in str(no_loss)
+    mg.swap(routed)  # with routing: Conv1D's torch.addmm, the attention's matmuls run manualgrad's too
+    report = mg.coverage(routed, **inputs)
+    assert report.param_share == 1.0 and report.heavy == [], str(report)
+    assert report.names["manualgrad"]["AddmmFunctionBackward"] == 4
 
 
 def cli_factory():
@@ -213,9 +219,9 @@ def cli_factory():
 def test_cli_coverage(capsys):
     assert main(["coverage", "tests.test_coverage:cli_factory", "--swap"]) == 0
     out = capsys.readouterr().out
-    assert "lin: torch.Linear -> manualgrad.Linear" in out and "MmBackward0" in out and "PowBackward0" in out
-    assert "TanhBackward0" not in out  # swap routes the forward's torch.tanh
-    assert "tests/test_coverage.py:" in out and "<model> (Functional)" in out  # not the CLI's own frames
+    assert "lin: torch.Linear -> manualgrad.Linear" in out and "PowBackward0" in out  # the loss's square
+    assert "TanhBackward0" not in out and "MmBackward0" not in out  # swap routes the forward's tanh and @
+    assert "tests/test_coverage.py:" in out and "in <lambda>" in out  # the loss's line, not the CLI's own frames
     assert main(["coverage", "tests.test_coverage:cli_factory", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["param_share"] == 0 and {h["name"] for h in data["heavy"]} >= {"AddmmBackward0", "TanhBackward0"}
