@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 import torch
@@ -63,3 +64,20 @@ def in_subprocess(module: str, function: str, payload, timeout: int = 600) -> No
     if r.returncode < 0:
         report.append(f"signal {-r.returncode} in " + next((ln for ln in reversed(lines) if ln.startswith("run")), "?"))
     assert r.returncode == 0, "\n".join(report) + "\n" + r.stderr[-2000:]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The differential fuzzer's per-op case counts and disagreement classes (tests/test_fuzz.py)."""
+    runner = sys.modules.get("fuzz.runner")
+    if runner is None or not runner.tally():
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section(f"differential fuzzer ({runner.PROFILE} profile)")
+    total = Counter()
+    for name, counts in sorted(runner.tally().items()):
+        total.update(counts)
+        rest = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())
+                         if k not in ("cases", "returned", "both raise", "disagree"))
+        write(f"{name:34} {counts['cases']:6} cases: {counts['returned']:6} returned alike, "
+              f"{counts['both raise']:5} raised alike, {counts['disagree']:5} disagree" + (f" ({rest})" if rest else ""))
+    write(f"{'total':34} {total['cases']:6} cases, {total['disagree']} disagree")

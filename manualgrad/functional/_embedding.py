@@ -41,7 +41,7 @@ def embedding(
             raise AssertionError("Padding_idx must be within num_embeddings")
         if padding_idx < 0:
             padding_idx += n
-    _check(input, weight)
+    _check(input, weight, renorm=max_norm is not None)
     _refuse_complex_grad("embedding", weight.dtype, weight)
     if sparse and transforms_active():
         raise NotImplementedError("manualgrad embedding: sparse=True (a sparse COO gradient of weight) is not "
@@ -53,8 +53,10 @@ def embedding(
     return EmbeddingFunction.apply(input, weight, padding_idx, scale_grad_by_freq, sparse)
 
 
-def _check(input: torch.Tensor, weight: torch.Tensor) -> None:
-    """torch's checks and messages, in torch's order; then the range of the indices."""
+def _check(input: torch.Tensor, weight: torch.Tensor, renorm: bool = False) -> None:
+    """torch's checks and messages, in torch's order; then the range of the indices (an
+    ``IndexError``; where torch's own kernels check first, their ``RuntimeError``: no rows and
+    no ``renorm``, or no columns)."""
     if weight.dim() != 2:
         raise RuntimeError("'weight' must be 2-D")
     if input.dtype not in (torch.int64, torch.int32):
@@ -64,8 +66,14 @@ def _check(input: torch.Tensor, weight: torch.Tensor) -> None:
     if input.numel() == 0 or values_hidden():  # torch.compile, torch.func: no data-dependent check
         return
     n = weight.size(0)
+    if n == 0 and not renorm:  # torch's index_select refuses an empty dim before it reads indices
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     lo, hi = torch.stack(torch.aminmax(input)).tolist()  # one host sync for both bounds
     if lo < 0 or hi >= n:
+        if weight.size(1) == 0 and not (renorm and hi >= n):  # torch's 0-column gather checks itself
+            flat = input.flatten()
+            first = flat[(flat < 0) | (flat >= n)][0].item()
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={first} axis_dim={n}")
         bad = lo if lo < 0 else hi
         raise IndexError(f"index out of range in self: embedding index {bad} is outside [0, {n}), "
                          f"the {n} rows of weight")

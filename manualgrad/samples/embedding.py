@@ -75,6 +75,11 @@ def errors(device):
     yield ErrorSample((i([True], torch.bool), w), name="bool indices", match=dtype_match)
     yield ErrorSample((i([1], torch.int16), w), name="int16 indices", match=dtype_match)
     yield ErrorSample((i([1]), w.to(torch.complex64).requires_grad_()), name="complex weight with grad")
+    yield ErrorSample((i([0]), w[:0]), name="weight with no rows: torch's RuntimeError, not IndexError")
+    yield ErrorSample((i(0), w[:0, :0]), dict(max_norm=1.0), name="0×0 weight with max_norm", error=IndexError,
+                      match="index out of range")
+    yield ErrorSample((i([[1, 7]]), w[:, :0]), name="0 columns: torch's gather RuntimeError")
+    yield ErrorSample((i([-1]), w[:, :0]), dict(max_norm=1.0), name="0 columns, negative index, max_norm")
     yield ErrorSample((i([1]), w[0]), name="1-d weight")
     yield ErrorSample((i([1]), w.unsqueeze(0)), name="3-d weight")
     yield ErrorSample((i([1]), w), dict(padding_idx=7), name="padding_idx = num_embeddings", error=AssertionError)

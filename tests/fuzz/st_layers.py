@@ -1,0 +1,141 @@
+"""Strategies for linear, conv1d/conv2d, the 2-d poolings and embedding: batched, unbatched and
+empty inputs, stride/padding/dilation/groups/'same'/'valid', ceil_mode, count_include_pad,
+divisor_override, padding_idx, max_norm; sizes that make an empty or negative output (torch's
+errors) drawn now and then."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+
+from .compare import Case
+from .tensors import FLOATS, LOW, any_dtypes, dims, grads, index, other, shapes, tensor
+
+
+@st.composite
+def _linear(draw):
+    dtype, d, out = draw(any_dtypes), draw(dims(0, 6)), draw(dims(0, 6))
+    x = draw(tensor((*draw(shapes(0, 3)), d), dtype, grad=draw(grads)))
+    wshape = draw(st.sampled_from([(out, d)] * 4 + [(d,)]))
+    w = draw(tensor(wshape, other(draw, dtype), grad=draw(grads)))
+    args = (x, w)
+    if draw(st.booleans()):
+        bshape = draw(st.sampled_from([(out,), (out,), (), (1, out)])) if len(wshape) == 2 else ()
+        args += (draw(tensor(bshape, other(draw, dtype), grad=draw(grads))),)
+    return Case("linear", args)
+
+
+def _ints(n, lo, hi):
+    """An int, or an n-tuple of ints (torch accepts either)."""
+    one = st.integers(lo, hi)
+    return st.one_of(one, st.tuples(*[one] * n)) if n > 1 else one
+
+
+def _conv(name, n, dtypes):
+    """conv1d (n=1) / conv2d (n=2) cases with input dtypes from ``dtypes``."""
+
+    @st.composite
+    def cases(draw):
+        dtype = draw(st.sampled_from(dtypes))
+        groups = draw(st.sampled_from([1, 1, 2, 3]))
+        cin, cout = groups * draw(dims(1, 2)), groups * draw(dims(1, 2))
+        k = draw(st.tuples(*[st.integers(1, 3)] * n))
+        batch = draw(st.sampled_from([(), (0,), (1,), (2,), (3,)]))
+        x = draw(tensor((*batch, cin, *draw(st.tuples(*[st.integers(1, 7)] * n))), dtype, grad=draw(grads)))
+        w = draw(tensor((cout, cin // groups, *k), other(draw, dtype), grad=draw(grads)))
+        kw = {}
+        if draw(st.booleans()):
+            kw["bias"] = draw(tensor((cout,), other(draw, dtype), grad=draw(grads)))
+        if draw(st.booleans()):
+            kw["stride"] = draw(_ints(n, 1, 3))
+        if draw(st.booleans()):
+            kw["padding"] = draw(st.one_of(_ints(n, 0, 2), st.sampled_from(["same", "valid"])))
+        if draw(st.booleans()):
+            kw["dilation"] = draw(_ints(n, 1, 3))
+        if groups > 1:
+            kw["groups"] = groups
+        return Case(name, (x, w), kw)
+
+    return cases()
+
+
+# Half-precision conv runs in a subprocess (see tests/test_fuzz.py): a crash there must not
+# take the suite down.
+WHOLE = FLOATS * 3 + ("int64", "bool")
+FULL = tuple(d for d in WHOLE if d not in LOW)
+CASES = {
+    "linear": _linear(),
+    "conv1d": _conv("conv1d", 1, FULL), "conv2d": _conv("conv2d", 2, FULL),
+    "conv1d[half]": _conv("conv1d", 1, LOW), "conv2d[half]": _conv("conv2d", 2, LOW),
+}
+
+
+paddings = st.sampled_from([0, 0, 1, 1, (1, 0), (0, 1), 2])  # > kernel/2 (torch's error) now and then
+
+
+@st.composite
+def _image(draw, values=None):
+    """(N, C, H, W) or unbatched (C, H, W)."""
+    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
+    shape = (*batch, draw(st.sampled_from([1, 2, 3] * 5 + [0])), draw(dims(1, 7)), draw(dims(1, 7)))
+    return draw(tensor(shape, draw(any_dtypes), values=values, grad=draw(grads)))
+
+
+@st.composite
+def _max_pool2d(draw):
+    # integer values make ties: the gradient goes to the first maximum, as torch's does
+    x = draw(_image(draw(st.sampled_from([None, "ints"]))))
+    kw = {"kernel_size": draw(_ints(2, 1, 4))}
+    if draw(st.booleans()):
+        kw["stride"] = draw(st.one_of(st.none(), _ints(2, 1, 3)))
+    if draw(st.booleans()):
+        kw["padding"] = draw(paddings)
+    if draw(st.booleans()):
+        kw["dilation"] = draw(_ints(2, 1, 2))
+    for key in ("ceil_mode", "return_indices"):
+        if draw(st.booleans()):
+            kw[key] = draw(st.booleans())
+    return Case("max_pool2d", (x,), kw)
+
+
+@st.composite
+def _avg_pool2d(draw):
+    x = draw(_image())
+    kw = {"kernel_size": draw(_ints(2, 1, 3))}
+    if draw(st.booleans()):
+        kw["stride"] = draw(st.one_of(st.none(), _ints(2, 1, 3)))
+    if draw(st.booleans()):
+        kw["padding"] = draw(paddings)
+    for key in ("ceil_mode", "count_include_pad"):
+        if draw(st.booleans()):
+            kw[key] = draw(st.booleans())
+    if draw(st.booleans()):
+        kw["divisor_override"] = draw(st.sampled_from([None, 1, 3, 3, 0]))
+    return Case("avg_pool2d", (x,), kw)
+
+
+@st.composite
+def _adaptive_avg_pool2d(draw):
+    size = st.one_of(st.integers(0, 5), st.tuples(st.integers(1, 5), st.integers(1, 5)),
+                     st.tuples(st.none(), st.integers(1, 4)))
+    return Case("adaptive_avg_pool2d", (draw(_image()), draw(size)))
+
+
+@st.composite
+def _embedding(draw):
+    V, D = draw(dims(0, 6)), draw(dims(0, 4))
+    w = draw(tensor((V, D), draw(st.sampled_from(FLOATS)), grad=draw(grads)))
+    idx = draw(index(draw(shapes(0, 3)), V + draw(st.sampled_from([0] * 9 + [1])),
+                     dtype=draw(st.sampled_from(["int64", "int64", "int32", "uint8"]))))
+    kw = {}
+    if draw(st.booleans()):
+        kw["padding_idx"] = draw(st.sampled_from([None, 0, 1, -1, V]))
+    if draw(st.booleans()):
+        kw["max_norm"] = draw(st.sampled_from([None, 1.0, 0.5, 1e-3]))
+        kw["norm_type"] = draw(st.sampled_from([2.0, 1.0, 3.0]))
+    if draw(st.booleans()):
+        kw["scale_grad_by_freq"] = draw(st.booleans())
+    return Case("embedding", (idx, w), kw)
+
+
+CASES.update(max_pool2d=_max_pool2d(), avg_pool2d=_avg_pool2d(), adaptive_avg_pool2d=_adaptive_avg_pool2d(),
+             embedding=_embedding())
