@@ -172,6 +172,8 @@ def group_norm(device, dtype):
     yield Sample((make(3, 4, 2, **kw), 2), name="weight and bias None")
     yield Sample((make(3, 4, 2, **kw), 2, make(4, **kw)), name="bias None")
     yield Sample((noncontiguous(2, 4, 3, **kw), 2, *_affine(4, kw)), name="non-contiguous")
+    yield Sample((make(2, 4, 3, **kw), 2, noncontiguous(1, 4, **kw)[0], noncontiguous(1, 4, **kw)[0]),
+                 name="non-contiguous weight and bias")
     yield Sample((make(0, 4, 3, **kw), 2, *_affine(4, kw)), name="empty batch")
     yield Sample((make(3, 4, 2, **kw, requires_grad=False), 2, *_affine(4, kw)), name="input without grad")
 
