@@ -161,6 +161,8 @@ def _class_index_errors(device, op):
     yield ErrorSample((make(2, 5, 3, device=device, dtype=None), z(2, 4)), name="(N, C, d) target size")
     yield ErrorSample((x4, z(2, 3)), name="(N, C, d1, d2) target rank")
     yield ErrorSample((x4, z(2, 3, 3)), name="(N, C, d1, d2) size mismatch")
+    yield ErrorSample((z(1, 0, 1, dtype=None), z(1, 1)), name="(N, 0, d) size mismatch (viewed (N, 0, 0, 0))")
+    yield ErrorSample((z(2, 0, 2, 1, 1, dtype=None), z(2, 2, 1, 1)), name="(N, 0, d1, d2, d3) size mismatch")
     yield ErrorSample((x, t(0, 1, 2)), {"weight": ones(4)}, name="weight size")
     yield ErrorSample((x, t(0, 1, 2)), {"weight": ones(5, 1)}, name="weight rank")
     yield ErrorSample((x4, z(2, 3, 2)), {"weight": ones(4)}, name="(N, C, d1, d2) weight size")
