@@ -27,6 +27,20 @@ def _check_buffers(input, running_mean, running_var, weight, bias, training: boo
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
 
 
+def _empty_input(input, running_mean, running_var, weight, bias, training: bool):
+    """torch returns ``input·w[0] + b[0]`` for an empty input before any check of the running
+    stats (absent in eval, of any size, requiring grad): ours normalises it with the statistics of
+    its empty batch instead, an empty y with zero gradients for w and b, where w and b fit the
+    channels and the dtype (else the usual checks raise). An empty w or b is torch's IndexError
+    (``w[0]``). Returns the (running_mean, running_var, training) to go on with."""
+    for t in (weight, bias):
+        if t is not None and t.numel() == 0:
+            raise IndexError(f"select(): index 0 out of range for tensor of size {list(t.shape)} at dimension 0")
+    fits = input.dim() > 1 and input.is_floating_point() and all(
+        t is None or (t.numel() == input.size(1) and t.dtype == input.dtype) for t in (weight, bias))
+    return (None, None, True) if fits else (running_mean, running_var, training)
+
+
 @autocast_policy(None, BatchNormFunction)
 def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_var: torch.Tensor | None,
                weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, training: bool = False,
@@ -43,6 +57,8 @@ def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_v
     if not isinstance(momentum, numbers.Real):
         raise TypeError(f"batch_norm(): argument 'momentum' (position 7) must be float, not "
                         f"{type(momentum).__name__}")
+    if input.numel() == 0:
+        running_mean, running_var, training = _empty_input(input, running_mean, running_var, weight, bias, training)
     _check_buffers(input, running_mean, running_var, weight, bias, training)
     _refuse_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
     check_norm_dtypes("batch_norm", input, weight, bias, running_mean, running_var, input_first=True)
