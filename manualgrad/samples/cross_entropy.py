@@ -193,6 +193,10 @@ def ce_errors(device):
                       error=RuntimeError, match=smoothing)
     yield ErrorSample((x, probs), {"label_smoothing": -0.1}, name="label_smoothing < 0, probabilities",
                       error=RuntimeError, match=smoothing)
+    for bad, name in (((x.long(), t), "integer input"), ((make(5, 3, 0, 4, device=device, dtype=None).int(),
+                                                        torch.zeros(5, 0, 4, dtype=torch.long, device=device)),
+                                                       "empty integer (N, C, 0, d) input")):
+        yield ErrorSample(bad, {"label_smoothing": -0.1}, name=f"label_smoothing < 0 after torch's errors: {name}")
     yield ErrorSample((x, probs), {"ignore_index": 1}, name="ignore_index with probabilities")
     yield ErrorSample((x, probs), {"weight": torch.ones(4, device=device)}, name="weight size, probabilities")
     yield ErrorSample((x, torch.zeros(3, 5, dtype=torch.long, device=device)), name="integer probabilities")
