@@ -6,6 +6,7 @@ import numbers
 
 import torch
 
+from ..functions._precision import dtype_name
 from ..functions._recompute import tag, taggable
 from ..functions.batch_norm import BatchNormFunction, batch_norm_again
 from ._autocast import autocast_policy
@@ -36,6 +37,19 @@ def _empty_input(input, running_mean, running_var, weight, bias, training: bool)
     fits = input.dim() > 1 and input.is_floating_point() and all(
         t is None or (t.numel() == input.size(1) and t.dtype == input.dtype) for t in (weight, bias))
     return (None, None, True) if fits else (running_mean, running_var, training)
+
+
+def _check_generic_path(input, *params) -> None:
+    """torch's training statistics of an input its CPU kernel does not take (neither contiguous
+    nor channels-last) run through ``at::mean``, whose error an integer or bool input meets first
+    where the parameters are not of the mixed kind (the first one given of the input's dtype)."""
+    given = [p for p in params if p is not None]
+    if input.is_floating_point() or input.is_complex() or (given and given[0].dtype != input.dtype):
+        return
+    formats = [torch.contiguous_format] + ([torch.channels_last] if input.dim() == 4 else [])
+    if not any(input.is_contiguous(memory_format=f) for f in formats):
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {dtype_name(input.dtype)}")
 
 
 def _torch_formula_fits(input, weight, bias) -> bool:
@@ -79,6 +93,8 @@ def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_v
         running_mean, running_var, training = _empty_input(input, running_mean, running_var, weight, bias, training)
     _check_buffers(input, running_mean, running_var, weight, bias, training)
     _refuse_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
+    if training:
+        _check_generic_path(input, weight, bias, running_mean, running_var)
     check_norm_dtypes("batch_norm", input, weight, bias, running_mean, running_var, input_first=True)
     y, mean, rstd = BatchNormFunction.apply(input, running_mean, running_var, weight, bias, bool(training),
                                             float(momentum), eps)

@@ -111,6 +111,8 @@ def batch_norm_errors(device):
         match = None if _torch_raises(torch.nn.functional.batch_norm, bad, kwargs) else "batch_norm eps must be"
         yield ErrorSample(bad, kwargs, name=name, error=ValueError, match=match)
     yield ErrorSample((t(2, 0), None, None, t(0), None, False), name="empty input, empty weight (torch's w[0])")
+    strided = torch.ones(4, 3, dtype=torch.int32, device=device).t()  # no kernel layout: torch's at::mean error
+    yield ErrorSample((strided, None, None, None, None, True), name="transposed integer input in training")
     yield ErrorSample((t(3), *stats(), None, None, True), name="1-d input with running stats")
     yield ErrorSample((t(3), None, None, None, None, True), name="1-d input")
     yield ErrorSample((t(), None, None, None, None, True), name="0-d input")
