@@ -34,16 +34,18 @@ def fold_heads(dt: torch.Tensor, t_shape: torch.Size, heads: int) -> torch.Tenso
     return dt.unflatten(-3, (t_shape[-3], heads // t_shape[-3])).sum(-3)
 
 
-def _fill(t: torch.Tensor, where: torch.Tensor, value: float, inplace: bool) -> torch.Tensor:
-    return t.masked_fill_(where, value) if inplace else t.masked_fill(where, value)
+def _additive(keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A bool mask as torch applies it: 0 where True, −inf where False, added to the scores (so a
+    NaN or +inf score stays NaN where masked, as torch's, rather than becoming −inf)."""
+    return torch.zeros(keep.shape, dtype=dtype, device=keep.device).masked_fill_(~keep, _NEG_INF)
 
 
 def _add_mask(s: torch.Tensor, mask: torch.Tensor | None, inplace: bool) -> torch.Tensor:
-    """A bool mask keeps True (False → −inf); a float mask is added."""
+    """A bool mask keeps True (False → −inf, added); a float mask is added."""
     if mask is None:
         return s
     if mask.dtype == torch.bool:
-        return _fill(s, ~mask, _NEG_INF, inplace)
+        mask = _additive(mask, s.dtype)
     return s.add_(mask) if inplace else s + mask
 
 
@@ -56,7 +58,7 @@ def probabilities(qs, k, masks, is_causal: bool, safe: bool) -> torch.Tensor:
     inplace = not torch.is_grad_enabled()
     s = qs @ k.transpose(-2, -1)
     if is_causal:  # top-left aligned: row i sees columns 0..i
-        s = _fill(s, torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).triu(1), _NEG_INF, inplace)
+        s = _add_mask(s, torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).tril(), inplace)
     for m in masks:
         s = _add_mask(s, m, inplace)
     if not safe or s.size(-1) == 0:  # no keys: P is empty, O = 0

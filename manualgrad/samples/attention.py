@@ -95,6 +95,10 @@ def samples(device, dtype):
         k[..., 0] = -k[..., 0].abs() - 0.5
         q[:, 1, 0] = math.inf
     yield Sample((q, k, v), name="a row of −inf scores from an infinite q → 0", gradcheck=False)
+    q, k, v = _qkv((2,), 3, 4, 2, kw=kw)
+    with torch.no_grad():  # every score against key 1 is +inf; where masked out, +inf − inf = NaN (torch adds)
+        q[..., 0], k[:, 1, 0] = 1.0, math.inf
+    yield Sample((q, k, v), {"attn_mask": bool_mask}, name="an infinite score where masked out: NaN", gradcheck=False)
     q, k, v = _qkv((2,), 3, 0, 3, kw=kw)
     with torch.no_grad():
         q[0, 0, 0] = math.inf
