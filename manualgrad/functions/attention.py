@@ -37,7 +37,7 @@ def fold_heads(dt: torch.Tensor, t_shape: torch.Size, heads: int) -> torch.Tenso
 def _additive(keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """A bool mask as torch applies it: 0 where True, −inf where False, added to the scores (so a
     NaN or +inf score stays NaN where masked, as torch's, rather than becoming −inf)."""
-    return torch.zeros(keep.shape, dtype=dtype, device=keep.device).masked_fill_(~keep, _NEG_INF)
+    return torch.where(keep, torch.zeros((), dtype=dtype, device=keep.device), _NEG_INF)
 
 
 def _add_mask(s: torch.Tensor, mask: torch.Tensor | None, inplace: bool) -> torch.Tensor:
