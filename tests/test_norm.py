@@ -216,3 +216,16 @@ def test_first_order_backward_equals_the_recorded_one_and_torch(op, shape, args,
     for a, r, t in zip(lean, recorded, theirs):
         torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(a, t, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype,w_dtype", [(torch.bool, None), (torch.int64, torch.float32),
+                                           (torch.float32, torch.float64), (torch.bfloat16, torch.float32)])
+def test_batch_norm_of_an_empty_input_is_torchs_plain_result(dtype, w_dtype):
+    """torch returns input·w[0] + b[0] for an empty input before checking the running stats
+    (here absent in eval): the same dtype (promoted as there), shape and no error."""
+    x = torch.zeros(0, 3, dtype=dtype)
+    w = None if w_dtype is None else torch.ones(3, dtype=w_dtype)
+    for training in (False, True):
+        ours = MF.batch_norm(x, None, None, w, w, training=training)
+        theirs = torch.nn.functional.batch_norm(x, None, None, w, w, training=training)
+        assert (ours.dtype, ours.shape) == (theirs.dtype, theirs.shape)

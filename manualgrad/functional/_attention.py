@@ -8,7 +8,7 @@ import warnings
 
 import torch
 
-from ..functions.attention import ScaledDotProductAttentionFunction
+from ..functions.attention import ScaledDotProductAttentionFunction, attends
 from ._autocast import LOWER, autocast_policy
 from ._linear import linear
 
@@ -24,7 +24,8 @@ def _meta(dtype: torch.dtype) -> str:
 
 
 def _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa) -> None:
-    """torch's checks (``validate_sdpa_input`` and its math path), same order and messages."""
+    """torch's checks (``validate_sdpa_input``, then its math path's unless it does not attend
+    at all: :func:`~manualgrad.functions.attention.attends`), same order and messages."""
     q, k, v = query, key, value
     if not q.dtype == k.dtype == v.dtype:
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
@@ -38,6 +39,8 @@ def _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa) 
     if attn_mask is not None and attn_mask.dtype not in (torch.bool, torch.float32, q.dtype):
         raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
                            f"attn_mask.dtype: {_meta(attn_mask.dtype)} and  query.dtype: {_meta(q.dtype)} instead.")
+    if not attends(q, v):  # torch returns zeros before its other checks
+        return
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
     if enable_gqa:
@@ -63,7 +66,8 @@ def scaled_dot_product_attention(query: torch.Tensor, key: torch.Tensor, value: 
     ``attn_mask`` keeps True, a float one is added; ``is_causal`` is top-left aligned; ``scale``
     defaults to 1/√E; ``dropout_p`` always applies (pass 0.0 in eval); ``enable_gqa`` repeats the
     key/value heads. A row with nothing to attend gives 0, as torch 2.13's CPU math path
-    (``_safe_softmax``), not the NaN of a plain softmax. ``scale`` and ``enable_gqa`` are
+    (``_safe_softmax``), not the NaN of a plain softmax; with no queries or an empty value,
+    zeros of shape (*query.shape[:-1], Ev), as torch. ``scale`` and ``enable_gqa`` are
     keyword-only, as torch's binding. See
     :class:`~manualgrad.functions.attention.ScaledDotProductAttentionFunction`."""
     _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)

@@ -6,6 +6,7 @@ import numbers
 
 import torch
 
+from ..functions._precision import dtype_name
 from ..functions._recompute import tag, taggable
 from ..functions.batch_norm import BatchNormFunction, batch_norm_again
 from ._autocast import autocast_policy
@@ -27,6 +28,46 @@ def _check_buffers(input, running_mean, running_var, weight, bias, training: boo
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
 
 
+def _empty_input(input, running_mean, running_var, weight, bias, training: bool):
+    """torch returns ``input·w[0] + b[0]`` for an empty input before any check of the running
+    stats (absent in eval, of any size, requiring grad): ours normalises it with the statistics of
+    its empty batch instead, an empty y with zero gradients for w and b, where w and b fit the
+    channels and the dtype (else the usual checks raise). Returns the (running_mean, running_var,
+    training) to go on with."""
+    fits = input.dim() > 1 and input.is_floating_point() and all(
+        t is None or (t.numel() == input.size(1) and t.dtype == input.dtype) for t in (weight, bias))
+    return (None, None, True) if fits else (running_mean, running_var, training)
+
+
+def _check_generic_path(input, *params) -> None:
+    """torch's training statistics of an input its CPU kernel does not take (neither contiguous
+    nor channels-last) run through ``at::mean``, whose error an integer or bool input meets first
+    where the parameters are not of the mixed kind (the first one given of the input's dtype)."""
+    given = [p for p in params if p is not None]
+    if input.is_floating_point() or input.is_complex() or (given and given[0].dtype != input.dtype):
+        return
+    formats = [torch.contiguous_format] + ([torch.channels_last] if input.dim() == 4 else [])
+    if not any(input.is_contiguous(memory_format=f) for f in formats):
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {dtype_name(input.dtype)}")
+
+
+def _torch_formula_fits(input, weight, bias) -> bool:
+    """An empty input that :func:`_empty_input` cannot normalise (not floating, or w/b of another
+    dtype), with nothing to differentiate: torch's own ``input·w[0] + b[0]`` (no graph) fits it."""
+    plain = not input.is_floating_point() or any(t is not None and t.dtype != input.dtype for t in (weight, bias))
+    return plain and not any(t is not None and t.requires_grad for t in (input, weight, bias))
+
+
+def _empty_output(input, weight, bias) -> torch.Tensor:
+    """torch's result for an empty input: ``input.clone()·w[0] + b[0]`` (dtypes promote as there)."""
+    out = input.clone()
+    for t, op in ((weight, torch.mul), (bias, torch.add)):
+        if t is not None:
+            out = op(out, t[0])
+    return out
+
+
 @autocast_policy(None, BatchNormFunction)
 def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_var: torch.Tensor | None,
                weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, training: bool = False,
@@ -43,8 +84,17 @@ def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_v
     if not isinstance(momentum, numbers.Real):
         raise TypeError(f"batch_norm(): argument 'momentum' (position 7) must be float, not "
                         f"{type(momentum).__name__}")
+    if input.numel() == 0:  # torch returns input·w[0] + b[0] before checking the running stats
+        for t in (weight, bias):
+            if t is not None and t.numel() == 0:  # torch's w[0]
+                raise IndexError(f"select(): index 0 out of range for tensor of size {list(t.shape)} at dimension 0")
+        if _torch_formula_fits(input, weight, bias):
+            return _empty_output(input, weight, bias)
+        running_mean, running_var, training = _empty_input(input, running_mean, running_var, weight, bias, training)
     _check_buffers(input, running_mean, running_var, weight, bias, training)
     _refuse_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
+    if training:
+        _check_generic_path(input, weight, bias, running_mean, running_var)
     check_norm_dtypes("batch_norm", input, weight, bias, running_mean, running_var, input_first=True)
     y, mean, rstd = BatchNormFunction.apply(input, running_mean, running_var, weight, bias, bool(training),
                                             float(momentum), eps)

@@ -32,25 +32,12 @@ def _kind(dtype: torch.dtype) -> int:
     return 3 if dtype.is_complex else 2 if dtype.is_floating_point else int(dtype != torch.bool)
 
 
-def _result_type(a: torch.Tensor, b: torch.Tensor) -> torch.dtype:
-    """``torch.result_type(a, b)`` in dtype arithmetic that torch.compile traces: a 0-d tensor
-    against a dimensioned one decides the dtype only when it is of a higher kind."""
-    if (a.dim() == 0) == (b.dim() == 0):
-        return torch.promote_types(a.dtype, b.dtype)
-    dims, zero = (a, b) if b.dim() == 0 else (b, a)
-    if _kind(zero.dtype) <= _kind(dims.dtype):
-        return dims.dtype
-    if zero.dtype.is_complex and dims.dtype.is_floating_point:  # the complex type of the floating one's size
-        return {torch.float16: torch.complex32, torch.float64: torch.complex128}.get(dims.dtype, torch.complex64)
-    return zero.dtype
-
-
 def _kernel_operands(kernel: str, input: torch.Tensor, target: torch.Tensor, into_input: bool = False):
     """torch's elementwise loss kernels (``mse``, ``smooth_l1``, ``huber``) on input and target:
     they run in the promoted dtype, which must be a real floating type (``into_input``: the
     result is written into input's dtype, so it must also cast there, as huber's). Returns the
     two operands with a bool one promoted (torch's kernel reads it as 0/1; bool has no ``-``)."""
-    common = _result_type(input, target)
+    common = torch.promote_types(input.dtype, target.dtype)  # torch broadcasts the two first: no 0-d rule
     if into_input and _kind(common) > _kind(input.dtype):  # torch.can_cast: no cast to a lower kind
         raise RuntimeError(f"result type {dtype_name(common)} can't be cast to the desired output type "
                            f"{dtype_name(input.dtype)}")

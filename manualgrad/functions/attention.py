@@ -34,33 +34,34 @@ def fold_heads(dt: torch.Tensor, t_shape: torch.Size, heads: int) -> torch.Tenso
     return dt.unflatten(-3, (t_shape[-3], heads // t_shape[-3])).sum(-3)
 
 
-def _fill(t: torch.Tensor, where: torch.Tensor, value: float, inplace: bool) -> torch.Tensor:
-    return t.masked_fill_(where, value) if inplace else t.masked_fill(where, value)
+def _additive(keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A bool mask as torch applies it: 0 where True, −inf where False, added to the scores (so a
+    NaN or +inf score stays NaN where masked, as torch's, rather than becoming −inf)."""
+    return torch.where(keep, torch.zeros((), dtype=dtype, device=keep.device), _NEG_INF)
 
 
 def _add_mask(s: torch.Tensor, mask: torch.Tensor | None, inplace: bool) -> torch.Tensor:
-    """A bool mask keeps True (False → −inf); a float mask is added."""
+    """A bool mask keeps True (False → −inf, added); a float mask is added."""
     if mask is None:
         return s
     if mask.dtype == torch.bool:
-        return _fill(s, ~mask, _NEG_INF, inplace)
+        mask = _additive(mask, s.dtype)
     return s.add_(mask) if inplace else s + mask
 
 
 def probabilities(qs, k, masks, is_causal: bool, safe: bool) -> torch.Tensor:
     """P = softmax(qs kᵀ + M) over the last dim, qs = scale·q. In place where nothing records a
     graph (the forward, a first-order backward); out of place under double backward.
-    ``safe``: a row whose scores are all −inf gets P = 0 (torch's ``_safe_softmax``, used by its
-    SDPA), otherwise softmax's NaN (torch's MultiheadAttention weights path). Only a mask can
-    empty a row of finite scores (causal rows keep column 0), so without one the check is skipped:
-    there, a row of −inf scores from infinite q/k gives NaN where torch gives 0."""
+    ``safe``: a row whose scores are all −inf (masked, or from an infinite q or k) gets P = 0
+    (torch's ``_safe_softmax``, used by its SDPA), otherwise softmax's NaN (torch's
+    MultiheadAttention weights path)."""
     inplace = not torch.is_grad_enabled()
     s = qs @ k.transpose(-2, -1)
     if is_causal:  # top-left aligned: row i sees columns 0..i
-        s = _fill(s, torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).triu(1), _NEG_INF, inplace)
+        s = _add_mask(s, torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).tril(), inplace)
     for m in masks:
         s = _add_mask(s, m, inplace)
-    if not safe or all(m is None for m in masks) or s.size(-1) == 0:  # no keys: P is empty, O = 0
+    if not safe or s.size(-1) == 0:  # no keys: P is empty, O = 0
         return torch.softmax(s, -1)
     dead = s.amax(-1, keepdim=True) == _NEG_INF  # nothing to attend
     if inplace:  # the NaN of those rows is overwritten
@@ -76,6 +77,19 @@ def _dropout_scale(keep: torch.Tensor | None, p: float, like: torch.Tensor):
     if p == 1:
         return like.new_zeros(())
     return keep.to(like.dtype).div_(1 - p)
+
+
+def attends(q: torch.Tensor, v: torch.Tensor) -> bool:
+    """Does torch's SDPA attend at all? With no queries (L = 0) or an empty value it returns
+    :func:`no_attention` right after its dtype/rank checks: no mask or causal checks, no
+    broadcast of the batch dims, no dropout draw."""
+    return q.size(-2) != 0 and v.numel() != 0
+
+
+def no_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """O = 0 + 0·(Σq + Σk + Σv) of shape (*q.shape[:-1], Ev), torch's SDPA where it does not
+    attend: NaN everywhere when q, k or v holds an inf or NaN (or their sum overflows)."""
+    return torch.zeros(q.shape[:-1] + v.shape[-1:], dtype=q.dtype, device=q.device) + (q.sum() + k.sum() + v.sum()) * 0
 
 
 class ScaledDotProductAttentionFunction(Function):
@@ -100,10 +114,15 @@ class ScaledDotProductAttentionFunction(Function):
     recomputed from a saved lse would make lse a graph input whose own derivative (P) double
     backward would need, and a full softmax costs only one more reduction over the row.
     Half/bfloat16 compute in float32 (torch's math path does too) and round once.
+
+    With no queries or an empty value (SDPA only, :func:`attends`), O = 0·(Σq + Σk + Σv) (torch's),
+    so dq, dk, dv = 0·Σ dO, each broadcast to its input's shape; the masks get none.
     """
 
     @staticmethod
     def forward(q, k, v, attn_mask, key_mask, dropout_p, is_causal, scale, enable_gqa, weights):
+        if weights is None and not attends(q, v):
+            return no_attention(q, k, v), q.new_empty(0), q.new_empty(0, dtype=torch.uint8)
         out_dtype, dtype = q.dtype, _compute_dtype(q.dtype)
         q, k, v, attn_mask, key_mask = (_up(t, dtype) for t in (q, k, v, attn_mask, key_mask))
         if enable_gqa:
@@ -130,7 +149,8 @@ class ScaledDotProductAttentionFunction(Function):
         need_q, need_k, need_v, need_am, need_km = ctx.needs_input_grad[:5]
         need_dp = need_q or need_k or need_am or need_km
         ctx.save_for_backward(q, k, v if need_dp else None, attn_mask, key_mask, bits)
-        ctx.k_shape, ctx.v_shape, ctx.heads = k.shape, v.shape, q.size(-3) if enable_gqa else None
+        ctx.q_shape, ctx.k_shape, ctx.v_shape, ctx.heads = q.shape, k.shape, v.shape, q.size(-3) if enable_gqa else None
+        ctx.attends = weights is not None or attends(q, v)
         ctx.out_empty = output[0].numel() == 0
         ctx.p, ctx.is_causal, ctx.scale, ctx.weights = dropout_p, is_causal, scale, weights
         ctx.dtypes = [None if t is None else t.dtype for t in (q, k, v, attn_mask, key_mask)]
@@ -143,6 +163,8 @@ class ScaledDotProductAttentionFunction(Function):
             return (None,) * 10
         q0, k0, v0, attn_mask, key_mask, bits = ctx.saved_tensors
         need_q, need_k, need_v, need_am, need_km = ctx.needs_input_grad[:5]
+        if not ctx.attends:
+            return (*_no_attention_grads(ctx, dO), *(None,) * 7)
         dtype = _compute_dtype(q0.dtype)
         q, k, v, attn_mask, key_mask, dO, dW = (_up(t, dtype) for t in (q0, k0, v0, attn_mask, key_mask, dO, dW))
         if ctx.heads is not None:
@@ -174,6 +196,13 @@ class ScaledDotProductAttentionFunction(Function):
                 dkm = ds.sum_to_size(key_mask.shape)
         grads = [_down(g, d) for g, d in zip((dq, dk, dv, dam, dkm), ctx.dtypes)]
         return (*grads, None, None, None, None, None)
+
+
+def _no_attention_grads(ctx, dO) -> list:
+    """dq, dk, dv of :func:`no_attention`: 0·Σ dO broadcast to each input's shape."""
+    zero = dO.sum() * 0
+    shapes = (ctx.q_shape, ctx.k_shape, ctx.v_shape)
+    return [zero.to(d).expand(s) if need else None for s, d, need in zip(shapes, ctx.dtypes, ctx.needs_input_grad)]
 
 
 def _empty(ctx) -> bool:

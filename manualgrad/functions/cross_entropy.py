@@ -201,9 +201,10 @@ def _prob_grads(ctx, dy, z, p, t, w):
 # ---------------------------------------------------------------- torch's checks, in its order
 
 
-def _check_smoothing(label_smoothing: float) -> None:
-    """torch's error for ε > 1, raised for ε < 0 too (torch silently ignores a negative ε)."""
-    if not 0.0 <= label_smoothing <= 1.0:
+def _check_smoothing(label_smoothing: float, negative: bool = False) -> None:
+    """torch's error for ε > 1 (``negative``: for ε < 0 instead, which torch silently ignores;
+    ours refuses it after all of torch's checks, so that where torch raises, ours raises alike)."""
+    if label_smoothing < 0.0 if negative else label_smoothing > 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing:g}")
 
 
@@ -221,7 +222,9 @@ def check_cross_entropy(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None
     if x.shape != t.shape:
         _check_smoothing(label_smoothing)
         _log_softmax_errors(x)
-        return check_class_target(x, t, w, ignore_index)
+        checked = check_class_target(x, t, w, ignore_index)
+        _check_smoothing(label_smoothing, negative=True)
+        return checked
     if not t.is_floating_point():
         raise RuntimeError(f"Expected floating point type for target with class probabilities, "
                            f"got {dtype_name(t.dtype)}")
@@ -235,4 +238,5 @@ def check_cross_entropy(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None
                            f"classes or no classes but got weight tensor of shape: {list(w.shape)}")
     _log_softmax_errors(x)
     _check_smoothing(label_smoothing)
+    _check_smoothing(label_smoothing, negative=True)
     return t, w, False

@@ -141,14 +141,25 @@ def refuse_weight_grad(w: torch.Tensor | None, op: str) -> None:
                            "'weight'. This input cannot have requires_grad True.")
 
 
+def _views_2d(x, t) -> tuple:
+    """The shapes ``nll_loss_nd`` hands ``nll_loss2d``: x, t themselves for a 4-d x, else x as
+    (N, C, 1, −1) and t as (N, 1, −1), each (N, C, 0, 0) / (N, 0, 0) when empty."""
+    if x.dim() == 4:
+        return tuple(x.shape), tuple(t.shape)
+    n, c = x.shape[:2]
+    xs = (n, c, 1, x.numel() // (n * c)) if x.numel() else (n, c, 0, 0)
+    return xs, ((n, 1, t.numel() // n) if t.numel() else (n, 0, 0))
+
+
 def _check_shapes(x, t, w) -> None:
     """The shape checks of torch's ``nll_loss`` (1-D/2-D x) or ``nll_loss2d`` (higher rank)."""
     xd, td, n_classes = x.dim(), t.dim(), x.shape[class_dim(x)]
     if xd > 2:
         if w is not None and w.numel() != n_classes:
             raise RuntimeError("weight tensor should be defined either for all or no classes")
-        if xd == 4 and t.shape != (x.shape[0], *x.shape[2:]):
-            raise RuntimeError(f"size mismatch (got input: {list(x.shape)} , target: {list(t.shape)}")
+        xs, ts = _views_2d(x, t)  # differ only for a 4-d x, or an empty x (C = 0) with targets
+        if ts != (xs[0], *xs[2:]):
+            raise RuntimeError(f"size mismatch (got input: {list(xs)} , target: {list(ts)}")
         return
     if xd == 1 and td == 1 and t.shape[0] != 1:
         raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}")

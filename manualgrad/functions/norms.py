@@ -114,6 +114,8 @@ def _native_group_norm(x, num_groups, w, b, eps):
     if not x.is_contiguous():  # the kernel reads x in its contiguous layout only
         return None
     n, c = x.shape[:2]
+    # the kernel reads w and b as contiguous too (a strided w gives a wrong y; F.group_norm copies)
+    w, b = (None if t is None else t.contiguous() for t in (w, b))
     y, mean, rstd = torch.native_group_norm(x, w, b, n, c, x.numel() // (n * c), num_groups, eps)  # x non-empty
     keep = (n, num_groups) + (1,) * (x.dim() - 1)  # (N, G) in the (N, G, C/G, *spatial) view, kept dims
     return y, owned(mean.reshape(keep)), owned(rstd.reshape(keep))

@@ -2,7 +2,8 @@
 
 Each is a pointwise f of d = x − t, optionally weighted, then reduced (``_reduction``):
 
-    y = R(f(d) ⊙ w),   d = x − t   (x, t broadcast as torch does; w the size of x, or None)
+    y = R(f(d) ⊙ w),   d = x − t   (x, t broadcast as torch does, d in their promoted dtype: a
+                                    0-d t decides it as much as x; w the size of x, or None)
     dx = Σ→x (g ⊙ f'(d)) ;  dt = −Σ→t (g ⊙ f'(d)) ;  g = ∂y/∂ℓ ⊙ w   (``grad_loss``)
     dw = Σ→w (∂y/∂ℓ ⊙ f(d)) [− dy · y / Σ w for the weighted mean of mse/l1]   (``grad_weight``)
     jvp: dy = R(f′(d) ⊙ (dx − dt) ⊙ w) + R(f(d) ⊙ dw) [− y · Σ dw / Σ w, weighted mean of mse/l1]
@@ -18,6 +19,14 @@ import torch
 from ._base import Function
 from ._reduction import _divisor, grad_loss, grad_weight, reduce, sum_to, weighted_reduce
 from ._transform import add_tangents, save_for_forward
+
+
+def difference(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """d = x − t in torch's dtype for these losses: torch broadcasts x and t before its kernel,
+    so the dtypes promote as between equal-rank tensors (a 0-d float32 t makes a bfloat16 x's
+    loss float32, where ``x - t`` alone would stay bfloat16)."""
+    dtype = torch.promote_types(x.dtype, t.dtype)
+    return x.to(dtype) - t.to(dtype)
 
 
 class _PointwiseLoss(Function):
@@ -44,7 +53,7 @@ class _PointwiseLoss(Function):
 
     @classmethod
     def _loss(cls, x, t, p):
-        loss = cls.value(x - t, p)
+        loss = cls.value(difference(x, t), p)
         return loss.to(x.dtype) if cls.keep_input_dtype else loss
 
     @classmethod
@@ -64,7 +73,7 @@ class _PointwiseLoss(Function):
         need_x, need_t, need_w = ctx.needs_input_grad[:3]
         dx = dt = dw = None
         if need_x or need_t:
-            d = x - t
+            d = difference(x, t)
             g = grad_loss(dy, d.shape, w, ctx.reduction, cls.by_weight) * cls.slope(d, ctx.p)
             dx = sum_to(g, x) if need_x else None
             dt = sum_to(-g, t) if need_t else None
@@ -76,7 +85,7 @@ class _PointwiseLoss(Function):
     def jvp(cls, ctx, dx, dt, dw, *_):
         x, t, w = ctx.saved_tensors
         dd = add_tangents(dx, None if dt is None else -dt)
-        dy = None if dd is None else weighted_reduce(cls.slope(x - t, ctx.p) * dd, w, ctx.reduction, cls.by_weight)
+        dy = None if dd is None else weighted_reduce(cls.slope(difference(x, t), ctx.p) * dd, w, ctx.reduction, cls.by_weight)
         if dw is not None and w is not None:  # y = Σ (ℓ ⊙ w) / D: the numerator, and D = Σ w for mse/l1
             loss, divisor = cls._loss(x, t, ctx.p), _divisor(w, ctx.reduction, cls.by_weight)
             dy = add_tangents(dy, reduce(loss * dw, ctx.reduction, divisor))

@@ -90,6 +90,23 @@ def samples(device, dtype):
     yield Sample(_qkv((2,), 0, 4, 3, kw=kw), {"attn_mask": make(0, 4, **kw)}, name="L = 0, float mask (no grad)")
     yield Sample(_qkv((2,), 3, 4, 3, 0, kw=kw), {"attn_mask": make(3, 4, **kw)}, name="Ev = 0, float mask (no grad)")
     yield Sample(_qkv((2,), 3, 4, 3, kw=kw, nc=True), {"attn_mask": make(3, 4, **kw)}, name="non-contiguous")
+    q, k, v = _qkv((2,), 3, 4, 2, kw=kw)
+    with torch.no_grad():  # row 1: scores inf·k₀ + q₁k₁ = −inf for every key (k₀ < 0): P = 0 there
+        k[..., 0] = -k[..., 0].abs() - 0.5
+        q[:, 1, 0] = math.inf
+    yield Sample((q, k, v), name="a row of −inf scores from an infinite q → 0", gradcheck=False)
+    q, k, v = _qkv((2,), 3, 4, 2, kw=kw)
+    with torch.no_grad():  # every score against key 1 is +inf; where masked out, +inf − inf = NaN (torch adds)
+        q[..., 0], k[:, 1, 0] = 1.0, math.inf
+    yield Sample((q, k, v), {"attn_mask": bool_mask}, name="an infinite score where masked out: NaN", gradcheck=False)
+    q, k, v = _qkv((2,), 3, 0, 3, kw=kw)
+    with torch.no_grad():
+        q[0, 0, 0] = math.inf
+    yield Sample((q, k, v), name="S = 0, an infinite q: NaN (torch's 0·Σq)", gradcheck=False)
+    yield Sample(_qkv((2,), 0, 4, 3, kw=kw), {"attn_mask": make(0, 4, **kw), "is_causal": True},
+                 name="L = 0, mask and is_causal: zeros, no error")
+    yield Sample((make(1, 3, 2, **kw), make(2, 0, 2, **kw), make(2, 0, 4, **kw)),
+                 name="S = 0, key/value batch 2: q's batch 1 (no broadcast)")
     q, k, v = (t.transpose(0, 1) for t in _qkv((3,), 2, 2, 3, kw=kw))  # (L, B, E) → (B, L, E) strides
     yield Sample((q, k, v), {"is_causal": True}, name="transposed views")
     q, k, v = _qkv((2,), 3, 4, 3, kw=kw)

@@ -161,6 +161,8 @@ def _class_index_errors(device, op):
     yield ErrorSample((make(2, 5, 3, device=device, dtype=None), z(2, 4)), name="(N, C, d) target size")
     yield ErrorSample((x4, z(2, 3)), name="(N, C, d1, d2) target rank")
     yield ErrorSample((x4, z(2, 3, 3)), name="(N, C, d1, d2) size mismatch")
+    yield ErrorSample((z(1, 0, 1, dtype=None), z(1, 1)), name="(N, 0, d) size mismatch (viewed (N, 0, 0, 0))")
+    yield ErrorSample((z(2, 0, 2, 1, 1, dtype=None), z(2, 2, 1, 1)), name="(N, 0, d1, d2, d3) size mismatch")
     yield ErrorSample((x, t(0, 1, 2)), {"weight": ones(4)}, name="weight size")
     yield ErrorSample((x, t(0, 1, 2)), {"weight": ones(5, 1)}, name="weight rank")
     yield ErrorSample((x4, z(2, 3, 2)), {"weight": ones(4)}, name="(N, C, d1, d2) weight size")
@@ -191,6 +193,10 @@ def ce_errors(device):
                       error=RuntimeError, match=smoothing)
     yield ErrorSample((x, probs), {"label_smoothing": -0.1}, name="label_smoothing < 0, probabilities",
                       error=RuntimeError, match=smoothing)
+    for bad, name in (((x.long(), t), "integer input"), ((make(5, 3, 0, 4, device=device, dtype=None).int(),
+                                                        torch.zeros(5, 0, 4, dtype=torch.long, device=device)),
+                                                       "empty integer (N, C, 0, d) input")):
+        yield ErrorSample(bad, {"label_smoothing": -0.1}, name=f"label_smoothing < 0 after torch's errors: {name}")
     yield ErrorSample((x, probs), {"ignore_index": 1}, name="ignore_index with probabilities")
     yield ErrorSample((x, probs), {"weight": torch.ones(4, device=device)}, name="weight size, probabilities")
     yield ErrorSample((x, torch.zeros(3, 5, dtype=torch.long, device=device)), name="integer probabilities")

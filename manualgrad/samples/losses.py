@@ -115,6 +115,12 @@ def _regression(op, device, dtype):
     for red in ("none", "sum"):
         yield Sample(tuple(_exact(v, **kw) for v in nonfinite), {"reduction": red},
                      name=f"inf and nan {red}", gradcheck=False)
+    if op != "huber_loss":  # torch broadcasts first, so a 0-d target's dtype promotes as a full one's
+        yield Sample((x(3, 4), t(dtype=torch.float64)), {"reduction": "none"}, name="0-d float64 target")
+        yield Sample((x(dtype=torch.float64), t(3, 4)), name="0-d float64 input")
+        if op in WEIGHTED:
+            yield Sample((x(3, 4), t(dtype=torch.float64)), {"weight": make(3, 4, **kw, low=0.5, high=2.0)},
+                         name="weight, 0-d float64 target")
 
 
 def _regression_errors(op, device):

@@ -58,6 +58,9 @@ def batch_norm(device, dtype):
     yield Sample((make(1, 3, **kw), *_stats(3, kw), *_affine(3, kw), False), name="eval, batch of one")
     yield Sample((make(0, 3, **kw), *_stats(3, kw), *_affine(3, kw), True), name="train, empty batch")
     yield Sample((make(0, 3, 2, **kw), *_stats(3, kw), *_affine(3, kw), False), name="eval, empty batch")
+    # torch returns an empty input before checking the running stats
+    yield Sample((make(0, 3, **kw), None, None, *_affine(3, kw), False), name="eval, empty batch, no running stats")
+    yield Sample((make(2, 0, **kw), *_stats(4, kw), None, None, True), name="no channels, running stats of 4")
     yield Sample((make(4, 3, **kw, requires_grad=False), *_stats(3, kw), *_affine(3, kw), True),
                  name="input without grad")
 
@@ -107,6 +110,9 @@ def batch_norm_errors(device):
         # torch 2.13 checks eps; an older torch that does not is still refused by ours
         match = None if _torch_raises(torch.nn.functional.batch_norm, bad, kwargs) else "batch_norm eps must be"
         yield ErrorSample(bad, kwargs, name=name, error=ValueError, match=match)
+    yield ErrorSample((t(2, 0), None, None, t(0), None, False), name="empty input, empty weight (torch's w[0])")
+    strided = torch.ones(4, 3, dtype=torch.int32, device=device).t()  # no kernel layout: torch's at::mean error
+    yield ErrorSample((strided, None, None, None, None, True), name="transposed integer input in training")
     yield ErrorSample((t(3), *stats(), None, None, True), name="1-d input with running stats")
     yield ErrorSample((t(3), None, None, None, None, True), name="1-d input")
     yield ErrorSample((t(), None, None, None, None, True), name="0-d input")
@@ -172,6 +178,8 @@ def group_norm(device, dtype):
     yield Sample((make(3, 4, 2, **kw), 2), name="weight and bias None")
     yield Sample((make(3, 4, 2, **kw), 2, make(4, **kw)), name="bias None")
     yield Sample((noncontiguous(2, 4, 3, **kw), 2, *_affine(4, kw)), name="non-contiguous")
+    yield Sample((make(2, 4, 3, **kw), 2, noncontiguous(1, 4, **kw)[0], noncontiguous(1, 4, **kw)[0]),
+                 name="non-contiguous weight and bias")
     yield Sample((make(0, 4, 3, **kw), 2, *_affine(4, kw)), name="empty batch")
     yield Sample((make(3, 4, 2, **kw, requires_grad=False), 2, *_affine(4, kw)), name="input without grad")
 
