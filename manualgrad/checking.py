@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-from .coverage import tensors_in
+from .graph import tensors_in
 from .verify import Diff, compare, run
 
 

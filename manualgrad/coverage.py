@@ -32,51 +32,17 @@ no such parameter).
 
 from __future__ import annotations
 
-import os
-import re
-import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
-from .functions._base import Function
+from .graph import (HEAVY_KINDS, KINDS, ModuleCalls, consumers, kind, origin, short, stack_depth, tensors_in,
+                    walk)
 from .verify import seeded
 
-KINDS = ("manualgrad", "torch math", "other Function", "torch arithmetic", "views/copies")
-HEAVY_KINDS = ("torch math", "other Function")
-
-_ARITHMETIC = {"Add", "Sub", "Mul", "Div", "Neg", "Rsub"}
-_VIEWS = {"View", "UnsafeView", "Reshape", "ReshapeAlias", "Permute", "Transpose", "T", "Expand", "Slice",
-          "Select", "Index", "Cat", "Stack", "Split", "SplitWithSizes", "Unbind", "Chunk", "Clone", "ToCopy",
-          "Copy", "CopySlices", "Squeeze", "Unsqueeze", "AsStrided", "Unflatten", "Flatten", "Narrow", "Alias",
-          "Detach", "MaskedFill", "Where", "Contiguous", "Repeat", "UnsafeSplit", "SliceScatter",
-          "SelectScatter", "BackwardHookFunction", "Identity", "ValueSelecting", "Lift", "Movedim"}
-_PACKAGES = tuple(os.path.dirname(m.__file__) + os.sep for m in (torch, sys.modules[__package__]))
-_FRAME = re.compile(r'\s*File "(?P<file>.*)", line (?P<line>\d+), in (?P<function>.*)\n(?P<code>.*)')
-
-
-def _base_name(name: str) -> str:
-    """``AddmmBackward0`` -> ``Addmm``; ``MulBackward1`` -> ``Mul``."""
-    return re.sub(r"Backwards?\d*$", "", name)
-
-
-def kind(node) -> str:
-    """The kind of one backward node (one of :data:`KINDS`, or ``"leaf"`` for AccumulateGrad)."""
-    name = type(node).__name__
-    if name == "AccumulateGrad":
-        return "leaf"
-    if isinstance(node, torch.autograd.function.BackwardCFunction):
-        cls = getattr(node, "_forward_cls", None)
-        if isinstance(cls, type) and issubclass(cls, Function):
-            return "manualgrad"
-        base = _base_name(name)
-        return "views/copies" if base in _VIEWS else "other Function"
-    base = _base_name(name)
-    if base in _ARITHMETIC:
-        return "torch arithmetic"
-    return "views/copies" if base in _VIEWS else "torch math"
+__all__ = ["coverage", "CoverageReport", "HeavyNode", "ParamSource", "KINDS", "HEAVY_KINDS", "kind", "tensors_in"]
 
 
 @dataclass
@@ -96,73 +62,7 @@ class HeavyNode:
     def where(self) -> str:
         """``file:line``, the file relative to the site-packages folder holding it, else to the
         current folder, else to the ``sys.path`` entry holding it."""
-        return f"{_short(self.file)}:{self.line}" if self.line else self.file
-
-
-def _short(path: str) -> str:
-    entries = [os.path.abspath(p) + os.sep for p in sys.path if p]
-    sites = [p for p in entries if os.path.basename(p[:-1]) in ("site-packages", "dist-packages")]
-    for roots in (sites, [os.getcwd() + os.sep], entries):
-        best = max((r for r in roots if path.startswith(r)), key=len, default="")
-        if best:
-            return path[len(best):]
-    return path
-
-
-def _origin(node, depth: int) -> tuple[str, int, str, str]:
-    """(file, line, function, code) of the frame that made ``node``, from the stack anomaly mode
-    saved, less its first ``depth`` frames (the caller of :func:`coverage`): the innermost frame
-    outside torch and manualgrad, else (an op of a torch.nn module's own forward) the innermost
-    torch frame; ``("<unknown>", 0, "", "")`` without a stack."""
-    frames = [m for m in map(_FRAME.match, (node.metadata.get("traceback_") or [])[depth:]) if m]
-    frames = [m for m in frames if not os.path.abspath(m["file"]).startswith(_PACKAGES[1])]  # manualgrad's
-    outside = [m for m in frames if not os.path.abspath(m["file"]).startswith(_PACKAGES[0])] or frames
-    if not outside:
-        return "<unknown>", 0, "", ""
-    m = outside[-1]
-    return os.path.abspath(m["file"]), int(m["line"]), m["function"], m["code"].strip()
-
-
-class _ModuleCalls:
-    """Forward hooks that note, for every module call, the range of autograd sequence numbers
-    (node creation order) its forward spans: a node belongs to the innermost call around it."""
-
-    def __init__(self, model: torch.nn.Module):
-        self.spans, self.handles = [], []
-        for path, module in model.named_modules():
-            label = f"{path or '<model>'} ({type(module).__name__})"
-            self.handles.append(module.register_forward_pre_hook(lambda *_, label=label: self._enter(label)))
-            self.handles.append(module.register_forward_hook(lambda *_, label=label: self._leave(label)))
-        self.open = []
-
-    @staticmethod
-    def _sequence_nr() -> int:
-        with torch.enable_grad():
-            return torch.zeros((), requires_grad=True).view(()).grad_fn._sequence_nr()
-
-    def _enter(self, label) -> None:
-        self.open.append((self._sequence_nr(), label))
-
-    def _leave(self, label) -> None:
-        start, label = self.open.pop()
-        self.spans.append((start, self._sequence_nr(), label))
-
-    def module_of(self, node) -> str:
-        seq = node._sequence_nr()
-        inside = [(start, label) for start, end, label in self.spans if start < seq < end]
-        return max(inside)[1] if inside else ""
-
-    def remove(self) -> None:
-        for h in self.handles:
-            h.remove()
-
-
-def _stack_depth() -> int:
-    """How many frames the caller's stack holds (its own included)."""
-    frame, n = sys._getframe(1), 0
-    while frame is not None:
-        frame, n = frame.f_back, n + 1
-    return n
+        return f"{short(self.file)}:{self.line}" if self.line else self.file
 
 
 @dataclass
@@ -245,18 +145,6 @@ class CoverageReport:
                 f"({100 * self.param_share:.1f} %), {elems:,}/{total:,} elements ({100 * self.element_share:.1f} %)")
 
 
-def tensors_in(obj) -> list[torch.Tensor]:
-    """Every tensor in ``obj``, depth first through tuples, lists and dicts (a Hugging Face
-    ``ModelOutput`` is a dict), in order; other objects (caches) are passed over."""
-    if isinstance(obj, torch.Tensor):
-        return [obj]
-    if isinstance(obj, dict):
-        obj = list(obj.values())
-    if isinstance(obj, (tuple, list)):
-        return [t for o in obj for t in tensors_in(o)]
-    return []
-
-
 def _roots(out, loss_fn: Callable | None) -> list[torch.Tensor]:
     """The tensors backward starts from: ``loss_fn(out)``, else ``out.loss`` / ``out["loss"]``,
     else every tensor of ``out`` that requires grad."""
@@ -266,38 +154,6 @@ def _roots(out, loss_fn: Callable | None) -> list[torch.Tensor]:
         loss = out.get("loss") if isinstance(out, dict) else getattr(out, "loss", None)
         out = loss if isinstance(loss, torch.Tensor) and loss.requires_grad else out
     return [t for t in tensors_in(out) if t.requires_grad]
-
-
-def _walk(roots: list) -> tuple[list, dict]:
-    """Every node reachable from ``roots``' grad_fns, and each node's parents (by id)."""
-    seen, parents, todo = {}, defaultdict(list), [t.grad_fn for t in roots if t.grad_fn is not None]
-    for n in todo:
-        seen[id(n)] = n
-    while todo:
-        node = todo.pop()
-        for child, _ in node.next_functions:
-            if child is None:
-                continue
-            parents[id(child)].append(node)
-            if id(child) not in seen:
-                seen[id(child)] = child
-                todo.append(child)
-    return list(seen.values()), parents
-
-
-def _consumers(leaf, parents) -> list:
-    """The first nodes above ``leaf`` that are not views/copies."""
-    found, todo, seen = [], list(parents[id(leaf)]), set()
-    while todo:
-        node = todo.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if kind(node) == "views/copies":
-            todo += parents[id(node)]
-        else:
-            found.append(node)
-    return found
 
 
 def _snapshot_buffers(model):
@@ -335,13 +191,13 @@ def coverage(model: torch.nn.Module, *inputs, loss_fn: Callable | None = None, s
         raise TypeError(f"coverage() expects a torch.nn.Module, got {type(model).__name__}")
     if not any(p.requires_grad for p in model.parameters()):
         inputs, kwargs = tuple(map(_needing_grad, inputs)), {k: _needing_grad(v) for k, v in kwargs.items()}
-    saved, calls, depth = _snapshot_buffers(model), _ModuleCalls(model), _stack_depth()
+    saved, calls, depth = _snapshot_buffers(model), ModuleCalls(model), stack_depth()
     try:
         with seeded(seed), torch.autograd.set_detect_anomaly(True, check_nan=False):
             roots = _roots(model(*inputs, **kwargs), loss_fn)
-        nodes, parents = _walk(roots)
+        nodes, parents = walk(roots)
         _backward(roots, nodes)
-        return _report(model, nodes, parents, lambda node: (*_origin(node, depth), calls.module_of(node)))
+        return _report(model, nodes, parents, lambda node: (*origin(node, depth), calls.module_of(node)))
     finally:
         calls.remove()
         _restore_buffers(saved)
@@ -388,7 +244,7 @@ def _report(model, nodes, parents, origin: Callable) -> CoverageReport:
         if leaf is None:
             report.unused.append(pname)
             continue
-        via = _consumers(leaf, parents)
+        via = consumers(leaf, parents)
         ours = [kind(n) == "manualgrad" for n in via]
         source = "manualgrad" if via and all(ours) else "mixed" if any(ours) else "torch"
         report.params.append(ParamSource(pname, p.numel(), source, tuple(sorted({type(n).__name__ for n in via}))))
