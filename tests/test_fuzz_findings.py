@@ -90,13 +90,18 @@ def test_huber_loss_with_a_target_of_another_dtype(target_dtype):
     torch.testing.assert_close(ours, want.float())
 
 
-def test_batch_norm_eval_with_an_expanded_running_var():
+_STATS = {"expanded": lambda v: v[:1].expand(3), "strided": lambda v: torch.stack([v, v]).t().reshape(6)[::2]}
+
+
+@pytest.mark.parametrize("layout", list(_STATS))
+def test_batch_norm_eval_with_a_non_contiguous_running_var(layout):
     """Eval: dx = dy · w / √(var + eps), dw = Σ dy ⊙ (x − mean) / √(var + eps); torch's are
-    garbage when running_var has stride 0 (2-d input)."""
+    garbage when running_var is not contiguous (stride 0 or 2; 2-d input)."""
     torch.manual_seed(3)
     x, dy = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
     w, b = torch.randn(3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
-    mean, var = torch.randn(3, dtype=torch.float64), torch.tensor([0.7], dtype=torch.float64).expand(3)
+    mean, var = torch.randn(3, dtype=torch.float64), _STATS[layout](torch.full((3,), 0.7, dtype=torch.float64))
+    assert not var.is_contiguous()
     inputs = (_leaf(x), _leaf(w), _leaf(b))
     ours = _grads(lambda x, w, b: MF.batch_norm(x, mean, var, w, b, training=False), inputs, dy)
     want = _grads(lambda x, w, b: (x - mean) / torch.sqrt(var.contiguous() + 1e-5) * w + b, inputs, dy)
@@ -107,31 +112,70 @@ def test_batch_norm_eval_with_an_expanded_running_var():
     assert not torch.allclose(theirs[0], want[0])  # the phenomenon is torch's (else drop the deviation)
 
 
-@pytest.mark.parametrize("n", [2, 3])
-def test_layer_norm_on_a_constant_row_of_minus_1e30(n):
-    """A constant row: x − μ = 0 exactly, σ² = 0, rstd = eps^−½, x̂ = 0, so
-    dx = rstd · (ĝ − mean(ĝ)), ĝ = dy ⊙ w (thousands here). torch's is 0: its mean of the row
-    rounds off -1e30 and the residue's σ² (≫ eps) shrinks rstd to ~1e-14."""
-    x = torch.full((2, n), -1e30, dtype=torch.float64)
-    w = torch.tensor([10.0, 20.0, -5.0][:n], dtype=torch.float64)
-    dy = torch.tensor([[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]], dtype=torch.float64)[:, :n]
-    (ours,) = _grads(lambda x: MF.layer_norm(x, (n,), w), (_leaf(x),), dy)
-    g = dy * w
-    torch.testing.assert_close(ours, (g - g.mean(-1, keepdim=True)) / 1e-5 ** 0.5)
-    assert ours.abs().max() > 1000
-    assert bool((_grads(lambda x: F.layer_norm(x, (n,), w), (_leaf(x),), dy)[0].abs() < 1e-6).all())
+def test_batch_norm_eval_with_a_strided_running_mean():
+    """dw = Σ dy ⊙ (x − mean) / √(var + eps) reads the running mean: torch's is garbage when it is
+    strided (2-d input); dx does not read it and agrees."""
+    torch.manual_seed(4)
+    x, dy = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    w = torch.randn(3, dtype=torch.float64)
+    mean, var = torch.randn(6, dtype=torch.float64)[::2], torch.rand(3, dtype=torch.float64) + 0.5
+    inputs = (_leaf(x), _leaf(w))
+    ours = _grads(lambda x, w: MF.batch_norm(x, mean, var, w, training=False), inputs, dy)
+    want = _grads(lambda x, w: (x - mean.contiguous()) / torch.sqrt(var + 1e-5) * w, inputs, dy)
+    theirs = _grads(lambda x, w: F.batch_norm(x, mean, var, w, training=False), inputs, dy)
+    for g, h in zip(ours, want):
+        torch.testing.assert_close(g, h)
+    torch.testing.assert_close(theirs[0], want[0])
+    assert not torch.allclose(theirs[1], want[1])
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64], ids=str)
-def test_elu_gradient_at_nan_is_dy_at_every_size(dtype):
-    """At a NaN input ours' gradient is dy (x ≤ 0 is false: the x > 0 branch), as torch's scalar
-    loop gives it (a 2-element call); torch's vectorized loop gives NaN in a larger tensor."""
-    for n in (2, 85):
-        x, dy = torch.full((n,), float("nan"), dtype=dtype), torch.linspace(-2, 2, n, dtype=dtype)
-        (ours,) = _grads(MF.elu, (_leaf(x),), dy)
-        assert torch.equal(ours, dy)
-    assert torch.equal(_grads(F.elu, (_leaf(x[:2]),), dy[:2])[0], dy[:2])
-    assert _grads(F.elu, (_leaf(x),), dy)[0].isnan().any()
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float64], ids=str)
+def test_layer_norm_at_an_infinite_weight_is_the_limit_where_not_nan(dtype):
+    """ĝ = dy ⊙ w has an infinite entry, so mean(ĝ) and x̂ · mean(ĝ ⊙ x̂) are both infinite; in
+    dx = rstd · (ĝ − x̂ · mean(ĝ ⊙ x̂) − mean(ĝ)) they cancel to NaN where their signs differ and add
+    to ±inf where they agree: the sign of the limit w → ∞ (float64 with w = 1e200 there). torch's
+    uncentred formula (and autograd through a float64 composite) give NaN throughout."""
+    x = torch.tensor([[-1.874, -0.9937, 0.7183, -0.6982]], dtype=dtype)
+    w = torch.tensor([-0.1469, 0.7861, float("inf"), -1.1143], dtype=dtype)
+    dy = torch.tensor([[0.3513, 0.5039, 0.1461, 0.8975]], dtype=dtype)
+    (ours,) = _grads(lambda x: MF.layer_norm(x, (4,), w), (_leaf(x),), dy)
+    (limit,) = _grads(lambda x: F.layer_norm(x, (4,), torch.where(w.isinf(), 1e200, w.double())),
+                      (_leaf(x.double()),), dy.double())
+    inf = ours.isinf()
+    assert inf.tolist() == [[False, False, False, True]] and bool(ours[~inf].isnan().all())
+    assert torch.equal(ours[inf].double().sign(), limit[inf].sign()) and bool((limit.abs() > 1e190).all())
+    assert _grads(lambda x: F.layer_norm(x, (4,), w), (_leaf(x),), dy)[0].isnan().all()
+
+
+def test_4d_attention_with_a_nan_query_row_is_torchs_math_backends():
+    """A NaN in a query row makes all its scores NaN, so its output row is NaN: as torch's math
+    backend (which its 2-d/3-d calls take) gives it. torch's CPU flash kernel (4-d) gives 0 where
+    the value column is finite: torch disagrees with itself; ours is the math backend's."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    torch.manual_seed(5)
+    q, k, v = torch.randn(1, 2, 4, 4), torch.randn(1, 2, 3, 4), torch.randn(1, 2, 3, 4)
+    q[0, 0, 1, 1] = float("nan")
+    ours = MF.scaled_dot_product_attention(q, k, v)
+    with sdpa_kernel(SDPBackend.MATH):
+        math = F.scaled_dot_product_attention(q, k, v)
+    torch.testing.assert_close(ours, math, equal_nan=True)
+    assert bool(ours[0, 0, 1].isnan().all())
+    assert torch.equal(F.scaled_dot_product_attention(q[0], k[0], v[0])[0, 1].isnan(), ours[0, 0, 1].isnan())
+    assert not bool(F.scaled_dot_product_attention(q, k, v)[0, 0, 1].isnan().all())  # else drop the deviation
+
+
+def test_linear_cross_entropy_refuses_an_integer_bias_for_a_1d_input_too():
+    """torch's F.linear (which its linear_cross_entropy calls) refuses an integer bias, except for
+    a 1-d input with a non-contiguous bias (a layout-dependent accident of its matmul-and-add
+    path; ours' linear follows it); ours' fused linear_cross_entropy refuses it always."""
+    x, w, t = torch.randn(2), torch.randn(2, 2), torch.tensor(1)
+    bias = torch.tensor([1, 5, 2, 7])[::2]
+    F.linear_cross_entropy(x, w, t, linear_bias=bias)  # torch returns
+    with pytest.raises(RuntimeError, match="same dtype"):
+        F.linear_cross_entropy(x, w, t, linear_bias=bias.contiguous())
+    for b in (bias, bias.contiguous()):
+        with pytest.raises(RuntimeError, match="same dtype"):
+            MF.linear_cross_entropy(x, w, t, linear_bias=b)
 
 
 REPRODUCERS = [
@@ -150,6 +194,27 @@ REPRODUCERS = [
     Case('batch_norm', (T((4, 3), dtype='float64', seed=3), T((3,), dtype='float64', seed=3, grad=False),
                         T((3,), dtype='float64', layout='expanded', values='unit', seed=1, grad=False)),
          {'training': False, 'weight': T((3,), dtype='float64'), 'bias': T((3,), dtype='float64')}),
+    Case('batch_norm', (T((1, 2), dtype='float64'), T((2,), dtype='float64', grad=False),
+                        T((2,), dtype='float64', layout='strided', values='unit', grad=False)), {'training': False}),
+    Case('batch_norm', (T((4, 3), dtype='float64', seed=3, grad=False),
+                        T((3,), dtype='float64', layout='strided', seed=3, grad=False),
+                        T((3,), dtype='float64', values='unit', seed=1, grad=False)),
+         {'training': False, 'weight': T((3,), dtype='float64'), 'bias': T((3,), dtype='float64')}),
+    Case('batch_norm', (T((2, 2), dtype='float64'), T((2,), dtype='float64', grad=False),
+                        T((2,), dtype='float64', layout='expanded', values='unit', grad=False)), {'training': True}),
+    Case('group_norm', (T((3, 2, 0, 2), dtype='float64', layout='expanded', values='ints'), 1),
+         {'weight': T((2,), dtype='float64', layout='expanded', values='ints', seed=1234)}),
+    Case('layer_norm', (T((1, 4), dtype='float16', seed=6), [4], T((4,), dtype='float16', values='special', seed=7),
+                        T((4,), dtype='float16', values='special', seed=8)), {}),
+    Case('scaled_dot_product_attention', (T((1, 2, 4, 4), dtype='bfloat16', values='special', seed=97),
+                                          T((1, 2, 3, 4), dtype='bfloat16', values='ints', seed=3),
+                                          T((1, 2, 3, 4), dtype='bfloat16', layout='expanded', values='special',
+                                            seed=4760, grad=False)), {'scale': 2.0}, seed=365),
+    Case('linear_cross_entropy', (T((2,), dtype='float32', layout='expanded', values='kinks', seed=362),
+                                  T((2, 2), dtype='float32', layout='strided', seed=3994),
+                                  T((), dtype='int64', values='index', seed=5236, grad=False)),
+         {'weight': T((2,), dtype='float32', values='unit', seed=32229, grad=False),
+          'linear_bias': T((2,), dtype='int64', layout='strided', values='ints', seed=1490)}),
 ]
 # the same calls a step away from the phenomenon: the predicates must not accept a disagreement there
 NEIGHBOURS = [
@@ -163,6 +228,21 @@ NEIGHBOURS = [
     Case('layer_norm', (T((1, 2), dtype='float64', values='special', seed=245), [2]), {}),
     Case('group_norm', (T((2, 4, 1), dtype='float64'), 2), {'weight': T((4,), dtype='float64')}),
     Case('elu', (T((17, 5), dtype='float16', values='kinks'),), {}),
+    Case('batch_norm', (T((1, 2, 3), dtype='float64'), T((2,), dtype='float64', grad=False),
+                        T((2,), dtype='float64', layout='strided', values='unit', grad=False)), {'training': False}),
+    Case('batch_norm', (T((2, 2), dtype='float64'), T((2,), dtype='float64', grad=False),
+                        T((2,), dtype='float64', values='unit', grad=False)), {'training': True}),
+    Case('layer_norm', (T((1, 4), dtype='float16', seed=6), [4], T((4,), dtype='float16', seed=7),
+                        T((4,), dtype='float16', seed=8)), {}),
+    Case('scaled_dot_product_attention', (T((1, 2, 4, 4), dtype='bfloat16', seed=97),
+                                          T((1, 2, 3, 4), dtype='bfloat16', values='ints', seed=3),
+                                          T((1, 2, 3, 4), dtype='bfloat16', layout='expanded', seed=4760,
+                                            grad=False)), {'scale': 2.0}, seed=365),
+    Case('linear_cross_entropy', (T((2,), dtype='float32', layout='expanded', values='kinks', seed=362),
+                                  T((2, 2), dtype='float32', layout='strided', seed=3994),
+                                  T((), dtype='int64', values='index', seed=5236, grad=False)),
+         {'weight': T((2,), dtype='float32', values='unit', seed=32229, grad=False),
+          'linear_bias': T((2,), dtype='float32', layout='strided', seed=1490)}),
 ]
 
 
@@ -220,3 +300,18 @@ def test_half_conv_weight_gradient_on_non_finite_inputs_is_float64s():
     im2col path, groups 2 the regrouped one."""
     in_subprocess("test_fuzz_findings", "run_nonfinite_conv",
                   [(d, g) for d in ("bfloat16", "float16") for g in (0, 1, 2)])
+
+
+@pytest.mark.parametrize("which", ["running_mean", "running_var"])
+def test_batch_norm_training_refuses_a_running_stat_that_overlaps_itself(which):
+    """Stricter: training updates the running stats in place, and an expanded (stride-0) stat has
+    one memory location for several channels; torch's kernel writes it in an unspecified order,
+    ours raises a RuntimeError that names the stat (the usual in-place memory-overlap error)."""
+    x = torch.randn(4, 3, dtype=torch.float64)
+    stats = {"running_mean": torch.zeros(3, dtype=torch.float64), "running_var": torch.ones(3, dtype=torch.float64)}
+    stats[which] = stats[which][:1].expand(3)
+    F.batch_norm(x, stats["running_mean"], stats["running_var"], training=True)  # torch returns
+    with pytest.raises(RuntimeError, match=f"batch_norm: {which} .*share.* memory"):
+        MF.batch_norm(x, stats["running_mean"], stats["running_var"], training=True)
+    y = MF.batch_norm(x, stats["running_mean"], stats["running_var"], training=False)  # eval reads it: fine
+    assert y.shape == x.shape

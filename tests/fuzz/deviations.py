@@ -44,6 +44,14 @@ def accepted(case, ours_error, theirs_error) -> str | None:
         slope = case.args[1] if len(case.args) > 1 else kw.get("negative_slope", kw.get("alpha", 1.0))
         if case.op in ("leaky_relu", "elu") and case.inplace and slope < 0 and ours_error[1] is RuntimeError:
             return "in-place leaky_relu/elu with a negative slope raise at the call (torch: at backward)"
+        if (case.op == "batch_norm" and kw.get("training", False) and ours_error[1] is RuntimeError
+                and "share one memory location" in ours_error[2]):
+            return "batch_norm training with a running stat whose elements overlap (stride 0) raises"
+        bias = kw.get("linear_bias")
+        if (case.op == "linear_cross_entropy" and len(case.args[0].shape) == 1
+                and getattr(bias, "dtype", "float32").startswith(("int", "uint", "bool"))
+                and getattr(bias, "layout", "contiguous") != "contiguous" and "same dtype" in ours_error[2]):
+            return "an integer bias raises (torch's 1-d input path accepts it where the bias is non-contiguous)"
     if theirs_error and not ours_error and theirs_error[0] == "backward":
         why = theirs_error[2]
         if case.op == "adaptive_avg_pool2d" and "non-zero size for non-batch dimensions" in why:
@@ -60,18 +68,83 @@ def accepted(case, ours_error, theirs_error) -> str | None:
     return None
 
 
+def _differentiable(case, names) -> list[str]:
+    """The names (in the signature's order ``names``) of the case's differentiable tensors, as
+    the 'grad i' of a disagreement counts them."""
+    given = dict(zip(names, case.args)) | {k: v for k, v in case.kwargs.items() if k in names}
+    return [n for n in names if getattr(given.get(n), "grad", False)]
+
+
+def _attention_is_torch_math(case, ours) -> bool:
+    """Some q, k, v or mask entry is non-finite, no dropout, and ours' outputs and gradients are
+    those of torch's own math backend (the path its 2-d/3-d calls take) on the same tensors and dys."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from .compare import close, run
+    if case.kwargs.get("dropout_p", 0.0) or not any(
+            t.is_floating_point() and not bool(t.isfinite().all()) for t in ours.tensors):
+        return False
+
+    def math(*args, **kwargs):
+        with sdpa_kernel(SDPBackend.MATH):
+            return torch.nn.functional.scaled_dot_product_attention(*args, **kwargs)
+    ref = run(math, case, dys=ours.dys or None)
+    if ref.error or len(ref.outs) != len(ours.outs) or len(ref.grads) != len(ours.grads):
+        return False
+    pairs = list(zip(ours.outs, ref.outs)) + list(zip(ours.grads, ref.grads))
+    return all((a is None) == (b is None) and (a is None or not close(a, b)) for a, b in pairs)
+
+
+def _infinite_weight_limit(case, ours, theirs) -> bool:
+    """The weight holds ±inf, and wherever ours' dx differs from torch's, torch's is NaN and ours
+    is ±inf with the sign of the limit: torch's float64 dx with each ±inf weight entry ±1e200."""
+    from .compare import _same, run
+    w = case.args[2] if len(case.args) > 2 else case.kwargs.get("weight")
+    if not hasattr(w, "shape"):
+        return False
+    g, h = ours.grads[0], theirs.grads[0]
+    differ = ~_same(g, h)
+    if not (bool(differ.any()) and bool(h[differ].isnan().all()) and bool(g[differ].isinf().all())):
+        return False
+
+    def finite(t):
+        return torch.where(t.isinf(), t.sign() * 1e200, t)
+
+    def limit(*args, **kwargs):
+        args = list(args)
+        if len(args) > 2:
+            args[2] = finite(args[2])
+        else:
+            kwargs["weight"] = finite(kwargs["weight"])
+        return torch_fn(*args, **kwargs)
+    from .ops import OPS
+    torch_fn = OPS[case.op].pair[1]
+    ref = run(limit, case, "float64", dys=ours.dys)
+    if ref.error or not (ref.grads and ref.grads[0] is not None):
+        return False
+    want = ref.grads[0][differ]
+    return bool(((want.abs() > 1e100) & (want.sign() == g[differ].double().sign())).all())
+
+
 def accepted_gradients(case, ours, theirs, found) -> str | None:
     """The README's reason when the gradient disagreements ``found`` (``(class, detail)``) between
     ``ours`` and ``theirs`` (compare.Side, both returned) are a documented deliberate difference,
     else None. Each predicate looks at the values, not only at the case, and names the gradient."""
+    if (case.op == "scaled_dot_product_attention" and len(case.args[0].shape) == 4
+            and {c for c, _ in found} <= {"output", "gradient"} and _attention_is_torch_math(case, ours)):
+        return "4-d attention with non-finite inputs is torch's math backend's (its CPU flash kernel differs)"
     if not found or any(c != "gradient" for c, _ in found):
         return None
     grads = {d.split(":")[0] for _, d in found}  # 'grad i': i counts the differentiable inputs
     kw, x = case.kwargs, ours.tensors[0]
-    if case.op == "batch_norm" and grads <= {"grad 0", "grad 1"} and not kw.get("training", False):
-        var = case.args[2] if len(case.args) > 2 else kw.get("running_var")
-        if getattr(var, "layout", None) == "expanded":  # input's and weight's read var (bias's does not)
-            return "batch_norm eval with an expanded (stride-0) running_var: torch's gradients are garbage"
+    if case.op == "batch_norm" and not kw.get("training", False) and len(case.args[0].shape) == 2:
+        names = _differentiable(case, ("input", "running_mean", "running_var", "weight", "bias"))
+        named = {names[int(g.split()[1])] for g in grads}
+        mean, var = (case.args[i] if len(case.args) > i else kw.get(k) for i, k in ((1, "running_mean"),
+                                                                                      (2, "running_var")))
+        wrong = ({"input", "weight"} if getattr(var, "layout", "contiguous") != "contiguous" else set()) | (
+            {"weight"} if getattr(mean, "layout", "contiguous") != "contiguous" else set())
+        if named and named <= wrong:  # dx reads var; dw reads mean and var; db neither
+            return "batch_norm eval of a 2-d input with a non-contiguous running stat: torch's gradients are garbage"
     if case.op == "layer_norm" and grads == {"grad 0"} and x.dtype == torch.float64 and case.args[0].grad:
         ns = case.args[1]
         k = len(ns) if isinstance(ns, (list, tuple)) else 1
@@ -81,6 +154,9 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
         if (rows is not None and rows.numel() and bool(const.any())  # elsewhere the two agree
                 and torch.allclose(g[~const], h[~const], equal_nan=True)):
             return "layer_norm on a constant row of |x| ≥ 1e30: σ² = 0 (torch's mean rounds, σ² ≫ eps)"
+    if (case.op in ("layer_norm", "group_norm", "rms_norm") and grads == {"grad 0"} and case.args[0].grad
+            and _infinite_weight_limit(case, ours, theirs)):
+        return f"{case.op} at an infinite weight: dx is ±inf where its two infinite terms agree, the limit (torch: NaN)"
     if (case.op == "group_norm" and x.numel() == 0 and x.dim() > 2 and x.shape[0] * x.shape[1]
             and all(bool((ours.grads[int(i.split()[1])] == 0).all()) for i in grads)):
         return "group_norm with an empty spatial dim: dweight/dbias are 0, sums over nothing (torch's are NaN)"
