@@ -164,18 +164,23 @@ def test_4d_attention_with_a_nan_query_row_is_torchs_math_backends():
     assert not bool(F.scaled_dot_product_attention(q, k, v)[0, 0, 1].isnan().all())  # else drop the deviation
 
 
-def test_linear_cross_entropy_refuses_an_integer_bias_for_a_1d_input_too():
-    """torch's F.linear (which its linear_cross_entropy calls) refuses an integer bias, except for
-    a 1-d input with a non-contiguous bias (a layout-dependent accident of its matmul-and-add
-    path; ours' linear follows it); ours' fused linear_cross_entropy refuses it always."""
+@pytest.mark.parametrize("dtype", [torch.int64, torch.float64], ids=str)
+def test_linear_cross_entropy_refuses_a_bias_of_another_dtype_for_a_1d_input_too(dtype):
+    """torch's F.linear (which its linear_cross_entropy calls) refuses a bias of another dtype,
+    except for a 1-d input where the input or the bias is not contiguous (a layout-dependent
+    accident of its matmul-and-add path, ours' linear follows it); ours' fused
+    linear_cross_entropy refuses it always."""
     x, w, t = torch.randn(2), torch.randn(2, 2), torch.tensor(1)
-    bias = torch.tensor([1, 5, 2, 7])[::2]
-    F.linear_cross_entropy(x, w, t, linear_bias=bias)  # torch returns
+    bias = torch.tensor([1, 5, 2, 7], dtype=dtype)[::2]
+    for xi, b in ((x, bias), (torch.randn(1).expand(2), bias.contiguous())):
+        F.linear_cross_entropy(xi, w, t, linear_bias=b)  # torch returns
+        assert F.linear(xi, w, b).dtype == MF.linear(xi, w, b).dtype == torch.float32
     with pytest.raises(RuntimeError, match="same dtype"):
         F.linear_cross_entropy(x, w, t, linear_bias=bias.contiguous())
-    for b in (bias, bias.contiguous()):
-        with pytest.raises(RuntimeError, match="same dtype"):
-            MF.linear_cross_entropy(x, w, t, linear_bias=b)
+    for xi in (x, torch.randn(1).expand(2)):
+        for b in (bias, bias.contiguous()):
+            with pytest.raises(RuntimeError, match="same dtype"):
+                MF.linear_cross_entropy(xi, w, t, linear_bias=b)
 
 
 REPRODUCERS = [
@@ -215,6 +220,10 @@ REPRODUCERS = [
                                   T((), dtype='int64', values='index', seed=5236, grad=False)),
          {'weight': T((2,), dtype='float32', values='unit', seed=32229, grad=False),
           'linear_bias': T((2,), dtype='int64', layout='strided', values='ints', seed=1490)}),
+    Case('linear_cross_entropy', (T((6,), dtype='float32', layout='expanded', values='kinks', seed=1234),
+                                  T((2, 6), dtype='float32', layout='strided', values='tiny', seed=113),
+                                  T((), dtype='int64', values='index', seed=5005, grad=False)),
+         {'ignore_index': 1, 'label_smoothing': 0.1, 'linear_bias': T((2,), dtype='float64', values='wide', seed=1910)}),
 ]
 # the same calls a step away from the phenomenon: the predicates must not accept a disagreement there
 NEIGHBOURS = [

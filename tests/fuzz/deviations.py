@@ -47,11 +47,11 @@ def accepted(case, ours_error, theirs_error) -> str | None:
         if (case.op == "batch_norm" and kw.get("training", False) and ours_error[1] is RuntimeError
                 and "share one memory location" in ours_error[2]):
             return "batch_norm training with a running stat whose elements overlap (stride 0) raises"
-        bias = kw.get("linear_bias")
-        if (case.op == "linear_cross_entropy" and len(case.args[0].shape) == 1
-                and getattr(bias, "dtype", "float32").startswith(("int", "uint", "bool"))
-                and getattr(bias, "layout", "contiguous") != "contiguous" and "same dtype" in ours_error[2]):
-            return "an integer bias raises (torch's 1-d input path accepts it where the bias is non-contiguous)"
+        x, bias = case.args[0], kw.get("linear_bias")
+        if (case.op == "linear_cross_entropy" and len(x.shape) == 1 and hasattr(bias, "dtype")
+                and bias.dtype != x.dtype and (x.layout, bias.layout) != ("contiguous", "contiguous")
+                and "same dtype" in ours_error[2]):
+            return "a linear_bias of another dtype raises (torch's F.linear takes it for a 1-d input, unless both are contiguous)"
     if theirs_error and not ours_error and theirs_error[0] == "backward":
         why = theirs_error[2]
         if case.op == "adaptive_avg_pool2d" and "non-zero size for non-batch dimensions" in why:
