@@ -183,6 +183,17 @@ def test_linear_cross_entropy_refuses_a_bias_of_another_dtype_for_a_1d_input_too
                 MF.linear_cross_entropy(xi, w, t, linear_bias=b)
 
 
+@pytest.mark.parametrize("loss", ["nll_loss", "cross_entropy"])
+def test_an_empty_spatial_input_with_a_byte_target_has_an_empty_gradient(loss):
+    """torch's forward takes it ('mean': NaN), its backward raises ("expected scalar type Long
+    but found Byte"); ours' gradient is that of a sum over nothing: empty, x's shape."""
+    x, t = torch.zeros(3, 4, 4, 0, dtype=torch.float64), torch.zeros(3, 4, 0, dtype=torch.uint8)
+    with pytest.raises(RuntimeError, match="expected scalar type Long but found Byte"):
+        _grads(lambda x: getattr(F, loss)(x, t), (_leaf(x),), torch.tensor(1.0, dtype=torch.float64))
+    (ours,) = _grads(lambda x: getattr(MF, loss)(x, t), (_leaf(x),), torch.tensor(1.0, dtype=torch.float64))
+    assert ours.shape == x.shape and ours.dtype == x.dtype
+
+
 REPRODUCERS = [
     Case('group_norm', (T((2, 4, 3), dtype='float64'), 2), {'bias': T((4,), dtype='float64')}),
     Case('nll_loss', (T((1, 1, 2, 2), dtype='float64', layout='transposed'),
@@ -224,6 +235,9 @@ REPRODUCERS = [
                                   T((2, 6), dtype='float32', layout='strided', values='tiny', seed=113),
                                   T((), dtype='int64', values='index', seed=5005, grad=False)),
          {'ignore_index': 1, 'label_smoothing': 0.1, 'linear_bias': T((2,), dtype='float64', values='wide', seed=1910)}),
+    Case('nll_loss', (T((3, 4, 4, 0), dtype='float16', seed=65535), T((3, 4, 0), dtype='uint8', values='index', grad=False, high=4)), {}),
+    Case('cross_entropy', (T((2, 4, 0), dtype='float32'), T((2, 0), dtype='uint8', values='index', grad=False, high=4)),
+         {'reduction': 'sum'}),
 ]
 # the same calls a step away from the phenomenon: the predicates must not accept a disagreement there
 NEIGHBOURS = [
