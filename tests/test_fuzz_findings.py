@@ -194,6 +194,28 @@ def test_an_empty_spatial_input_with_a_byte_target_has_an_empty_gradient(loss):
     assert ours.shape == x.shape and ours.dtype == x.dtype
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_layer_norm_of_a_half_input_with_only_a_float32_bias(dtype):
+    """torch's forward gives y in x's dtype, its backward raises ("expected scalar type ... but
+    found Float"); ours' db = Σ dy over the rows (float32), and dx = rstd·(dy − mean dy −
+    x̂·mean(dy ⊙ x̂)) as the float64 composite's, in x's dtype."""
+    torch.manual_seed(6)
+    x, b = torch.randn(4, 3).to(dtype), torch.randn(3)
+    dy = torch.randn(4, 3).to(dtype)
+    assert MF.layer_norm(x, (3,), None, b).dtype == F.layer_norm(x, (3,), None, b).dtype == dtype
+    with pytest.raises(RuntimeError, match="but found Float"):
+        _grads(lambda x, b: F.layer_norm(x, (3,), None, b), (_leaf(x), _leaf(b)), dy)
+    dx, db = _grads(lambda x, b: MF.layer_norm(x, (3,), None, b), (_leaf(x), _leaf(b)), dy)
+
+    def ln64(x, b):
+        m = x.mean(-1, keepdim=True)
+        return (x - m) / torch.sqrt(((x - m) ** 2).mean(-1, keepdim=True) + 1e-5) + b
+    want = _grads(ln64, (_leaf(x.double()), _leaf(b.double())), dy.double())
+    assert (dx.dtype, db.dtype) == (dtype, torch.float32)
+    torch.testing.assert_close(db.double(), want[1])
+    torch.testing.assert_close(dx.double(), want[0], rtol=2e-2, atol=2e-2)
+
+
 REPRODUCERS = [
     Case('group_norm', (T((2, 4, 3), dtype='float64'), 2), {'bias': T((4,), dtype='float64')}),
     Case('nll_loss', (T((1, 1, 2, 2), dtype='float64', layout='transposed'),
@@ -236,6 +258,8 @@ REPRODUCERS = [
                                   T((), dtype='int64', values='index', seed=5005, grad=False)),
          {'ignore_index': 1, 'label_smoothing': 0.1, 'linear_bias': T((2,), dtype='float64', values='wide', seed=1910)}),
     Case('nll_loss', (T((3, 4, 4, 0), dtype='float16', seed=65535), T((3, 4, 0), dtype='uint8', values='index', grad=False, high=4)), {}),
+    Case('layer_norm', (T((3,), dtype='bfloat16', layout='expanded', values='tiny', seed=28284, grad=False), [3]),
+         {'bias': T((3,), dtype='float32', layout='strided', values='tiny', seed=1382), 'eps': 1e-05}),
     Case('cross_entropy', (T((2, 4, 0), dtype='float32'), T((2, 0), dtype='uint8', values='index', grad=False, high=4)),
          {'reduction': 'sum'}),
 ]
