@@ -216,6 +216,19 @@ def test_layer_norm_of_a_half_input_with_only_a_float32_bias(dtype):
     torch.testing.assert_close(dx.double(), want[0], rtol=2e-2, atol=2e-2)
 
 
+def test_group_norm_of_a_channels_last_input_without_grad_has_affine_gradients():
+    """torch 2.13's CPU backward segfaults when a channels-last 4-d input does not require grad
+    but the weight or bias does (the fuzzer skips torch's backward there); ours' dw, db equal the
+    float64 composite's."""
+    torch.manual_seed(7)
+    x = torch.randn(2, 4, 3, 3, dtype=torch.float64).to(memory_format=torch.channels_last)
+    w, b, dy = torch.randn(4, dtype=torch.float64), torch.randn(4, dtype=torch.float64), torch.randn(2, 4, 3, 3, dtype=torch.float64)
+    ours = _grads(lambda w, b: MF.group_norm(x, 2, w, b), (_leaf(w), _leaf(b)), dy)
+    want = _grads(lambda w, b: _group_norm64(x.contiguous(), 2, w, b), (_leaf(w), _leaf(b)), dy)
+    for g, h in zip(ours, want):
+        torch.testing.assert_close(g, h)
+
+
 REPRODUCERS = [
     Case('group_norm', (T((2, 4, 3), dtype='float64'), 2), {'bias': T((4,), dtype='float64')}),
     Case('nll_loss', (T((1, 1, 2, 2), dtype='float64', layout='transposed'),

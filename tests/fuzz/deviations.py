@@ -21,7 +21,12 @@ def _pair(v, default):
 
 
 def torch_backward_skipped(case) -> str | None:
-    """Why torch's backward must not run on ``case`` (it would write out of bounds), or None."""
+    """Why torch's backward must not run on ``case`` (it would write out of bounds or crash), or None."""
+    if case.op == "group_norm":
+        x, kw = case.args[0], case.kwargs
+        w, b = (case.args[i] if len(case.args) > i else kw.get(k) for i, k in ((2, "weight"), (3, "bias")))
+        if x.layout == "channels_last" and not x.grad and (getattr(w, "grad", False) or getattr(b, "grad", False)):
+            return "group_norm of a channels-last input without grad (torch's CPU backward segfaults)"
     if case.op != "max_pool2d":
         return None
     kw = case.kwargs
