@@ -164,6 +164,21 @@ def test_4d_attention_with_a_nan_query_row_is_torchs_math_backends():
     assert not bool(F.scaled_dot_product_attention(q, k, v)[0, 0, 1].isnan().all())  # else drop the deviation
 
 
+def test_4d_causal_attention_at_scale_0_is_the_average_of_the_visible_values():
+    """scale = 0: every score is 0, so each query row averages the values it may see (causal:
+    keys 0..i). torch's math backend (and its 3-d call) give that; its 4-d flash kernel gives NaN."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    torch.manual_seed(8)
+    q, k, v = (torch.randn(1, 2, 2, 4, dtype=torch.float64), torch.randn(1, 2, 3, 4, dtype=torch.float64),
+               torch.randn(1, 2, 3, 4, dtype=torch.float64))
+    ours = MF.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.0)
+    want = torch.stack([v[..., :1, :].mean(-2), v[..., :2, :].mean(-2)], -2)
+    torch.testing.assert_close(ours, want)
+    with sdpa_kernel(SDPBackend.MATH):
+        torch.testing.assert_close(F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.0), want)
+    assert F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.0).isnan().all()  # else drop it
+
+
 @pytest.mark.parametrize("dtype", [torch.int64, torch.float64], ids=str)
 def test_linear_cross_entropy_refuses_a_bias_of_another_dtype_for_a_1d_input_too(dtype):
     """torch's F.linear (which its linear_cross_entropy calls) refuses a bias of another dtype,
@@ -271,6 +286,10 @@ REPRODUCERS = [
                                   T((), dtype='int64', values='index', seed=5005, grad=False)),
          {'ignore_index': 1, 'label_smoothing': 0.1, 'linear_bias': T((2,), dtype='float64', values='wide', seed=1910)}),
     Case('nll_loss', (T((3, 4, 4, 0), dtype='float16', seed=65535), T((3, 4, 0), dtype='uint8', values='index', grad=False, high=4)), {}),
+    Case('scaled_dot_product_attention', (T((2, 3, 2, 4), dtype='float64', values='wide', seed=15698),
+                                          T((2, 3, 3, 4), dtype='float64', values='wide', seed=936),
+                                          T((2, 3, 3, 4), dtype='float64', values='wide', seed=936)),
+         {'dropout_p': 0.0, 'is_causal': True, 'scale': 0.0}, seed=20107),
     Case('layer_norm', (T((3,), dtype='bfloat16', layout='expanded', values='tiny', seed=28284, grad=False), [3]),
          {'bias': T((3,), dtype='float32', layout='strided', values='tiny', seed=1382), 'eps': 1e-05}),
     Case('cross_entropy', (T((2, 4, 0), dtype='float32'), T((2, 0), dtype='uint8', values='index', grad=False, high=4)),

@@ -90,12 +90,11 @@ def _differentiable(case, names) -> list[str]:
 
 
 def _attention_is_torch_math(case, ours) -> bool:
-    """Some q, k, v or mask entry is non-finite, no dropout, and ours' outputs and gradients are
-    those of torch's own math backend (the path its 2-d/3-d calls take) on the same tensors and dys."""
+    """No dropout, and ours' outputs and gradients are those of torch's own math backend (the
+    path its 2-d/3-d calls take) on the same tensors and dys."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from .compare import close, run
-    if case.kwargs.get("dropout_p", 0.0) or not any(
-            t.is_floating_point() and not bool(t.isfinite().all()) for t in ours.tensors):
+    if case.kwargs.get("dropout_p", 0.0):
         return False
 
     def math(*args, **kwargs):
@@ -144,8 +143,9 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
     ``ours`` and ``theirs`` (compare.Side, both returned) are a documented deliberate difference,
     else None. Each predicate looks at the values, not only at the case, and names the gradient."""
     if (case.op == "scaled_dot_product_attention" and len(case.args[0].shape) == 4
-            and {c for c, _ in found} <= {"output", "gradient"} and _attention_is_torch_math(case, ours)):
-        return "4-d attention with non-finite inputs is torch's math backend's (its CPU flash kernel differs)"
+            and {c for c, _ in found} <= {"output", "gradient"} and all("non-finite entries" in d for _, d in found)
+            and _attention_is_torch_math(case, ours)):
+        return "4-d attention whose non-finite entries are torch's math backend's (its CPU flash kernel differs)"
     if not found or any(c != "gradient" for c, _ in found):
         return None
     grads = {d.split(":")[0] for _, d in found}  # 'grad i': i counts the differentiable inputs
