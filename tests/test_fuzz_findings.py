@@ -179,6 +179,17 @@ def test_4d_causal_attention_at_scale_0_is_the_average_of_the_visible_values():
     assert F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.0).isnan().all()  # else drop it
 
 
+def test_empty_attention_keeps_its_graph():
+    """An empty output that depends on a mask requiring grad: ours' requires grad, and the mask's
+    gradient is empty (None: nothing flows); torch's output does not require grad."""
+    q, m = torch.zeros(0, 2), torch.zeros(0, 0, requires_grad=True)
+    assert not F.scaled_dot_product_attention(q, q, q, attn_mask=m).requires_grad
+    y = MF.scaled_dot_product_attention(q, q, q, attn_mask=m)
+    assert y.requires_grad
+    (g,) = torch.autograd.grad(y, m, torch.zeros(0, 2), allow_unused=True)
+    assert g is None or g.shape == (0, 0)
+
+
 @pytest.mark.parametrize("dtype", [torch.int64, torch.float64], ids=str)
 def test_linear_cross_entropy_refuses_a_bias_of_another_dtype_for_a_1d_input_too(dtype):
     """torch's F.linear (which its linear_cross_entropy calls) refuses a bias of another dtype,
