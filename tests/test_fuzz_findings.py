@@ -112,6 +112,44 @@ def test_batch_norm_eval_with_a_non_contiguous_running_var(layout):
     assert not torch.allclose(theirs[0], want[0])  # the phenomenon is torch's (else drop the deviation)
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_layer_norm_on_a_constant_row_of_minus_1e30(n):
+    """A constant row: x − μ = 0 exactly, σ² = 0, rstd = eps^−½, x̂ = 0, so
+    dx = rstd · (ĝ − mean(ĝ)), ĝ = dy ⊙ w (thousands here). torch's is 0: its mean of the row
+    rounds off -1e30 and the residue's σ² (≫ eps) shrinks rstd to ~1e-14."""
+    x = torch.full((2, n), -1e30, dtype=torch.float64)
+    w = torch.tensor([10.0, 20.0, -5.0][:n], dtype=torch.float64)
+    dy = torch.tensor([[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]], dtype=torch.float64)[:, :n]
+    (ours,) = _grads(lambda x: MF.layer_norm(x, (n,), w), (_leaf(x),), dy)
+    g = dy * w
+    torch.testing.assert_close(ours, (g - g.mean(-1, keepdim=True)) / 1e-5 ** 0.5)
+    assert ours.abs().max() > 1000
+    assert bool((_grads(lambda x: F.layer_norm(x, (n,), w), (_leaf(x),), dy)[0].abs() < 1e-6).all())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64], ids=str)
+def test_elu_gradient_at_nan_is_dy_at_every_size(dtype):
+    """At a NaN input ours' gradient is dy (x ≤ 0 is false: the x > 0 branch), as torch's scalar
+    loop gives it (a 2-element call); torch's vectorized loop gives NaN in a larger tensor."""
+    for n in (2, 85):
+        x, dy = torch.full((n,), float("nan"), dtype=dtype), torch.linspace(-2, 2, n, dtype=dtype)
+        (ours,) = _grads(MF.elu, (_leaf(x),), dy)
+        assert torch.equal(ours, dy)
+    assert torch.equal(_grads(F.elu, (_leaf(x[:2]),), dy[:2])[0], dy[:2])
+    assert _grads(F.elu, (_leaf(x),), dy)[0].isnan().any()
+
+
+def test_layer_norm_weight_gradient_gets_nothing_from_a_constant_row_of_1e30():
+    """x̂ = 0 on a constant row, so dw = Σ dy ⊙ x̂ gets nothing from it: ours' dw is that of the
+    other rows alone; torch's x̂ there is its mean's rounding residue times rstd, and its dw ~1e15."""
+    x = torch.tensor([[-1e30, -1e30], [1.0, 3.0]], dtype=torch.float64)
+    w, dy = torch.tensor([2.0, -1.0], dtype=torch.float64), torch.tensor([[1.0, -2.0], [0.5, 1.5]], dtype=torch.float64)
+    (ours,) = _grads(lambda w: MF.layer_norm(x, (2,), w), (_leaf(w),), dy)
+    xhat = torch.tensor([-1.0, 1.0], dtype=torch.float64) / (1 + 1e-5) ** 0.5  # row 2: (x − 2)/√(1 + eps)
+    torch.testing.assert_close(ours, dy[1] * xhat)
+    assert _grads(lambda w: F.layer_norm(x, (2,), w), (_leaf(w),), dy)[0].abs().max() > 1e10
+
+
 def test_batch_norm_eval_with_a_strided_running_mean():
     """dw = Σ dy ⊙ (x − mean) / √(var + eps) reads the running mean: torch's is garbage when it is
     strided (2-d input); dx does not read it and agrees."""
@@ -265,6 +303,9 @@ REPRODUCERS = [
                         T((3,), dtype='float64', layout='expanded', values='unit', seed=1, grad=False)),
          {'training': False}),
     Case('layer_norm', (T((1, 2), dtype='float64', values='special', seed=244), [2]), {}),  # [-1e30, -1e30]
+    Case('layer_norm', (T((2, 1, 1), dtype='float64', values='special', seed=440), [1, 1]),
+         {'weight': T((1, 1), dtype='float64', layout='strided', values='tiny', seed=1505),
+          'bias': T((1, 1), dtype='float64', layout='transposed', values='kinks', seed=2000, grad=False)}),
     Case('group_norm', (T((2, 4, 0), dtype='float64'), 2), {'weight': T((4,), dtype='float64')}),
     Case('group_norm', (T((2, 4, 0), dtype='float64', grad=False), 2), {'weight': T((4,), dtype='float64')}),
     Case('elu', (T((17, 5), dtype='float16', values='special'),), {}),
