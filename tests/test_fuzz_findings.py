@@ -338,6 +338,8 @@ REPRODUCERS = [
                                   T((), dtype='int64', values='index', seed=5005, grad=False)),
          {'ignore_index': 1, 'label_smoothing': 0.1, 'linear_bias': T((2,), dtype='float64', values='wide', seed=1910)}),
     Case('nll_loss', (T((3, 4, 4, 0), dtype='float16', seed=65535), T((3, 4, 0), dtype='uint8', values='index', grad=False, high=4)), {}),
+    Case('batch_norm', (T((1, 1, 0, 1), dtype='float64', layout='strided', values='ints', seed=51), None, None),
+         {'bias': T((1,), dtype='float32', values='tiny', seed=13616), 'training': False, 'eps': 1e-05}),
     Case('scaled_dot_product_attention', (T((2, 3, 2, 4), dtype='float64', values='wide', seed=15698),
                                           T((2, 3, 3, 4), dtype='float64', values='wide', seed=936),
                                           T((2, 3, 3, 4), dtype='float64', values='wide', seed=936)),
@@ -431,6 +433,17 @@ def test_half_conv_weight_gradient_on_non_finite_inputs_is_float64s():
     im2col path, groups 2 the regrouped one."""
     in_subprocess("test_fuzz_findings", "run_nonfinite_conv",
                   [(d, g) for d in ("bfloat16", "float16") for g in (0, 1, 2)])
+
+
+def test_batch_norm_of_an_empty_input_with_a_bias_that_does_not_fit_runs_the_checks():
+    """Stricter: torch returns input·w[0] + b[0] for an empty input before any check; with
+    something to differentiate and a bias of another dtype, ours runs the usual checks (here: eval
+    needs running stats) and raises."""
+    x, b = torch.zeros(1, 1, 0, 1, dtype=torch.float64), torch.zeros(1, requires_grad=True)
+    assert F.batch_norm(x, None, None, bias=b, training=False).shape == x.shape
+    with pytest.raises(RuntimeError, match="running_mean must be defined in evaluation mode"):
+        MF.batch_norm(x, None, None, bias=b, training=False)
+    assert MF.batch_norm(x, None, None, bias=b.detach(), training=False).shape == x.shape  # nothing to differentiate
 
 
 @pytest.mark.parametrize("which", ["running_mean", "running_var"])
