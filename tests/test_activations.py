@@ -207,3 +207,16 @@ def test_every_dtype_is_accepted_or_refused_like_torch(dtype):
         else:
             assert isinstance(ours, torch.Tensor), f"{op} {kwargs}: {ours}"
             torch.testing.assert_close(ours, theirs, equal_nan=True, msg=lambda m: f"{op} {kwargs}: {m}")
+
+
+def test_inplace_silu_on_an_expanded_integer_tensor_raises_torchs_overlap_error_first():
+    """torch checks the written-to tensor's internal overlap before the dtype (RuntimeError, not
+    the "silu_cpu not implemented for 'Long'" NotImplementedError ours raised computing y of a
+    copy first). Found by the fuzzer's long profile."""
+    x = torch.ones(1, 4, dtype=torch.int64).expand(5, 4)
+    for fn in (F.silu, MF.silu):
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            fn(x, inplace=True)
+    for fn in (F.silu, MF.silu):
+        with pytest.raises(NotImplementedError, match="silu"):
+            fn(x.contiguous(), inplace=True)

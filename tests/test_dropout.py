@@ -80,3 +80,16 @@ def test_module_twin():
     assert ours.eval()(x) is x
     with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
         mnn.Dropout(1.5)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.bool], ids=str)
+@pytest.mark.parametrize("inplace", [False, True])
+def test_an_integer_input_raises_as_torch_where_kept_entries_would_scale(dtype, inplace):
+    """torch scales the kept entries by 1/(1 − p) in the input's dtype: a float result it cannot
+    cast back raises for 0 < p < 1 (ours returned a float tensor); p = 1 gives zeros of the dtype.
+    Found by the fuzzer's long profile."""
+    x = torch.ones(5, dtype=dtype)
+    for fn in (F.dropout, MF.dropout):
+        with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type"):
+            fn(x.clone(), 0.5, True, inplace)
+    assert torch.equal(MF.dropout(x.clone(), 1.0, True, inplace), F.dropout(x.clone(), 1.0, True, inplace))

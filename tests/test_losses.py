@@ -277,3 +277,35 @@ def test_second_derivative_at_the_kinks_is_torchs(op, kw):
         (g,) = torch.autograd.grad(fn(x, t, reduction="sum", **kw), x, create_graph=True)
         hessians.append(torch.autograd.grad(g.sum(), x, allow_unused=True, materialize_grads=True)[0])
     torch.testing.assert_close(*hessians)
+
+
+@pytest.mark.parametrize("loss", ["l1_loss", "smooth_l1_loss"])
+@pytest.mark.parametrize("which", ["input", "target"])
+def test_l1_of_one_bool_operand_raises_torchs_subtraction_error(loss, which):
+    """torch's l1_loss (and smooth_l1_loss at beta 0, which is it) subtracts with the ``-``
+    operator, which refuses a bool operand (ours took one bool beside a float). Found by the
+    fuzzer's long profile."""
+    b, y = torch.tensor([True, False, True]), torch.tensor([1.0, 2.0, -0.5], dtype=torch.float64)
+    args = (b, y) if which == "input" else (y, b)
+    kw = {"beta": 0.0} if loss == "smooth_l1_loss" else {}
+    for fn in (getattr(F, loss), getattr(MF, loss)):
+        with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool tensor is not supported"):
+            fn(*args, **kw)
+
+
+@pytest.mark.parametrize("loss", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("shape", [(3, 4, 4, 0), (0, 4, 2, 2), (2, 4, 0)], ids=str)
+def test_an_empty_spatial_input_takes_a_byte_target_where_reduced(loss, shape):
+    """torch's spatial nll (nll_loss2d) refuses a uint8 target ("expected scalar type Long but
+    found Byte"), except for an empty input with 'mean' (NaN) or 'sum' (0): it returns before the
+    dtype dispatch. Ours did not. Found by the fuzzer's long profile."""
+    x = torch.zeros(shape)
+    t = torch.zeros((shape[0], *shape[2:]), dtype=torch.uint8)
+    for reduction in ("mean", "sum"):
+        want = getattr(F, loss)(x, t, reduction=reduction)
+        torch.testing.assert_close(getattr(MF, loss)(x, t, reduction=reduction), want, equal_nan=True)
+    for fn in (getattr(F, loss), getattr(MF, loss)):
+        with pytest.raises(RuntimeError, match="expected scalar type Long but found Byte"):
+            fn(x, t, reduction="none")
+        with pytest.raises(RuntimeError, match="expected scalar type Long but found Byte"):
+            fn(torch.zeros(2, 4, 1), torch.zeros(2, 1, dtype=torch.uint8))

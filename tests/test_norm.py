@@ -229,3 +229,23 @@ def test_batch_norm_of_an_empty_input_is_torchs_plain_result(dtype, w_dtype):
         ours = MF.batch_norm(x, None, None, w, w, training=training)
         theirs = torch.nn.functional.batch_norm(x, None, None, w, w, training=training)
         assert (ours.dtype, ours.shape) == (theirs.dtype, theirs.shape)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64], ids=str)
+def test_batch_norm_training_dx_at_an_infinite_weight_is_the_limit(dtype):
+    """w is constant over a channel, so dx = w·rstd·(dy − mean dy − x̂·mean(dy ⊙ x̂)) takes w out of
+    the bracket: at w = ±inf, ±inf with the bracket's sign (torch's and float64's answer, the limit
+    w → ±∞); ours multiplied each term by w first and got inf − inf = NaN. Found by the fuzzer's
+    long profile."""
+    import torch.nn.functional as F
+    gen = torch.Generator().manual_seed(0)
+    x, dy = (torch.randn(2, 3, 4, generator=gen).to(dtype) for _ in range(2))
+    w = torch.tensor([float("inf"), -2.0, float("-inf")], dtype=dtype)
+    grads = []
+    for fn, dt in ((MF.batch_norm, dtype), (F.batch_norm, torch.float64)):
+        xl = x.to(dt).requires_grad_()
+        grads.append(torch.autograd.grad(fn(xl, None, None, w.to(dt), training=True), xl, dy.to(dt))[0])
+    ours, want = grads
+    assert bool(want[:, [0, 2]].isinf().all())
+    assert torch.equal(ours[:, [0, 2]].double(), want[:, [0, 2]])
+    torch.testing.assert_close(ours[:, 1].double(), want[:, 1], rtol=1e-2, atol=1e-2)

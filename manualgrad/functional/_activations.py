@@ -10,7 +10,7 @@ from ..functions.activations import (ELUFunction, GELUFunction, LeakyReLUFunctio
 from ..functions._recompute import active, chain, recipe, tag
 from ..functions.softmax import LogSoftmaxFunction, SoftmaxFunction
 from ._autocast import FP32, autocast_policy
-from ._util import _check_inplace, _out_of_place_then_copied
+from ._util import _check_inplace, _out_of_place_then_copied, _refuse_internal_overlap
 
 
 def _refuse_negative_inplace(input, value, what):
@@ -83,6 +83,7 @@ def silu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """input·σ(input). See :class:`~manualgrad.functions.activations.SiLUFunction`."""
     if inplace:  # y of a copy of x, written back: SiLU saves its x, which must outlive the write
         _check_inplace(input)
+        _refuse_internal_overlap(input)  # before SiLU's dtype check, as torch's silu_
         return input.copy_(SiLUFunction.apply(input.clone()))
     return SiLUFunction.apply(input)
 

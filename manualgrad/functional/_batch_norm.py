@@ -28,6 +28,17 @@ def _check_buffers(input, running_mean, running_var, weight, bias, training: boo
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
 
 
+def _check_no_overlap(running_mean, running_var) -> None:
+    """Stricter than torch: a running stat that training updates in place must not have elements
+    sharing one memory location (a stride-0 dim of size > 1, e.g. an ``expand()``); torch's CPU
+    kernel writes such a stat in an unspecified order, ours raises (README, "Deliberate differences")."""
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and any(st == 0 and n > 1 for st, n in zip(t.stride(), t.shape)):
+            raise RuntimeError(f"batch_norm: {name} has elements that share one memory location (a stride-0 "
+                               f"dim, e.g. from expand()), so training cannot update it in place; pass "
+                               f"{name}.clone() or a tensor of its own")
+
+
 def _empty_input(input, running_mean, running_var, weight, bias, training: bool):
     """torch returns ``input·w[0] + b[0]`` for an empty input before any check of the running
     stats (absent in eval, of any size, requiring grad): ours normalises it with the statistics of
@@ -96,6 +107,8 @@ def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_v
     if training:
         _check_generic_path(input, weight, bias, running_mean, running_var)
     check_norm_dtypes("batch_norm", input, weight, bias, running_mean, running_var, input_first=True)
+    if training and input.numel():
+        _check_no_overlap(running_mean, running_var)
     y, mean, rstd = BatchNormFunction.apply(input, running_mean, running_var, weight, bias, bool(training),
                                             float(momentum), eps)
     if training and taggable(y):  # the layers after it may save (input, μ, rstd) instead of y: see _recompute.py

@@ -19,7 +19,7 @@ def nll_loss(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | N
     a 'mean' divides by the summed weight of those targets.
     See :class:`~manualgrad.functions.nll.NLLLossFunction`."""
     reduction = _reduction(size_average, reduce, reduction)
-    target, weight, _ = check_class_target(input, target, weight, ignore_index)
+    target, weight, _ = check_class_target(input, target, weight, ignore_index, reduction)
     return NLLLossFunction.apply(input, target, weight, ignore_index, reduction)
 
 
@@ -33,7 +33,7 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torch.Tenso
     reduction = _reduction(size_average, reduce, reduction)
     label_smoothing = float(label_smoothing)
     byte_target = target.dtype == torch.uint8
-    target, weight, classes = check_cross_entropy(input, target, weight, ignore_index, label_smoothing)
+    target, weight, classes = check_cross_entropy(input, target, weight, ignore_index, label_smoothing, reduction)
     if byte_target and label_smoothing > 0 and weight is not None and reduction == "mean":
         refuse_byte_smoothing(target, ignore_index)
     return CrossEntropyFunction.apply(input, target, weight, ignore_index, reduction, label_smoothing, classes)[0]

@@ -86,6 +86,13 @@ def mse_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | Non
     return MSELossFunction.apply(input, target, weight, reduction, None)
 
 
+def _refuse_bool_subtraction(input: torch.Tensor, target: torch.Tensor) -> None:
+    """torch's l1_loss is ``input - target``: the ``-`` operator refuses a bool operand."""
+    if (input.dtype == torch.bool) != (target.dtype == torch.bool):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
 @autocast_policy(FP32, L1LossFunction)
 def l1_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | None = None,
             reduce: bool | None = None, reduction: str = "mean",
@@ -94,6 +101,7 @@ def l1_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool | None
     See :class:`~manualgrad.functions.regression_losses.L1LossFunction`."""
     _check_target(input, target)
     reduction = _loss_reduction(size_average, reduce, reduction, input, weight)
+    _refuse_bool_subtraction(input, target)
     _refuse_complex(weight)
     return L1LossFunction.apply(input, target, weight, reduction, None)
 
@@ -106,6 +114,8 @@ def smooth_l1_loss(input: torch.Tensor, target: torch.Tensor, size_average: bool
     _check_target(input, target)
     bad = "smooth_l1_loss does not support negative values for beta." if beta < 0 else None
     reduction = _loss_reduction(size_average, reduce, reduction, input, None, bad)
+    if beta == 0:  # torch's l1_loss
+        _refuse_bool_subtraction(input, target)
     if beta != 0:  # β = 0 is torch's l1_loss, plain tensor arithmetic
         input, target = _kernel_operands("smooth_l1", input, target)
     return SmoothL1LossFunction.apply(input, target, None, reduction, float(beta))

@@ -25,6 +25,14 @@ def _check_inplace(input: torch.Tensor) -> None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 
+def _refuse_internal_overlap(input: torch.Tensor) -> None:
+    """torch's check of a tensor an in-place kernel writes: several of its elements at one memory
+    location (a stride-0 dim of size > 1) raise, before the kernel looks at the dtype."""
+    if any(st == 0 and n > 1 for st, n in zip(input.stride(), input.shape)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+
+
 def _out_of_place_then_copied(inplace: bool) -> bool:
     """Under torch.func or torch.compile an ``inplace=True`` op runs out of place and is copied
     into the input: torch.func cannot run a Function that marks its input dirty and saves its

@@ -83,9 +83,10 @@ class BatchNormFunction(Function):
 def _train_grads(ctx, dy):
     """dx, dw, db of training-mode BatchNorm when only dy flows: w, μ, rstd are per channel, so
     with x_c = x − μ, S = Σ dy, P = Σ dy ⊙ x_c (per channel, over N and spatial, n values):
-        dw = rstd·P ;  db = S ;  dx = (w·rstd)·dy − (w·rstd³·P/n)·x_c − w·rstd·S/n
-    (the module formula rstd·(ĝ − mean ĝ − x̂·mean(ĝ ⊙ x̂)) with ĝ = w·dy expanded), two
-    elementwise passes and two reductions instead of nz.grads' generic dozen. P is summed over
+        dw = rstd·P ;  db = S ;  dx = (w·rstd)·(dy − (rstd²·P/n)·x_c − S/n)
+    (the module formula rstd·(ĝ − mean ĝ − x̂·mean(ĝ ⊙ x̂)) with ĝ = w·dy, w taken out of the
+    bracket: at w = ±inf dx is ±inf with the bracket's sign, the limit, as torch's, not inf − inf),
+    two elementwise passes and two reductions instead of nz.grads' generic dozen. P is summed over
     the centred x_c, as torch's kernel does, so a large |μ| loses no precision."""
     x, w, mean, rstd = ctx.saved_tensors
     _, need_w, need_b = ctx.need
@@ -95,11 +96,11 @@ def _train_grads(ctx, dy):
     s, p = dyf.sum(dims, keepdim=True), (dyf * xc).sum(dims, keepdim=True)
     scale = rstd if w is None else rstd * w.reshape(ctx.wview).to(acc)
     inv_n = 1.0 / n
-    centred = -scale * rstd * rstd * p * inv_n
+    centred = -rstd * rstd * p * inv_n
     if torch.is_grad_enabled() or not active():  # recorded (double backward), or traced: out of place
-        dx = torch.addcmul(-scale * s * inv_n, dyf, scale).addcmul_(xc, centred)
+        dx = torch.addcmul(dyf - s * inv_n, xc, centred).mul_(scale)
     else:  # over the temporary x_c, no fresh buffer
-        dx = torch.addcmul(-scale * s * inv_n, xc, centred, out=xc).addcmul_(dyf, scale)
+        dx = torch.addcmul(-s * inv_n, xc, centred, out=xc).add_(dyf).mul_(scale)
     dx = dx.to(ctx.x_dtype)
     dw = (rstd * p).reshape(ctx.w_meta[0]).to(ctx.w_meta[1]) if need_w else None
     db = s.reshape(ctx.b_meta[0]).to(ctx.b_meta[1]) if need_b else None

@@ -215,14 +215,14 @@ def _log_softmax_errors(x: torch.Tensor) -> None:
 
 
 def check_cross_entropy(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None, ignore_index: int,
-                        label_smoothing: float):
+                        label_smoothing: float, reduction: str = "none"):
     """torch's checks of ``cross_entropy_loss`` in its order (a target of x's shape holds class
     probabilities); returns (t, w, classes) ready for :class:`CrossEntropyFunction` (``classes``:
     a class-index target whose every entry is surely a class, see ``nll.check_bounds``)."""
     if x.shape != t.shape:
         _check_smoothing(label_smoothing)
         _log_softmax_errors(x)
-        checked = check_class_target(x, t, w, ignore_index)
+        checked = check_class_target(x, t, w, ignore_index, reduction)
         _check_smoothing(label_smoothing, negative=True)
         return checked
     if not t.is_floating_point():
