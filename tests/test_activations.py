@@ -220,3 +220,6 @@ def test_inplace_silu_on_an_expanded_integer_tensor_raises_torchs_overlap_error_
     for fn in (F.silu, MF.silu):
         with pytest.raises(NotImplementedError, match="silu"):
             fn(x.contiguous(), inplace=True)
+    empty = torch.zeros(1, 0, 1, dtype=torch.float64).expand(2, 0, 1)  # stride 0, but no element at all
+    for fn in (F.silu, MF.silu):
+        assert fn(empty.clone().as_strided(empty.shape, empty.stride()), inplace=True).shape == (2, 0, 1)
