@@ -297,7 +297,7 @@ def test_l1_of_one_bool_operand_raises_torchs_subtraction_error(loss, which):
 @pytest.mark.parametrize("shape", [(3, 4, 4, 0), (0, 4, 2, 2), (2, 4, 0)], ids=str)
 def test_an_empty_spatial_input_takes_a_byte_target_where_reduced(loss, shape):
     """torch's spatial nll (nll_loss2d) refuses a uint8 target ("expected scalar type Long but
-    found Byte"), except for an empty input with 'mean' (NaN) or 'sum' (0): it returns before the
+    found Byte"), except for an empty target with 'mean' (NaN) or 'sum' (0): it returns before the
     dtype dispatch. Ours did not. Found by the fuzzer's long profile."""
     x = torch.zeros(shape)
     t = torch.zeros((shape[0], *shape[2:]), dtype=torch.uint8)
@@ -309,3 +309,5 @@ def test_an_empty_spatial_input_takes_a_byte_target_where_reduced(loss, shape):
             fn(x, t, reduction="none")
         with pytest.raises(RuntimeError, match="expected scalar type Long but found Byte"):
             fn(torch.zeros(2, 4, 1), torch.zeros(2, 1, dtype=torch.uint8))
+        with pytest.raises(RuntimeError, match="expected scalar type Long but found Byte"):  # empty x, not target
+            fn(torch.zeros(1, 0, 1, 1), torch.zeros(1, 1, 1, dtype=torch.uint8))

@@ -175,7 +175,7 @@ def check_class_target(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None,
     """torch's checks of ``nll_loss_nd`` in torch's order; returns (t, w, classes) ready for the
     Functions: t as int64 (a (1) target of a (C) input as 0-d, as torch reads it), w flattened to
     (C), ``classes``: every target is surely a class (:func:`check_bounds`). ``reduction``: an
-    empty spatial input reduced to 'mean' or 'sum' takes a uint8 target (torch's nll_loss2d
+    empty spatial target reduced to 'mean' or 'sum' passes with uint8 (torch's nll_loss2d
     returns before its dtype dispatch)."""
     xd, td = x.dim(), t.dim()  # read once: this runs on every loss call
     if xd < 1:
@@ -200,7 +200,7 @@ def check_class_target(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None,
         raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(x.dtype)}\'')
     if w is not None and w.dtype != x.dtype:
         raise RuntimeError(f"expected scalar type {dtype_name(x.dtype)} but found {dtype_name(w.dtype)}")
-    if spatial and t.dtype == torch.uint8 and not (x.numel() == 0 and reduction != "none"):
+    if spatial and t.dtype == torch.uint8 and not (t.numel() == 0 and reduction != "none"):
         raise RuntimeError("expected scalar type Long but found Byte")
     t = t.long()
     classes = check_bounds(t, ignore_index, x.shape[class_dim(x)])
