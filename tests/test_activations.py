@@ -220,6 +220,5 @@ def test_inplace_silu_on_an_expanded_integer_tensor_raises_torchs_overlap_error_
     for fn in (F.silu, MF.silu):
         with pytest.raises(NotImplementedError, match="silu"):
             fn(x.contiguous(), inplace=True)
-    empty = torch.zeros(1, 0, 1, dtype=torch.float64).expand(2, 0, 1)  # stride 0, but no element at all
-    for fn in (F.silu, MF.silu):
-        assert fn(empty.clone().as_strided(empty.shape, empty.stride()), inplace=True).shape == (2, 0, 1)
+    e = torch.zeros(2, 0, 1, dtype=torch.float64)  # contiguous strides (0, 1, 1): empty, no overlap
+    assert torch.equal(MF.silu(e.clone(), inplace=True), F.silu(e.clone(), inplace=True))

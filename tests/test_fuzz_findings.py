@@ -309,6 +309,7 @@ REPRODUCERS = [
     Case('group_norm', (T((2, 4, 0), dtype='float64'), 2), {'weight': T((4,), dtype='float64')}),
     Case('group_norm', (T((2, 4, 0), dtype='float64', grad=False), 2), {'weight': T((4,), dtype='float64')}),
     Case('elu', (T((17, 5), dtype='float16', values='special'),), {}),
+    Case('elu', (T((2, 5, 4, 2), dtype='float64', layout='expanded', values='special', seed=18634, kinks=(0.0, -0.0)),), {}),
     Case('batch_norm', (T((4, 3), dtype='float64', seed=3), T((3,), dtype='float64', seed=3, grad=False),
                         T((3,), dtype='float64', layout='expanded', values='unit', seed=1, grad=False)),
          {'training': False, 'weight': T((3,), dtype='float64'), 'bias': T((3,), dtype='float64')}),

@@ -309,5 +309,5 @@ def test_an_empty_spatial_input_takes_a_byte_target_where_reduced(loss, shape):
             fn(x, t, reduction="none")
         with pytest.raises(RuntimeError, match="expected scalar type Long but found Byte"):
             fn(torch.zeros(2, 4, 1), torch.zeros(2, 1, dtype=torch.uint8))
-        with pytest.raises(RuntimeError, match="expected scalar type Long but found Byte"):  # no classes,
-            fn(torch.zeros(1, 0, 1, 1), torch.zeros(1, 1, 1, dtype=torch.uint8))  # a target: still refused
+        with pytest.raises(RuntimeError, match="expected scalar type Long but found Byte"):  # empty x, not target
+            fn(torch.zeros(1, 0, 1, 1), torch.zeros(1, 1, 1, dtype=torch.uint8))

@@ -27,8 +27,9 @@ def _check_inplace(input: torch.Tensor) -> None:
 
 def _refuse_internal_overlap(input: torch.Tensor) -> None:
     """torch's check of a tensor an in-place kernel writes: several of its elements at one memory
-    location (a stride-0 dim of size > 1 in a non-empty tensor) raise, before the kernel looks at the dtype."""
-    if input.numel() > 1 and any(st == 0 and n > 1 for st, n in zip(input.stride(), input.shape)):
+    location (a stride-0 dim of size > 1 in a non-empty tensor) raise, before the kernel looks at
+    the dtype."""
+    if input.numel() and any(st == 0 and n > 1 for st, n in zip(input.stride(), input.shape)):
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")
 

@@ -175,7 +175,7 @@ def check_class_target(x: torch.Tensor, t: torch.Tensor, w: torch.Tensor | None,
     """torch's checks of ``nll_loss_nd`` in torch's order; returns (t, w, classes) ready for the
     Functions: t as int64 (a (1) target of a (C) input as 0-d, as torch reads it), w flattened to
     (C), ``classes``: every target is surely a class (:func:`check_bounds`). ``reduction``: an
-    empty spatial target reduced to 'mean' or 'sum' takes a uint8 target (torch's nll_loss2d
+    empty spatial target reduced to 'mean' or 'sum' passes with uint8 (torch's nll_loss2d
     returns before its dtype dispatch)."""
     xd, td = x.dim(), t.dim()  # read once: this runs on every loss call
     if xd < 1:
