@@ -1,6 +1,6 @@
 """What the differential fuzzer (tests/test_fuzz.py) found where torch is wrong or raises and ours
 is right: ours' gradient pinned against a float64 composite of plain torch ops differentiated by
-autograd, or the formula by hand; each is a documented deviation (README, "Deliberate
+autograd, or the formula by hand; each is a documented deviation (docs/ops.md, "Deliberate
 differences"; tests/fuzz/deviations.py), and the fuzzer accepts exactly these reproducers."""
 
 import pytest

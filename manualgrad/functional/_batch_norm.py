@@ -31,7 +31,7 @@ def _check_buffers(input, running_mean, running_var, weight, bias, training: boo
 def _check_no_overlap(running_mean, running_var) -> None:
     """Stricter than torch: a running stat that training updates in place must not have elements
     sharing one memory location (a stride-0 dim of size > 1, e.g. an ``expand()``); torch's CPU
-    kernel writes such a stat in an unspecified order, ours raises (README, "Deliberate differences")."""
+    kernel writes such a stat in an unspecified order, ours raises (docs/ops.md, "Deliberate differences")."""
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
         if t is not None and t.numel() and any(st == 0 and n > 1 for st, n in zip(t.stride(), t.shape)):
             raise RuntimeError(f"batch_norm: {name} has elements that share one memory location (a stride-0 "

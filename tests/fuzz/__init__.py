@@ -1,5 +1,5 @@
 """A differential fuzzer: hypothesis draws calls of every ``manualgrad.functional`` op that torch
-also has, and each must behave as torch's (tests/test_fuzz.py runs it; README, "Differential
+also has, and each must behave as torch's (tests/test_fuzz.py runs it; docs/testing.md, "Differential
 fuzzer"). A reported case reproduces with::
 
     PYTHONPATH=.:tests python -c "from fuzz import *; check(Case(...))"

@@ -163,7 +163,7 @@ def close(got: torch.Tensor, want: torch.Tensor, exact=None, precision=torch.flo
 
 def disagreements(ours_fn, torch_fn, case: Case) -> tuple[str, list[tuple[str, str]]]:
     """``(outcome, [(class, detail)])``: outcome 'returned', 'both raise' or 'deviation' (one that
-    README documents, see deviations.py); the list is empty when ours behaves as torch."""
+    docs/ops.md documents, see deviations.py); the list is empty when ours behaves as torch."""
     backward = not deviations.torch_backward_skipped(case)
     theirs = run(torch_fn, case, backward=backward)
     ours = run(ours_fn, case, dys=theirs.dys or None, backward=backward)

@@ -1,4 +1,4 @@
-"""The deliberate differences from torch that README.md documents ("Deliberate differences from
+"""The deliberate differences from torch that docs/ops.md documents ("Deliberate differences from
 torch"), as predicates on a drawn case: the fuzzer accepts exactly these and nothing else."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def torch_backward_skipped(case) -> str | None:
 
 
 def accepted(case, ours_error, theirs_error) -> str | None:
-    """The README's reason when ours raising or returning differently from torch on ``case`` is a
+    """The documented reason (docs/ops.md) when ours raising or returning differently from torch on ``case`` is a
     documented deliberate difference, else None. Errors are ``(phase, type, message)`` or None."""
     kw = case.kwargs
     if ours_error and not theirs_error:
@@ -192,7 +192,7 @@ def _elu_nan_is_dy(case, ours) -> bool:
 
 
 def accepted_gradients(case, ours, theirs, found) -> str | None:
-    """The README's reason when the gradient disagreements ``found`` (``(class, detail)``) between
+    """The documented reason (docs/ops.md) when the gradient disagreements ``found`` (``(class, detail)``) between
     ``ours`` and ``theirs`` (compare.Side, both returned) are a documented deliberate difference,
     else None. Each predicate looks at the values, not only at the case, and names the gradient."""
     if (case.op == "scaled_dot_product_attention" and len(case.args[0].shape) == 4
