@@ -10,9 +10,8 @@ import torch.nn.functional as F
 
 from ._base import Function, owned
 from ._recompute import active, restore, save_sources
-from .conv_weight import crop, weight_grad
+from .conv_weight import _CONV, crop, weight_grad
 
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 

@@ -45,8 +45,8 @@ def weight_grad(x, dy, w_shape, s, d, lo, groups) -> torch.Tensor:
         return _weight_grad_im2col(x, dy, kernel, s, d, lo)
     acc = _ACC.get(x.dtype)
     if torch.compiler.is_compiling():  # every size symbolic (see _weight_grad_per_tap)
-        to_acc = (lambda t: t) if acc is None else (lambda t: t.to(acc))
-        return _weight_grad_per_tap(to_acc(x), to_acc(dy), kernel, s, d, lo, groups).to(x.dtype)
+        xa, dya = (x, dy) if acc is None else (x.to(acc), dy.to(acc))
+        return _weight_grad_per_tap(xa, dya, kernel, s, d, lo, groups).to(x.dtype)
     if acc is None:
         return _weight_grad_regrouped(x, dy, kernel, s, d, lo, groups)
     step = x.shape[0]
