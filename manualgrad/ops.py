@@ -30,6 +30,7 @@ from .functions import matmul as _matmul
 from .functions import nll as _nll
 from .functions import norms as _norms
 from .functions import pooling as _pool
+from .functions import pooling_adaptive as _pool_a
 from .functions import reductions as _reductions
 from .functions import regression_losses as _regression
 from .functions import regularization as _reg_fn
@@ -48,6 +49,7 @@ from .samples import losses as s_losses
 from .samples import matmul as s_matmul
 from .samples import norm as s_norm
 from .samples import pooling as s_pool
+from .samples import pooling_nd as s_pool_nd
 from .samples import reductions as s_red
 from .samples import regularization as s_reg
 
@@ -148,10 +150,10 @@ OPS: list[OpSpec] = [
     OpSpec("conv1d", MF.conv1d, F.conv1d, _conv.ConvFunction, s_conv.conv1d_samples, s_conv.conv1d_errors),
     OpSpec("conv2d", MF.conv2d, F.conv2d, _conv.ConvFunction, s_conv.conv2d_samples, s_conv.conv2d_errors),
     OpSpec("max_pool2d", s_pool.values_only(MF.max_pool2d), s_pool.values_only(F.max_pool2d),
-           _pool.MaxPool2dFunction, s_pool.max_pool2d, s_pool.max_pool2d_errors),
-    OpSpec("avg_pool2d", MF.avg_pool2d, F.avg_pool2d, _pool.AvgPool2dFunction,
+           _pool.MaxPoolFunction, s_pool.max_pool2d, s_pool.max_pool2d_errors),
+    OpSpec("avg_pool2d", MF.avg_pool2d, F.avg_pool2d, _pool.AvgPoolFunction,
            s_pool.avg_pool2d, s_pool.avg_pool2d_errors),
-    OpSpec("adaptive_avg_pool2d", MF.adaptive_avg_pool2d, F.adaptive_avg_pool2d, _pool.AdaptiveAvgPool2dFunction,
+    OpSpec("adaptive_avg_pool2d", MF.adaptive_avg_pool2d, F.adaptive_avg_pool2d, _pool_a.AdaptiveAvgPoolFunction,
            s_pool.adaptive_avg_pool2d, s_pool.adaptive_avg_pool2d_errors),
     OpSpec("batch_norm", s_norm.fresh_running_stats(MF.batch_norm), s_norm.fresh_running_stats(F.batch_norm),
            _batch_norm.BatchNormFunction, s_norm.batch_norm, s_norm.batch_norm_errors),
@@ -218,6 +220,24 @@ REDUCTION_OPS = [
            _reductions.VectorNormFunction, s_red.vector_norm, s_red.vector_norm_errors),
 ]
 OPS += MATH_OPS + REDUCTION_OPS
+
+# pooling, 1-d and 3-d, adaptive max, lp_pool, max_unpool (functions/pooling*.py, samples/pooling_nd.py)
+_values = s_pool.values_only
+OPS += [
+    *[OpSpec(f"max_pool{n}d", _values(getattr(MF, f"max_pool{n}d")), _values(getattr(F, f"max_pool{n}d")),
+             _pool.MaxPoolFunction, s_pool_nd.max_pool(n), s_pool_nd.window_errors(n)) for n in (1, 3)],
+    *[OpSpec(f"avg_pool{n}d", getattr(MF, f"avg_pool{n}d"), getattr(F, f"avg_pool{n}d"),
+             _pool.AvgPoolFunction, s_pool_nd.avg_pool(n), s_pool_nd.window_errors(n)) for n in (1, 3)],
+    *[OpSpec(f"adaptive_avg_pool{n}d", getattr(MF, f"adaptive_avg_pool{n}d"), getattr(F, f"adaptive_avg_pool{n}d"),
+             _pool_a.AdaptiveAvgPoolFunction, s_pool_nd.adaptive(n), s_pool_nd.adaptive_errors(n)) for n in (1, 3)],
+    *[OpSpec(f"adaptive_max_pool{n}d", _values(getattr(MF, f"adaptive_max_pool{n}d")),
+             _values(getattr(F, f"adaptive_max_pool{n}d")), _pool_a.AdaptiveMaxPoolFunction,
+             s_pool_nd.adaptive_max(n), s_pool_nd.adaptive_errors(n)) for n in (1, 2, 3)],
+    *[OpSpec(f"lp_pool{n}d", getattr(MF, f"lp_pool{n}d"), getattr(F, f"lp_pool{n}d"), _elementwise_binary.PowFunction,
+             s_pool_nd.lp_pool(n), s_pool_nd.lp_pool_errors(n)) for n in (1, 2, 3)],
+    *[OpSpec(f"max_unpool{n}d", getattr(MF, f"max_unpool{n}d"), getattr(F, f"max_unpool{n}d"),
+             _pool_a.MaxUnpoolFunction, s_pool_nd.max_unpool(n), s_pool_nd.max_unpool_errors(n)) for n in (1, 2, 3)],
+]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"

@@ -17,7 +17,20 @@ MODULES = [
     ("AvgPool2d", {"kernel_size": 2, "divisor_override": 3}),
     ("AdaptiveAvgPool2d", {"output_size": (3, None)}),
     ("AdaptiveAvgPool2d", {"output_size": 1}),
+    ("MaxPool1d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
+    ("MaxPool3d", {"kernel_size": (2, 3, 2), "stride": 1, "dilation": (1, 1, 2)}),
+    ("AvgPool1d", {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}),
+    ("AvgPool3d", {"kernel_size": 2, "divisor_override": 3}),
+    ("AdaptiveAvgPool1d", {"output_size": 4}),
+    ("AdaptiveAvgPool3d", {"output_size": (2, None, 3)}),
+    ("AdaptiveMaxPool1d", {"output_size": 4}),
+    ("AdaptiveMaxPool2d", {"output_size": (3, 4)}),
+    ("AdaptiveMaxPool3d", {"output_size": 2}),
+    ("LPPool1d", {"norm_type": 2, "kernel_size": 3}),
+    ("LPPool2d", {"norm_type": 3, "kernel_size": 2, "stride": 1}),
+    ("LPPool3d", {"norm_type": 1.5, "kernel_size": 2}),
 ]
+SHAPES = {"1d": (2, 3, 9), "2d": (2, 3, 7, 6), "3d": (2, 3, 5, 4, 6)}
 
 
 def _x(*shape, device="cpu", dtype=torch.float64):
@@ -29,10 +42,12 @@ def _x(*shape, device="cpu", dtype=torch.float64):
 def test_module_twin_forward_backward_repr(name, kwargs, device):
     ours, theirs = getattr(mnn, name)(**kwargs), getattr(torch.nn, name)(**kwargs)
     assert repr(ours) == repr(theirs) and ours.state_dict() == theirs.state_dict() == {}
-    x = _x(2, 3, 7, 6, device=device)
+    x = _x(*SHAPES[name[-2:]], device=device)
+    if name.startswith("LP"):
+        x = x.detach().abs().add(0.5).requires_grad_()  # x^p of a negative x is NaN for p = 1.5
     a, b = ours(x), theirs(x)
     torch.testing.assert_close(a, b)
-    assert type(a.grad_fn).__name__ == name + "FunctionBackward"
+    assert type(a.grad_fn).__name__.endswith("FunctionBackward")  # a manualgrad Function's node
     dy = torch.randn_like(a)
     torch.testing.assert_close(torch.autograd.grad(a, x, dy)[0], torch.autograd.grad(b, x, dy)[0])
 
@@ -147,3 +162,63 @@ def test_adaptive_avg_pool_to_zero_size_has_a_zero_gradient():
     assert y.shape == F.adaptive_avg_pool2d(x, (0, 2)).shape == (1, 2, 0, 2)
     (dx,) = torch.autograd.grad(y, x, torch.randn_like(y))
     assert torch.equal(dx, torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_max_unpool_module_inverts_max_pool_like_torch(n, device):
+    pool = getattr(torch.nn, f"MaxPool{n}d")(2, 2, 1, return_indices=True)
+    ours, theirs = getattr(mnn, f"MaxUnpool{n}d")(2, 2, 1), getattr(torch.nn, f"MaxUnpool{n}d")(2, 2, 1)
+    assert repr(ours) == repr(theirs)
+    x = torch.randn(*SHAPES[f"{n}d"], device=device, dtype=torch.float64)
+    y, idx = pool(x)
+    y.requires_grad_()
+    a, b = ours(y, idx, output_size=x.shape), theirs(y, idx, output_size=x.shape)
+    torch.testing.assert_close(a, b)
+    assert type(a.grad_fn).__name__ == "MaxUnpoolFunctionBackward"
+    dy = torch.randn_like(a)
+    torch.testing.assert_close(torch.autograd.grad(a, y, dy)[0], torch.autograd.grad(b, y, dy)[0])
+
+
+@pytest.mark.parametrize("op", ["avg_pool3d", "lp_pool3d"])
+def test_half_avg_pool3d_on_cpu_raises_as_torch(op):
+    """torch has no bfloat16/float16 avg_pool3d CPU kernel: ours, whose forward is torch's, raises the same."""
+    x = torch.randn(1, 2, 4, 4, 4, dtype=torch.bfloat16, requires_grad=True)
+    args = (x, 2) if op == "avg_pool3d" else (x, 2, 2)
+    with pytest.raises(NotImplementedError) as theirs:
+        getattr(F, op)(*args)
+    with pytest.raises(NotImplementedError, match=str(theirs.value)):
+        getattr(MF, op)(*args)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("n", [1, 3])
+def test_dilated_windows_inside_padding_get_no_gradient_in_1d_and_3d(n, device):
+    """As the 2-d test above: a window of padding only gives −inf and no gradient (torch's backward
+    is not run: it writes out of bounds)."""
+    x = _x(*(1, 2) + (1,) * n, device=device)
+    y = getattr(MF, f"max_pool{n}d")(x, kernel_size=2, stride=1, padding=1, dilation=2)
+    assert torch.equal(y, getattr(F, f"max_pool{n}d")(x.detach(), kernel_size=2, stride=1, padding=1, dilation=2))
+    assert y.isneginf().any()
+    (dx,) = torch.autograd.grad(y, x, torch.randn_like(y))
+    assert torch.equal(dx, torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_adaptive_max_pool_saves_only_the_indices(n):
+    x = _x(*SHAPES[f"{n}d"], dtype=torch.float32)
+    ours, count, (_, idx) = saved_bytes(lambda: getattr(MF, f"adaptive_max_pool{n}d")(x, 2, True))
+    theirs, _, _ = saved_bytes(lambda: getattr(F, f"adaptive_max_pool{n}d")(x, 2))
+    assert count == 1 and ours == idx.numel() * 8 <= theirs
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_lp_pool_of_an_all_zero_window_matches_torch(n):
+    """sign(s)·relu(|s|) then s^(1/p): at s = 0 torch's chain gives 0·∞; ours is the same chain."""
+    x = _x(*SHAPES[f"{n}d"]).detach()
+    x[0] = 0
+    x.requires_grad_()
+    a, b = getattr(MF, f"lp_pool{n}d")(x, 2, 2), getattr(F, f"lp_pool{n}d")(x, 2, 2)
+    torch.testing.assert_close(a, b)
+    dy = torch.randn_like(a)
+    torch.testing.assert_close(torch.autograd.grad(a, x, dy)[0], torch.autograd.grad(b, x, dy)[0], equal_nan=True)

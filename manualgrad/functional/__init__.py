@@ -13,7 +13,10 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, hu
                       smooth_l1_loss)
 from ._cross_entropy import cross_entropy, nll_loss
 from ._conv import conv1d, conv2d
-from ._pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from ._pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
+                       adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d,
+                       lp_pool2d, lp_pool3d, max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpool2d,
+                       max_unpool3d)
 from ._batch_norm import batch_norm
 from ._norms import group_norm, layer_norm, rms_norm
 from ._embedding import embedding
@@ -28,6 +31,9 @@ __all__ = [
     "nll_loss", "cross_entropy",
     "conv1d", "conv2d",
     "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+    "max_pool1d", "max_pool3d", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+    "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "batch_norm", "layer_norm", "group_norm", "rms_norm",
     "embedding",
     "linear_cross_entropy",

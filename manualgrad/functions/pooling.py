@@ -1,8 +1,8 @@
-"""Pooling over the last two dims of (N, C, H, W) or unbatched (C, H, W) input: ``max_pool2d``,
-``avg_pool2d``, ``adaptive_avg_pool2d``.
+"""Windowed pooling over the last n = 1, 2 or 3 dims of (N, C, *space) or unbatched (C, *space)
+input: ``max_pool{n}d`` and ``avg_pool{n}d``.
 
 The forwards are torch's own kernels (so shapes, ceil_mode, padding, ties, NaN and every error
-message are torch's); the backwards are written out below.
+message are torch's); the backwards are written out below. ``nd`` is the number of pooled dims.
 """
 
 from __future__ import annotations
@@ -10,33 +10,49 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._base import Function
+from ._base import Function, owned
 from ._precision import opmath
 
 _LOW = (torch.float16, torch.bfloat16)
+MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
-def _pair(v) -> tuple[int, int]:
-    """An int or a 1-/2-sequence as (h, w), as torch's pooling arguments read."""
+def _tuple(v, nd: int) -> tuple:
+    """An int or a 1-/n-sequence as an n-tuple, as torch's pooling arguments read."""
     if isinstance(v, int):
-        return v, v
+        return (v,) * nd
     v = tuple(v)
-    return (v[0], v[0]) if len(v) == 1 else v
+    return v * nd if len(v) == 1 else v
 
 
 def _channels_last(x: torch.Tensor) -> bool:
-    """x is laid out NHWC (torch's pooling backward returns that layout for it)."""
-    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+    """x is laid out NHWC / NDHWC (torch's pooling backward returns that layout for it)."""
+    fmt = {4: torch.channels_last, 5: torch.channels_last_3d}.get(x.dim())
+    return fmt is not None and not x.is_contiguous() and x.is_contiguous(memory_format=fmt)
 
 
-def _save_shape(ctx, x: torch.Tensor) -> None:
+def save_shape(ctx, x: torch.Tensor) -> None:
     ctx.x_shape, ctx.channels_last = x.shape, _channels_last(x)
 
 
-def _as_input(ctx, dx: torch.Tensor) -> torch.Tensor:
-    """dx in x's shape and, for NHWC input, x's layout."""
+def as_input(ctx, dx: torch.Tensor) -> torch.Tensor:
+    """dx in x's shape and, for channels-last input, x's layout."""
     dx = dx.reshape(ctx.x_shape)
-    return dx.contiguous(memory_format=torch.channels_last) if ctx.channels_last else dx
+    if not ctx.channels_last:
+        return dx
+    return dx.contiguous(memory_format=torch.channels_last if dx.dim() == 4 else torch.channels_last_3d)
+
+
+def scatter_to_input(ctx, dy: torch.Tensor, idx: torch.Tensor, nd: int) -> torch.Tensor:
+    """dx = Σ_p dy[p] · e_{idx[p]}: dy scatter-ADDED at flat indices into each plane of x's shape
+    (positions picked by several windows accumulate). Half/bfloat16 accumulate in float32."""
+    space = ctx.x_shape[-nd:].numel()
+    rows, cells = ctx.x_shape[:-nd].numel(), dy.shape[-nd:].numel()
+    acc = torch.float32 if dy.dtype in _LOW else dy.dtype
+    src = dy.reshape(rows, cells).to(acc)
+    dx = src.new_zeros(rows, space).scatter_add(1, idx.reshape(rows, cells), src)
+    return as_input(ctx, dx.to(dy.dtype))
 
 
 def _empty_windows(n_in, n_out, k, s, p, d) -> list[bool]:
@@ -46,9 +62,25 @@ def _empty_windows(n_in, n_out, k, s, p, d) -> list[bool]:
     return [not any(0 <= o * s - p + a * d < n_in for a in range(k)) for o in range(n_out)]
 
 
-class MaxPool2dFunction(Function):
-    """y[p] = max over window(p) of x (padding reads −inf),  i[p] = flat argmax in the H·W plane
-    (torch's kernel: the first maximum in scan order wins a tie; a NaN is the max)
+def _empty_mask(x_shape, y_shape, nd, kernel, stride, padding, dilation, device):
+    """Boolean mask over the output's pooled dims, true where the window is all padding
+    (only dilated windows can miss x entirely); None when there is no such window."""
+    if all(d == 1 for d in _tuple(dilation, nd)):
+        return None
+    dims = zip(x_shape[-nd:], y_shape[-nd:], _tuple(kernel, nd), _tuple(stride or kernel, nd),
+               _tuple(padding, nd), _tuple(dilation, nd))
+    per_dim = [torch.tensor(_empty_windows(*dim), device=device) for dim in dims]
+    if not any(bool(e.any()) for e in per_dim):
+        return None
+    mask = per_dim[0]
+    for e in per_dim[1:]:  # a window is empty when it is empty along any one dim
+        mask = mask[..., None] | e
+    return mask
+
+
+class MaxPoolFunction(Function):
+    """y[p] = max over window(p) of x (padding reads −inf),  i[p] = flat argmax in the pooled
+    plane/volume (torch's kernel: the first maximum in scan order wins a tie; a NaN is the max)
 
     dx = Σ_p dy[p] · e_{i[p]}   a scatter-ADD of dy at the argmaxes into zeros of x's shape:
          overlapping windows (stride < kernel) that pick the same x accumulate, as in torch.
@@ -61,38 +93,27 @@ class MaxPool2dFunction(Function):
     """
 
     @staticmethod
-    def forward(x, kernel_size, stride, padding, dilation, ceil_mode):
-        return F.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
+    def forward(x, nd, kernel_size, stride, padding, dilation, ceil_mode):
+        y, idx = MAX_POOL[nd](x, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
+        return owned(y), owned(idx)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, kernel_size, stride, padding, dilation, _ = inputs
+        x, ctx.nd, kernel_size, stride, padding, dilation, _ = inputs
         y, idx = output
         ctx.mark_non_differentiable(idx)
         ctx.save_for_backward(idx)
-        _save_shape(ctx, x)
-        ctx.empty = None
-        if dilation != 1 and max(_pair(dilation)) > 1:  # only dilated windows can miss x entirely
-            dims = zip(x.shape[-2:], y.shape[-2:], _pair(kernel_size), _pair(stride or kernel_size),
-                       _pair(padding), _pair(dilation))
-            empty = [_empty_windows(*dim) for dim in dims]
-            ctx.empty = empty if any(map(any, empty)) else None
+        save_shape(ctx, x)
+        ctx.empty = _empty_mask(x.shape, y.shape, ctx.nd, kernel_size, stride, padding, dilation, x.device)
 
     @staticmethod
     def backward(ctx, dy, _didx):
         if not ctx.needs_input_grad[0]:
-            return (None,) * 6
+            return (None,) * 7
         (idx,) = ctx.saved_tensors
         if ctx.empty is not None:  # a window all padding: y = −inf there, constant in x
-            eh, ew = (torch.tensor(e, device=dy.device) for e in ctx.empty)
-            empty = eh[:, None] | ew[None, :]
-            dy, idx = dy.masked_fill(empty, 0), idx.masked_fill(empty, 0)
-        h, w = ctx.x_shape[-2:]
-        rows, cells = ctx.x_shape[:-2].numel(), dy.shape[-2:].numel()
-        acc = torch.float32 if dy.dtype in _LOW else dy.dtype
-        src = dy.reshape(rows, cells).to(acc)
-        dx = src.new_zeros(rows, h * w).scatter_add(1, idx.reshape(rows, cells), src)
-        return _as_input(ctx, dx.to(dy.dtype)), None, None, None, None, None
+            dy, idx = dy.masked_fill(ctx.empty, 0), idx.masked_fill(ctx.empty, 0)
+        return scatter_to_input(ctx, dy, idx, ctx.nd), None, None, None, None, None, None
 
 
 def _window_counts(n_in, n_out, k, s, p, count_include_pad, device) -> torch.Tensor:
@@ -106,84 +127,58 @@ def _window_counts(n_in, n_out, k, s, p, count_include_pad, device) -> torch.Ten
     return end.clamp(max=n_in) - start.clamp(min=0)
 
 
-class AvgPool2dFunction(Function):
-    """y[o] = (1/d[o]) Σ_{a<kH, b<kW} x_pad[o_h·sH + a, o_w·sW + b]   (x_pad: x zero-padded by p
-    on each side, and on the right/bottom as far as ceil_mode's last window reaches)
+def _avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    if nd == 1:  # torch's avg_pool1d has no divisor_override
+        return F.avg_pool1d(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    pool = F.avg_pool2d if nd == 2 else F.avg_pool3d
+    return pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+class AvgPoolFunction(Function):
+    """y[o] = (1/d[o]) Σ_{a in window} x_pad[o·s + a]   (x_pad: x zero-padded by p on each side,
+    and at the far end as far as ceil_mode's last window reaches)
     d[o] = divisor_override, or the window's size clipped to the padded input
-    (count_include_pad) or to x itself (not): a product d_h[o_h]·d_w[o_w] of per-dim counts.
+    (count_include_pad) or to x itself (not): a product Π_dims d_k[o_k] of per-dim counts.
 
     dx = crop_p( Σ_o (dy[o]/d[o]) · 1_window(o) )   the adjoint of this linear map: every dy/d
-         spread evenly over its window = conv_transpose2d of dy/d with a ones kernel, stride s
+         spread evenly over its window = conv_transpose of dy/d with a ones kernel, stride s
          (output_padding lets it reach x's far edge), then the padding cropped off.
     Saves nothing but shapes and the pooling geometry: y is linear in x.
     """
 
     @staticmethod
-    def forward(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
-        return F.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    def forward(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+        return owned(_avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override))
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, kernel_size, stride, padding, _, ctx.count_include_pad, ctx.divisor_override = inputs
-        ctx.kernel = _pair(kernel_size)
-        ctx.stride = _pair(stride) if stride else ctx.kernel  # None or [] means the kernel size
-        ctx.padding = _pair(padding)
-        _save_shape(ctx, x)
+        x, nd, kernel_size, stride, padding, _, ctx.count_include_pad, ctx.divisor_override = inputs
+        ctx.nd, ctx.kernel = nd, _tuple(kernel_size, nd)
+        ctx.stride = _tuple(stride, nd) if stride else ctx.kernel  # None or [] means the kernel size
+        ctx.padding = _tuple(padding, nd)
+        save_shape(ctx, x)
 
     @staticmethod
     @opmath
     def backward(ctx, dy):
         if not ctx.needs_input_grad[0]:
-            return (None,) * 7
-        (h, w), (oh, ow) = ctx.x_shape[-2:], dy.shape[-2:]
-        (kh, kw), (sh, sw), (ph, pw) = ctx.kernel, ctx.stride, ctx.padding
-        if ctx.divisor_override is not None:
-            g = dy / ctx.divisor_override
-        else:
-            dh, dw = (_window_counts(*dims, ctx.count_include_pad, dy.device)
-                      for dims in ((h, oh, kh, sh, ph), (w, ow, kw, sw, pw)))
-            g = dy / (dh[:, None] * dw[None, :]).to(dy.dtype)
+            return (None,) * 8
+        nd = ctx.nd
+        dims = list(zip(ctx.x_shape[-nd:], dy.shape[-nd:], ctx.kernel, ctx.stride, ctx.padding))
+        g = dy / ctx.divisor_override if ctx.divisor_override is not None else dy / _divisors(dims, ctx, dy)
         # the transposed conv covers [0, (o−1)·s + k) of x_pad; x ends at p + n (short by < s)
-        reach = [max(0, p + n - ((o - 1) * s + k)) for n, o, k, s, p in ((h, oh, kh, sh, ph), (w, ow, kw, sw, pw))]
-        full = F.conv_transpose2d(g.reshape(-1, 1, oh, ow), dy.new_ones(1, 1, kh, kw), stride=(sh, sw),
-                                  output_padding=reach)
-        dx = full[..., ph:ph + h, pw:pw + w]
-        return _as_input(ctx, dx), None, None, None, None, None, None
+        reach = [max(0, p + n - ((o - 1) * s + k)) for n, o, k, s, p in dims]
+        out = [o for _, o, _, _, _ in dims]
+        full = _CONV_T[nd](g.reshape(-1, 1, *out), dy.new_ones(1, 1, *ctx.kernel), stride=ctx.stride,
+                           output_padding=reach)
+        dx = full[(..., *(slice(p, p + n) for n, _, _, _, p in dims))]
+        return as_input(ctx, dx), None, None, None, None, None, None, None
 
 
-def _averaging_matrix(n_in, n_out, dtype, device) -> torch.Tensor:
-    """A (n_out, n_in): row i averages x[start_i:end_i], start_i = ⌊i·n_in/n_out⌋,
-    end_i = ⌈(i+1)·n_in/n_out⌉ (torch's adaptive windows)."""
-    i = torch.arange(n_out, device=device)
-    start = i * n_in // n_out
-    end = ((i + 1) * n_in + n_out - 1) // n_out
-    j = torch.arange(n_in, device=device)
-    inside = (j >= start[:, None]) & (j < end[:, None])
-    return inside.to(dtype) / (end - start).to(dtype)[:, None]
-
-
-class AdaptiveAvgPool2dFunction(Function):
-    """y = A_h x A_wᵀ   (per plane; A_h: (oh, H), A_w: (ow, W) averaging matrices, see
-    ``_averaging_matrix``; overlapping windows when H is not a multiple of oh)
-
-    dx = A_hᵀ dy A_w
-    Saves nothing but x's shape (oh, ow are dy's): A_h and A_w are rebuilt from the shapes.
-    """
-
-    @staticmethod
-    def forward(x, output_size):
-        return F.adaptive_avg_pool2d(x, output_size)  # resolves None entries to x's own size
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        _save_shape(ctx, inputs[0])
-
-    @staticmethod
-    @opmath
-    def backward(ctx, dy):
-        if not ctx.needs_input_grad[0]:
-            return None, None
-        (h, w), (oh, ow) = ctx.x_shape[-2:], dy.shape[-2:]
-        a_h = _averaging_matrix(h, oh, dy.dtype, dy.device)
-        a_w = _averaging_matrix(w, ow, dy.dtype, dy.device)
-        return _as_input(ctx, a_h.mT @ dy @ a_w), None
+def _divisors(dims, ctx, dy) -> torch.Tensor:
+    """d[o] = Π_k d_k[o_k] over the pooled dims, broadcast over the output's pooled dims."""
+    counts = [_window_counts(n, o, k, s, p, ctx.count_include_pad, dy.device) for n, o, k, s, p in dims]
+    d = counts[0]
+    for c in counts[1:]:
+        d = d[..., None] * c
+    return d.to(dy.dtype)

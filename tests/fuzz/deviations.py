@@ -15,9 +15,11 @@ def _windows_of_padding_only(size: int, k: int, s: int, p: int, d: int, ceil: bo
     return any(all(not 0 <= o * s - p + d * j < size for j in range(k)) for o in range(n))
 
 
-def _pair(v, default):
+def _ntuple(v, default, n=2):
     v = default if v is None else v
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if isinstance(v, (tuple, list)):
+        return tuple(v) * n if len(v) == 1 else tuple(v)
+    return (v,) * n
 
 
 def torch_backward_skipped(case) -> str | None:
@@ -27,15 +29,15 @@ def torch_backward_skipped(case) -> str | None:
         w, b = (case.args[i] if len(case.args) > i else kw.get(k) for i, k in ((2, "weight"), (3, "bias")))
         if x.layout == "channels_last" and not x.grad and (getattr(w, "grad", False) or getattr(b, "grad", False)):
             return "group_norm of a channels-last input without grad (torch's CPU backward segfaults)"
-    if case.op != "max_pool2d":
+    if not case.op.startswith("max_pool"):
         return None
-    kw = case.kwargs
-    k = _pair(kw["kernel_size"], None)
-    s, p = _pair(kw.get("stride"), k), _pair(kw.get("padding"), 0)
-    d = _pair(kw.get("dilation"), 1)
-    hw = case.args[0].shape[-2:]
-    if any(_windows_of_padding_only(hw[i], k[i], s[i], p[i], d[i], kw.get("ceil_mode", False)) for i in (0, 1)):
-        return "max_pool2d windows that hold only padding get no gradient (torch's CPU backward writes out of bounds)"
+    n, kw = int(case.op[-2]), case.kwargs
+    k = _ntuple(kw["kernel_size"], None, n)
+    s, p = _ntuple(kw.get("stride") or None, k, n), _ntuple(kw.get("padding"), 0, n)
+    d = _ntuple(kw.get("dilation"), 1, n)
+    space = case.args[0].shape[-n:]
+    if any(_windows_of_padding_only(space[i], k[i], s[i], p[i], d[i], kw.get("ceil_mode", False)) for i in range(n)):
+        return "max_pool windows that hold only padding get no gradient (torch's CPU backward writes out of bounds)"
     return None
 
 
@@ -66,8 +68,10 @@ def accepted(case, ours_error, theirs_error) -> str | None:
             return "a linear_bias of another dtype raises (torch's F.linear takes it for a 1-d input, unless both are contiguous)"
     if theirs_error and not ours_error and theirs_error[0] == "backward":
         why = theirs_error[2]
-        if case.op == "adaptive_avg_pool2d" and "non-zero size for non-batch dimensions" in why:
-            return "adaptive_avg_pool2d to a 0 output size has a zero gradient (torch's backward raises)"
+        if case.op.startswith("adaptive_") and "non-zero size for non-batch dimensions" in why:
+            return "adaptive avg/max pooling to a 0 output size has a zero gradient (torch's backward raises)"
+        if case.op.startswith("max_unpool") and "view size is not compatible" in why:
+            return "max_unpool with non-contiguous indices has a gradient (torch's backward raises)"
         if (case.op == "group_norm" and "does not have a device" in why
                 and kw.get("weight") is None and kw.get("bias") is not None):
             return "group_norm with a bias and no weight has gradients (torch's backward raises)"

@@ -1,7 +1,6 @@
-"""Strategies for linear, conv1d/conv2d, the 2-d poolings and embedding: batched, unbatched and
-empty inputs, stride/padding/dilation/groups/'same'/'valid', ceil_mode, count_include_pad,
-divisor_override, padding_idx, max_norm; sizes that make an empty or negative output (torch's
-errors) drawn now and then."""
+"""Strategies for linear, conv1d/conv2d and embedding: batched, unbatched and empty inputs,
+stride/padding/dilation/groups/'same'/'valid', padding_idx, max_norm; sizes that make an empty or
+negative output (torch's errors) drawn now and then. The poolings are in st_pooling.py."""
 
 from __future__ import annotations
 
@@ -69,57 +68,6 @@ CASES = {
 }
 
 
-paddings = st.sampled_from([0, 0, 1, 1, (1, 0), (0, 1), 2])  # > kernel/2 (torch's error) now and then
-
-
-@st.composite
-def _image(draw, values=None):
-    """(N, C, H, W) or unbatched (C, H, W)."""
-    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
-    shape = (*batch, draw(st.sampled_from([1, 2, 3] * 5 + [0])), draw(dims(1, 7)), draw(dims(1, 7)))
-    return draw(tensor(shape, draw(any_dtypes), values=values, grad=draw(grads)))
-
-
-@st.composite
-def _max_pool2d(draw):
-    # integer values make ties: the gradient goes to the first maximum, as torch's does
-    x = draw(_image(draw(st.sampled_from([None, "ints"]))))
-    kw = {"kernel_size": draw(_ints(2, 1, 4))}
-    if draw(st.booleans()):
-        kw["stride"] = draw(st.one_of(st.none(), _ints(2, 1, 3)))
-    if draw(st.booleans()):
-        kw["padding"] = draw(paddings)
-    if draw(st.booleans()):
-        kw["dilation"] = draw(_ints(2, 1, 2))
-    for key in ("ceil_mode", "return_indices"):
-        if draw(st.booleans()):
-            kw[key] = draw(st.booleans())
-    return Case("max_pool2d", (x,), kw)
-
-
-@st.composite
-def _avg_pool2d(draw):
-    x = draw(_image())
-    kw = {"kernel_size": draw(_ints(2, 1, 3))}
-    if draw(st.booleans()):
-        kw["stride"] = draw(st.one_of(st.none(), _ints(2, 1, 3)))
-    if draw(st.booleans()):
-        kw["padding"] = draw(paddings)
-    for key in ("ceil_mode", "count_include_pad"):
-        if draw(st.booleans()):
-            kw[key] = draw(st.booleans())
-    if draw(st.booleans()):
-        kw["divisor_override"] = draw(st.sampled_from([None, 1, 3, 3, 0]))
-    return Case("avg_pool2d", (x,), kw)
-
-
-@st.composite
-def _adaptive_avg_pool2d(draw):
-    size = st.one_of(st.integers(0, 5), st.tuples(st.integers(1, 5), st.integers(1, 5)),
-                     st.tuples(st.none(), st.integers(1, 4)))
-    return Case("adaptive_avg_pool2d", (draw(_image()), draw(size)))
-
-
 @st.composite
 def _embedding(draw):
     V, D = draw(dims(0, 6)), draw(dims(0, 4))
@@ -137,5 +85,4 @@ def _embedding(draw):
     return Case("embedding", (idx, w), kw)
 
 
-CASES.update(max_pool2d=_max_pool2d(), avg_pool2d=_avg_pool2d(), adaptive_avg_pool2d=_adaptive_avg_pool2d(),
-             embedding=_embedding())
+CASES.update(embedding=_embedding())
