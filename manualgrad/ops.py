@@ -29,6 +29,7 @@ from .functions import linear_cross_entropy as _lce
 from .functions import matmul as _matmul
 from .functions import nll as _nll
 from .functions import norms as _norms
+from .functions import local_response_norm as _lrn
 from .functions import pooling as _pool
 from .functions import pooling_adaptive as _pool_a
 from .functions import reductions as _reductions
@@ -48,6 +49,7 @@ from .samples import linear_cross_entropy as s_lce
 from .samples import losses as s_losses
 from .samples import matmul as s_matmul
 from .samples import norm as s_norm
+from .samples import norm_more as s_norm_more
 from .samples import pooling as s_pool
 from .samples import pooling_nd as s_pool_nd
 from .samples import reductions as s_red
@@ -237,6 +239,14 @@ OPS += [
              s_pool_nd.lp_pool(n), s_pool_nd.lp_pool_errors(n)) for n in (1, 2, 3)],
     *[OpSpec(f"max_unpool{n}d", getattr(MF, f"max_unpool{n}d"), getattr(F, f"max_unpool{n}d"),
              _pool_a.MaxUnpoolFunction, s_pool_nd.max_unpool(n), s_pool_nd.max_unpool_errors(n)) for n in (1, 2, 3)],
+]
+
+# instance_norm (batch_norm of N·C channels), local_response_norm (samples/norm_more.py)
+OPS += [
+    OpSpec("instance_norm", s_norm.fresh_running_stats(MF.instance_norm), s_norm.fresh_running_stats(F.instance_norm),
+           _batch_norm.InstanceNormFunction, s_norm_more.instance_norm, s_norm_more.instance_norm_errors),
+    OpSpec("local_response_norm", MF.local_response_norm, F.local_response_norm, _lrn.LocalResponseNormFunction,
+           s_norm_more.local_response_norm, s_norm_more.local_response_norm_errors),
 ]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}

@@ -2,6 +2,8 @@
 backward), BatchNorm's running statistics and modes follow torch step for step, and each
 backward saves no more than torch's."""
 
+import inspect
+
 import pytest
 import torch
 
@@ -24,6 +26,14 @@ MODULES = [
     ("GroupNorm", (2, 4), {"affine": False}, (3, 4, 2, 2)),
     ("RMSNorm", (4,), {}, (3, 4)),
     ("RMSNorm", ([3, 4],), {"eps": 1e-3, "elementwise_affine": False}, (2, 3, 4)),
+    ("BatchNorm3d", (3,), {}, (2, 3, 2, 2, 2)),
+    ("InstanceNorm1d", (3,), {}, (2, 3, 5)),
+    ("InstanceNorm1d", (3,), {"affine": True, "track_running_stats": True}, (3, 5)),
+    ("InstanceNorm2d", (3,), {"affine": True, "track_running_stats": True, "momentum": None}, (2, 3, 4, 3)),
+    ("InstanceNorm2d", (3,), {"track_running_stats": True}, (3, 4, 3)),
+    ("InstanceNorm3d", (3,), {"affine": True}, (2, 3, 2, 3, 2)),
+    ("LocalResponseNorm", (3,), {}, (2, 5, 4)),
+    ("LocalResponseNorm", (2,), {"alpha": 0.1, "beta": 1.0, "k": 2.0}, (2, 4, 3, 2, 2)),
 ]
 IDS = [f"{name}-{kw}" for name, _, kw, _ in MODULES]
 
@@ -34,7 +44,8 @@ def _twins(name, args, kwargs, **factory):
     pair = []
     for cls in (getattr(mnn, name), getattr(torch.nn, name)):
         torch.manual_seed(7)
-        module = cls(*args, **kwargs, **factory)
+        takes_factory = "device" in inspect.signature(cls.__init__).parameters  # LocalResponseNorm does not
+        module = cls(*args, **kwargs, **factory) if takes_factory else cls(*args, **kwargs).to(**factory)
         with torch.no_grad():
             for p in module.parameters():
                 p.uniform_(-2, 2)
@@ -249,3 +260,22 @@ def test_batch_norm_training_dx_at_an_infinite_weight_is_the_limit(dtype):
     assert bool(want[:, [0, 2]].isinf().all())
     assert torch.equal(ours[:, [0, 2]].double(), want[:, [0, 2]])
     torch.testing.assert_close(ours[:, 1].double(), want[:, 1], rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("n", [3, 0], ids=["batch", "empty batch"])
+@pytest.mark.parametrize("use_input_stats", [True, False])
+def test_instance_norm_running_stats_equal_torch(n, use_input_stats):
+    """aten averages the per-instance statistics over N (an empty batch makes them NaN): ours too."""
+    x = torch.randn(n, 3, 5, dtype=torch.float64)
+    start = (torch.randn(3, dtype=torch.float64), torch.rand(3, dtype=torch.float64) + 0.5)
+    stats = [tuple(t.clone() for t in start) for _ in range(2)]
+    for fn, (rm, rv) in zip((MF.instance_norm, F.instance_norm), stats):
+        fn(x, rm, rv, use_input_stats=use_input_stats, momentum=0.3)
+    torch.testing.assert_close(stats[0], stats[1], equal_nan=True)
+
+
+def test_local_response_norm_saves_only_its_input():
+    x = torch.randn(2, 8, 6, 6, requires_grad=True)
+    ours, count, _ = saved_bytes(lambda: MF.local_response_norm(x, 5))
+    theirs, _, _ = saved_bytes(lambda: F.local_response_norm(x, 5))
+    assert count == 1 and ours == x.numel() * 4 < theirs

@@ -17,8 +17,8 @@ from ._pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_po
                        adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d,
                        lp_pool2d, lp_pool3d, max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpool2d,
                        max_unpool3d)
-from ._batch_norm import batch_norm
-from ._norms import group_norm, layer_norm, rms_norm
+from ._batch_norm import batch_norm, instance_norm
+from ._norms import group_norm, layer_norm, local_response_norm, rms_norm
 from ._embedding import embedding
 from ._linear_cross_entropy import linear_cross_entropy
 from ._attention import scaled_dot_product_attention
@@ -35,6 +35,7 @@ __all__ = [
     "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
     "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "batch_norm", "layer_norm", "group_norm", "rms_norm",
+    "instance_norm", "local_response_norm",
     "embedding",
     "linear_cross_entropy",
     "scaled_dot_product_attention",

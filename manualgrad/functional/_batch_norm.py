@@ -8,7 +8,7 @@ import torch
 
 from ..functions._precision import dtype_name
 from ..functions._recompute import tag, taggable
-from ..functions.batch_norm import BatchNormFunction, batch_norm_again
+from ..functions.batch_norm import BatchNormFunction, InstanceNormFunction, batch_norm_again
 from ._autocast import autocast_policy
 from ._norms import _verify_batch_size, check_norm_dtypes
 from ._util import _refuse_grad
@@ -114,3 +114,51 @@ def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_v
     if training and taggable(y):  # the layers after it may save (input, μ, rstd) instead of y: see _recompute.py
         tag(y, batch_norm_again(weight, bias), input, mean, rstd)
     return y
+
+
+def _verify_spatial_size(size) -> None:
+    """torch.nn.functional's check that instance statistics see more than one value."""
+    size_mods = 1
+    for s in size[2:]:
+        size_mods *= s
+    if size_mods == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {size}")
+
+
+def _empty_instances(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps):
+    """aten's own algorithm, for an empty input: :func:`batch_norm` of the input viewed as one
+    sample of N·C channels, w, b and the running stats repeated N times (batch_norm returns
+    ``input·w[0] + b[0]`` before any check, as torch's), then with input statistics the running
+    stats set to the mean of their repeats over N (unchanged, or NaN for N = 0, as torch's)."""
+    n, c = input.size(0), input.size(1)
+    w, b, rm, rv = (None if t is None else t.repeat(n) for t in (weight, bias, running_mean, running_var))
+    y = batch_norm(input.reshape(1, n * c, *input.shape[2:]), rm, rv, w, b, use_input_stats, momentum, eps)
+    with torch.no_grad():
+        for running, repeated in ((running_mean, rm), (running_var, rv)):
+            if running is not None and use_input_stats:
+                running.copy_(repeated.view(n, c).mean(0))
+    return y.view(input.shape)
+
+
+@autocast_policy(None, InstanceNormFunction)
+def instance_norm(input: torch.Tensor, running_mean: torch.Tensor | None = None,
+                  running_var: torch.Tensor | None = None, weight: torch.Tensor | None = None,
+                  bias: torch.Tensor | None = None, use_input_stats: bool = True, momentum: float = 0.1,
+                  eps: float = 1e-5) -> torch.Tensor:
+    """Per-sample, per-channel normalisation over the spatial dims, with input (``use_input_stats``)
+    or running statistics; torch's checks, which are batch_norm's on N·C channels (aten runs
+    instance_norm as that). See :class:`~manualgrad.functions.batch_norm.InstanceNormFunction`."""
+    if use_input_stats:
+        _verify_spatial_size(input.size())
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
+    if input.numel() == 0:
+        return _empty_instances(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)
+    n, c = input.size(0), input.size(1)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != c:  # aten repeats t N times, then batch_norm counts N·C channels
+            raise RuntimeError(f"{name} should contain {n * c} elements not {n * t.numel()}")
+    _refuse_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
+    check_norm_dtypes("batch_norm", input, weight, bias, running_mean, running_var, input_first=True)
+    return InstanceNormFunction.apply(input, running_mean, running_var, weight, bias, bool(use_input_stats),
+                                      float(momentum), eps)[0]

@@ -4,9 +4,11 @@ torch's order, with its exception types and messages)."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ..functions._normalize import acc_dtype
 from ..functions._precision import dtype_name
+from ..functions.local_response_norm import LocalResponseNormFunction
 from ..functions.norms import GroupNormFunction, LayerNormFunction, RMSNormFunction
 from ._autocast import FP32, RMS_NORM_CUDA, autocast_policy
 
@@ -111,3 +113,19 @@ def group_norm(input: torch.Tensor, num_groups: int, weight: torch.Tensor | None
                                f"input, but got {name} of shape {shown} and input of shape {list(input.shape)}")
     check_norm_dtypes("GroupNormKernelImpl", input, weight, bias)
     return GroupNormFunction.apply(input, num_groups, weight, bias, eps)[0]
+
+
+@autocast_policy(None, LocalResponseNormFunction)
+def local_response_norm(input: torch.Tensor, size: int, alpha: float = 0.0001, beta: float = 0.75,
+                        k: float = 1.0) -> torch.Tensor:
+    """Each channel divided by (k + α/size · Σ x² over ``size`` neighbouring channels)^β.
+    See :class:`~manualgrad.functions.local_response_norm.LocalResponseNormFunction`."""
+    dim = input.dim()
+    if dim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality                          input (got {dim} dimensions)")
+    if input.numel() == 0:
+        return input  # torch returns its input itself
+    if size < 1:  # torch's avg_pool raises, worded by the input's rank: its message is the message
+        F.local_response_norm(input.detach(), size, alpha, beta, k)
+        raise ValueError(f"local_response_norm: size must be positive, got {size}")
+    return LocalResponseNormFunction.apply(input, size, alpha, beta, k)

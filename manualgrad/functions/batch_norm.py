@@ -1,7 +1,9 @@
 """Batch normalisation: ``batch_norm`` in training (batch statistics, running stats updated in
-place) and evaluation (running statistics) mode."""
+place) and evaluation (running statistics) mode; ``instance_norm``, its per-sample sibling."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -105,6 +107,57 @@ def _train_grads(ctx, dy):
     dw = (rstd * p).reshape(ctx.w_meta[0]).to(ctx.w_meta[1]) if need_w else None
     db = s.reshape(ctx.b_meta[0]).to(ctx.b_meta[1]) if need_b else None
     return dx, dw, db
+
+
+def _instances(x: torch.Tensor):
+    """InstanceNorm layout: x as is, reduce over the spatial dims only (per sample and channel),
+    w per channel."""
+    rest = (1,) * (x.dim() - 2)
+    return x.shape, tuple(range(2, x.dim())), (x.shape[1], *rest)
+
+
+class InstanceNormFunction(Function):
+    """y = w_c ⊙ x̂ + b_c,  x̂ = (x − μ_nc)·rstd_nc  per sample n and channel c; also returns μ, rstd
+    use_input_stats: μ, σ² over the spatial dims of each (n, c) (m values, σ² biased);
+              running_mean ← (1 − mom)·running_mean + mom·mean_n μ_nc,
+              running_var  ← (1 − mom)·running_var + mom·mean_n σ²_nc·m/(m − 1), in place
+              (aten's: batch_norm of N·C channels on repeated stats, averaged back over N; an
+              empty batch leaves NaN there, as torch's mean over no samples)
+    else:     μ = running_mean, rstd = (running_var + eps)^−½ (the same for every sample)
+
+    db_c = Σ_{N,spatial} dy ;  dw_c = Σ_{N,spatial} dy ⊙ x̂
+    use_input_stats: dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)),  ĝ = dy ⊙ w_c, means over
+              the spatial dims of each (n, c)
+    else:     dx = ĝ · rstd
+    The normalisation backward shared with LayerNorm/GroupNorm/BatchNorm (``_normalize.py``).
+    Saves x (for dw, or for dx with input statistics), w (for dx), μ and rstd (N·C floats each).
+    """
+
+    @staticmethod
+    def forward(x, running_mean, running_var, w, b, use_input_stats, momentum, eps):
+        view, dims, wview = _instances(x)
+        if use_input_stats:
+            xc, mean, var, rstd = nz.centred_moments(x, dims, eps)
+            if running_mean is not None:
+                m = math.prod(x.shape[2:])  # > 1: the wrapper checked
+                _update_running(running_mean, mean.mean(0), momentum)
+                _update_running(running_var, (var * (m / (m - 1))).mean(0), momentum)
+            return _transform(xc, rstd, w, b, wview, x.dtype), mean, rstd
+        acc, keep = nz.acc_dtype(x.dtype), (1, *wview)
+        mean = running_mean.reshape(keep).to(acc, copy=True)
+        rstd = torch.rsqrt(running_var.to(acc).reshape(keep) + eps)
+        return nz.affine(nz.normalized(x, mean, rstd), w, b, wview, x.shape, x.dtype), mean, rstd
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, _, _, w, b, use_input_stats, _, _ = inputs
+        need = tuple(ctx.needs_input_grad[i] for i in (0, 3, 4))
+        nz.setup(ctx, x, w, b, output[1], output[2], _instances(x), need, batch_stats=use_input_stats)
+
+    @staticmethod
+    def backward(ctx, dy, dmean, drstd):
+        dx, dw, db = nz.grads(ctx, dy, dmean, drstd)
+        return dx, None, None, dw, db, None, None, None
 
 
 class BatchNormAffineFunction(Function):

@@ -1,4 +1,4 @@
-"""``BatchNorm1d``, ``BatchNorm2d``: the torch.nn classes with the hand-derived backward."""
+"""``BatchNorm1d/2d/3d`` and ``InstanceNorm1d/2d/3d``: the torch.nn classes with the hand-derived backward."""
 
 from __future__ import annotations
 
@@ -35,3 +35,29 @@ class BatchNorm1d(_BatchNormForward, torch.nn.BatchNorm1d):
 
 class BatchNorm2d(_BatchNormForward, torch.nn.BatchNorm2d):
     """torch.nn.BatchNorm2d: (N, C, H, W) input; same buffers, state_dict and repr."""
+
+
+class BatchNorm3d(_BatchNormForward, torch.nn.BatchNorm3d):
+    """torch.nn.BatchNorm3d: (N, C, D, H, W) input; same buffers, state_dict and repr."""
+
+
+class _InstanceNormForward:
+    """torch's ``_InstanceNorm`` (input checks, unbatched input, the num_features warning) with
+    its one functional call made to :func:`manualgrad.functional.instance_norm`."""
+
+    def _apply_instance_norm(self, input: torch.Tensor) -> torch.Tensor:
+        return MF.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                                self.training or not self.track_running_stats,
+                                self.momentum if self.momentum is not None else 0.0, self.eps)
+
+
+class InstanceNorm1d(_InstanceNormForward, torch.nn.InstanceNorm1d):
+    """torch.nn.InstanceNorm1d: (N, C, L) or unbatched (C, L) input."""
+
+
+class InstanceNorm2d(_InstanceNormForward, torch.nn.InstanceNorm2d):
+    """torch.nn.InstanceNorm2d: (N, C, H, W) or unbatched (C, H, W) input."""
+
+
+class InstanceNorm3d(_InstanceNormForward, torch.nn.InstanceNorm3d):
+    """torch.nn.InstanceNorm3d: (N, C, D, H, W) or unbatched (C, D, H, W) input."""

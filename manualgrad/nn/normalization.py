@@ -1,4 +1,4 @@
-"""``LayerNorm``, ``GroupNorm``, ``RMSNorm``: the torch.nn classes with the hand-derived backward.
+"""``LayerNorm``, ``GroupNorm``, ``RMSNorm``, ``LocalResponseNorm``: the torch.nn classes with the hand-derived backward.
 
 Each is a subclass of its torch.nn twin (same constructor, parameters, initialisation,
 ``state_dict`` and ``repr``) whose ``forward`` is one call into :mod:`manualgrad.functional`.
@@ -24,3 +24,8 @@ class GroupNorm(torch.nn.GroupNorm):
 class RMSNorm(torch.nn.RMSNorm):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return MF.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+
+class LocalResponseNorm(torch.nn.LocalResponseNorm):
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return MF.local_response_norm(input, self.size, self.alpha, self.beta, self.k)

@@ -1,4 +1,4 @@
-"""Strategies for batch/layer/group/rms norm and scaled_dot_product_attention: affine or not,
+"""Strategies for batch/layer/group/rms/instance/local-response norm and scaled_dot_product_attention: affine or not,
 running statistics or not, training flag, momentum, eps (0 included), mixed parameter dtypes;
 attention with bool/float masks, is_causal, scale, GQA and seeded dropout."""
 
@@ -64,8 +64,38 @@ def _group_norm(draw):
     return Case("group_norm", (x, g), kw)
 
 
+@st.composite
+def _instance_norm(draw):
+    dtype, C = draw(any_dtypes), draw(dims(0, 4))
+    x = draw(tensor((draw(dims(0, 3)), C, *draw(shapes(0, 2))), dtype, grad=draw(grads)))
+    stats = {}
+    if draw(st.integers(0, 2)):
+        sd = draw(st.sampled_from([dtype, dtype, "float32"]))
+        stats = {"running_mean": draw(tensor((C,), sd, values="normal", grad=False)),
+                 "running_var": draw(tensor((C,), sd, values="unit", grad=False))}
+    kw = {**stats, **draw(_affine((C,), dtype))}
+    if draw(st.booleans()):
+        kw["use_input_stats"] = draw(st.booleans())
+    if draw(st.booleans()):
+        kw["momentum"] = draw(st.sampled_from([0.1, 0.0, 1.0]))
+    if draw(st.booleans()):
+        kw["eps"] = draw(eps)
+    return Case("instance_norm", (x,), kw)
+
+
+@st.composite
+def _local_response_norm(draw):
+    x = draw(tensor((draw(dims(0, 3)), draw(dims(0, 6)), *draw(shapes(0, 3))), draw(any_dtypes), grad=draw(grads)))
+    kw = {}
+    for key, values in (("alpha", [1e-4, 1.0, 0.0]), ("beta", [0.75, 1.0, 0.5, 2.0]), ("k", [1.0, 2.0, 0.5])):
+        if draw(st.booleans()):
+            kw[key] = draw(st.sampled_from(values))
+    return Case("local_response_norm", (x, draw(st.sampled_from([1, 2, 3, 5, 8, 0]))), kw)
+
+
 CASES = {"batch_norm": _batch_norm(), "layer_norm": _layer_norm(), "group_norm": _group_norm(),
-         "rms_norm": _layer_norm("rms_norm")}
+         "rms_norm": _layer_norm("rms_norm"), "instance_norm": _instance_norm(),
+         "local_response_norm": _local_response_norm()}
 
 
 @st.composite
