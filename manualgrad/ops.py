@@ -25,6 +25,7 @@ from .functions import elementwise as _elementwise
 from .functions import elementwise_binary as _elementwise_binary
 from .functions import embedding as _embedding
 from .functions import linear as _linear
+from .functions import bilinear as _bilinear
 from .functions import linear_cross_entropy as _lce
 from .functions import matmul as _matmul
 from .functions import nll as _nll
@@ -45,6 +46,7 @@ from .samples import dropout as s_dropout
 from .samples import elementwise as s_elementwise
 from .samples import embedding as s_embedding
 from .samples import linear as s_linear
+from .samples import bilinear as s_bilinear
 from .samples import linear_cross_entropy as s_lce
 from .samples import losses as s_losses
 from .samples import matmul as s_matmul
@@ -248,6 +250,9 @@ OPS += [
     OpSpec("local_response_norm", MF.local_response_norm, F.local_response_norm, _lrn.LocalResponseNormFunction,
            s_norm_more.local_response_norm, s_norm_more.local_response_norm_errors),
 ]
+
+# bilinear (functions/bilinear.py)
+OPS += [OpSpec("bilinear", MF.bilinear, F.bilinear, _bilinear.BilinearFunction, s_bilinear.samples, s_bilinear.errors)]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"

@@ -60,3 +60,19 @@ def test_first_layer_saves_no_more_than_torch():
     ours, _, _ = saved_bytes(lambda: MF.linear(x, w))
     theirs, _, _ = saved_bytes(lambda: torch.nn.functional.linear(x, w))
     assert ours <= theirs
+
+
+def test_bilinear_module_is_torchs_twin():
+    torch.manual_seed(0)
+    ours = mnn.Bilinear(3, 2, 4)
+    torch.manual_seed(0)
+    theirs = torch.nn.Bilinear(3, 2, 4)
+    assert repr(ours) == repr(theirs) and all(torch.equal(a, b) for a, b in zip(ours.parameters(), theirs.parameters()))
+    x1, x2 = torch.randn(5, 3, requires_grad=True), torch.randn(5, 2, requires_grad=True)
+    a, b = ours(x1, x2), theirs(x1, x2)
+    torch.testing.assert_close(a, b)
+    assert type(a.grad_fn).__name__ == "BilinearFunctionBackward"
+    dy = torch.randn_like(a)
+    for g, h in zip(torch.autograd.grad(a, [x1, x2, *ours.parameters()], dy),
+                    torch.autograd.grad(b, [x1, x2, *theirs.parameters()], dy)):
+        torch.testing.assert_close(g, h)

@@ -7,6 +7,7 @@ family (``_<family>.py``, the stem of ``functions/<family>.py``); this file only
 """
 
 from ._linear import linear
+from ._bilinear import bilinear
 from ._dropout import dropout
 from ._activations import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss, l1_loss, mse_loss,
@@ -24,7 +25,7 @@ from ._linear_cross_entropy import linear_cross_entropy
 from ._attention import scaled_dot_product_attention
 
 __all__ = [
-    "linear", "dropout",
+    "linear", "dropout", "bilinear",
     "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh", "softmax", "log_softmax",
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",

@@ -3,7 +3,7 @@ names, initialisation and ``state_dict`` keys; ``forward`` goes through
 :mod:`manualgrad.functional`, so every backward is hand-derived."""
 
 from .dropout import Dropout
-from .linear import Linear
+from .linear import Bilinear, Linear
 
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
@@ -19,7 +19,7 @@ from .linear_cross_entropy import LinearCrossEntropyLoss
 from .attention import MultiheadAttention
 
 __all__ = [
-    "Linear", "Dropout",
+    "Linear", "Dropout", "Bilinear",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
     "NLLLoss", "CrossEntropyLoss",

@@ -1,4 +1,4 @@
-"""``Linear``: torch.nn.Linear with the hand-derived backward."""
+"""``Linear``, ``Bilinear``: the torch.nn classes with the hand-derived backward."""
 
 from __future__ import annotations
 
@@ -14,3 +14,11 @@ class Linear(torch.nn.Linear):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return MF.linear(input, self.weight, self.bias)
+
+
+class Bilinear(torch.nn.Bilinear):
+    """torch.nn.Bilinear (same constructor, parameters, init, state_dict, repr); ``forward`` runs
+    :func:`manualgrad.functional.bilinear`."""
+
+    def forward(self, input1: torch.Tensor, input2: torch.Tensor) -> torch.Tensor:
+        return MF.bilinear(input1, input2, self.weight, self.bias)

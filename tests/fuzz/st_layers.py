@@ -23,6 +23,20 @@ def _linear(draw):
     return Case("linear", args)
 
 
+@st.composite
+def _bilinear(draw):
+    dtype, i, j, out = draw(any_dtypes), draw(dims(0, 4)), draw(dims(0, 4)), draw(dims(0, 4))
+    batch = draw(shapes(0, 2))
+    batch2 = draw(st.sampled_from([batch] * 9 + [(*batch, 2)]))  # batch dims that differ (torch's error) now and then
+    x1 = draw(tensor((*batch, i), dtype, grad=draw(grads)))
+    x2 = draw(tensor((*batch2, j), other(draw, dtype), grad=draw(grads)))
+    w = draw(tensor((out, i, j), other(draw, dtype), grad=draw(grads)))
+    args = (x1, x2, w)
+    if draw(st.booleans()):
+        args += (draw(tensor(draw(st.sampled_from([(out,), (out,), (1,)])), other(draw, dtype), grad=draw(grads))),)
+    return Case("bilinear", args)
+
+
 def _ints(n, lo, hi):
     """An int, or an n-tuple of ints (torch accepts either)."""
     one = st.integers(lo, hi)
@@ -62,7 +76,7 @@ def _conv(name, n, dtypes):
 WHOLE = FLOATS * 3 + ("int64", "bool")
 FULL = tuple(d for d in WHOLE if d not in LOW)
 CASES = {
-    "linear": _linear(),
+    "linear": _linear(), "bilinear": _bilinear(),
     "conv1d": _conv("conv1d", 1, FULL), "conv2d": _conv("conv2d", 2, FULL),
     "conv1d[half]": _conv("conv1d", 1, LOW), "conv2d[half]": _conv("conv2d", 2, LOW),
 }
