@@ -24,6 +24,7 @@ from .functions import dropout as _dropout
 from .functions import elementwise as _elementwise
 from .functions import elementwise_binary as _elementwise_binary
 from .functions import embedding as _embedding
+from .functions import embedding_bag as _embedding_bag
 from .functions import linear as _linear
 from .functions import bilinear as _bilinear
 from .functions import linear_cross_entropy as _lce
@@ -45,6 +46,7 @@ from .samples import cross_entropy as s_ce
 from .samples import dropout as s_dropout
 from .samples import elementwise as s_elementwise
 from .samples import embedding as s_embedding
+from .samples import embedding_bag as s_embedding_bag
 from .samples import linear as s_linear
 from .samples import bilinear as s_bilinear
 from .samples import linear_cross_entropy as s_lce
@@ -253,6 +255,10 @@ OPS += [
 
 # bilinear (functions/bilinear.py)
 OPS += [OpSpec("bilinear", MF.bilinear, F.bilinear, _bilinear.BilinearFunction, s_bilinear.samples, s_bilinear.errors)]
+
+# embedding_bag (functions/embedding_bag.py)
+OPS += [OpSpec("embedding_bag", MF.embedding_bag, F.embedding_bag, _embedding_bag.EmbeddingBagFunction,
+               s_embedding_bag.samples, s_embedding_bag.errors)]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"

@@ -21,6 +21,7 @@ from ._pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_po
 from ._batch_norm import batch_norm, instance_norm
 from ._norms import group_norm, layer_norm, local_response_norm, rms_norm
 from ._embedding import embedding
+from ._embedding_bag import embedding_bag
 from ._linear_cross_entropy import linear_cross_entropy
 from ._attention import scaled_dot_product_attention
 
@@ -37,7 +38,7 @@ __all__ = [
     "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "batch_norm", "layer_norm", "group_norm", "rms_norm",
     "instance_norm", "local_response_norm",
-    "embedding",
+    "embedding", "embedding_bag",
     "linear_cross_entropy",
     "scaled_dot_product_attention",
 ]

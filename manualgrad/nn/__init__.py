@@ -14,7 +14,7 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, A
                       MaxPool2d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .normalization import GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm
-from .embedding import Embedding
+from .embedding import Embedding, EmbeddingBag
 from .linear_cross_entropy import LinearCrossEntropyLoss
 from .attention import MultiheadAttention
 
@@ -30,7 +30,7 @@ __all__ = [
     "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RMSNorm",
     "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm",
-    "Embedding",
+    "Embedding", "EmbeddingBag",
     "LinearCrossEntropyLoss",
     "MultiheadAttention",
 ]

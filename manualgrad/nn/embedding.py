@@ -1,4 +1,4 @@
-"""``Embedding``: torch.nn.Embedding with the hand-derived backward."""
+"""``Embedding``, ``EmbeddingBag``: the torch.nn classes with the hand-derived backward."""
 
 from __future__ import annotations
 
@@ -16,3 +16,14 @@ class Embedding(torch.nn.Embedding):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return MF.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
                             self.scale_grad_by_freq, self.sparse)
+
+
+class EmbeddingBag(torch.nn.EmbeddingBag):
+    """torch.nn.EmbeddingBag (same constructor, ``weight``, init, ``state_dict``, ``repr``,
+    ``from_pretrained``); ``forward`` runs :func:`manualgrad.functional.embedding_bag`."""
+
+    def forward(self, input: torch.Tensor, offsets: torch.Tensor | None = None,
+                per_sample_weights: torch.Tensor | None = None) -> torch.Tensor:
+        return MF.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                                self.mode, self.sparse, per_sample_weights, self.include_last_offset,
+                                self.padding_idx)

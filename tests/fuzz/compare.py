@@ -164,6 +164,8 @@ def close(got: torch.Tensor, want: torch.Tensor, exact=None, precision=torch.flo
 def disagreements(ours_fn, torch_fn, case: Case) -> tuple[str, list[tuple[str, str]]]:
     """``(outcome, [(class, detail)])``: outcome 'returned', 'both raise' or 'deviation' (one that
     docs/ops.md documents, see deviations.py); the list is empty when ours behaves as torch."""
+    if deviations.torch_crashes(case):
+        return "deviation", _empty_result(run(ours_fn, case))
     backward = not deviations.torch_backward_skipped(case)
     theirs = run(torch_fn, case, backward=backward)
     ours = run(ours_fn, case, dys=theirs.dys or None, backward=backward)
@@ -177,6 +179,18 @@ def disagreements(ours_fn, torch_fn, case: Case) -> tuple[str, list[tuple[str, s
     if found and deviations.accepted_gradients(case, ours, theirs, found):
         return "deviation", []
     return "returned", found
+
+
+def _empty_result(ours: Side) -> list[tuple[str, str]]:
+    """Where torch crashes (deviations.torch_crashes): ours raises, or returns only empty outputs
+    and zero gradients."""
+    if ours.error:
+        return []
+    if any(isinstance(o, torch.Tensor) and o.numel() for o in ours.outs):
+        return [("output", "torch crashes here; ours must return an empty result")]
+    if any(g is not None and bool((g != 0).any()) for g in ours.grads):
+        return [("gradient", "torch crashes here; ours must give zero gradients")]
+    return []
 
 
 def _compare(ours: Side, theirs: Side, reference, precision) -> list[tuple[str, str]]:

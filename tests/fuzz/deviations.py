@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from .tensors import build
+
 
 def _windows_of_padding_only(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> bool:
     """Does some max-pool window along one dim hold padding only (rows outside [0, size))?"""
@@ -20,6 +22,19 @@ def _ntuple(v, default, n=2):
     if isinstance(v, (tuple, list)):
         return tuple(v) * n if len(v) == 1 else tuple(v)
     return (v,) * n
+
+
+def torch_crashes(case) -> str | None:
+    """Why torch must not run on ``case`` at all (its kernel segfaults), or None. Ours must then
+    raise or give an empty result with zero gradients."""
+    if case.op == "embedding_bag" and len(case.args) > 2 and case.args[0].shape != (0,):
+        if case.args[2].shape[0] - bool(case.kwargs.get("include_last_offset")) == 0:
+            return "embedding_bag with no bags of a non-empty input (torch 2.13's CPU kernel segfaults): an empty result"
+        idx, w, offsets = (build(t)[0] for t in case.args[:3])
+        if (case.kwargs.get("include_last_offset") and w.dtype in (torch.float16, torch.bfloat16) and offsets.numel()
+                and 0 <= int(offsets[-1]) < idx.numel() and bool(((idx < 0) | (idx >= w.shape[0])).any())):
+            return "embedding_bag, half: an out-of-range index past the last offset (torch 2.13's backward segfaults): ours raises"
+    return None
 
 
 def torch_backward_skipped(case) -> str | None:
@@ -46,6 +61,8 @@ def accepted(case, ours_error, theirs_error) -> str | None:
     documented deliberate difference, else None. Errors are ``(phase, type, message)`` or None."""
     kw = case.kwargs
     if ours_error and not theirs_error:
+        if case.op == "embedding_bag" and "offsets must be non-decreasing" in ours_error[2]:
+            return "embedding_bag refuses decreasing offsets (torch 2.13 returns an inconsistent result)"
         if kw.get("label_smoothing", 0.0) < 0 and ours_error[1] is RuntimeError:
             return "label_smoothing < 0 raises (torch checks only > 1)"
         slope = case.args[1] if len(case.args) > 1 else kw.get("negative_slope", kw.get("alpha", 1.0))
@@ -210,10 +227,17 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
             and not theirs.grads and ours.outs[0].numel() == 0
             and all(g is None or g.numel() == 0 for g in ours.grads)):
         return "empty attention keeps its graph: empty gradients (torch's empty output does not require grad)"
+    if (case.op == "embedding_bag" and case.kwargs.get("include_last_offset") and len(ours.tensors) > 2
+            and ours.tensors[2].numel() and int(ours.tensors[2][-1]) < ours.tensors[0].numel()):
+        return "embedding_bag positions past the last offset belong to no bag (torch 2.13 counts them in mean and max)"
     if not found or any(c != "gradient" for c, _ in found):
         return None
     grads = {d.split(":")[0] for _, d in found}  # 'grad i': i counts the differentiable inputs
     kw, x = case.kwargs, ours.tensors[0]
+    if (case.op == "embedding_bag" and kw.get("scale_grad_by_freq") and kw.get("mode", "mean") != "max"
+            and grads == {"grad 0"} and case.args[1].grad):
+        # ours equals F.embedding's scaling summed per bag: tests/test_embedding_bag.py
+        return "embedding_bag scale_grad_by_freq divides by each index's count (torch 2.13's CPU backward miscounts, pytorch#190063)"
     if case.op == "batch_norm" and not kw.get("training", False) and len(case.args[0].shape) == 2:
         names = _differentiable(case, ("input", "running_mean", "running_var", "weight", "bias"))
         named = {names[int(g.split()[1])] for g in grads}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hypothesis.strategies as st
 
 from .compare import Case
-from .tensors import FLOATS, LOW, any_dtypes, dims, grads, index, other, shapes, tensor
+from .tensors import FLOATS, LOW, T, any_dtypes, dims, grads, index, other, seeds, shapes, tensor
 
 
 @st.composite
@@ -99,4 +99,31 @@ def _embedding(draw):
     return Case("embedding", (idx, w), kw)
 
 
-CASES.update(embedding=_embedding())
+@st.composite
+def _embedding_bag(draw):
+    V, D, n = draw(dims(0, 6)), draw(dims(0, 4)), draw(dims(0, 8))
+    w = draw(tensor((V, D), draw(st.sampled_from(FLOATS)), grad=draw(grads)))
+    mode = draw(st.sampled_from(["sum", "mean", "max", "sum"]))
+    kw = {"mode": mode}
+    if draw(st.booleans()):  # 1-d input and offsets (now and then unsorted or past the input: torch's errors)
+        idx = draw(index((n,), V + draw(st.sampled_from([0] * 9 + [1]))))
+        kind = draw(st.sampled_from(["offsets"] * 9 + ["index"]))
+        n_off = draw(st.integers(0 if kind == "index" else 1, 4))
+        kw["include_last_offset"] = draw(st.booleans())
+        offsets = T((n_off,), "int64", "contiguous", kind, draw(seeds), False, 0, n + draw(st.sampled_from([1] * 9 + [3])))
+        args, shape = (idx, w, offsets), (n,)
+    else:
+        shape = (draw(dims(0, 3)), draw(dims(0, 3)))
+        args = (draw(index(shape, V)), w)
+    if draw(st.booleans()):
+        kw["padding_idx"] = draw(st.sampled_from([None, 0, 1, -1]))
+    if draw(st.booleans()):
+        kw["scale_grad_by_freq"] = draw(st.booleans())
+    if draw(st.integers(0, 3)) == 0 and (mode == "sum" or draw(st.integers(0, 5)) == 0):
+        kw["per_sample_weights"] = draw(tensor(shape, w.dtype, grad=draw(grads)))
+    if draw(st.integers(0, 5)) == 0:
+        kw["max_norm"] = draw(st.sampled_from([1.0, 0.5]))
+    return Case("embedding_bag", args, kw)
+
+
+CASES.update(embedding=_embedding(), embedding_bag=_embedding_bag())

@@ -23,7 +23,8 @@ VALUES = ("normal", "wide", "tiny", "ints", "kinks", "special")
 class T:
     """A tensor recipe: logical ``shape``, ``dtype`` name, memory ``layout``, ``values`` class,
     ``seed``; ``grad`` marks a differentiable input. Index tensors: ``values='index'`` draws
-    integers in [``low``, ``high``); ``values='unit'`` draws from (0, 1) (probabilities).
+    integers in [``low``, ``high``), ``values='offsets'`` the same sorted with the first one ``low``;
+    ``values='unit'`` draws from (0, 1) (probabilities).
     ``kinks``: the op's exact kink/threshold values that ``'kinks'`` (and ``'special'``) hit."""
 
     shape: tuple
@@ -74,8 +75,12 @@ def _view(t: torch.Tensor, shape: tuple, layout: str) -> torch.Tensor:
 def _values(spec: T, shape: tuple) -> torch.Tensor:
     """float64 values of ``spec``'s class, drawn from its seed."""
     gen = torch.Generator().manual_seed(spec.seed)
-    if spec.values == "index":
-        return torch.randint(spec.low, max(spec.high, spec.low + 1), shape, generator=gen).double()
+    if spec.values in ("index", "offsets"):
+        v = torch.randint(spec.low, max(spec.high, spec.low + 1), shape, generator=gen)
+        if spec.values == "offsets" and v.numel():  # embedding_bag's bag starts: sorted, the first one low
+            v = v.flatten().sort().values
+            v[0] = spec.low
+        return v.reshape(shape).double()
     z = torch.randn(shape, generator=gen, dtype=torch.float64)
     if spec.values == "unit":
         return torch.sigmoid(2 * z)
