@@ -1,4 +1,4 @@
-"""Normalised exponentials: ``softmax`` and ``log_softmax`` along one dim."""
+"""Normalised exponentials: ``softmax``, ``softmin`` (softmax of −x) and ``log_softmax`` along one dim."""
 
 from __future__ import annotations
 
@@ -47,6 +47,28 @@ class SoftmaxFunction(Function):
         (y,) = ctx.saved_tensors
         dx = dx.to(y.dtype)
         return y * (dx - (dx * y).sum(ctx.dim, keepdim=True))
+
+
+class SoftminFunction(SoftmaxFunction):
+    """y = softmax(−x)   along ``dim`` (−x first cast to ``dtype`` if given, as torch's softmin)
+
+    dx = −y ⊙ (dy − Σ_dim dy ⊙ y)     (softmax's backward, negated by the chain rule through −x)
+    jvp: dy = −y ⊙ (dx − Σ_dim dx ⊙ y)
+    Saves y, as softmax.
+    """
+
+    @staticmethod
+    def forward(x, dim, dtype):
+        return torch.softmax(_to(-x, dtype), dim)
+
+    @staticmethod
+    def backward(ctx, dy):
+        dx, _, _ = SoftmaxFunction.backward(ctx, dy)
+        return -dx, None, None
+
+    @staticmethod
+    def jvp(ctx, dx, *_):
+        return -SoftmaxFunction.jvp(ctx, dx)
 
 
 class LogSoftmaxFunction(Function):
