@@ -47,9 +47,16 @@ def hardswish(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
 @autocast_policy(None, ThresholdFunction)
 def threshold(input: torch.Tensor, threshold: float, value: float, inplace: bool = False) -> torch.Tensor:
     """input where input > threshold, else value. See :class:`~manualgrad.functions.activations_piecewise.ThresholdFunction`."""
+    if _out_of_place_then_copied(inplace):
+        return input.copy_(_threshold(input, threshold, value))
     if inplace:
-        return _written_back(input, lambda x: ThresholdFunction.apply(x, threshold, value), saves_input=False)
-    return ThresholdFunction.apply(input, threshold, value)
+        _check_inplace(input)
+    if input.is_complex():  # torch's kernel has none: its error, before the mask's comparison raises another
+        return (torch.threshold_ if inplace else torch.threshold)(input, threshold, value)
+    return ThresholdFunction.apply(input, ~(input <= threshold), threshold, value, inplace)
+
+
+_threshold = threshold  # the function, where its argument ``threshold`` shadows it
 
 
 @autocast_policy(None, ShrinkFunction)

@@ -29,8 +29,8 @@ def rrelu(input: torch.Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, t
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
-    if not input.is_floating_point():  # torch's kernel raises for these (the dtype's name in its message)
-        return (torch.rrelu_ if inplace else torch.rrelu)(input, lower, upper, training)
+    if input.dtype not in (torch.float32, torch.float64, torch.bfloat16):
+        torch.rrelu(input.new_empty(0), lower, upper, True)  # torch's error where its kernel lacks the dtype (CPU half, ints)
     if _out_of_place_then_copied(inplace):
         return input.copy_(rrelu(input, lower, upper, training))
     return RReLUFunction.apply(input, rrelu_slopes(input, lower, upper), inplace)

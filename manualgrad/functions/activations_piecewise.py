@@ -115,8 +115,8 @@ class HardswishFunction(Function):
     @opmath
     def backward(ctx, dy):
         (x,) = ctx.saved_tensors
-        middle = torch.where((x > -3) & (x < 3), dy * (x / 3 + 0.5), dy)
-        return torch.where(x <= -3, 0, middle)
+        slope = torch.where((x > -3) & (x < 3), x / 3 + 0.5, 1)  # finite where unused (x = ±inf: no ∞·0)
+        return torch.where(x <= -3, 0, dy * slope)
 
     jvp = classmethod(diagonal_jvp)
 
@@ -126,23 +126,28 @@ class ThresholdFunction(Function):
 
     dx = dy where x > t or x is NaN, else 0    (torch: 0 where x ≤ t; x = t: 0)
     jvp: dy = dx where x > t, else 0
-    Saves the mask ¬(x ≤ t) (1 byte per element; torch: x). y does not give it back when v > t,
-    so ``threshold(inplace=True)`` runs this out of place and copies y into x (torch's in-place
-    variant reads the gradient from the original x too).
+    The mask ``keep`` = ¬(x ≤ t) comes in as an input, made by ``functional.threshold`` before
+    an in-place forward overwrites x (y does not give it back when v > t; torch's in-place
+    variant reads the original x too). Saves it (1 byte per element; torch: x). With ``inplace``
+    x is overwritten by torch's ``threshold_`` (which, unlike the other in-place activations,
+    takes overlapping memory) and returned.
     """
 
     @staticmethod
-    def forward(x, t, v):
-        return torch.threshold(x, t, v)
+    def forward(x, keep, t, v, inplace):
+        return torch.threshold_(x, t, v) if inplace else torch.threshold(x, t, v)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, t, _ = inputs
-        _save_mask(ctx, ~(x <= t))
+        x, keep, _, _, inplace = inputs
+        ctx.inplace = inplace
+        if inplace:
+            ctx.mark_dirty(x)
+        _save_mask(ctx, keep)
 
     @staticmethod
     def backward(ctx, dy):
-        return _passed(ctx, dy), None, None
+        return _passed(ctx, dy), None, None, None, None
 
     jvp = classmethod(diagonal_jvp)
 
