@@ -43,8 +43,10 @@ def rrelu_slopes(x: torch.Tensor, lower: float, upper: float) -> torch.Tensor:
 
     On CPU, eagerly, u is drawn as torch's rrelu kernel draws it: one float64 per element x ≤ 0,
     in x's row-major order, from the default generator (``uniform_`` consumes it alike), so a
-    seeded call equals ``F.rrelu``'s. Elsewhere (CUDA, torch.compile, torch.func) one u per
-    element, without a data-dependent count."""
+    seeded call equals ``F.rrelu``'s, and so does the generator after it. Elsewhere (CUDA,
+    torch.compile, torch.func) without a data-dependent count: one u per element, the i-th
+    element x ≤ 0 taking the i-th u, so that on CPU under vmap (randomness='same') the slopes
+    are those of the eager call (the generator then stands one draw per element further)."""
     opmath = torch.float64 if x.dtype == torch.float64 else torch.float32
     lo, up = (torch.tensor(b, dtype=opmath).item() for b in (lower, upper))  # torch's opmath_t bounds
     neg = x <= 0
@@ -53,5 +55,7 @@ def rrelu_slopes(x: torch.Tensor, lower: float, upper: float) -> torch.Tensor:
         a = torch.ones(x.shape, dtype=opmath)
         a[neg] = r.to(opmath)
         return a
-    u = torch.rand(x.shape, dtype=opmath, device=x.device)
-    return torch.where(neg, u * (up - lo) + lo, 1).to(opmath)
+    flat = neg.reshape(-1)
+    u = torch.rand(flat.shape, dtype=torch.float64, device=x.device)
+    r = u.gather(0, (flat.cumsum(0) - 1).clamp_min(0)) * (up - lo) + lo
+    return torch.where(flat, r, 1).to(opmath).reshape(x.shape)
