@@ -217,3 +217,39 @@ def test_double_backward_equals_torch_for_the_others(op, kwargs):
         second.append(torch.autograd.grad(sum(g.square().sum() for g in first), inputs))
     for a, b in zip(*second):
         torch.testing.assert_close(a, b)
+
+
+ALIASES = [(lambda t: F.hardtanh_(t, -0.5, 0.5), True), (lambda t: F.threshold_(t, 0.1, 2.0), True),
+           (torch.selu_, True), (lambda t: torch.celu_(t, 0.5), True), (lambda t: torch.rrelu_(t, 0.1, 0.3), True),
+           (torch.selu, False), (lambda t: torch.celu(t, 0.5), False), (lambda t: torch.threshold(t, 0.1, 2.0), False),
+           (lambda t: torch.rrelu(t, 0.1, 0.3, True), False), (lambda t: torch.prelu(t, torch.full((4,), 0.2)), False),
+           (lambda t: t.prelu(torch.full((4,), 0.2)), False), (lambda t: torch.hardshrink(t, 0.3), False),
+           (lambda t: t.hardshrink(0.3), False)]
+
+
+@pytest.mark.parametrize("i", range(len(ALIASES)))
+def test_torch_level_names_and_inplace_functions_are_routed(i):
+    fn, inplace = ALIASES[i]
+    leaf = torch.randn(3, 4, requires_grad=True)
+    dy = torch.randn(3, 4)
+    results = []
+    for routed in (True, False):
+        x = leaf * 1
+        torch.manual_seed(0)
+        if routed:
+            with mg.manual():
+                y = fn(x)
+            assert "FunctionBackward" in type(y.grad_fn).__name__
+        else:
+            y = fn(x)
+        assert (y is x) == inplace
+        results.append((y, torch.autograd.grad(y, leaf, dy)[0]))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)
+
+
+def test_rrelu_with_a_generator_of_its_own_runs_torchs():
+    x = torch.randn(3, 4, requires_grad=True) * 1
+    with mg.manual():
+        y = torch.rrelu(x, 0.1, 0.3, True, torch.Generator().manual_seed(0))
+    assert type(y.grad_fn).__name__ == "RreluWithNoiseBackward0"
