@@ -28,6 +28,7 @@ class PReLUFunction(Function):
 
     dx = dy for x > 0, w·dy otherwise          at x = 0 and NaN the slope side, as torch
     dw = Σ_{all dims but w's} (dy·x where x ≤ 0 or NaN, else 0), in w's shape
+    jvp: dy = (dx for x > 0, w·dx + x·dw otherwise)   (dw broadcast as w)
     Saves x and w, as torch. bfloat16/half: computed in float32, rounded once (dw too).
     """
 
@@ -38,6 +39,7 @@ class PReLUFunction(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(*inputs)
+        save_for_forward(ctx, *inputs)
         ctx.w_shape, ctx.w_dtype = inputs[1].shape, inputs[1].dtype
 
     @staticmethod
@@ -51,6 +53,15 @@ class PReLUFunction(Function):
         if ctx.needs_input_grad[1]:
             dw = torch.where(pos, 0, dy * x).sum_to_size(wb.shape).reshape(ctx.w_shape).to(ctx.w_dtype)
         return dx, dw
+
+    @staticmethod
+    def jvp(ctx, dx, dw):
+        x, w = ctx.saved_tensors
+        wb = broadcast_weight(w, x.dim())
+        neg = 0 if dx is None else dx * wb
+        if dw is not None:
+            neg = neg + x * broadcast_weight(dw, x.dim())
+        return torch.where(x > 0, 0 if dx is None else dx, neg)
 
 
 class RReLUFunction(Function):
