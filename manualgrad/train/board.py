@@ -43,8 +43,8 @@ class Predictions:
             writer.add_image("val/misclassified", images.misclassified_grid(x, pred, true), step, dataformats="HWC")
 
 
-def log_layout(writer, model: torch.nn.Module, classification: bool) -> None:
-    writer.add_custom_scalars(layout(model, classification))
+def log_layout(writer, classification: bool) -> None:
+    writer.add_custom_scalars(layout(classification))
 
 
 def log_gradient_flow(writer, stats, step: int) -> None:
@@ -59,14 +59,15 @@ def hparam_value(v):
 
 def log_hparams(run_dir, hparams: dict, metrics: dict, step: int) -> None:
     """The run's HParams session in ``run_dir/hparams`` (a run of its own, holding only the final
-    metrics, so that they alone are the table's metric columns). No experiment summary is written:
+    metrics as ``result/<tag>``, so that they alone are the table's metric columns; ``result/`` sorts
+    after ``loss/`` in the TIME SERIES tab). No experiment summary is written:
     TensorBoard then builds the table's columns from every run's session, so runs with different
     hyper-parameter names (the CLI's and the examples') show side by side."""
     from torch.utils.tensorboard import SummaryWriter
     from torch.utils.tensorboard.summary import hparams as hparams_summary
 
     clean = {k: hparam_value(v) for k, v in hparams.items() if v is not None}
-    final = {f"hparam/{metric_tag(k)}": v for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)}
+    final = {f"result/{metric_tag(k)}": v for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)}
     if not clean or not final:
         return
     _, start, end = hparams_summary(clean, final)

@@ -3,7 +3,7 @@
 Parameters and layers are named by module path and class (:mod:`manualgrad.train.tags`).
 
 - ``params/grad_norm/total`` and ``params/grad_norm/<param>``: vanishing (→ 0 in early layers) or
-  exploding; ``params/grad_norm_log10/<weight>`` for the weights of the gradient-flow chart.
+  exploding; ``params/flow_grad_norm_log10/L<depth>_<weight>``: the weights' in one chart by depth.
 - ``params/update_ratio/<param>``: log10(‖Δw‖/‖w‖) of the step the optimizer really took (for
   plain SGD that is ‖lr·g‖/‖w‖); about −3 is healthy, far below means the layer is not learning,
   far above means it is thrashing.
@@ -77,9 +77,10 @@ def local_tensor(t: torch.Tensor) -> torch.Tensor:
     return t.to_local() if hasattr(t, "to_local") else t
 
 
-def grad_norms(named_params, tags: dict[str, str], flow: set[str]) -> dict[str, float]:
+def grad_norms(named_params, tags: dict[str, str], flow: dict[str, str]) -> dict[str, float]:
     """``params/grad_norm/<param>`` for every parameter with a gradient (``tags``: its tag name),
-    ``params/grad_norm_log10/<param>`` for those in ``flow``, and ``params/grad_norm/total``."""
+    ``params/flow_grad_norm_log10/<series>`` for those in ``flow`` (tag → series name), and
+    ``params/grad_norm/total``."""
     out, total = {}, 0.0
     for name, p in named_params:
         if p.grad is not None:
@@ -87,13 +88,13 @@ def grad_norms(named_params, tags: dict[str, str], flow: set[str]) -> dict[str, 
             tag = tags.get(name, name)
             out[f"params/grad_norm/{tag}"] = n
             if tag in flow and n > 0:
-                out[f"params/grad_norm_log10/{tag}"] = math.log10(n)
+                out[f"params/flow_grad_norm_log10/{flow[tag]}"] = math.log10(n)
             total += n * n
     out["params/grad_norm/total"] = math.sqrt(total)
     return out
 
 
-def grad_abs_stats(named_params, tags: dict[str, str], flow: list[str]) -> list[tuple[str, float, float]]:
+def grad_abs_stats(named_params, tags: dict[str, str], flow: dict[str, str]) -> list[tuple[str, float, float]]:
     """(tag, mean |g|, max |g|) of each ``flow`` parameter, in ``flow``'s order (first layer first):
     the bars of the gradient-flow image."""
     grads = {tags.get(n, n): p.grad for n, p in named_params if p.grad is not None}
@@ -105,15 +106,20 @@ def grad_abs_stats(named_params, tags: dict[str, str], flow: list[str]) -> list[
     return out
 
 
-def update_ratios(before: dict[str, torch.Tensor], named_params, tags: dict[str, str]) -> dict[str, float]:
-    """``params/update_ratio/<param>`` = log10(‖w_after − w_before‖ / ‖w_before‖)."""
+def update_ratios(before: dict[str, torch.Tensor], named_params, tags: dict[str, str],
+                  flow: dict[str, str]) -> dict[str, float]:
+    """``params/update_ratio/<param>`` = log10(‖w_after − w_before‖ / ‖w_before‖), and the same as
+    ``params/flow_update_ratio/<series>`` for the parameters in ``flow``."""
     out = {}
     for name, p in named_params:
         if name in before:
             w0 = before[name]
             step, norm = full_tensor(p.detach() - w0).norm().item(), full_tensor(w0).norm().item()
             if step > 0 and norm > 0:
-                out[f"params/update_ratio/{tags.get(name, name)}"] = math.log10(step / norm)
+                tag = tags.get(name, name)
+                out[f"params/update_ratio/{tag}"] = math.log10(step / norm)
+                if tag in flow:
+                    out[f"params/flow_update_ratio/{flow[tag]}"] = out[f"params/update_ratio/{tag}"]
     return out
 
 

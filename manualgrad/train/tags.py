@@ -2,15 +2,13 @@
 
 TensorBoard sorts tag groups (the part before the first '/') alphabetically, so the groups are
 named for that order: ``accuracy/`` and ``loss/`` first, then ``parity/``, ``params/`` (gradient
-norms and update ratios), ``schedule/`` (lr, epoch), ``units/`` (dead and saturated units) and
+norms, update ratios and the gradient-flow series), ``schedule/`` (lr, epoch), ``units/`` (dead and saturated units) and
 ``weights/`` (histograms). A layer is named by module path and class (``0.Linear``), a parameter by
 its layer and attribute (``0.Linear.weight``), so that the same tag means the same kind of layer
 in every run.
 """
 
 from __future__ import annotations
-
-import re
 
 import torch
 
@@ -40,21 +38,21 @@ def param_names(model: torch.nn.Module) -> dict[str, str]:
     return out
 
 
-def flow_params(model: torch.nn.Module) -> list[str]:
+def flow_params(model: torch.nn.Module) -> dict[str, str]:
     """The parameters of the gradient-flow view, first layer first: every weight of two or more
-    dims (Linear, Conv, Embedding; not biases or norm scales), by their tag names."""
+    dims (Linear, Conv, Embedding; not biases or norm scales), tag name → its series name in the
+    flow charts, led by its depth so that they sort first layer first (``L0_1.Linear.weight``,
+    ``L09_17.Linear.weight``: zero-padded to the deepest)."""
     names = param_names(model)
-    return [names[n] for n, p in model.named_parameters() if p.dim() >= 2 and n in names]
+    weights = [names[n] for n, p in model.named_parameters() if p.dim() >= 2 and n in names]
+    width = len(str(max(len(weights) - 1, 0)))
+    return {tag: f"L{i:0{width}d}_{tag}" for i, tag in enumerate(weights)}
 
 
-def _exact(tags: list[str]) -> list[str]:
-    return [f"^{re.escape(t)}$" for t in tags]
-
-
-def layout(model: torch.nn.Module, classification: bool) -> dict:
-    """The custom-scalars layout (CUSTOM SCALARS tab): metrics, then the gradient flow, all layers
-    in one chart ordered by depth, then the units and parity. For ``SummaryWriter.add_custom_scalars``."""
-    flow = flow_params(model)
+def layout(classification: bool) -> dict:
+    """The custom-scalars layout (CUSTOM SCALARS tab): metrics, then the gradient flow (all layers
+    in one chart, by depth), then the units and parity. The same for every model (TensorBoard
+    merges the layouts of all runs), for ``SummaryWriter.add_custom_scalars``."""
     metrics = {"loss (train, val, test)": ["Multiline", [r"^loss/"]]}
     if classification:
         metrics["accuracy (train, val, test)"] = ["Multiline", [r"^accuracy/"]]
@@ -62,9 +60,8 @@ def layout(model: torch.nn.Module, classification: bool) -> dict:
         "1 metrics": metrics,
         "2 gradient flow (first layer first)": {
             "log10 gradient norm per layer: vanishing = early layers far below late ones":
-                ["Multiline", _exact([f"params/grad_norm_log10/{t}" for t in flow])],
-            "log10 update ratio per layer (about -3 is healthy)":
-                ["Multiline", _exact([f"params/update_ratio/{t}" for t in flow])],
+                ["Multiline", [r"^params/flow_grad_norm_log10/"]],
+            "log10 update ratio per layer (about -3 is healthy)": ["Multiline", [r"^params/flow_update_ratio/"]],
         },
         "3 units and parity": {
             "dead fraction (ReLU family)": ["Multiline", [r"^units/dead_frac/"]],

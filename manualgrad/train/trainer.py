@@ -114,7 +114,7 @@ class Trainer(Checkpointing):
                 tag = f"parity/max_abs_diff/{self.tags.get(n, n).rsplit('.', 1)[0]}"
                 scalars[tag] = max(d, scalars.get(tag, 0.0))
         if logging:
-            scalars.update(grad_norms(params, self.tags, set(self.flow)))
+            scalars.update(grad_norms(params, self.tags, self.flow))
             self.flow_stats = grad_abs_stats(params, self.tags, self.flow)
             before = {n: p.detach().clone() for n, p in params}
         if self.grad_clip:
@@ -125,7 +125,7 @@ class Trainer(Checkpointing):
         self._check_finite(params, f"the update at step {self.step}, epoch {self.epoch}",
                            "; is the learning rate too large?")
         if logging:
-            scalars.update(update_ratios(before, params, self.tags))
+            scalars.update(update_ratios(before, params, self.tags, self.flow))
             batch_stats = self.monitor.pop()
             if self.task == "classification":
                 batch_stats[metric_tag("train/acc")] = (out.argmax(-1) == y).float().mean().item()
@@ -212,7 +212,7 @@ class Trainer(Checkpointing):
         try:
             self._open_run(resume, state)
             self.writer = self.dist.writer(self.run_dir, self.step if resume else None)
-            board.log_layout(self.writer, self.model, self.task == "classification")
+            board.log_layout(self.writer, self.task == "classification")
             metrics = self._loop(train_loader, val_loader, epochs, generator, state, progress)
             if self.early_stopping and self.early_stopping.restore(self.dist.state_view(self.model)):
                 metrics["restored_best_epoch"] = self.early_stopping.best_epoch
