@@ -56,7 +56,7 @@ def gradient_flow(stats: list[tuple[str, float, float]], title: str = "gradient 
     and a dark bar up to mean |g|, on a log10 axis with a line per decade. ``stats``: (layer name,
     mean |g|, max |g|) per layer. Vanishing gradients are bars that shrink towards the left."""
     logs = [math.log10(v) for _, mean, top in stats for v in (mean, top) if v > 0]
-    lo, hi = (math.floor(min(logs)), math.ceil(max(logs))) if logs else (-1, 0)
+    lo, hi = (math.ceil(min(logs)) - 1, math.ceil(max(logs))) if logs else (-1, 0)  # the least bar shows
     hi = max(hi, lo + 1)
     n = max(len(stats), 1)
     left, top_margin, plot_h, slot = 56, 36, 220, 36
