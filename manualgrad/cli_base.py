@@ -38,9 +38,9 @@ class Parser(argparse.ArgumentParser):
     def _suggestion(self, message: str) -> str:
         if not message.startswith("unrecognized arguments:"):
             return ""
-        known = [o for a in self._all_actions for o in a.option_strings if o.startswith("--")]
-        for sub in (a for a in self._all_actions if isinstance(a, argparse._SubParsersAction)):
-            known += [o for p in sub.choices.values() for a in p._all_actions for o in a.option_strings
+        known = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+        for sub in (a for a in self._actions if isinstance(a, argparse._SubParsersAction)):
+            known += [o for p in sub.choices.values() for a in p._actions for o in a.option_strings
                       if o.startswith("--")]
         hints = []
         for flag in re.findall(r"(?<!\S)(-{1,2}[\w-]+)", message.split(":", 1)[1]):
