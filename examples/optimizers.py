@@ -43,7 +43,7 @@ def main(epochs=EPOCHS):
         model = models.mlp((1, 8, 8), 10, (64,))
         trainer = Trainer(model, make_opt(model.parameters()), mnn.CrossEntropyLoss(),
                           name=f"optimizers/{name.replace(' ', '_')}", quiet=True, hist_every=0,
-                          log_every=1 if batch is None else 10, hparams={"optimizer": name, "batch": batch or len(train)})
+                          log_every=1 if batch is None else 10, hparams={"variant": name})
         loader = DataLoader(train, batch_size=batch or len(train), shuffle=True,
                             generator=torch.Generator().manual_seed(SEED))
         early = trainer.fit(loader, val_loader, epochs=min(EARLY, epochs))

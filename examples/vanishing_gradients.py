@@ -70,7 +70,7 @@ def main(epochs=EPOCHS):
         norms = layer_grad_norms(model, x0, y0)
         trainer = Trainer(model, mopt.SGD(model.parameters(), lr=lr), mnn.CrossEntropyLoss(),
                           name=f"vanishing/{name.replace(' ', '_')}", grad_clip=clip, quiet=True, hist_every=0,
-                          hparams={"activation": act, "batch_norm": bn, "lr": lr, "grad_clip": str(clip)})
+                          hparams={"activation": act, "batch_norm": bn})  # + optimizer, lr, batch size, clip
         loader = DataLoader(train, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED))
         metrics = trainer.fit(loader, DataLoader(val, batch_size=512), epochs=epochs)
         rows.append((name, norms[0], norms[-1], metrics["val/acc"]))

@@ -51,7 +51,7 @@ def test_tensorboard_tags_and_values(tmp_path):
     assert all(-8 < e.value < 1 for e in ev.Scalars("params/update_ratio/1.Linear.weight"))
     assert ev.Scalars("schedule/lr")[0].value == pytest.approx(0.1)
     assert (trainer.run_dir / "hparams.yaml").read_text() == (
-        'lr: 0.1\nnote: "x"\noptimizer: "SGD"\nweight_decay: 0\nbatch_size: 64\nl1: 0.0\nl2: 0.0\ngrad_clip: null\n')
+        'lr: 0.1\nnote: "x"\noptimizer: "sgd"\nweight_decay: 0\nbatch_size: 64\nl1: 0.0\nl2: 0.0\ngrad_clip: null\n')
     for name in ("last.pt", "best.pt"):
         state = checkpoint.load(trainer.run_dir / "checkpoints" / name)
         assert set(state["model"]) == set(trainer.model.state_dict())

@@ -62,7 +62,7 @@ def gradient_flow(stats: list[tuple[str, float, float]], title: str = "gradient 
     left, top_margin, plot_h, slot = 56, 36, 220, 36
     width = max(left + n * slot + 16, 480)
     img = canvas(top_margin + plot_h + 40 + 12 * max(len(s[0]) for s in stats or [("", 0, 0)]) // 8, width)
-    text(img, 8, 8, f"{title}: max |grad| light, mean |grad| dark (log10)", 2)
+    text(img, 8, 8, f"{title}: max abs grad light, mean dark (log scale)", 2)
     y_of = lambda v: top_margin + plot_h - round((math.log10(v) - lo) / (hi - lo) * plot_h)  # noqa: E731
     for decade in range(lo, hi + 1):
         y = y_of(10.0 ** decade)

@@ -33,7 +33,7 @@ class Checkpointing:
         (the base lr under a scheduler), weight decay, the global batch size, L1/L2, clipping."""
         group = self.optimizer.param_groups[0]
         batch = getattr(loader, "batch_size", None)
-        found = {"optimizer": type(self.optimizer).__name__, "lr": float(group.get("initial_lr", group["lr"])),
+        found = {"optimizer": type(self.optimizer).__name__.lower(), "lr": float(group.get("initial_lr", group["lr"])),
                  "weight_decay": group.get("weight_decay"), "batch_size": batch * self.dist.world if batch else None,
                  "l1": self.l1, "l2": self.l2, "grad_clip": self.grad_clip}
         return {**self.hparams, **{k: v for k, v in found.items() if k not in self.hparams}}
