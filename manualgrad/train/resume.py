@@ -99,7 +99,7 @@ class Checkpointing:
         if state is not None:  # hparams.yaml stays the first command's: what changed goes to the history
             before = state.get("hparams") or {}
             history = {"time": datetime.datetime.now().isoformat(timespec="seconds"), "epoch": self.epoch,
-                       "step": self.step, **{f"changed.{k}": v for k, v in self.hparams.items() if before.get(k) != v}}
+                       "step": self.step, **{f"changed.{k}": v for k, v in self.hparams.items() if before.get(k) != hparam_value(v)}}
 
         def claim():
             try:
