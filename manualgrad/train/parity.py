@@ -26,7 +26,8 @@ def torch_twin(module: torch.nn.Module) -> torch.nn.Module:
     return twin
 
 
-def check_parity(model, loss_fn, x, y, rng_before, l1=0.0, l2=0.0, average=None) -> dict[str, float]:
+def check_parity(model, loss_fn, x, y, rng_before, l1=0.0, l2=0.0,
+                 average=None) -> dict[str, float]:
     """Recompute the gradients of ``loss_fn(model(x), y)`` (+ the L1/L2 penalty) through the torch
     twins, drawing the same random numbers (dropout) from ``rng_before``, and compare them with the
     ``.grad`` manualgrad just left on ``model``'s parameters. Returns the max abs difference of

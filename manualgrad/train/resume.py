@@ -98,8 +98,9 @@ class Checkpointing:
         history = None
         if state is not None:  # hparams.yaml stays the first command's: what changed goes to the history
             before = state.get("hparams") or {}
+            changed = {f"changed.{k}": v for k, v in self.hparams.items() if before.get(k) != hparam_value(v)}
             history = {"time": datetime.datetime.now().isoformat(timespec="seconds"), "epoch": self.epoch,
-                       "step": self.step, **{f"changed.{k}": v for k, v in self.hparams.items() if before.get(k) != hparam_value(v)}}
+                       "step": self.step, **changed}
 
         def claim():
             try:
