@@ -54,6 +54,16 @@ def test_parity_is_on_by_default_at_step_0_and_every_k_steps(digits_run):
     assert steps[:3] == [0, 30, 60] and max(e.value for e in events(digits_run).Scalars("parity/max_abs_diff")) < 1e-4
 
 
+def test_check_grads_every_0_turns_parity_off(tmp_path):
+    model = models.mlp((2,), 2, (4,))
+    trainer = Trainer(model, mopt.SGD(model.parameters(), lr=0.1), mnn.CrossEntropyLoss(), log_dir=tmp_path,
+                      quiet=True, device="cpu", check_grads_every=0, log_every=1)
+    train, _, _ = data.get_dataset("spirals")
+    trainer.fit(DataLoader(train, batch_size=256), epochs=1)
+    scalars = events(trainer.run_dir).Tags()["scalars"]
+    assert "loss/train" in scalars and not any(t.startswith("parity/") for t in scalars)
+
+
 def test_custom_scalars_layout_puts_every_layer_in_one_chart(digits_run):
     ev = events(digits_run)
     (event,) = ev.Tensors("custom_scalars__config__")
