@@ -4,8 +4,8 @@ every update rule hand-written in manualgrad.optim.
 Full-batch GD takes one exact step per epoch; mini-batch SGD takes many noisy ones; momentum
 averages the steps (v ← μv + g, w ← w − ηv); RMSprop divides by a running RMS of the gradient;
 Adam does both, bias-corrected. The table prints the validation loss after a few epochs and at
-the end; in TensorBoard overlay `val/loss` of the runs under tb_logs/optimizers/ (choose the
-`epoch` scalar or the "relative" x-axis: full-batch runs have one step per epoch).
+the end; in TensorBoard overlay `loss/val` of the runs under tb_logs/optimizers/ (choose the
+`schedule/epoch` scalar or the "relative" x-axis: full-batch runs have one step per epoch).
 
 Run: python examples/optimizers.py        then: tensorboard --logdir tb_logs/optimizers
 """
@@ -43,7 +43,7 @@ def main(epochs=EPOCHS):
         model = models.mlp((1, 8, 8), 10, (64,))
         trainer = Trainer(model, make_opt(model.parameters()), mnn.CrossEntropyLoss(),
                           name=f"optimizers/{name.replace(' ', '_')}", quiet=True, hist_every=0,
-                          log_every=1 if batch is None else 10, hparams={"optimizer": name, "batch": batch or len(train)})
+                          log_every=1 if batch is None else 10, hparams={"variant": name})
         loader = DataLoader(train, batch_size=batch or len(train), shuffle=True,
                             generator=torch.Generator().manual_seed(SEED))
         early = trainer.fit(loader, val_loader, epochs=min(EARLY, epochs))

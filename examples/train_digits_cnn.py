@@ -9,8 +9,7 @@ Run: python examples/train_digits_cnn.py        then: tensorboard --logdir tb_lo
 
 import argparse
 
-import torch
-from train_digits_mlp import SEED, run  # the same loop as the MLP example (examples/ is on sys.path)
+from train_digits_mlp import run  # the same loop as the MLP example (examples/ is on sys.path)
 
 from manualgrad.train import models
 
@@ -23,8 +22,7 @@ LR = 3e-3               # Adam
 
 
 def main(epochs=EPOCHS):
-    torch.manual_seed(SEED)
-    run(models.cnn((1, 8, 8), 10, CHANNELS), "digits_cnn_example", LR, BATCH, epochs)
+    run(models.config("cnn", (1, 8, 8), 10, channels=CHANNELS), "digits_cnn_example", LR, BATCH, epochs)
 
 
 if __name__ == "__main__":

@@ -30,22 +30,29 @@ CHECK_GRADS_EVERY = 200 # recompute the gradients with torch autograd every K st
 # -------------------------------------------------------------------------------------------
 
 
-def run(model, name, lr, batch, epochs, **trainer_options):
-    """Train ``model`` on the digits with Adam, evaluate on the test split, print the figures."""
+def run(config, name, lr, batch, epochs, **trainer_options):
+    """Train the model ``config`` describes (``models.config``) on the digits with Adam, evaluate
+    on the test split, print the figures. The config goes into the checkpoints, so
+    ``manualgrad.train.load_model(".../best.pt")`` gives the model back; the hparams use the
+    names ``manualgrad train`` uses, so these runs line up with the CLI's in the HPARAMS tab."""
     torch.manual_seed(SEED)
+    model = models.build(config)
     train, val, test = data.get_dataset("digits")
+    sizes = config.get("hidden", config.get("channels"))
+    hparams = {"model": config["builder"], "hidden": ",".join(map(str, sizes)),
+               **{k: config[k] for k in ("activation", "batch_norm", "dropout") if k in config}}
     trainer = Trainer(model, mopt.Adam(model.parameters(), lr=lr), mnn.CrossEntropyLoss(), name=name,
-                      hparams={"lr": lr, "batch": batch}, **trainer_options)
+                      hparams=hparams, model_config=config, **trainer_options)  # + optimizer, lr, batch size
     loader = DataLoader(train, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(SEED))
-    trainer.fit(loader, DataLoader(val, batch_size=512), epochs=epochs)
-    metrics = trainer.evaluate(DataLoader(test, batch_size=512))
-    print(f"test/loss {metrics['loss']:.4f}  test/acc {metrics['acc']:.4f}  run folder: {trainer.run_dir}")
+    metrics = trainer.fit(loader, DataLoader(val, batch_size=512), epochs=epochs,
+                          test_loader=DataLoader(test, batch_size=512))
+    print(f"test/loss {metrics['test/loss']:.4f}  test/acc {metrics['test/acc']:.4f}  run folder: {trainer.run_dir}")
 
 
 def main(epochs=EPOCHS):
-    torch.manual_seed(SEED)
-    model = models.mlp((1, 8, 8), 10, HIDDEN, ACTIVATION, DROPOUT, batch_norm=BATCH_NORM)
-    run(model, "digits_mlp_example", LR, BATCH, epochs, check_grads_every=CHECK_GRADS_EVERY)
+    config = models.config("mlp", (1, 8, 8), 10, hidden=HIDDEN, activation=ACTIVATION, dropout=DROPOUT,
+                           batch_norm=BATCH_NORM)
+    run(config, "digits_mlp_example", LR, BATCH, epochs, check_grads_every=CHECK_GRADS_EVERY)
 
 
 if __name__ == "__main__":

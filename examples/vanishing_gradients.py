@@ -6,8 +6,10 @@ By the chain rule the gradient reaching layer 1 is a product of one factor per l
 shrinks less, ReLU' = 1 on active units does not shrink at all, BatchNorm keeps every layer's
 input in the range where the factors stay near 1, and clipping the global norm bounds the step
 when gradients grow instead. The table prints ‖∂L/∂W‖ of the first and last layer at
-initialisation and the validation accuracy after training; TensorBoard has the per-layer curves
-(`grad_norm/<layer>.weight`) of each run under tb_logs/vanishing/.
+initialisation and the validation accuracy after training. In TensorBoard, CUSTOM SCALARS →
+"2 gradient flow" has every layer's log10 gradient norm in one chart, first layer first (select
+one run: the sigmoid's layers fan out over five decades), and IMAGES → `params/gradient_flow` the
+bar chart of mean and max |grad| per layer, per epoch.
 
 Run: python examples/vanishing_gradients.py        then: tensorboard --logdir tb_logs/vanishing
 """
@@ -68,7 +70,7 @@ def main(epochs=EPOCHS):
         norms = layer_grad_norms(model, x0, y0)
         trainer = Trainer(model, mopt.SGD(model.parameters(), lr=lr), mnn.CrossEntropyLoss(),
                           name=f"vanishing/{name.replace(' ', '_')}", grad_clip=clip, quiet=True, hist_every=0,
-                          hparams={"activation": act, "batch_norm": bn, "lr": lr, "grad_clip": str(clip)})
+                          hparams={"activation": act, "batch_norm": bn})  # + optimizer, lr, batch size, clip
         loader = DataLoader(train, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED))
         metrics = trainer.fit(loader, DataLoader(val, batch_size=512), epochs=epochs)
         rows.append((name, norms[0], norms[-1], metrics["val/acc"]))

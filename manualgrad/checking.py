@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
@@ -31,18 +32,28 @@ class CheckResult:
         return self.ok
 
     def __str__(self) -> str:
+        rows = [("forward", self.forward)] + [(f"grad {label}", d) for label, d in self.grads]
+        width = max(len(label) for label, _ in rows)
+        top = max((d.scale for _, d in rows[1:] if math.isfinite(d.scale)), default=0.0)
         lines = [f"{'PASS' if self.ok else 'FAIL'}  (output grad_fn: {self.grad_fn or 'none'})",
-                 _row("forward", self.forward)]
-        lines += [_row(f"grad {label}", d) for label, d in self.grads]
+                 f"       {'':<{width}}  {'max abs err':>11}  {'max |ref|':>9}  {'err/max':>9}"]
+        lines += [_row(label, d, width, top if label != "forward" else d.scale) for label, d in rows]
         if self.modules:
             lines += _module_table(self.modules, self.first_divergence)
         return "\n".join(lines)
 
 
-def _row(label: str, d: Diff) -> str:
+def _row(label: str, d: Diff, width: int = 24, top: float = math.nan) -> str:
+    """One line: the verdict, the max abs error, the reference's own scale (max |ref|) and the
+    error against that scale. A gradient that is ≈ 0 next to the others (``top``: the largest
+    scale), a bias before BatchNorm say, is rounding noise on both sides: said so, since its
+    error against its own scale means nothing."""
     mark = "ok  " if d.ok else "FAIL"
+    rel = d.max_abs / d.scale if d.scale > 0 else (0.0 if d.max_abs == 0 else math.inf)
     tail = f"  {d.why}" if d.why else ""
-    return f"  {mark} {label:<24} max abs {d.max_abs:.3e}  max rel {d.max_rel:.3e}{tail}"
+    if d.ok and math.isfinite(top) and d.scale <= 1e-6 * top:
+        tail += f"  (≈ 0 next to the largest gradient, {top:.1e}: rounding noise)"
+    return f"  {mark} {label:<{width}}  {d.max_abs:>11.2e}  {d.scale:>9.2e}  {rel:>9.2e}{tail}"
 
 
 def _labels(args: tuple, kwargs: dict) -> list[str]:

@@ -8,24 +8,9 @@ import sys
 
 import torch
 
+from .cli_base import CliError, Parser, seed  # noqa: F401 - CliError: imported from here by callers
+
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16}
-
-
-class CliError(Exception):
-    """Bad command-line input: printed as one line, exit status 2, no traceback."""
-
-
-def seed(text: str) -> int:
-    """An argparse type: a seed torch accepts, with room for the per-op/per-epoch offsets added to
-    it (a signed 64-bit integer)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: not an integer") from None
-    if not -(2**63) <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"seed {value} is out of range: a seed is a signed 64-bit integer "
-                                         "(-2**63 <= seed < 2**63)")
-    return value
 
 
 def _device(name: str) -> torch.device:
@@ -149,19 +134,15 @@ def _print_row(r, first: bool, device, dtype: str) -> None:
           f" {r.gradgradcheck:>9} {r.errors:>6}  {'PASS' if r.ok else 'FAIL'}", flush=True)
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad arguments: one line on stderr and exit status 2 (argparse adds the usage block)."""
-
-    def error(self, message):
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from .train import command
 
-    p = _Parser(prog="manualgrad", description="Hand-derived backprop for PyTorch.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from . import __version__
+
+    p = Parser(prog="manualgrad", description="Hand-derived backprop for PyTorch.")
+    p.add_argument("--version", action="version",
+                   version=f"manualgrad {__version__} (torch {torch.__version__}, Python {sys.version.split()[0]})")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     command.add_parser(sub)
     v = sub.add_parser("verify", help="check every op against torch autograd; exit 1 on any failure")
     v.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])

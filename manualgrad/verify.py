@@ -75,6 +75,7 @@ class Diff:
     ok: bool
     why: str = ""
     max_err: float = 0.0
+    scale: float = math.nan  # max |want|: what max_abs is small or large against
 
 
 def compare(got, want, exact=None, rtol=None, atol=None) -> Diff:
@@ -88,14 +89,16 @@ def compare(got, want, exact=None, rtol=None, atol=None) -> Diff:
         if getattr(got, attr) != getattr(want, attr):
             return Diff(math.inf, math.inf, False, f"{attr} {getattr(got, attr)} != {getattr(want, attr)}")
     errs = _errors(got, want)
+    finite = want.detach()[torch.isfinite(want.detach())] if want.is_floating_point() else want.detach()
+    scale = finite.abs().max().item() if finite.numel() else 0.0
     try:
         kw = {} if rtol is None else {"rtol": rtol, "atol": atol}
         torch.testing.assert_close(got, want, equal_nan=True, **kw)
-        return Diff(*errs[:2], True, max_err=errs[2])
+        return Diff(*errs[:2], True, max_err=errs[2], scale=scale)
     except AssertionError as e:
         if exact is not None and _errors(got, exact)[2] <= 2 * _errors(want, exact)[2] + 1e-6:
-            return Diff(*errs[:2], True, max_err=errs[2])
-        return Diff(*errs[:2], False, str(e).strip().splitlines()[0], max_err=errs[2])
+            return Diff(*errs[:2], True, max_err=errs[2], scale=scale)
+        return Diff(*errs[:2], False, str(e).strip().splitlines()[0], max_err=errs[2], scale=scale)
 
 
 def _errors(got, want) -> tuple[float, float, float]:

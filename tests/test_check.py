@@ -1,5 +1,8 @@
 """manualgrad.check: a user's own Function checked against torch in one call."""
 
+import copy
+import re
+
 import torch
 import torch.nn.functional as F
 
@@ -79,3 +82,18 @@ def test_check_refuses_modules_with_different_parameters():
     import pytest
     with pytest.raises(ValueError, match="different parameters"):
         mg.check(torch.nn.Linear(3, 3), torch.nn.Linear(3, 3, bias=False), torch.randn(2, 3))
+
+
+def test_check_table_shows_each_error_against_its_scale_in_aligned_columns():
+    """A gradient ≈ 0 next to the others (a bias before BatchNorm) has a large error against its
+    own scale: the table says it is rounding noise instead of a bare 'ok' beside it."""
+    ref = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2)).double()
+    ours = copy.deepcopy(ref)
+    mg.swap(ours)
+    result = mg.check(ours, ref, torch.randn(8, 3, dtype=torch.float64))
+    lines = str(result).splitlines()
+    assert result.ok and lines[1].split() == ["max", "abs", "err", "max", "|ref|", "err/max"]
+    bias = next(line for line in lines if "param 0.bias" in line)
+    assert "rounding noise" in bias and "rounding noise" not in next(line for line in lines if "param 2.bias" in line)
+    ends = {tuple(m.end() for m in re.finditer(r"\d\.\d\de[+-]\d\d", line)) for line in lines[2:]}
+    assert len(ends) == 1 and len(next(iter(ends))) == 3  # three number columns, aligned in every row

@@ -39,6 +39,8 @@ def test_swap_into_model_checks_and_trains():
     assert r.returncode == 0, r.stderr
     assert "left alone" in r.stdout and "torch.Conv2d -> manualgrad.Conv2d" in r.stdout
     assert "PASS" in r.stdout and "FAIL" not in r.stdout
+    bias = next(line for line in r.stdout.splitlines() if "grad param 0.bias" in line)  # before BatchNorm: ≈ 0
+    assert "rounding noise" in bias
     losses = [float(line.split("loss ")[1].split()[0]) for line in r.stdout.splitlines() if line.startswith("step ")]
     assert len(losses) >= 5 and losses[-1] < losses[0]
 
@@ -74,6 +76,8 @@ def test_overfitting_regularisers_lower_the_validation_loss(tmp_path):
     assert rows["none"][1] < 0.01  # memorised
     for name in ("L2 1e-2", "L1 1e-3", "early stopping 20"):
         assert val_loss[name] < val_loss["none"], name
+    confidence = {name: nums[6] for name, nums in rows.items()}
+    assert confidence["L2 1e-2"] < confidence["none"] and "Why L1/L2 can lower the validation loss" in r.stdout
 
 
 def test_optimizers_compares_every_rule(tmp_path):

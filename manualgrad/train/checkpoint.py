@@ -29,8 +29,20 @@ def one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _temp(path: pathlib.Path) -> tuple[int, str]:
-    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """A new temporary file beside ``path``, with the mode a plain ``open(path, 'w')`` would give
+    (0666 less the umask; ``mkstemp`` makes it 0600, which would hide the checkpoints from the
+    user's group)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
 
 
 def _replace(tmp: str, path: pathlib.Path, write) -> None:

@@ -50,3 +50,41 @@ def cnn(in_shape, out_features: int, channels=(16, 32), activation: str = "relu"
         layers.append(mnn.Dropout(dropout))
     layers.append(mnn.Linear(c, out_features))
     return torch.nn.Sequential(*layers)
+
+
+BUILDERS = {"mlp": mlp, "cnn": cnn}
+
+
+def config(builder: str, in_shape, out_features: int, **options) -> dict:
+    """What rebuilds a model of :data:`BUILDERS` (plain data, saved in checkpoints): e.g.
+    ``config("mlp", (1, 8, 8), 10, hidden=[128, 64], activation="relu", batch_norm=True)``."""
+    if builder not in BUILDERS:
+        raise ValueError(f"unknown model builder {builder!r}; one of {sorted(BUILDERS)}")
+    return {"builder": builder, "in_shape": list(in_shape), "out_features": int(out_features),
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}}
+
+
+def build(cfg: dict) -> torch.nn.Sequential:
+    """The model a :func:`config` describes, freshly initialised."""
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()
+               if k not in ("builder", "in_shape", "out_features")}
+    return BUILDERS[cfg["builder"]](tuple(cfg["in_shape"]), cfg["out_features"], **options)
+
+
+def load_model(path, map_location="cpu") -> torch.nn.Module:
+    """The model of a checkpoint written by ``manualgrad train`` (or a Trainer given
+    ``model_config``), e.g. ``tb_logs/digits_mlp/version_0/checkpoints/best.pt``: rebuilt from
+    its config, its weights loaded, in eval mode, ready to call."""
+    from .checkpoint import CheckpointError, load
+
+    state = load(path, map_location=map_location)
+    cfg = state.get("model_config")
+    if not cfg or "model" not in state:
+        raise CheckpointError(f"{path} holds no model config (its model was not built by manualgrad train or "
+                              "a Trainer given model_config): build the model yourself and load_state_dict "
+                              "its 'model' entry")
+    model = build(cfg)
+    model.load_state_dict(state["model"])
+    if isinstance(map_location, (str, torch.device)):
+        model = model.to(map_location)
+    return model.eval()

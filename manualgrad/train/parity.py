@@ -26,11 +26,12 @@ def torch_twin(module: torch.nn.Module) -> torch.nn.Module:
     return twin
 
 
-def check_parity(model, loss_fn, x, y, rng_before, l1=0.0, l2=0.0, average=None) -> float:
+def check_parity(model, loss_fn, x, y, rng_before, l1=0.0, l2=0.0,
+                 average=None) -> dict[str, float]:
     """Recompute the gradients of ``loss_fn(model(x), y)`` (+ the L1/L2 penalty) through the torch
     twins, drawing the same random numbers (dropout) from ``rng_before``, and compare them with the
-    ``.grad`` manualgrad just left on ``model``'s parameters. Returns the max abs difference;
-    raises :class:`ParityError` naming the parameter when one is beyond :data:`TOLERANCE`.
+    ``.grad`` manualgrad just left on ``model``'s parameters. Returns the max abs difference of
+    each parameter (by ``named_parameters`` name); raises :class:`ParityError` naming the parameter when one is beyond :data:`TOLERANCE`.
     ``average``: under DDP, the mean over ranks of the twin's local-batch gradients (what DDP left
     on ``model``), so that every rank compares the same numbers and raises together."""
     twin, twin_loss = torch_twin(model), torch_twin(loss_fn)
@@ -50,7 +51,7 @@ def check_parity(model, loss_fn, x, y, rng_before, l1=0.0, l2=0.0, average=None)
     # a gradient that is zero in exact arithmetic (a bias before BatchNorm) is rounding noise of
     # the size of the model's other gradients: allow that much absolute slack too
     floor = 1e-2 * max((g.abs().max().item() for g in grads if g is not None and g.numel()), default=0.0)
-    worst = 0.0
+    diffs = {}
     for name, want in zip(names, grads):
         got = ours[name].grad
         if want is None or got is None:
@@ -59,9 +60,9 @@ def check_parity(model, loss_fn, x, y, rng_before, l1=0.0, l2=0.0, average=None)
                                   f"{'manualgrad' if got is None else 'torch'} side")
             continue
         diff = (got - want).abs().max().item()
-        worst = max(worst, diff)
+        diffs[name] = diff
         scale = max(want.abs().max().item() if want.numel() else 0.0, floor, 1e-12)
         if not diff <= TOLERANCE.get(got.dtype, 1e-4) * scale:
             raise ParityError(f"parameter {name}: manualgrad's gradient differs from torch autograd's by "
                               f"{diff:.3e} (max |grad| {scale:.3e}); see `manualgrad verify`")
-    return worst
+    return diffs

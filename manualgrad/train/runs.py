@@ -90,32 +90,48 @@ class RunLock:
             self.fd = None
 
 
-def claim_run(run_dir: pathlib.Path, hparams: dict) -> RunLock:
+def claim_run(run_dir: pathlib.Path, hparams: dict, resumed: dict | None = None) -> RunLock:
     """Take the run folder for this process (a :class:`RunLock`, returned), make ``checkpoints/``,
-    remove the temporary files a killed writer left there and write ``hparams.yaml``."""
+    remove the temporary files a killed writer left there and write ``hparams.yaml``; a resume
+    (``resumed``: when, where, what changed) leaves an existing ``hparams.yaml`` as the run's
+    first command wrote it and appends ``resumed`` to ``resume_history.yaml`` instead."""
     lock = RunLock(run_dir)
     try:
         (run_dir / "checkpoints").mkdir(exist_ok=True)
         remove_stale_temps(run_dir / "checkpoints")
-        write_hparams(run_dir / "hparams.yaml", hparams)
+        if resumed is None or not (run_dir / "hparams.yaml").is_file():
+            write_hparams(run_dir / "hparams.yaml", hparams)
+        if resumed is not None:
+            with open(run_dir / "resume_history.yaml", "a") as f:
+                f.write(yaml_lines(resumed, item=True))
     except BaseException:
         lock.release()
         raise
     return lock
 
 
-def write_hparams(path: pathlib.Path, hparams: dict) -> None:
-    """A flat ``key: value`` YAML file (values as YAML scalars: numbers, booleans, null, strings)."""
-    def scalar(v):
-        if v is None:
-            return "null"
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _scalar(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    path.write_text("".join(f"{k}: {scalar(v)}\n" for k, v in hparams.items()))
+
+def yaml_lines(values: dict, item: bool = False) -> str:
+    """``key: value`` lines (values as YAML scalars: numbers, booleans, null, strings); ``item``:
+    as one entry of a YAML list (``- `` before the first key)."""
+    lines = [f"{k}: {_scalar(v)}" for k, v in values.items()]
+    if item:
+        lines = [("- " if i == 0 else "  ") + line for i, line in enumerate(lines)]
+    return "".join(line + "\n" for line in lines)
+
+
+def write_hparams(path: pathlib.Path, hparams: dict) -> None:
+    """A flat ``key: value`` YAML file."""
+    path.write_text(yaml_lines(hparams))
 
 
 class EarlyStopping:

@@ -7,19 +7,22 @@ resume from a ``last.pt`` whose epoch was the best re-links it)."""
 from __future__ import annotations
 
 import math
-import sys
 
 import torch
-from tqdm import tqdm
 
 from ..regularization import penalty
+from . import board
 from . import checkpoint as ckpt
 from .distributed import Distributed, Local
 from .guard import BufferSnapshot, DeferInterrupt, NonFiniteError
-from .health import ActivationMonitor, first_non_finite, full_tensor, grad_norms, update_ratios
+from .health import ActivationMonitor, first_non_finite, full_tensor, grad_abs_stats, grad_norms, update_ratios
 from .parity import check_parity
+from .progress import Progress
 from .resume import Checkpointing
 from .runs import EarlyStopping, check_name, new_version_dir
+from .tags import flow_params, metric_tag, param_names
+
+PARITY_EVERY = 200  # the default of check_grads_every: step 0 and every 200 steps
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
@@ -39,19 +42,25 @@ class Trainer(Checkpointing):
     validation value). ``l1``/``l2``: explicit penalties (hand-derived gradient) on the weights.
     ``grad_clip``/``grad_clip_value``: clip by global norm / by value (torch.nn.utils), > 0.
     ``check_grads_every``: K > 0 recomputes the batch's gradients through the torch twin at step 0
-    and every K steps (``parity/max_abs_diff``). Runs go to ``log_dir/name/version_N/``.
+    and every K steps (``parity/max_abs_diff``, and per layer); None: every :data:`PARITY_EVERY` steps (never
+    under FSDP2), 0: never. Runs go to ``log_dir/name/version_N/``. ``hparams``: what the HParams
+    tab and ``hparams.yaml`` show, completed with the resolved optimizer, lr, batch size and
+    regularisation. ``model_config``: what rebuilds the model (:func:`manualgrad.train.models.build`),
+    saved in the checkpoints for :func:`manualgrad.train.load_model`.
     ``distributed``: 'ddp' or 'fsdp' (FSDP2) inside an initialized process group (see
     :mod:`manualgrad.train.distributed`); ``model`` stays the unwrapped module.
     """
 
     def __init__(self, model, optimizer, loss_fn, *, scheduler=None, task="classification", device="auto",
                  log_dir="tb_logs", name="run", hparams=None, l1=0.0, l2=0.0, grad_clip=None,
-                 grad_clip_value=None, early_stopping: EarlyStopping | None = None, check_grads_every=0,
-                 log_every=10, hist_every=100, quiet=False, distributed: str | None = None):
+                 grad_clip_value=None, early_stopping: EarlyStopping | None = None, check_grads_every=None,
+                 log_every=10, hist_every=100, quiet=False, distributed: str | None = None, model_config=None):
         for arg, value in (("grad_clip", grad_clip), ("grad_clip_value", grad_clip_value)):
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{arg} must be a finite number > 0 (or None: no clipping), got {value}")
         self.dist = Distributed(distributed) if distributed else Local()
+        if check_grads_every is None:
+            check_grads_every = 0 if self.dist.kind == "fsdp" else PARITY_EVERY
         if self.dist.kind == "fsdp" and check_grads_every:
             raise ValueError("check_grads_every is not supported with distributed='fsdp' (the parameters are "
                              "sharded over the ranks); check gradient parity with 'ddp' or one process")
@@ -61,12 +70,14 @@ class Trainer(Checkpointing):
         self.buffers = BufferSnapshot(self.model)
         self.optimizer, self.scheduler, self.task = optimizer, scheduler, task
         self.log_dir, self.name, self.hparams = log_dir, check_name(name), dict(hparams or {})
+        self.model_config, self.tags, self.flow = model_config, param_names(model), flow_params(model)
         self.l1, self.l2, self.grad_clip, self.grad_clip_value = l1, l2, grad_clip, grad_clip_value
         self.early_stopping, self.check_grads_every = early_stopping, check_grads_every
         self.log_every, self.hist_every, self.quiet = log_every, hist_every, quiet
         self.monitor_key = early_stopping.monitor if early_stopping else "val/loss"
         self.epoch = self.batch = self.step = 0
         self.best, self.best_step, self.train_loss = math.inf, None, math.nan
+        self.epoch_loss, self.epochs, self.flow_stats = [0.0, 0], None, []  # epoch_loss: [Σ loss, batches]
         self.run_dir = self.writer = self._lock = None
 
     # ------------------------------------------------------------------ one step
@@ -97,10 +108,14 @@ class Trainer(Checkpointing):
                                  f"{self.step}, epoch {self.epoch}; no update was applied; {self._last_good()}")
         scalars = {}
         if rng_before is not None:
-            scalars["parity/max_abs_diff"] = check_parity(self.model, self.loss_fn, x, y, rng_before,
-                                                          self.l1, self.l2, self.dist.average)
+            diffs = check_parity(self.model, self.loss_fn, x, y, rng_before, self.l1, self.l2, self.dist.average)
+            scalars["parity/max_abs_diff"] = max(diffs.values(), default=0.0)
+            for n, d in diffs.items():  # per layer: the max over its parameters
+                tag = f"parity/max_abs_diff/{self.tags.get(n, n).rsplit('.', 1)[0]}"
+                scalars[tag] = max(d, scalars.get(tag, 0.0))
         if logging:
-            scalars.update(grad_norms(params))
+            scalars.update(grad_norms(params, self.tags, self.flow))
+            self.flow_stats = grad_abs_stats(params, self.tags, self.flow)
             before = {n: p.detach().clone() for n, p in params}
         if self.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
@@ -110,22 +125,24 @@ class Trainer(Checkpointing):
         self._check_finite(params, f"the update at step {self.step}, epoch {self.epoch}",
                            "; is the learning rate too large?")
         if logging:
-            scalars.update(update_ratios(before, params))
+            scalars.update(update_ratios(before, params, self.tags, self.flow))
             batch_stats = self.monitor.pop()
             if self.task == "classification":
-                batch_stats["train/acc"] = (out.argmax(-1) == y).float().mean().item()
+                batch_stats[metric_tag("train/acc")] = (out.argmax(-1) == y).float().mean().item()
             scalars.update(self.dist.mean(batch_stats))
-            scalars["train/loss"] = loss_sum / self.dist.world
-            scalars["lr"] = self.optimizer.param_groups[0]["lr"]
-            scalars["epoch"] = self.epoch
+            scalars[metric_tag("train/loss")] = loss_sum / self.dist.world
+            scalars["schedule/lr"] = self.optimizer.param_groups[0]["lr"]
+            scalars["schedule/epoch"] = self.epoch
         for tag, value in scalars.items():
             self.writer.add_scalar(tag, value, self.step)
         if self.hist_every and self.step % self.hist_every == 0:
-            for tag, t in ((f"{kind}/{n}", t) for n, p in params for kind, t in (("weights", p), ("grads", p.grad))):
-                if t is not None:
-                    self._histogram(tag, full_tensor(t.detach()).cpu())
+            for n, p in params:
+                for tag, t in ((f"weights/{self.tags.get(n, n)}", p), (f"weights/{self.tags.get(n, n)}/grad", p.grad)):
+                    if t is not None:
+                        self._histogram(tag, full_tensor(t.detach()).cpu())
         self.step += 1
         self.train_loss = loss_sum / self.dist.world
+        self.epoch_loss = [self.epoch_loss[0] + self.train_loss, self.epoch_loss[1] + 1]
         return self.train_loss
 
     def _histogram(self, tag, values) -> None:
@@ -147,9 +164,10 @@ class Trainer(Checkpointing):
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def evaluate(self, loader) -> dict:
+    def evaluate(self, loader, predictions: board.Predictions | None = None) -> dict:
         """Mean loss (and accuracy for classification) over ``loader``, in eval mode (distributed:
-        over the union of every rank's ``loader``)."""
+        over the union of every rank's ``loader``). ``predictions``: also collects this rank's
+        confusion counts and misclassified inputs."""
         was_training = self.model.training
         self.dist.sync_buffers(self.model)
         self.model.eval()
@@ -163,6 +181,8 @@ class Trainer(Checkpointing):
             total += self.loss_fn(out, y).item() * len(y)
             if self.task == "classification":
                 correct += (out.argmax(-1) == y).sum().item()
+                if predictions is not None:
+                    predictions.add(x, out, y)
             n += len(y)
         self.model.train(was_training)
         total, correct, n, bad_batches = self.dist.sum([total, correct, n, bad_batches])
@@ -176,28 +196,41 @@ class Trainer(Checkpointing):
         return metrics
 
     # ------------------------------------------------------------------ the loop
-    def fit(self, train_loader, val_loader=None, epochs: int = 10, resume=None) -> dict:
+    def fit(self, train_loader, val_loader=None, epochs: int = 10, resume=None, test_loader=None) -> dict:
         """Train until ``epochs`` epochs are done in total (a resumed run counts the epochs before
-        it) or early stopping fires. Returns the last epoch's metrics."""
+        it) or early stopping fires; then evaluate ``test_loader`` if given (``test/loss``,
+        ``test/acc``). Returns the last epoch's metrics (``train/loss`` is the epoch's mean)."""
         generator = getattr(train_loader, "generator", None)
+        self.epochs = epochs
+        progress = Progress(epochs, not self.quiet and self.dist.is_main)
         state = self._restore(resume, generator) if resume else None
         if self.run_dir is None:  # rank 0's, on every rank
             self.run_dir = self.dist.shared(lambda: new_version_dir(self.log_dir, self.name))
+        if state is not None:
+            progress.say(self._resume_message(epochs))
+        self.hparams = self._resolved_hparams(train_loader)
         try:
             self._open_run(resume, state)
             self.writer = self.dist.writer(self.run_dir, self.step if resume else None)
-            metrics = self._loop(train_loader, val_loader, epochs, generator, state)
+            board.log_layout(self.writer, self.task == "classification")
+            metrics = self._loop(train_loader, val_loader, epochs, generator, state, progress)
+            if self.early_stopping and self.early_stopping.restore(self.dist.state_view(self.model)):
+                metrics["restored_best_epoch"] = self.early_stopping.best_epoch
+            if test_loader is not None:
+                metrics.update({f"test/{k}": v for k, v in self.evaluate(test_loader).items()})
+                for key in ("test/loss", "test/acc"):
+                    if key in metrics:
+                        self.writer.add_scalar(metric_tag(key), metrics[key], self.step)
         finally:
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
-        if self.early_stopping and self.early_stopping.restore(self.dist.state_view(self.model)):
-            metrics["restored_best_epoch"] = self.early_stopping.best_epoch
-        self._log_hparams(metrics)
+        if self.dist.is_main:
+            board.log_hparams(self.run_dir, self.hparams, metrics, self.step)
         self.writer.close()
         return metrics
 
-    def _loop(self, train_loader, val_loader, epochs, generator, state) -> dict:
+    def _loop(self, train_loader, val_loader, epochs, generator, state, progress) -> dict:
         self.monitor = ActivationMonitor(self.model)
         metrics = {}
         stopped = bool(self.early_stopping and self.early_stopping.should_stop)  # fired, then killed
@@ -208,9 +241,10 @@ class Trainer(Checkpointing):
                         ckpt.set_rng_state(state["epoch_rng"], generator)
                     epoch_rng = ckpt.rng_state(generator)
                     metrics, stopped = self._epoch(train_loader, val_loader, generator, epoch_rng,
-                                                   interrupt, state)
+                                                   interrupt, state, progress)
                     state = None
         finally:
+            progress.close()
             self.monitor.remove()
             self.writer.flush()
         return metrics
@@ -218,12 +252,14 @@ class Trainer(Checkpointing):
     def _interrupted_twice(self) -> str:
         return f"interrupted twice: stopped at once at step {self.step} without saving; {self._last_good()}"
 
-    def _epoch(self, train_loader, val_loader, generator, epoch_rng, interrupt, state):
+    def _epoch(self, train_loader, val_loader, generator, epoch_rng, interrupt, state, progress):
         self.model.train()
         if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):  # DistributedSampler: reshuffle
             train_loader.sampler.set_epoch(self.epoch)
-        bar = tqdm(total=len(train_loader), initial=self.batch, desc=f"epoch {self.epoch}", leave=False,
-                   disable=self.quiet or not self.dist.is_main or not sys.stderr.isatty())
+        total = len(train_loader)
+        progress.begin(self.epoch, self.batch, total)
+        if self.batch == 0:  # a fresh epoch (a resumed one keeps its partial sum)
+            self.epoch_loss = [0.0, 0]
         batches = enumerate(train_loader)
         for _ in range(self.batch):  # done before an interrupted run stopped: replays the sampler
             next(batches)
@@ -232,17 +268,22 @@ class Trainer(Checkpointing):
         for i, (x, y) in batches:
             loss = self.train_step(x.to(self.device), y.to(self.device))
             self.batch = i + 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}")
+            progress.update(self.epoch, self.batch, total, loss)
             if self.dist.sum([float(interrupt.requested)])[0]:  # any rank's Ctrl-C stops all
                 self._save_last(generator, epoch_rng)
-                bar.close()
+                progress.close()
                 raise KeyboardInterrupt(f"interrupted at step {self.step}; resume with --resume {self._last_path()}")
-        bar.close()
-        metrics = {f"val/{k}": v for k, v in self.evaluate(val_loader).items()} if val_loader else {}
-        for tag, value in metrics.items():
-            self.writer.add_scalar(tag, value, self.step)
-        value = metrics.get(self.monitor_key, self.train_loss)
+        progress.close()
+        predictions = board.Predictions() if self.task == "classification" and self.dist.is_main else None
+        metrics = {f"val/{k}": v for k, v in self.evaluate(val_loader, predictions).items()} if val_loader else {}
+        for key, value in metrics.items():
+            self.writer.add_scalar(metric_tag(key), value, self.step)
+        if predictions is not None:
+            predictions.log(self.writer, self.step)
+        board.log_gradient_flow(self.writer, self.flow_stats, self.step)
+        metrics = {"train/loss": self.epoch_loss[0] / self.epoch_loss[1] if self.epoch_loss[1] else math.nan,
+                   **metrics}
+        value = metrics.get(self.monitor_key, metrics["train/loss"])
         if self.scheduler is not None:
             plateau = isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
             self.scheduler.step(value) if plateau else self.scheduler.step()
@@ -255,13 +296,5 @@ class Trainer(Checkpointing):
         self._save_last(generator, ckpt.rng_state(generator))  # first: best.pt is then a link to it
         if improved:
             self._link_best(self._last_path())
-        if not self.quiet and self.dist.is_main:
-            shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-            print(f"epoch {self.epoch - 1}: train/loss {self.train_loss:.4f}  {shown}", file=sys.stderr)
-        return dict(metrics, **{"train/loss": self.train_loss}), stop
-
-    def _log_hparams(self, metrics):
-        clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in self.hparams.items()}
-        final = {f"hparam/{k}": v for k, v in metrics.items() if isinstance(v, float)}
-        if clean and final:
-            self.writer.add_hparams(clean, final, run_name=".", global_step=self.step)
+        progress.end_epoch(self.epoch - 1, metrics)
+        return metrics, stop
