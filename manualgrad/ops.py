@@ -48,6 +48,7 @@ from .samples import attention as s_attn
 from .samples import conv as s_conv
 from .samples import cross_entropy as s_ce
 from .samples import dropout as s_dropout
+from .samples import dropout_more as s_dropout_more
 from .samples import elementwise as s_elementwise
 from .samples import embedding as s_embedding
 from .samples import embedding_bag as s_embedding_bag
@@ -288,6 +289,20 @@ OPS += [
     OpSpec("tanhshrink", MF.tanhshrink, F.tanhshrink, _act_sig.TanhshrinkFunction, s_act_more.tanhshrink),
     OpSpec("glu", MF.glu, F.glu, _act_sig.GLUFunction, s_act_more.glu, s_act_more.glu_errors),
     OpSpec("softmin", MF.softmin, F.softmin, _softmax.SoftminFunction, s_act_more.softmin, s_act_more.softmin_errors),
+]
+
+# channel-wise and alpha dropout (functions/dropout.py, samples/dropout_more.py)
+OPS += [
+    OpSpec("dropout1d", MF.dropout1d, s_dropout_more.reference("dropout1d"), _dropout.DropoutFunction,
+           s_dropout_more.feature((5,)), s_dropout_more.dropout1d_errors, seeded=True),
+    OpSpec("dropout2d", MF.dropout2d, s_dropout_more.reference("dropout2d"), _dropout.DropoutFunction,
+           s_dropout_more.feature((4, 3)), s_dropout_more.errors, seeded=True),
+    OpSpec("dropout3d", MF.dropout3d, s_dropout_more.reference("dropout3d"), _dropout.DropoutFunction,
+           s_dropout_more.feature((2, 3, 2)), s_dropout_more.errors, seeded=True),
+    OpSpec("alpha_dropout", MF.alpha_dropout, s_dropout_more.reference("alpha_dropout"), _dropout.AlphaDropoutFunction,
+           s_dropout_more.alpha(0), s_dropout_more.errors, seeded=True),
+    OpSpec("feature_alpha_dropout", MF.feature_alpha_dropout, s_dropout_more.reference("feature_alpha_dropout"),
+           _dropout.AlphaDropoutFunction, s_dropout_more.alpha(2), s_dropout_more.errors, seeded=True),
 ]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}

@@ -93,3 +93,39 @@ def test_an_integer_input_raises_as_torch_where_kept_entries_would_scale(dtype, 
         with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type"):
             fn(x.clone(), 0.5, True, inplace)
     assert torch.equal(MF.dropout(x.clone(), 1.0, True, inplace), F.dropout(x.clone(), 1.0, True, inplace))
+
+
+FEATURE_AND_ALPHA = [("dropout1d", (2, 3, 5)), ("dropout1d", (3, 5)), ("dropout2d", (2, 3, 4, 2)),
+                     ("dropout3d", (2, 3, 2, 2, 2)), ("dropout3d", (3, 2, 2, 2)), ("alpha_dropout", (4, 5)),
+                     ("alpha_dropout", (2, 3, 4, 2)), ("feature_alpha_dropout", (2, 3, 4))]
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("name,shape", FEATURE_AND_ALPHA, ids=[f"{n}-{len(s)}d" for n, s in FEATURE_AND_ALPHA])
+def test_feature_and_alpha_dropout_draw_what_torch_draws(name, shape, inplace):
+    """On CPU the same seed gives torch's mask, output, gradient and generator state afterwards."""
+    base = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    results = []
+    for fn in (getattr(F, name), getattr(MF, name)):
+        x = base.clone()
+        torch.manual_seed(5)
+        y = fn(x, 0.4, True, inplace)
+        results.append((y, torch.get_rng_state(), torch.autograd.grad(y, base, torch.ones_like(y))[0]))
+    (a, sa, ga), (b, sb, gb) = results
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(ga, gb)
+    assert torch.equal(sa, sb)
+
+
+@pytest.mark.parametrize("name", ["Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"])
+def test_feature_and_alpha_modules_are_torchs_twins(name):
+    ours, theirs = getattr(mnn, name)(0.3), getattr(torch.nn, name)(0.3)
+    assert repr(ours) == repr(theirs)
+    x = torch.randn(2, 3, 4, 2, 2 if "3d" in name else 1).squeeze(-1).requires_grad_() if "1d" not in name else \
+        torch.randn(2, 3, 4, requires_grad=True)
+    for train in (True, False):
+        ours.train(train), theirs.train(train)
+        torch.manual_seed(1)
+        a = ours(x)
+        torch.manual_seed(1)
+        torch.testing.assert_close(a, theirs(x))

@@ -8,7 +8,7 @@ family (``_<family>.py``, the stem of ``functions/<family>.py``); this file only
 
 from ._linear import linear
 from ._bilinear import bilinear
-from ._dropout import dropout
+from ._dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
 from ._activations import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh
 from ._activations import celu, selu, softmin
 from ._activations_piecewise import hardshrink, hardsigmoid, hardswish, hardtanh, relu6, softshrink, threshold
@@ -31,6 +31,7 @@ from ._attention import scaled_dot_product_attention
 
 __all__ = [
     "linear", "dropout", "bilinear",
+    "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
     "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh", "softmax", "log_softmax",
     "hardswish", "hardsigmoid", "relu6", "hardtanh", "threshold", "softshrink", "hardshrink",
     "prelu", "rrelu", "selu", "celu", "mish", "glu", "logsigmoid", "softsign", "tanhshrink", "softmin",

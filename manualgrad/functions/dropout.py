@@ -1,4 +1,6 @@
-"""Inverted dropout: ``dropout``, with the keep-mask saved as one bit per element."""
+"""Inverted dropout: ``dropout`` (and the channel-wise ``dropout1d/2d/3d``, whose mask has one
+entry per (sample, channel) and broadcasts), ``alpha_dropout`` (and ``feature_alpha_dropout``);
+the keep-mask is saved as one bit per entry."""
 
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ class DropoutFunction(Function):
     has one output (autograd allows no more where x, modified in place, is a view). Saves only m,
     packed to one bit per element (1/32 of a float32 input, 1/8 of the bool mask torch keeps); x
     itself is not needed. With ``inplace`` x is overwritten and returned, as ``F.dropout(inplace=True)``.
+    Channel-wise (feature) dropout: m has shape (N, C, 1, …) and broadcasts over the spatial dims.
     """
 
     @staticmethod
@@ -55,7 +58,7 @@ class DropoutFunction(Function):
         packed = pack_bits(m)
         ctx.save_for_backward(packed)
         save_for_forward(ctx, packed)
-        ctx.p, ctx.inplace = p, inplace
+        ctx.p, ctx.inplace, ctx.m_shape = p, inplace, m.shape
 
     @staticmethod
     def backward(ctx, dy):
@@ -67,7 +70,48 @@ class DropoutFunction(Function):
 
 
 def _scale(ctx, like: torch.Tensor) -> torch.Tensor:
-    """m / (1 − p) from the saved packed mask, shaped and typed as ``like``."""
+    """m / (1 − p) from the saved packed mask, in m's shape (broadcasting against ``like``) and
+    ``like``'s dtype."""
     (packed,) = ctx.saved_tensors
-    keep = unpack_bits(packed, like.shape, like.dtype)
+    keep = unpack_bits(packed, ctx.m_shape, like.dtype)
     return keep.div_(1 - ctx.p) if ctx.p < 1 else keep.zero_()
+
+
+ALPHA = 1.7580993408473766  # SELU's α·λ: the value SELU saturates to, −ALPHA, is what a drop sets
+
+
+def alpha_coefficients(p: float) -> tuple[float, float]:
+    """(a, c): alpha dropout's affine map y = a·(x ⊙ m) + c·(m − 1 + p) keeps a unit-variance,
+    zero-mean input so (a = ((α²p + 1)(1 − p))^−½, c = α·a), as torch computes them."""
+    a = 1.0 / ((ALPHA * ALPHA * p + 1) * (1 - p)) ** 0.5
+    return a, ALPHA * a
+
+
+class AlphaDropoutFunction(Function):
+    """y = x ⊙ (a·m) + c·(m − 1 + p),   m_i ~ Bernoulli(1 − p)   (a, c: ``alpha_coefficients``)
+    a dropped element becomes −α·a·(1 − p), a kept one a·x + α·a·p: mean and variance of a SELU
+    network's activations survive (torch's formula; feature_alpha_dropout: m per channel)
+
+    dx = dy ⊙ a·m
+    Saves only m, packed to one bit per entry (torch keeps the float noise and the shift b).
+    """
+
+    @staticmethod
+    def forward(x, m, p, inplace):
+        a, c = alpha_coefficients(p)
+        noise, shift = m * a, (m - 1) * c + c * p  # torch's noise·a and b = (m − 1)·αa + αa·p, as it rounds them
+        return x.mul_(noise).add_(shift) if inplace else x * noise + shift
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, m, p, inplace = inputs
+        if inplace:
+            ctx.mark_dirty(x)
+        ctx.save_for_backward(pack_bits(m))
+        ctx.p, ctx.m_shape = p, m.shape
+
+    @staticmethod
+    def backward(ctx, dy):
+        (packed,) = ctx.saved_tensors
+        keep = unpack_bits(packed, ctx.m_shape, dy.dtype)
+        return dy * keep.mul_(alpha_coefficients(ctx.p)[0]), None, None, None

@@ -2,7 +2,7 @@
 names, initialisation and ``state_dict`` keys; ``forward`` goes through
 :mod:`manualgrad.functional`, so every backward is hand-derived."""
 
-from .dropout import Dropout
+from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from .linear import Bilinear, Linear
 
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
@@ -22,6 +22,7 @@ from .attention import MultiheadAttention
 
 __all__ = [
     "Linear", "Dropout", "Bilinear",
+    "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "Hardswish", "Hardsigmoid", "ReLU6", "Hardtanh", "Threshold", "Softshrink", "Hardshrink",
     "PReLU", "RReLU", "SELU", "CELU", "Mish", "GLU", "LogSigmoid", "Softsign", "Tanhshrink", "Softmin", "Softmax2d",

@@ -130,12 +130,18 @@ def _rrelu(draw):
 CASES.update(glu=_glu(), prelu=_prelu(), rrelu=_rrelu())
 
 
-@st.composite
-def _dropout(draw):
-    p = draw(st.sampled_from([0.0, 1.0, 0.5, 0.2, 0.9, 1.5, -0.1]))
-    training, ip = draw(st.booleans()), draw(st.booleans())
-    x = draw(tensor(draw(shapes(0, 4)), draw(any_dtypes), grad=draw(grads)))
-    return Case("dropout", (x, p, training, ip), inplace=ip, seed=draw(seeds))
+def _dropout(name, ranks=(0, 4)):
+    """``name`` (dropout, the channel-wise and alpha ones: the same signature) with p, training
+    and inplace drawn; ranks outside the op's own now and then (torch's errors and warnings)."""
+    @st.composite
+    def cases(draw):
+        p = draw(st.sampled_from([0.0, 1.0, 0.5, 0.2, 0.9, 1.5, -0.1]))
+        training, ip = draw(st.booleans()), draw(st.booleans())
+        x = draw(tensor(draw(shapes(*ranks)), draw(any_dtypes), grad=draw(grads)))
+        return Case(name, (x, p, training, ip), inplace=ip, seed=draw(seeds))
+    return cases()
 
 
-CASES["dropout"] = _dropout()
+CASES.update(dropout=_dropout("dropout"), dropout1d=_dropout("dropout1d", (1, 4)), dropout2d=_dropout("dropout2d", (2, 5)),
+             dropout3d=_dropout("dropout3d", (3, 6)), alpha_dropout=_dropout("alpha_dropout"),
+             feature_alpha_dropout=_dropout("feature_alpha_dropout", (1, 5)))
