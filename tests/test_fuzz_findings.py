@@ -424,6 +424,12 @@ REPRODUCERS = [
                         T((2,), dtype='float32', layout='strided', seed=345, grad=False),
                         T((2,), dtype='float32', layout='strided', values='unit', seed=345, grad=False)),
          {'training': True, 'momentum': 0.0}),
+    Case('batch_norm', (T((2, 2, 1), dtype='float32', layout='transposed', seed=1095),
+                        T((2,), dtype='float32', seed=19602, grad=False),
+                        T((2,), dtype='float32', values='unit', seed=2507, grad=False)),
+         {'weight': T((2,), dtype='float32', layout='expanded', seed=2638),
+          'bias': T((2,), dtype='float32', layout='expanded', values='special', seed=1598), 'training': True,
+          'momentum': 0.1, 'eps': 0.001}),
 ]
 # the same calls a step away from the phenomenon: the predicates must not accept a disagreement there
 NEIGHBOURS = [
@@ -448,6 +454,12 @@ NEIGHBOURS = [
                                             grad=False)),
          {'attn_mask': T((1, 0), dtype='float32', seed=5201), 'dropout_p': 1.0, 'scale': 2.0}, seed=3715),
     Case('group_norm', (T((3, 2, 2), dtype='float64', layout='transposed', seed=2), 2), {'eps': 0.0}),
+    Case('batch_norm', (T((2, 2, 1), dtype='float32', layout='transposed', seed=1095),
+                        T((2,), dtype='float32', seed=19602, grad=False),
+                        T((2,), dtype='float32', values='unit', seed=2507, grad=False)),
+         {'weight': T((2,), dtype='float32', seed=2638), 'bias': T((2,), dtype='float32', layout='expanded',
+                                                                   values='special', seed=1598),
+          'training': True, 'momentum': 0.1, 'eps': 0.001}),
     Case('batch_norm', (T((2, 2), dtype='float32', values='special', seed=11273),
                         T((2,), dtype='float32', layout='strided', seed=345, grad=False),
                         T((2,), dtype='float32', layout='strided', values='unit', seed=345, grad=False)),
@@ -506,9 +518,15 @@ def test_the_fixed_findings_agree_with_torch(case):
     assert disagreements(*OPS[case.op].pair, case) == ("returned", [])
 
 
+# torch reads an expanded weight past its one element: garbage, now and then the right value
+READS_PAST_THE_END = [c for c in REPRODUCERS if c.op == "batch_norm" and c.args[0].dtype == "float32"
+                      and getattr(c.kwargs.get("weight"), "layout", None) == "expanded"]
+
+
 @pytest.mark.parametrize("case", REPRODUCERS, ids=lambda c: c.op)
 def test_the_fuzzer_accepts_each_reproducer_as_a_documented_deviation(case):
-    assert disagreements(*OPS[case.op].pair, case) == ("deviation", [])
+    outcome, found = disagreements(*OPS[case.op].pair, case)
+    assert found == [] and (outcome == "deviation" or case in READS_PAST_THE_END)
 
 
 @pytest.mark.parametrize("case", NEIGHBOURS, ids=lambda c: c.op)

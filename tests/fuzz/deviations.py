@@ -159,7 +159,7 @@ def _infinite_weight_limit(case, ours, theirs, what: str = "grads") -> bool:
 
 
 def _contiguous_copies_agree(case, ours) -> bool:
-    """batch_norm in eval with a non-contiguous running stat or weight: ours' gradients are torch's
+    """batch_norm with a non-contiguous running stat (eval) or weight: ours' gradients are torch's
     own on contiguous copies of its tensors (same values, same dys)."""
     from .compare import close, run
     from .ops import OPS
@@ -247,14 +247,14 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
         return None
     grads = {d.split(":")[0] for _, d in found}  # 'grad i': i counts the differentiable inputs
     kw, x = case.kwargs, ours.tensors[0]
-    if case.op == "batch_norm" and not kw.get("training", False):
+    if case.op == "batch_norm":  # eval reads the running stats and the weight, training the weight
         names = _differentiable(case, ("input", "running_mean", "running_var", "weight", "bias"))
         named = {names[int(g.split()[1])] for g in grads}
         read = [case.args[i] if len(case.args) > i else kw.get(k)
-                for i, k in ((1, "running_mean"), (2, "running_var"), (3, "weight"))]
+                for i, k in ((1, "running_mean"), (2, "running_var"), (3, "weight"))][2 if kw.get("training") else 0:]
         if (named and named <= {"input", "weight"} and any(getattr(t, "layout", "contiguous") != "contiguous"
                                                           for t in read) and _contiguous_copies_agree(case, ours)):
-            return "batch_norm eval with a non-contiguous running stat or weight: torch's gradients are garbage"
+            return "batch_norm with a non-contiguous running stat (eval) or weight: torch's gradients are garbage"
     if (case.op in ("layer_norm", "group_norm") and grads == {"grad 0"} and x.dtype == torch.float64
             and case.args[0].grad):
         rows = rounding.statistic_rows(case, x.detach())
