@@ -117,11 +117,12 @@ def statistic_rows(case, t: torch.Tensor):
     return t.reshape(-1, n) if n else None
 
 
-def tiny_statistics(case, ours, theirs) -> bool:
+def tiny_statistics(case, ours, theirs, grads) -> bool:
     """group_norm / layer_norm over one or two elements per statistic: x̂ is 0 (one element) or ±1
-    (two that differ), so dx = rstd·(ĝ − mean ĝ − x̂·mean(ĝ x̂)) = 0 exactly. Where ours' dx differs
-    from torch's, both are within 16ε·rstd·max|ĝ| of 0 (rounding residues: ~1e16 at |w| = 1e30,
-    ~1e24 at |x| ~ 1e-39 with eps = 0)."""
+    (two that differ), so dx = rstd·(ĝ − mean ĝ − x̂·mean(ĝ x̂)) = 0 exactly, and with one element
+    dw = Σ dy ⊙ x̂ = 0 too. Where ours differs from torch's, both are within rounding residues of
+    0: 16ε·rstd·max|ĝ| for dx (~1e16 at |w| = 1e30, ~1e24 at |x| ~ 1e-39 with eps = 0), ours 0
+    and torch's within 16ε·rstd·max|x|·Σ|dy| for dw."""
     x = ours.tensors[0].detach()
     rows = statistic_rows(case, x)
     if rows is None or not rows.numel() or rows.shape[1] > 2 or x.dtype not in _EPS:
@@ -130,12 +131,24 @@ def tiny_statistics(case, ours, theirs) -> bool:
     var = rows.double().var(1, unbiased=False)
     rstd = (var + eps_arg).rsqrt().where(var + eps_arg > 0, math.inf).max().item()
     w = case.args[2] if len(case.args) > 2 else case.kwargs.get("weight")
-    w = ours.tensors[1].detach() if isinstance(w, T) else None
-    ghat = ours.dys[0].double().abs().max().item() * (1.0 if w is None else w.double().abs().max().item())
-    bound = 16 * _EPS[x.dtype] * rstd * ghat
-    g, h = ours.grads[0], theirs.grads[0]
-    differ = ~((g == h) | (g.isnan() & h.isnan()))
-    return bool(differ.any()) and all(bool((t[differ].double().abs() <= bound).all()) for t in (g, h))
+    specs = _leaf_specs(case)
+    dy = ours.dys[0].double().abs()
+    wt = ours.tensors[1].detach().double() if isinstance(w, T) else None
+    for i in (int(g.split()[1]) for g in grads):
+        g, h = ours.grads[i], theirs.grads[i]
+        differ = ~((g == h) | (g.isnan() & h.isnan()))
+        if specs[i] is case.args[0]:  # dx
+            bound = 16 * _EPS[x.dtype] * rstd * dy.max().item() * (1.0 if wt is None else wt.abs().max().item())
+            if not all(bool((t[differ].double().abs() <= bound).all()) for t in (g, h)):
+                return False
+        elif specs[i] is w and rows.shape[1] == 1:  # dw
+            top = x.double().abs().where(x.isfinite(), 0).max().item()
+            bound = 16 * _EPS[x.dtype] * rstd * top * dy.sum().item()
+            if not (bool((g[differ] == 0).all()) and bool((h[differ].double().abs() <= bound).all())):
+                return False
+        else:
+            return False
+    return True
 
 
 def batch_stats_overflow_as_contiguous(case, ours) -> bool:
