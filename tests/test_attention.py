@@ -83,6 +83,29 @@ def test_fully_masked_row_gives_zeros_as_torch(device, float_mask):
     assert torch.equal(dq[:, 1], torch.zeros_like(dq[:, 1])) and dk.isfinite().all()
 
 
+@pytest.mark.parametrize("gqa", [False, True])
+@pytest.mark.parametrize("float_mask", [False, True])
+def test_causal_with_a_mask_applies_both_where_torch_takes_its_cpu_flash_kernel(float_mask, gqa):
+    """torch's math path refuses is_causal with an attn_mask; its CPU flash kernel (4-d, no
+    dropout, same head dims, ...) applies both, the causal mask top-left aligned: ours does what
+    torch's chosen path does, also under GQA, and raises where torch raises (3-d, dropout)."""
+    torch.manual_seed(0)
+    q = torch.randn(2, 4, 3, 2, **D64)
+    k, v = (torch.randn(2, 2 if gqa else 4, 5, 2, **D64) for _ in range(2))
+    keep = torch.rand(3, 5) < 0.7
+    mask = torch.randn(3, 5, **D64).masked_fill(~keep, -math.inf) if float_mask else keep
+    kw = dict(attn_mask=mask, is_causal=True, enable_gqa=gqa)
+    causal = torch.ones(3, 5, dtype=torch.bool).tril()
+    both = mask & causal if mask.dtype == torch.bool else mask.masked_fill(~causal, -math.inf)
+    want = F.scaled_dot_product_attention(q, k, v, attn_mask=both, enable_gqa=gqa)
+    for fn in (F.scaled_dot_product_attention, MF.scaled_dot_product_attention):
+        torch.testing.assert_close(fn(q, k, v, **kw), want)
+    for args, extra in (((q[0], k[0], v[0]), {}), ((q, k, v), {"dropout_p": 0.5})):  # torch's math path
+        for fn in (F.scaled_dot_product_attention, MF.scaled_dot_product_attention):
+            with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when is_causal=True"):
+                fn(*args, **kw, **extra)
+
+
 def test_scale_and_enable_gqa_are_keyword_only_as_torch():
     q, k, v = _qkv(**D64)
     for fn in (MF.scaled_dot_product_attention, F.scaled_dot_product_attention):

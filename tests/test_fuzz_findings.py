@@ -247,6 +247,31 @@ def test_empty_attention_keeps_its_graph():
     assert g is None or g.shape == (0, 0)
 
 
+def test_attention_with_no_keys_keeps_its_graph_to_the_mask():
+    """No keys (S = 0), a non-empty output (zeros) and a mask requiring grad: torch's output does
+    not require grad; ours' does, and the mask's gradient is empty (None: nothing flows)."""
+    q, kv, m = torch.ones(1, 2, 1, 2), torch.zeros(1, 2, 0, 2), torch.zeros(1, 0, requires_grad=True)
+    assert not F.scaled_dot_product_attention(q, kv, kv, attn_mask=m).requires_grad
+    y = MF.scaled_dot_product_attention(q, kv, kv, attn_mask=m)
+    assert y.requires_grad and bool((y == 0).all())
+    (g,) = torch.autograd.grad(y, m, torch.ones_like(y), allow_unused=True)
+    assert g is None or g.shape == (1, 0)
+
+
+@pytest.mark.parametrize("w", [1e30, -1e30])
+def test_group_norm_of_one_element_groups_has_a_zero_input_gradient(w):
+    """Each group one element: x̂ = x − μ = 0 exactly, so dx = 0 whatever w (the composite's);
+    torch's uncentred formula leaves a rounding residue of rstd·|w·dy|·ε (~1e16 at |w| = 1e30)."""
+    torch.manual_seed(0)
+    x, dy = torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64)
+    wt = torch.full((4,), w, dtype=torch.float64)
+    (theirs,) = _grads(lambda x: F.group_norm(x, 4, wt), (_leaf(x),), dy)
+    (ours,) = _grads(lambda x: MF.group_norm(x, 4, wt), (_leaf(x),), dy)
+    (want,) = _grads(lambda x: _group_norm64(x, 4, wt, None), (_leaf(x),), dy)
+    assert bool((want == 0).all()) and bool((ours == 0).all())
+    assert theirs.abs().max() > 1e15  # torch's residue; drop this test's point if it is gone
+
+
 @pytest.mark.parametrize("dtype", [torch.int64, torch.float64], ids=str)
 def test_linear_cross_entropy_refuses_a_bias_of_another_dtype_for_a_1d_input_too(dtype):
     """torch's F.linear (which its linear_cross_entropy calls) refuses a bias of another dtype,
@@ -368,9 +393,100 @@ REPRODUCERS = [
          {'bias': T((3,), dtype='float32', layout='strided', values='tiny', seed=1382), 'eps': 1e-05}),
     Case('cross_entropy', (T((2, 4, 0), dtype='float32'), T((2, 0), dtype='uint8', values='index', grad=False, high=4)),
          {'reduction': 'sum'}),
+    # issue 12 (the long profile): a channel of ±1e30 that cancels, its batch mean the residue
+    Case('batch_norm', (T((3, 4, 3), dtype='float64', values='special', seed=2116, grad=False),
+                        T((4,), dtype='float64', grad=False), T((4,), dtype='float64', values='unit', seed=484, grad=False)),
+         {'training': True}),
+    Case('batch_norm', (T((4, 4, 0), dtype='bool', layout='expanded', values='kinks', seed=281),
+                        T((4,), dtype='bool', layout='strided', seed=71, grad=False),
+                        T((4,), dtype='bool', layout='expanded', values='unit', seed=4, grad=False)),
+         {'bias': T((4,), dtype='float64', layout='strided', values='wide', seed=327), 'training': True}),
+    Case('layer_norm', (T((17,), dtype='bfloat16', layout='expanded', values='tiny'), [17]), {}),
+    Case('layer_norm', (T((3,), dtype='bfloat16', layout='expanded', seed=1170), [3]),
+         {'bias': T((3,), dtype='bfloat16', layout='expanded', values='tiny', seed=1653)}),
+    Case('rms_norm', (T((5,), dtype='float64', layout='expanded', values='special', seed=1906), [5]),
+         {'weight': T((5,), dtype='float64', layout='strided', values='special', seed=3586)}),
+    Case('group_norm', (T((2, 2), dtype='float64', layout='transposed', values='ints', seed=287), 2),
+         {'weight': T((2,), dtype='float64', layout='expanded', values='special', seed=287)}),
+    Case('group_norm', (T((3, 4), dtype='float32', layout='transposed', values='ints', seed=2542), 2),
+         {'weight': T((4,), dtype='float32', values='special', seed=37665),
+          'bias': T((4,), dtype='float32', values='ints', seed=30101)}),
+    Case('group_norm', (T((1, 6, 3, 2), dtype='bfloat16', layout='strided', values='ints', seed=409), 3),
+         {'weight': T((6,), dtype='bfloat16', values='special', seed=124)}),
+    Case('batch_norm', (T((4, 1), dtype='float16', values='special', seed=39312, grad=False),
+                        T((1,), dtype='float16', layout='strided', seed=636, grad=False),
+                        T((1,), dtype='float16', layout='expanded', values='unit', seed=23303, grad=False)),
+         {'weight': T((1,), dtype='float16', values='special', seed=60642), 'training': False}),
+    Case('batch_norm', (T((3, 2, 1, 1), dtype='float64', layout='channels_last', values='ints', seed=29248),
+                        T((2,), dtype='float64', layout='expanded', seed=18018, grad=False),
+                        T((2,), dtype='float64', layout='strided', values='unit', seed=790, grad=False)),
+         {'weight': T((2,), dtype='float64', values='ints', seed=3265), 'training': False}),
+    Case('scaled_dot_product_attention', (T((1, 2, 1, 2), dtype='float32', layout='expanded', values='ints', seed=28670,
+                                            grad=False),
+                                          T((1, 2, 0, 2), dtype='float32', layout='expanded', values='special', seed=614,
+                                            grad=False),
+                                          T((1, 2, 0, 2), dtype='float32', layout='expanded', values='ints', seed=478,
+                                            grad=False)),
+         {'attn_mask': T((1, 0), dtype='float32', seed=5201), 'dropout_p': 1.0, 'scale': 2.0}, seed=3715),
+    Case('group_norm', (T((3, 2, 2), dtype='float64', layout='transposed', values='tiny', seed=2), 2), {'eps': 0.0}),
+    Case('group_norm', (T((17, 2, 1, 1), dtype='float64', layout='channels_last', values='special', seed=1), 1), {}),
+    Case('group_norm', (T((3, 1), dtype='float64', values='special', seed=6942), 1),
+         {'weight': T((1,), dtype='float64', layout='expanded', values='special', seed=989),
+          'bias': T((1,), dtype='float64', values='special', seed=6942)}),
+    Case('group_norm', (T((3, 2, 17, 17), dtype='float16', layout='transposed', values='wide', seed=907), 2),
+         {'weight': T((2,), dtype='float16', values='special', seed=67, grad=False), 'eps': 1e-05}),
+    Case('group_norm', (T((2, 6, 3, 3), dtype='bfloat16', values='kinks', seed=815), 3),
+         {'weight': T((6,), dtype='bfloat16', layout='strided', values='special', seed=205),
+          'bias': T((6,), dtype='bfloat16', values='kinks', seed=815)}),
+    Case('batch_norm', (T((2, 2), dtype='float32', values='ints', seed=1234),
+                        T((2,), dtype='float32', layout='strided', seed=65535, grad=False),
+                        T((2,), dtype='float32', layout='expanded', values='unit', seed=1350, grad=False)),
+         {'weight': T((2,), dtype='float32', layout='expanded', values='ints', seed=17199), 'training': False}),
+    Case('batch_norm', (T((2, 2), dtype='float32', layout='transposed', values='special', seed=11273),
+                        T((2,), dtype='float32', layout='strided', seed=345, grad=False),
+                        T((2,), dtype='float32', layout='strided', values='unit', seed=345, grad=False)),
+         {'training': True, 'momentum': 0.0}),
+    Case('batch_norm', (T((2, 2, 1), dtype='float32', layout='transposed', seed=1095),
+                        T((2,), dtype='float32', seed=19602, grad=False),
+                        T((2,), dtype='float32', values='unit', seed=2507, grad=False)),
+         {'weight': T((2,), dtype='float32', layout='expanded', seed=2638),
+          'bias': T((2,), dtype='float32', layout='expanded', values='special', seed=1598), 'training': True,
+          'momentum': 0.1, 'eps': 0.001}),
 ]
 # the same calls a step away from the phenomenon: the predicates must not accept a disagreement there
 NEIGHBOURS = [
+    Case('batch_norm', (T((3, 4, 3), dtype='float64', seed=2116, grad=False), T((4,), dtype='float64', grad=False),
+                        T((4,), dtype='float64', values='unit', seed=484, grad=False)), {'training': True}),
+    Case('layer_norm', (T((17,), dtype='bfloat16', values='tiny'), [17]), {}),
+    Case('rms_norm', (T((5,), dtype='float64', values='special', seed=1906), [5]),
+         {'weight': T((5,), dtype='float64', layout='strided', values='special', seed=3586)}),
+    Case('group_norm', (T((2, 2), dtype='float64', layout='transposed', values='ints', seed=287), 2),
+         {'weight': T((2,), dtype='float64', layout='expanded', values='ints', seed=287)}),
+    Case('group_norm', (T((3, 4), dtype='float32', layout='transposed', values='ints', seed=2542), 2),
+         {'weight': T((4,), dtype='float32', values='ints', seed=37665),
+          'bias': T((4,), dtype='float32', values='ints', seed=30101)}),
+    Case('batch_norm', (T((3, 2, 1, 1), dtype='float64', layout='channels_last', values='ints', seed=29248),
+                        T((2,), dtype='float64', seed=18018, grad=False),
+                        T((2,), dtype='float64', values='unit', seed=790, grad=False)),
+         {'weight': T((2,), dtype='float64', values='ints', seed=3265), 'training': False}),
+    Case('scaled_dot_product_attention', (T((1, 2, 1, 2), dtype='float32', layout='expanded', values='ints', seed=28670),
+                                          T((1, 2, 0, 2), dtype='float32', layout='expanded', values='special', seed=614,
+                                            grad=False),
+                                          T((1, 2, 0, 2), dtype='float32', layout='expanded', values='ints', seed=478,
+                                            grad=False)),
+         {'attn_mask': T((1, 0), dtype='float32', seed=5201), 'dropout_p': 1.0, 'scale': 2.0}, seed=3715),
+    Case('group_norm', (T((3, 2, 2), dtype='float64', layout='transposed', seed=2), 2), {'eps': 0.0}),
+    Case('batch_norm', (T((2, 2, 1), dtype='float32', layout='transposed', seed=1095),
+                        T((2,), dtype='float32', seed=19602, grad=False),
+                        T((2,), dtype='float32', values='unit', seed=2507, grad=False)),
+         {'weight': T((2,), dtype='float32', seed=2638), 'bias': T((2,), dtype='float32', layout='expanded',
+                                                                   values='special', seed=1598),
+          'training': True, 'momentum': 0.1, 'eps': 0.001}),
+    Case('batch_norm', (T((2, 2), dtype='float32', values='special', seed=11273),
+                        T((2,), dtype='float32', layout='strided', seed=345, grad=False),
+                        T((2,), dtype='float32', layout='strided', values='unit', seed=345, grad=False)),
+         {'training': True, 'momentum': 0.0}),
+
     Case('group_norm', (T((2, 4, 3), dtype='float64'), 2),
          {'weight': T((4,), dtype='float64'), 'bias': T((4,), dtype='float64')}),
     Case('nll_loss', (T((1, 1, 2, 2), dtype='float64'),
@@ -399,9 +515,40 @@ NEIGHBOURS = [
 ]
 
 
+# disagreements the fuzzer found that were ours' to fix (issue 12): now plain agreements
+FIXED = [
+    Case('linear_cross_entropy', (T((0, 5), dtype='float64', layout='expanded', seed=1234),
+                                  T((0, 5), dtype='float64', layout='strided', values='tiny', seed=5380, grad=False),
+                                  T((0,), dtype='int64', layout='expanded', values='index', seed=477, grad=False, high=0)),
+         {'ignore_index': 1, 'reduction': 'sum', 'label_smoothing': 0.1,
+          'linear_bias': T((0,), dtype='float64', layout='strided', seed=90)}),
+    Case('scaled_dot_product_attention', (T((2, 3, 2, 2), dtype='float64', values='kinks', seed=35, grad=False),
+                                          T((2, 1, 1, 2), dtype='float64', layout='expanded', values='wide', seed=35,
+                                            grad=False),
+                                          T((2, 1, 1, 2), dtype='float64', values='wide', seed=10278)),
+         {'attn_mask': T((2, 1), dtype='bool', layout='expanded', seed=2828), 'is_causal': True, 'enable_gqa': True},
+         seed=4255),
+    Case('scaled_dot_product_attention', (T((1, 2, 1, 1), dtype='bfloat16', seed=65535, grad=False),
+                                          T((1, 2, 1, 1), dtype='bfloat16', layout='expanded', values='kinks', seed=65442),
+                                          T((1, 2, 1, 1), dtype='bfloat16', layout='channels_last', values='ints', seed=212)),
+         {'attn_mask': T((1, 2, 1, 1), dtype='bool', layout='strided', seed=18976), 'is_causal': True}, seed=30845),
+]
+
+
+@pytest.mark.parametrize("case", FIXED, ids=lambda c: c.op)
+def test_the_fixed_findings_agree_with_torch(case):
+    assert disagreements(*OPS[case.op].pair, case) == ("returned", [])
+
+
+# torch reads an expanded weight past its one element: garbage, now and then the right value
+READS_PAST_THE_END = [c for c in REPRODUCERS if c.op == "batch_norm" and c.args[0].dtype == "float32"
+                      and getattr(c.kwargs.get("weight"), "layout", None) == "expanded"]
+
+
 @pytest.mark.parametrize("case", REPRODUCERS, ids=lambda c: c.op)
 def test_the_fuzzer_accepts_each_reproducer_as_a_documented_deviation(case):
-    assert disagreements(*OPS[case.op].pair, case) == ("deviation", [])
+    outcome, found = disagreements(*OPS[case.op].pair, case)
+    assert found == [] and (outcome == "deviation" or case in READS_PAST_THE_END)
 
 
 @pytest.mark.parametrize("case", NEIGHBOURS, ids=lambda c: c.op)

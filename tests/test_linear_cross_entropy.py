@@ -131,6 +131,24 @@ def test_chunk_size_does_not_change_the_result(chunk):
         torch.testing.assert_close(g, h)
 
 
+@pytest.mark.parametrize("classes", [0, 3])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_no_rows_reduce_as_cross_entropy(classes, reduction, label_smoothing):
+    """No rows: the loss is cross_entropy's reduction of nothing, also with smoothing over no
+    classes, where 'sum' scales the (empty) smoothing term by ε/C = ∞: NaN (the fuzzer found
+    ours returning 0 there)."""
+    x = torch.randn(0, 5, dtype=torch.float64, requires_grad=True)
+    w, b = torch.randn(classes, 5, dtype=torch.float64), torch.randn(classes, dtype=torch.float64)
+    t = torch.zeros(0, dtype=torch.long)
+    kw = dict(linear_bias=b, reduction=reduction, label_smoothing=label_smoothing)
+    ours, ref = MF.linear_cross_entropy(x, w, t, **kw), composite(x, w, t, **kw)
+    torch.testing.assert_close(ours, ref, equal_nan=True)
+    assert bool(ours.isnan().any()) == (reduction == "mean" or (reduction == "sum" and label_smoothing > 0 and not classes))
+    (dx,) = torch.autograd.grad(ours, x, torch.ones_like(ours))
+    assert dx.shape == x.shape
+
+
 def test_bfloat16_weight_gradient_accumulates_in_float32():
     torch.manual_seed(0)
     x = torch.randn(64, 16, dtype=torch.bfloat16, requires_grad=True)

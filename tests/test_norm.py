@@ -279,3 +279,23 @@ def test_local_response_norm_saves_only_its_input():
     ours, count, _ = saved_bytes(lambda: MF.local_response_norm(x, 5))
     theirs, _, _ = saved_bytes(lambda: F.local_response_norm(x, 5))
     assert count == 1 and ours == x.numel() * 4 < theirs
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_group_norm_dx_at_an_infinite_weight_is_the_limit_with_one_channel_per_group(dtype, create_graph):
+    """One channel per group: w is one value per statistic and comes out of the bracket, so at
+    w = ±inf dx is ±inf with the sign of the limit w → ±∞ (torch's float64 dx at w = ±1e200),
+    where ĝ = dy ⊙ w met its own infinite terms as NaN (torch's is NaN). Both backward paths
+    (first order in place, and recorded)."""
+    import torch.nn.functional as F
+    gen = torch.Generator().manual_seed(0)
+    x, dy = (torch.randn(2, 2, 5, generator=gen).to(dtype) for _ in range(2))
+    w = torch.tensor([float("inf"), float("-inf")], dtype=dtype)
+    xl = x.clone().requires_grad_()
+    (ours,) = torch.autograd.grad(MF.group_norm(xl, 2, w), xl, dy, create_graph=create_graph)
+    xd = x.double().requires_grad_()
+    (limit,) = torch.autograd.grad(F.group_norm(xd, 2, torch.tensor([1e200, -1e200], dtype=torch.float64)), xd,
+                                   dy.double())
+    assert bool((limit.abs() > 1e100).all()) and bool(ours.isinf().all())
+    assert torch.equal(ours.double().sign(), limit.sign())

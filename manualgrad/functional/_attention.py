@@ -23,7 +23,19 @@ def _meta(dtype: torch.dtype) -> str:
     return _TYPE_META.get(dtype, str(dtype))
 
 
-def _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa) -> None:
+def _takes_cpu_flash(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa) -> bool:
+    """Does torch's SDPA run this call on its CPU flash kernel (torch's own choice,
+    ``torch._fused_sdp_choice``)? That kernel applies a causal mask and ``attn_mask`` together,
+    where the math path refuses the pair."""
+    choose = getattr(torch, "_fused_sdp_choice", None)
+    if choose is None or query.device.type != "cpu":
+        return False
+    from torch.nn.attention import SDPBackend
+    return choose(query, key, value, attn_mask, dropout_p, is_causal, scale=scale,
+                  enable_gqa=enable_gqa) == SDPBackend.FLASH_ATTENTION.value
+
+
+def _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa) -> None:
     """torch's checks (``validate_sdpa_input``, then its math path's unless it does not attend
     at all: :func:`~manualgrad.functions.attention.attends`), same order and messages."""
     q, k, v = query, key, value
@@ -41,7 +53,8 @@ def _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa) 
                            f"attn_mask.dtype: {_meta(attn_mask.dtype)} and  query.dtype: {_meta(q.dtype)} instead.")
     if not attends(q, v):  # torch returns zeros before its other checks
         return
-    if is_causal and attn_mask is not None:
+    if is_causal and attn_mask is not None and not _takes_cpu_flash(q, k, v, attn_mask, dropout_p, is_causal,
+                                                                    scale, enable_gqa):
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
     if enable_gqa:
         hq, hk, hv = q.size(-3), k.size(-3), v.size(-3)
@@ -65,12 +78,14 @@ def scaled_dot_product_attention(query: torch.Tensor, key: torch.Tensor, value: 
     reference (the docstring of :func:`torch.nn.functional.scaled_dot_product_attention`): a bool
     ``attn_mask`` keeps True, a float one is added; ``is_causal`` is top-left aligned; ``scale``
     defaults to 1/√E; ``dropout_p`` always applies (pass 0.0 in eval); ``enable_gqa`` repeats the
-    key/value heads. A row with nothing to attend gives 0, as torch 2.13's CPU math path
-    (``_safe_softmax``), not the NaN of a plain softmax; with no queries or an empty value,
+    key/value heads. ``is_causal`` with an ``attn_mask`` raises, as torch's math path, except where
+    torch takes its CPU flash kernel (4-d, no dropout, ...), which applies both: so does ours. A
+    row with nothing to attend gives 0, as torch 2.13's CPU math path (``_safe_softmax``), not
+    the NaN of a plain softmax; with no queries or an empty value,
     zeros of shape (*query.shape[:-1], Ev), as torch. ``scale`` and ``enable_gqa`` are
     keyword-only, as torch's binding. See
     :class:`~manualgrad.functions.attention.ScaledDotProductAttentionFunction`."""
-    _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
+    _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     if scale is None:
         e = query.size(-1)
         scale = 1 / math.sqrt(e) if e else math.inf  # torch's 1/√0 = inf, harmless on an empty q

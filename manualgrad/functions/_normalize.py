@@ -10,7 +10,8 @@ per statistic; weight and bias are viewed as ``ctx.wview`` (broadcast against xv
     rstd = (mean_dims((x − μ)²) + eps)^−½
     x̂ = (x − μ)·rstd,   y = w ⊙ x̂ + b
 
-Backward, with ĝ = dy ⊙ w (the gradient reaching x̂) and means over ``dims``:
+Backward, with ĝ = dy ⊙ w (the gradient reaching x̂; a w with one value per statistic is taken
+out of the bracket instead, so that dx at w = ±inf is the limit) and means over ``dims``:
 
     dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂))       batch statistics (RMSNorm: no mean(ĝ) term)
     dx = rstd · ĝ                                       fixed statistics (BatchNorm eval: μ, rstd are
@@ -111,10 +112,22 @@ def grads(ctx, dy, dmean, drstd):
     if need_b and dyv is not None:
         db = _sum_to(dyv, ctx.wview, ctx.b_meta)
     if need_x:
-        g = dyv if dyv is None or w is None else dyv * w.reshape(ctx.wview).to(rstd.dtype)
-        dx = _grad_input(ctx, g, xhat, mean, rstd, dmean, drstd)
+        wout = _per_statistic(ctx, w, rstd.dtype)
+        g = dyv if dyv is None or w is None or wout is not None else dyv * w.reshape(ctx.wview).to(rstd.dtype)
+        dx = _grad_input(ctx, g, xhat, mean, rstd, dmean, drstd, wout)
         dx = None if dx is None else dx.reshape(ctx.x_shape).to(ctx.x_dtype)
     return dx, dw, db
+
+
+def _per_statistic(ctx, w, dtype):
+    """w (viewed as ``wview``) where it is constant along the reduced dims, one value per
+    statistic (GroupNorm with one channel per group), else None. Such a w comes out of the
+    bracket: dx = w·rstd·(dy − mean(dy) − x̂·mean(dy ⊙ x̂)), so at w = ±inf dx is ±inf with the
+    bracket's sign (the limit), where ĝ = dy ⊙ w would meet its own infinite terms as NaN."""
+    if w is None or not ctx.batch_stats:
+        return None
+    wv = (1,) * (len(ctx.view) - len(ctx.wview)) + tuple(ctx.wview)
+    return w.reshape(ctx.wview).to(dtype) if all(wv[d] == 1 for d in ctx.dims) else None
 
 
 def _lean_grads(ctx, dyv, x, w, mean, rstd):
@@ -128,11 +141,13 @@ def _lean_grads(ctx, dyv, x, w, mean, rstd):
     db = _sum_to(dyv, ctx.wview, ctx.b_meta) if need_b else None
     if not need_x:
         return None, dw, db
-    g = dyv if w is None else dyv * w.reshape(ctx.wview).to(rstd.dtype)
+    wout = _per_statistic(ctx, w, rstd.dtype)
+    g = dyv if w is None or wout is not None else dyv * w.reshape(ctx.wview).to(rstd.dtype)
     dx = torch.addcmul(g, xhat, -(g * xhat).mean(ctx.dims, keepdim=True), out=xhat)
     if mean is not None:
         dx = dx.sub_(g.mean(ctx.dims, keepdim=True))
-    return dx.mul_(rstd).reshape(ctx.x_shape).to(ctx.x_dtype), dw, db
+    dx = dx.mul_(rstd) if wout is None else dx.mul_(rstd).mul_(wout)
+    return dx.reshape(ctx.x_shape).to(ctx.x_dtype), dw, db
 
 
 def _sum_to(t: torch.Tensor, wview, meta) -> torch.Tensor:
@@ -141,8 +156,9 @@ def _sum_to(t: torch.Tensor, wview, meta) -> torch.Tensor:
     return t.sum_to_size(wview).reshape(shape).to(dtype)
 
 
-def _grad_input(ctx, g, xhat, mean, rstd, dmean, drstd):
-    """dx (in x's view) from ĝ and the gradients of the μ and rstd outputs, each may be None."""
+def _grad_input(ctx, g, xhat, mean, rstd, dmean, drstd, wout=None):
+    """dx (in x's view) from ĝ and the gradients of the μ and rstd outputs, each may be None;
+    ``wout``: the per-statistic w left out of ĝ (:func:`_per_statistic`), applied to its term."""
     if not ctx.batch_stats:  # μ, rstd are the running stats: constants in x
         return None if g is None else g * rstd
     dims, n = ctx.dims, math.prod([ctx.view[d] for d in ctx.dims])  # a list: dynamo cannot trace a genexpr here
@@ -150,6 +166,7 @@ def _grad_input(ctx, g, xhat, mean, rstd, dmean, drstd):
     if g is not None:
         inner = g - xhat * (g * xhat).mean(dims, keepdim=True)
         dx = (inner if mean is None else inner - g.mean(dims, keepdim=True)) * rstd
+        dx = dx if wout is None else dx * wout  # last: an empty dx's w gradient is a sum over nothing, 0
     if drstd is not None:
         dx = _add(dx, -drstd * rstd * rstd * xhat / n)
     if dmean is not None:

@@ -63,10 +63,13 @@ class LinearCrossEntropyFunction(Function):
 
     @staticmethod
     def forward(x, w, b, t, cw, ignore_index, reduction, eps, chunk, out_dtype):
+        if not x.shape[0]:  # no rows: cross_entropy's reduction of nothing (with ε > 0 over no classes, 'sum' is NaN)
+            return CrossEntropyFunction.forward(_logits(x, w, b), t, cw, ignore_index, reduction, eps,
+                                                False)[0].to(out_dtype or x.dtype)
         losses = [CrossEntropyFunction.forward(_logits(x[i:i + chunk], w, b), t[i:i + chunk], cw, ignore_index,
                                                "none", eps, False)[0]
                   for i in range(0, x.shape[0], chunk)]
-        loss = torch.cat(losses) if losses else x.new_zeros(0, dtype=torch.float32 if x.dtype in _LOW else x.dtype)
+        loss = torch.cat(losses)
         omega = target_weights(t, cw, ignore_index, loss)[2]
         return reduce(loss, reduction, omega.sum() if reduction == "mean" else None).to(out_dtype or x.dtype)
 

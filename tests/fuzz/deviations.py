@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from .tensors import build
+from . import rounding
 
 
 def _windows_of_padding_only(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> bool:
@@ -71,7 +72,8 @@ def accepted(case, ours_error, theirs_error) -> str | None:
         if (case.op == "batch_norm" and kw.get("training", False) and ours_error[1] is RuntimeError
                 and "share one memory location" in ours_error[2]):
             return "batch_norm training with a running stat whose elements overlap (stride 0) raises"
-        if case.op == "batch_norm" and 0 in case.args[0].shape and ours_error[1] is RuntimeError:
+        if (case.op == "batch_norm" and 0 in case.args[0].shape
+                and ours_error[1] in (RuntimeError, NotImplementedError)):  # bool/integer x: NotImplementedError
             x = case.args[0]
             w, b = (case.args[i] if len(case.args) > i else kw.get(k) for i, k in ((3, "weight"), (4, "bias")))
             fits = len(x.shape) > 1 and all(t is None or (tuple(t.shape) == (x.shape[1],) and t.dtype == x.dtype)
@@ -123,14 +125,20 @@ def _differentiable(case, names) -> list[str]:
 def _attention_is_torch_math(case, ours) -> bool:
     """No dropout, and ours' outputs and gradients are those of torch's own math backend (the
     path its 2-d/3-d calls take) on the same tensors and dys."""
+    from math import inf as math_inf
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from .compare import close, run
     if case.kwargs.get("dropout_p", 0.0):
         return False
 
-    def math(*args, **kwargs):
+    def math(q, k, v, attn_mask=None, *args, **kwargs):
+        if kwargs.get("is_causal") and attn_mask is not None:  # flash applies both; math takes them as one mask
+            keep = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+            attn_mask = (attn_mask & keep if attn_mask.dtype == torch.bool
+                         else attn_mask.masked_fill(~keep, -math_inf))
+            kwargs["is_causal"] = False
         with sdpa_kernel(SDPBackend.MATH):
-            return torch.nn.functional.scaled_dot_product_attention(*args, **kwargs)
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask, *args, **kwargs)
     ref = run(math, case, dys=ours.dys or None)
     if ref.error or len(ref.outs) != len(ours.outs) or len(ref.grads) != len(ours.grads):
         return False
@@ -138,35 +146,59 @@ def _attention_is_torch_math(case, ours) -> bool:
     return all((a is None) == (b is None) and (a is None or not close(a, b)) for a, b in pairs)
 
 
-def _infinite_weight_limit(case, ours, theirs) -> bool:
-    """The weight holds ±inf, and wherever ours' dx differs from torch's, torch's is NaN and ours
-    is ±inf with the sign of the limit: torch's float64 dx with each ±inf weight entry ±1e200."""
-    from .compare import _same, run
-    w = case.args[2] if len(case.args) > 2 else case.kwargs.get("weight")
+def _infinite_weight_limit(case, ours, theirs, what: str = "grads") -> bool:
+    """The weight holds ±inf, and wherever the non-finite entries of ours' dx (``what='grads'``)
+    or y (``'outs'``) differ from torch's, the limit (torch's float64 result with each ±inf
+    weight entry ±1e200) is infinite, and either torch's is NaN and ours is ±inf with the limit's
+    sign, or torch's is ±inf and ours is NaN (infinite terms of opposite signs met in ours'
+    centred formula, not in torch's uncentred one); elsewhere the two are close."""
+    from .compare import _same, close, run
+    from .ops import OPS
+    pos = 3 if case.op == "batch_norm" else 2  # (input, running_mean, running_var, weight, ...)
+    w = case.args[pos] if len(case.args) > pos else case.kwargs.get("weight")
     if not hasattr(w, "shape"):
         return False
-    g, h = ours.grads[0], theirs.grads[0]
-    differ = ~_same(g, h)
-    if not (bool(differ.any()) and bool(h[differ].isnan().all()) and bool(g[differ].isinf().all())):
+    g, h = getattr(ours, what)[0], getattr(theirs, what)[0]
+    differ = ~_same(g, h) & ~(g.isfinite() & h.isfinite())
+    limit_at, nan_at = differ & h.isnan() & g.isinf(), differ & g.isnan() & h.isinf()
+    if not bool(differ.any()) or bool((differ & ~limit_at & ~nan_at).any()):
         return False
+    if close(torch.where(differ, h, g), h):  # the finite entries
+        return False
+    torch_fn = OPS[case.op].pair[1]
 
     def finite(t):
         return torch.where(t.isinf(), t.sign() * 1e200, t)
 
     def limit(*args, **kwargs):
         args = list(args)
-        if len(args) > 2:
-            args[2] = finite(args[2])
+        if len(args) > pos:
+            args[pos] = finite(args[pos])
         else:
             kwargs["weight"] = finite(kwargs["weight"])
         return torch_fn(*args, **kwargs)
-    from .ops import OPS
-    torch_fn = OPS[case.op].pair[1]
-    ref = run(limit, case, "float64", dys=ours.dys)
-    if ref.error or not (ref.grads and ref.grads[0] is not None):
+    ref = run(limit, case, "float64", dys=ours.dys, backward=what == "grads")
+    if ref.error or not (getattr(ref, what) and getattr(ref, what)[0] is not None):
         return False
-    want = ref.grads[0][differ]
-    return bool(((want.abs() > 1e100) & (want.sign() == g[differ].double().sign())).all())
+    want = getattr(ref, what)[0]
+    same_sign = want[limit_at].sign() == g[limit_at].double().sign()
+    return bool((want[differ].abs() > 1e100).all()) and bool(same_sign.all())
+
+
+def _contiguous_copies_agree(case, ours) -> bool:
+    """batch_norm with a non-contiguous running stat (eval) or weight: ours' gradients are torch's
+    own on contiguous copies of its tensors (same values, same dys)."""
+    from .compare import close, run
+    from .ops import OPS
+    torch_fn = OPS["batch_norm"].pair[1]
+
+    def copies(*args, **kwargs):
+        def own(t):
+            return t.contiguous() if isinstance(t, torch.Tensor) else t
+        return torch_fn(*map(own, args), **{k: own(v) for k, v in kwargs.items()})
+    ref = run(copies, case, dys=ours.dys)
+    return not ref.error and len(ref.grads) == len(ours.grads) and all(
+        (g is None) == (h is None) and (g is None or not close(g, h)) for g, h in zip(ours.grads, ref.grads))
 
 
 def _layer_norm64(x, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -269,13 +301,24 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
             and _attention_is_torch_math(case, ours)):
         return "4-d attention whose non-finite entries are torch's math backend's (its CPU flash kernel differs)"
     if (case.op == "scaled_dot_product_attention" and {c for c, _ in found} == {"gradient missing/extra"}
-            and not theirs.grads and ours.outs[0].numel() == 0
+            and not theirs.grads and (ours.outs[0].numel() == 0 or case.args[1].shape[-2] == 0)
             and all(g is None or g.numel() == 0 for g in ours.grads)):
-        return "empty attention keeps its graph: empty gradients (torch's empty output does not require grad)"
+        return "empty or key-less attention keeps its graph: empty gradients (torch's output does not require grad)"
     if (case.op == "embedding_bag" and case.kwargs.get("include_last_offset") and len(ours.tensors) > 2
             and ours.tensors[2].numel() and int(ours.tensors[2][-1]) < ours.tensors[0].numel()):
         return "embedding_bag positions past the last offset belong to no bag (torch 2.13 counts them in mean and max)"
-    if not found or any(c != "gradient" for c, _ in found):
+    classes = {c for c, _ in found}
+    if rounding.batch_stats_overflow_as_contiguous(case, ours):
+        return "batch_norm training of a float32 input whose variance overflows: ours as torch's contiguous kernel"
+    named = {d.split(":")[0] for c, d in found if c == "gradient"}  # and there dx is the limit as well
+    if (case.op in ("batch_norm", "group_norm", "layer_norm") and "output" in classes
+            and classes <= {"output", "gradient"} and _infinite_weight_limit(case, ours, theirs, "outs")
+            and (not named or (named == {"grad 0"} and case.args[0].grad
+                               and _infinite_weight_limit(case, ours, theirs)))):
+        return f"{case.op} at an infinite weight: y is ±inf where x̂ ≠ 0, the limit (torch: NaN)"
+    if classes == {"mutated argument"} and rounding.batch_mean_residue(case, ours, theirs, found):
+        return "batch_norm running stats of a channel whose values cancel: the residue of its sum's rounding"
+    if not found or classes != {"gradient"}:
         return None
     grads = {d.split(":")[0] for _, d in found}  # 'grad i': i counts the differentiable inputs
     kw, x = case.kwargs, ours.tensors[0]
@@ -283,24 +326,23 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
             and grads == {"grad 0"} and case.args[1].grad):
         # ours equals F.embedding's scaling summed per bag: tests/test_embedding_bag.py
         return "embedding_bag scale_grad_by_freq divides by each index's count (torch 2.13's CPU backward miscounts, pytorch#190063)"
-    if case.op == "batch_norm" and not kw.get("training", False) and len(case.args[0].shape) == 2:
+    if case.op == "batch_norm":  # eval reads the running stats and the weight, training the weight
         names = _differentiable(case, ("input", "running_mean", "running_var", "weight", "bias"))
         named = {names[int(g.split()[1])] for g in grads}
-        mean, var = (case.args[i] if len(case.args) > i else kw.get(k) for i, k in ((1, "running_mean"),
-                                                                                      (2, "running_var")))
-        wrong = ({"input", "weight"} if getattr(var, "layout", "contiguous") != "contiguous" else set()) | (
-            {"weight"} if getattr(mean, "layout", "contiguous") != "contiguous" else set())
-        if named and named <= wrong:  # dx reads var; dw reads mean and var; db neither
-            return "batch_norm eval of a 2-d input with a non-contiguous running stat: torch's gradients are garbage"
-    if case.op == "layer_norm" and grads == {"grad 0"} and x.dtype == torch.float64 and case.args[0].grad:
-        ns = case.args[1]
-        k = len(ns) if isinstance(ns, (list, tuple)) else 1
-        rows = x.detach().flatten(x.dim() - k) if 0 < k <= x.dim() else None
+        read = [case.args[i] if len(case.args) > i else kw.get(k)
+                for i, k in ((1, "running_mean"), (2, "running_var"), (3, "weight"))]
+        read = read[2:] if kw.get("training") else read
+        if (named and named <= {"input", "weight"} and any(getattr(t, "layout", "contiguous") != "contiguous"
+                                                          for t in read) and _contiguous_copies_agree(case, ours)):
+            return "batch_norm with a non-contiguous running stat (eval) or weight: torch's gradients are garbage"
+    if (case.op in ("layer_norm", "group_norm") and grads == {"grad 0"} and x.dtype == torch.float64
+            and case.args[0].grad):
+        rows = rounding.statistic_rows(case, x.detach())
         const = (rows == rows[..., :1]).all(-1) & (rows[..., 0].abs() >= 1e30) if rows is not None else None
-        g, h = (t.flatten(t.dim() - k) for t in (ours.grads[0], theirs.grads[0])) if rows is not None else (0, 0)
+        g, h = (rounding.statistic_rows(case, t) for t in (ours.grads[0], theirs.grads[0]))
         if (rows is not None and rows.numel() and bool(const.any())  # elsewhere the two agree
                 and torch.allclose(g[~const], h[~const], equal_nan=True)):
-            return "layer_norm on a constant row of |x| ≥ 1e30: σ² = 0 (torch's mean rounds, σ² ≫ eps)"
+            return f"{case.op} on a constant row of |x| ≥ 1e30: σ² = 0 (torch's mean rounds, σ² ≫ eps)"
     if (case.op == "layer_norm" and "grad 1" in grads and grads <= {"grad 0", "grad 1"}
             and x.dtype == torch.float64 and _constant_row_composite_agrees(case, ours, grads)):
         return "layer_norm on a constant row of |x| ≥ 1e30: x̂ = 0 there, so dw gets nothing from it (torch's x̂ is the rounding residue)"
@@ -316,5 +358,10 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
                     "scalar loop (torch's vectorized loop gives NaN or 0)")
         if case.op == "celu" and x.dtype == torch.float64:
             return "celu's float64 gradient uses its forward's 1/α (torch's backward rounds 1/α to float32)"
+    if case.op in ("group_norm", "layer_norm") and rounding.tiny_statistics(case, ours, theirs, grads):
+        return f"{case.op} over one or two elements per statistic: dx = 0 exactly (both are rounding residues)"
+    from .ops import OPS
+    if rounding.expanded_view_grads_agree(case, ours, grads, *OPS[case.op].pair):
+        return "the gradient of an expanded input sums its view's, which agree: the sum cancels to a rounding residue"
     return None
 
