@@ -34,6 +34,8 @@ from .functions import reductions as _reductions
 from .functions import regression_losses as _regression
 from .functions import regularization as _reg_fn
 from .functions import softmax as _softmax
+from .functions import resample as _resample
+from .functions import padding as _padding
 from .samples import ErrorSample, Sample
 from .samples import activations as s_act
 from .samples import attention as s_attn
@@ -50,6 +52,8 @@ from .samples import norm as s_norm
 from .samples import pooling as s_pool
 from .samples import reductions as s_red
 from .samples import regularization as s_reg
+from .samples import resample as s_resample
+from .samples import padding as s_padding
 
 
 @dataclass
@@ -218,6 +222,13 @@ REDUCTION_OPS = [
            _reductions.VectorNormFunction, s_red.vector_norm, s_red.vector_norm_errors),
 ]
 OPS += MATH_OPS + REDUCTION_OPS
+
+# resampling and padding (functions/resample.py, functions/padding.py)
+OPS += [
+    OpSpec("interpolate", MF.interpolate, F.interpolate, _resample.InterpolateFunction,
+           s_resample.interpolate, s_resample.interpolate_errors),
+    OpSpec("pad", MF.pad, F.pad, _padding.PadFunction, s_padding.pad, s_padding.pad_errors),
+]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"

@@ -31,6 +31,18 @@ def _pairs(pad):
     return [(i + 1, pad[2 * i], pad[2 * i + 1]) for i in range(len(pad) // 2)]
 
 
+def _check_wraps_something(shape, pad) -> None:
+    """Circular padding wraps the part of a dim that negative pads leave: a positive pad longer
+    than that part (all of it cropped away, or more than one turn) has nothing to copy. Torch 2.13
+    checks the pads against the uncropped size only and returns uninitialised memory; we raise."""
+    for back, before, after in _pairs(pad):
+        n = shape[-back]
+        kept = n - max(0, -before) - max(0, -after)
+        if max(before, after) > max(kept, 0):
+            raise RuntimeError(f"circular padding {tuple(pad)} of dimension {len(shape) - back} (size {n}, "
+                               f"{max(kept, 0)} after cropping) wraps around more than the cropped part")
+
+
 class PadFunction(Function):
     """constant: y = x framed by ``value``, pad[2i] before and pad[2i+1] after dim −(i+1)
     (a negative pad crops).  reflect / replicate / circular: y = x[s₁(o₁), …, s_k(o_k)], one source
@@ -49,6 +61,8 @@ class PadFunction(Function):
     @staticmethod
     def forward(x, pad, mode, value):
         y = F.pad(x, pad, mode, value)
+        if mode == "circular":
+            _check_wraps_something(x.shape, pad)
         return y.clone() if y is x else owned(y)
 
     @staticmethod
