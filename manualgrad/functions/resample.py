@@ -66,10 +66,12 @@ def _antialias_transposed(x, size, scale_factor, mode, align_corners, recompute_
 
 def axes(mode, in_sizes, out_sizes, align_corners, scales, antialias, dtype, device):
     """(idx, w) of every spatial axis, as torch's kernel on ``device`` indexes input of ``dtype``.
-    The CPU kernels copy an axis whose size is unchanged, the CUDA ones only when every axis is;
+    An axis whose size is unchanged is copied, whatever the scale factor: per axis by the CPU
+    linear and antialias kernels (not its bicubic one), only when every axis is unchanged on CUDA;
     the CPU's 2-d nearest also takes o >> 1 for a doubled size."""
-    copy_same = device.type == "cpu" or list(in_sizes) == list(out_sizes)
-    shortcut = device.type == "cpu" and mode == "nearest" and len(in_sizes) == 2
+    cpu = device.type == "cpu"
+    copy_same = (mode != "bicubic" or antialias) if cpu else list(in_sizes) == list(out_sizes)
+    shortcut = cpu and mode == "nearest" and len(in_sizes) == 2
     op = torch.float64 if dtype == torch.float64 else torch.float32
     return [weights.axis(mode, n_in, n_out, align_corners=align_corners, scale=s, antialiased=antialias,
                          dtype=op, copy_same=copy_same, shortcut=shortcut)

@@ -59,7 +59,7 @@ def nearest(n_in, n_out, scale, exact, shortcut):
     ``shortcut`` (torch's 2-d nearest on CPU): an unchanged size copies, a doubled one takes o >> 1,
     whatever the scale factor."""
     if shortcut and n_out in (n_in, 2 * n_in):
-        return torch.arange(n_out)[:, None] // (n_out // n_in), torch.ones(n_out, 1, dtype=torch.float64)
+        return torch.arange(n_out)[:, None] * n_in // n_out, torch.ones(n_out, 1, dtype=torch.float64)
     s = _scale(n_in, n_out, scale, torch.float32)
     o = torch.arange(n_out, dtype=torch.float32)
     src = ((o + 0.5) * s if exact else o * s).floor().clamp(max=n_in - 1).long()
@@ -85,9 +85,11 @@ def _keys(x, a):
     return torch.where(x <= 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
 
 
-def cubic(n_in, n_out, align_corners, scale, dtype):
+def cubic(n_in, n_out, align_corners, scale, dtype, copy_same):
     """Four taps i0 − 1 … i0 + 2 clamped into [0, n_in), weights Keys(t + 1), Keys(t), Keys(1 − t),
     Keys(2 − t) with A = −0.75 (t = src − i0, src unclamped, as torch's ``cubic=True``)."""
+    if copy_same and n_in == n_out:
+        return _copy(n_out)
     src = _source(n_out, _area_scale(n_in, n_out, align_corners, scale, dtype), align_corners, cubic=True)
     i0, t = _floor_lambda(src, n_in)
     taps = (i0[:, None] + torch.arange(-1, 3)).clamp(0, n_in - 1)
@@ -154,7 +156,7 @@ def axis(mode, n_in, n_out, *, align_corners, scale, antialiased, dtype, copy_sa
     if antialiased:
         return antialias(n_in, n_out, align_corners, scale, dtype, mode, copy_same)
     if mode == "bicubic":
-        return cubic(n_in, n_out, align_corners, scale, dtype)
+        return cubic(n_in, n_out, align_corners, scale, dtype, copy_same)
     return linear(n_in, n_out, align_corners, scale, dtype, copy_same)
 
 
