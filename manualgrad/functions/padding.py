@@ -53,7 +53,8 @@ class PadFunction(Function):
     others:   dx = dy folded back onto its sources, one dim at a time:
               dx = zeros(n).index_add(dim, s, dy)   (border entries copied several times
               collect every copy's gradient)
-    Both are linear in dy, so double backward differentiates them as written.
+    Both are linear in dy, so double backward differentiates them as written. Forward mode: the
+    tangent of y is x's tangent padded the same way (a constant frame's tangent is 0).
     Saves nothing but x's shape (torch: the same).
     Half/bfloat16: the folding accumulates in float32 and rounds once.
     """
@@ -85,3 +86,7 @@ class PadFunction(Function):
             src = source_index(ctx.mode, n, before, after, dy.device)
             dx = dx.new_zeros(shape).index_add(dim, src, dx)
         return dx, None, None, None
+
+    @staticmethod
+    def jvp(ctx, dx, *_):
+        return PadFunction.forward(dx, ctx.pad, ctx.mode, 0.0 if ctx.mode == "constant" else None)

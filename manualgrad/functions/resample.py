@@ -86,6 +86,7 @@ class InterpolateFunction(Function):
 
     dx = dy ×₁ A₁ᵀ ×₂ A₂ᵀ … ×_d A_dᵀ   one scatter-add of the weighted taps per axis; y is linear in
          x, so the backward is linear in dy and its own derivative is the forward again.
+    Forward mode: the tangent of y is the same map of x's tangent, y(ẋ).
     Saves nothing but sizes and the arguments (torch: the same): A is rebuilt from them.
     Half/bfloat16: dx accumulates in float32 and is rounded once.
     """
@@ -100,6 +101,7 @@ class InterpolateFunction(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, _, scale_factor, mode, align_corners, recompute, antialias = inputs
+        ctx.args = inputs[1:]
         n = x.dim() - 2
         # torch's kernels get the scale factors only when they are not recomputed from sizes
         given = scale_factor is not None and not recompute and mode != "area"
@@ -122,3 +124,7 @@ class InterpolateFunction(Function):
         if ctx.memory_format is not None:
             dx = dx.contiguous(memory_format=ctx.memory_format)
         return dx, None, None, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, dx, *_):
+        return InterpolateFunction.forward(dx, *ctx.args)
