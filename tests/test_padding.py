@@ -129,3 +129,13 @@ def test_half_precision_fold_accumulates_in_float32():
     xb = x.detach().bfloat16().requires_grad_()
     got = torch.autograd.grad(MF.pad(xb, (60, 60), "replicate"), xb, dy.bfloat16())[0]
     torch.testing.assert_close(got.double(), want, rtol=2 ** -8, atol=1e-6)
+
+
+def test_pad_to_an_empty_output_has_a_zero_gradient():
+    """A negative pad that crops a dim to 0 leaves nothing of x in y: dx = 0 (torch 2.13's
+    reflection_pad3d backward returns uninitialised memory there)."""
+    x = torch.randn(3, 4, 1, 5, 4, requires_grad=True)
+    y = MF.pad(x, (1, 2, 1, 1, 0, -1), mode="reflect")
+    assert y.shape == F.pad(x, (1, 2, 1, 1, 0, -1), mode="reflect").shape == (3, 4, 0, 7, 7)
+    (dx,) = torch.autograd.grad(y, x, torch.randn_like(y))
+    assert torch.equal(dx, torch.zeros_like(x))

@@ -1,5 +1,5 @@
 """Resampling: ``interpolate`` in every mode (nearest, nearest-exact, linear, bilinear, bicubic,
-trilinear, area; antialias for bilinear/bicubic).
+trilinear, area; antialias for bilinear, bicubic and lanczos).
 
 The forward is torch's own kernel (so every shape rule and error is torch's); the backward applies
 the transpose of each spatial axis's interpolation matrix (``resample_weights.py``).
@@ -82,7 +82,7 @@ class InterpolateFunction(Function):
     """y = x ×₁ A₁ ×₂ A₂ … ×_d A_d   (A_i: (out_i, in_i), the interpolation matrix of spatial axis i;
     ×_i multiplies along that axis). Rows of A: nearest one-hot at ⌊o·s⌋ (nearest-exact ⌊(o+½)·s⌋);
     linear two taps (1 − λ, λ); bicubic four Keys taps (A = −0.75), clamped taps accumulating on
-    the edge; area adaptive-average windows; antialias the stretched, normalised filter.
+    the edge; area adaptive-average windows; antialias (and lanczos) the stretched, normalised filter.
 
     dx = dy ×₁ A₁ᵀ ×₂ A₂ᵀ … ×_d A_dᵀ   one scatter-add of the weighted taps per axis; y is linear in
          x, so the backward is linear in dy and its own derivative is the forward again.
