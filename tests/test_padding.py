@@ -41,7 +41,8 @@ def test_source_maps_reproduce_torchs_kernels(call):
 
 
 MODULES = [  # (class, constructor arguments, input shape)
-    ("ZeroPad1d", ((2, 1),), (2, 3, 5)), ("ZeroPad2d", ((1, 2, -1, 0),), (2, 3, 4, 5)), ("ZeroPad3d", (1,), (1, 2, 3, 4, 5)),
+    ("ZeroPad1d", ((2, 1),), (2, 3, 5)), ("ZeroPad2d", ((1, 2, -1, 0),), (2, 3, 4, 5)),
+    ("ZeroPad3d", (1,), (1, 2, 3, 4, 5)),
     ("ConstantPad1d", ((2, 1), 1.5), (3, 5)), ("ConstantPad2d", (1, -1.0), (2, 3, 4, 5)),
     ("ConstantPad3d", ((1, 0, 2, 1, 0, 1), 2.0), (1, 2, 3, 4, 5)),
     ("ReflectionPad1d", ((3, 1),), (2, 3, 5)), ("ReflectionPad2d", ((1, 2, 3, 0),), (3, 4, 5)),
@@ -107,9 +108,9 @@ def test_double_backward_equals_torchs(mode, device):
     torch.testing.assert_close(got[0], F.pad(v, (3, 1, 2, 1), mode))
 
 
-@pytest.mark.parametrize("mode,pad,want", [("reflect", (1, 1), torch.float32), ("reflect", (1, 1, 1, 1), torch.float32),
-                                           ("reflect", (1,) * 6, torch.bfloat16), ("replicate", (1,) * 6, torch.float32),
-                                           ("circular", (1, 1), torch.bfloat16), ("constant", (1, 1), torch.bfloat16)])
+@pytest.mark.parametrize("mode,pad,want", [
+    ("reflect", (1, 1), torch.float32), ("reflect", (1, 1, 1, 1), torch.float32), ("reflect", (1,) * 6, torch.bfloat16),
+    ("replicate", (1,) * 6, torch.float32), ("circular", (1, 1), torch.bfloat16), ("constant", (1, 1), torch.bfloat16)])
 def test_cpu_autocast_dtype_is_torchs(mode, pad, want):
     """CPU autocast runs reflection_pad1d/2d and replication_pad* in float32, the rest as given."""
     x = torch.randn(1, 2, 3, 4, 5, dtype=torch.bfloat16)[(0,) * (3 - len(pad) // 2)].requires_grad_()

@@ -147,10 +147,11 @@ def test_swap_rejects_non_modules():
 
 
 def test_resampling_and_padding_modules_are_swapped():
-    model = torch.nn.Sequential(torch.nn.ReflectionPad2d(1), torch.nn.Conv2d(2, 3, 3), torch.nn.Upsample(scale_factor=2),
-                                torch.nn.ZeroPad2d((1, 0, 0, 1)), torch.nn.UpsamplingBilinear2d(size=(5, 6)),
-                                torch.nn.ReplicationPad2d(2), torch.nn.CircularPad2d(1),
-                                torch.nn.UpsamplingNearest2d(scale_factor=2), torch.nn.ConstantPad2d(1, 0.5)).double()
+    nn = torch.nn
+    model = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(2, 3, 3), nn.Upsample(scale_factor=2),
+                          nn.ZeroPad2d((1, 0, 0, 1)), nn.UpsamplingBilinear2d(size=(5, 6)), nn.ReplicationPad2d(2),
+                          nn.CircularPad2d(1), nn.UpsamplingNearest2d(scale_factor=2),
+                          nn.ConstantPad2d(1, 0.5)).double()
     ref = copy.deepcopy(model)
     x = torch.randn(2, 2, 4, 5, dtype=torch.float64)
     report = mg.swap(model)

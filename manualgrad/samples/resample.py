@@ -97,7 +97,8 @@ def torch_gradient_wrong(device, dtype):
     factor that is not exactly 1 or 2."""
     x = lambda *s: make(*s, device=device, dtype=dtype)  # noqa: E731
     yield Sample((x(2, 2, 5),), dict(scale_factor=2.1), name="nearest 1-d, doubled by 2.1")
-    yield Sample((x(1, 2, 3, 4, 5),), dict(scale_factor=(1.1, 2.1, 1.0)), name="nearest 3-d, kept by 1.1, doubled by 2.1")
+    yield Sample((x(1, 2, 3, 4, 5),), dict(scale_factor=(1.1, 2.1, 1.0)),
+                 name="nearest 3-d, kept by 1.1, doubled by 2.1")
     yield Sample((x(2, 2, 4, 5),), dict(scale_factor=1.1, mode="bicubic"), name="bicubic, kept by 1.1")
     for mode in ("bilinear", "bicubic"):
         yield Sample((x(1, 2, 9, 8),), dict(scale_factor=(0.4, 1.1), mode=mode, antialias=True),

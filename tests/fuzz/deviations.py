@@ -47,7 +47,8 @@ def accepted(case, ours_error, theirs_error) -> str | None:
     documented deliberate difference, else None. Errors are ``(phase, type, message)`` or None."""
     kw = case.kwargs
     if ours_error and not theirs_error:
-        if case.op == "pad" and ours_error[1] is RuntimeError and "wraps around more than the cropped part" in ours_error[2]:
+        if (case.op == "pad" and ours_error[1] is RuntimeError
+                and "wraps around more than the cropped part" in ours_error[2]):
             return "circular pad longer than what negative pads leave of the dim raises (torch: uninitialised memory)"
         if kw.get("label_smoothing", 0.0) < 0 and ours_error[1] is RuntimeError:
             return "label_smoothing < 0 raises (torch checks only > 1)"
@@ -220,7 +221,8 @@ def _interpolate_torch_wrong(case, ours, theirs, classes) -> str | None:
         right = F.interpolate(x.mT, **{**kw, "size": swap(kw.get("size")),
                                        "scale_factor": swap(kw.get("scale_factor"))}).mT
         if torch.allclose(right.double(), y.double(), rtol=1e-2, atol=1e-2):
-            return "antialiased interpolate to width 1 with a new height: ours right (torch's CPU forward repeats row 0)"
+            return ("antialiased interpolate to width 1 with a new height: ours right "
+                    "(torch's CPU forward repeats row 0)")
     if classes == {"output"} and x.dtype == torch.uint8 and kw.get("mode") == "lanczos":
         runs = {tuple(F.interpolate(x.clone(), **kw).flatten().tolist()) for _ in range(8)}
         if len(runs) > 1:
@@ -254,7 +256,8 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
         return None
     grads = {d.split(":")[0] for _, d in found}  # 'grad i': i counts the differentiable inputs
     if case.op == "pad" and ours.outs[0].numel() == 0 and all(g is None or not g.any() for g in ours.grads):
-        return "pad to an empty output has a zero gradient (torch's reflection_pad backward returns uninitialised memory)"
+        return ("pad to an empty output has a zero gradient "
+                "(torch's reflection_pad backward returns uninitialised memory)")
     kw, x = case.kwargs, ours.tensors[0]
     if case.op == "batch_norm" and not kw.get("training", False) and len(case.args[0].shape) == 2:
         names = _differentiable(case, ("input", "running_mean", "running_var", "weight", "bias"))
