@@ -67,6 +67,19 @@ def test_matrices_reproduce_torchs_kernels(call):
     torch.testing.assert_close(z, y, **tol)
 
 
+@pytest.mark.parametrize("mode,n_in,n_out,aa", [("nearest", 7, 15, False), ("bilinear", 9, 4, True),
+                                                ("bicubic", 6, 13, False), ("area", 11, 4, False)])
+def test_dense_adjoint_equals_the_scatter(mode, n_in, n_out, aa):
+    """The fast path (a matmul with the dense A) is the plain scatter of the taps, along any dim."""
+    idx, w = W.axis(mode, n_in, n_out, align_corners=False, scale=None, antialiased=aa, dtype=torch.float64,
+                    copy_same=True, shortcut=False)
+    for dim in (0, 1, 2):
+        shape = [3, 2, 4]
+        shape[dim] = n_out
+        g = torch.randn(shape, dtype=torch.float64)
+        torch.testing.assert_close(R.adjoint_dense(g, dim, W.dense(idx, w, n_in)), R.adjoint_along(g, dim, idx, w, n_in))
+
+
 def test_nearest_index_arithmetic_is_float32():
     """nearest reads ⌊o·s⌋ with s = 1/scale_factor rounded to float32 (in float64, 3·(1/3) = 1 would
     pick a different source at the boundaries)."""
