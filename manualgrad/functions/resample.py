@@ -32,17 +32,16 @@ def _channels_last(x: torch.Tensor):
 
 def adjoint_along(g: torch.Tensor, dim: int, idx: torch.Tensor, w: torch.Tensor | None, n_in: int) -> torch.Tensor:
     """Aᵀ applied along ``dim`` of g, A (n_out, n_in) held as its taps (idx, w), both (n_out, K):
-    dx[j] = Σ_{o,k: idx[o,k] = j} w[o,k]·g[o]   (a scatter-add of the K weighted copies of g;
+    dx[j] = Σ_{o,k: idx[o,k] = j} w[o,k]·g[o]   (one scatter-add per tap k of the weighted g;
     w None: every weight is 1, as nearest's)."""
     shape = list(g.shape)
-    n_out, k = idx.shape
     shape[dim] = n_in
-    if w is None and k == 1:
-        return g.new_zeros(shape).index_add(dim, idx[:, 0], g)
-    view = [1] * (g.dim() + 1)
-    view[dim], view[dim + 1] = n_out, k
-    spread = (g.unsqueeze(dim + 1) * w.reshape(view)).flatten(dim, dim + 1)
-    return g.new_zeros(shape).index_add(dim, idx.flatten(), spread)
+    view = [1] * g.dim()
+    view[dim] = -1
+    dx = g.new_zeros(shape)
+    for k in range(idx.shape[1]):
+        dx = dx.index_add(dim, idx[:, k], g if w is None else g * w[:, k].reshape(view))
+    return dx
 
 
 def adjoint_dense(g: torch.Tensor, dim: int, a: torch.Tensor) -> torch.Tensor:
