@@ -178,3 +178,18 @@ def test_autocast_runs_interpolate_in_the_input_dtype_as_torch():
         for t in (x, x.bfloat16()):
             assert MF.interpolate(t, scale_factor=2, mode="bilinear").dtype == \
                 F.interpolate(t, scale_factor=2, mode="bilinear").dtype == t.dtype
+
+
+@pytest.mark.parametrize("mode,shape,size", [("nearest", (1, 2, 40), 90), ("linear", (1, 2, 70), 150),
+                                             ("bicubic", (1, 1, 2, 130), (3, 200)),
+                                             ("nearest-exact", (1, 1, 2, 3, 41), (3, 2, 17))])
+def test_long_axes_take_the_scatter_and_equal_torch(mode, shape, size):
+    """Axes longer than 32 taps per row take the scatter path (the table's small samples the dense
+    one): equal to torch, gradcheck and gradgradcheck."""
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    y = MF.interpolate(x, size, mode=mode)
+    dy = torch.randn_like(y)
+    torch.testing.assert_close(torch.autograd.grad(y, x, dy)[0],
+                               torch.autograd.grad(F.interpolate(x, size, mode=mode), x, dy)[0])
+    assert torch.autograd.gradcheck(lambda t: MF.interpolate(t, size, mode=mode), x)
+    assert torch.autograd.gradgradcheck(lambda t: MF.interpolate(t, size, mode=mode), x)
