@@ -27,5 +27,5 @@ def pad(input: torch.Tensor, pad, mode: str = "constant", value=None) -> torch.T
     pad[2], pad[3] the one before, ...; ``mode`` constant (with ``value``, negative pads crop),
     reflect, replicate or circular. See :class:`~manualgrad.functions.padding.PadFunction`.
     """
-    cpu_float32 = mode == "replicate" or (mode == "reflect" and len(pad) in (2, 4))
+    cpu_float32 = mode == "replicate" or (mode == "reflect" and hasattr(pad, "__len__") and len(pad) in (2, 4))
     return (_pad_float32_on_cpu if cpu_float32 else _pad_as_given)(input, pad, mode, value)

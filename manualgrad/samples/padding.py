@@ -63,6 +63,8 @@ def pad_errors(device):
     yield ErrorSample((x, (1, 1)), dict(mode="reflect", value=1.0), name="value with reflect")
     yield ErrorSample((x, (6, 0)), dict(mode="circular"), name="circular pad > n")
     yield ErrorSample((x, (1, 1)), dict(mode="wrap"), name="unknown mode")
+    yield ErrorSample((x, 2), dict(mode="reflect"), name="pad an int, not a sequence")
+    yield ErrorSample((x, (1.5, 1)), name="float pad")
     yield ErrorSample((x, (1, 1)), dict(mode="replicate"), name="replicate, 2 pads on 4-d input")
     yield ErrorSample((_t(5, device=device), (1, 1)), dict(mode="reflect"), name="reflect, 1-d input")
     yield ErrorSample((_t(1, 2, 3, 4, 5, 6, device=device), (1,) * 6), dict(mode="replicate"),
