@@ -41,6 +41,8 @@ from .functions import reductions as _reductions
 from .functions import regression_losses as _regression
 from .functions import regularization as _reg_fn
 from .functions import softmax as _softmax
+from .functions import resample as _resample
+from .functions import padding as _padding
 from .samples import ErrorSample, Sample
 from .samples import activations as s_act
 from .samples import activations_more as s_act_more
@@ -63,6 +65,8 @@ from .samples import pooling as s_pool
 from .samples import pooling_nd as s_pool_nd
 from .samples import reductions as s_red
 from .samples import regularization as s_reg
+from .samples import resample as s_resample
+from .samples import padding as s_padding
 
 
 @dataclass
@@ -303,6 +307,13 @@ OPS += [
            s_dropout_more.alpha(0), s_dropout_more.errors, seeded=True),
     OpSpec("feature_alpha_dropout", MF.feature_alpha_dropout, s_dropout_more.reference("feature_alpha_dropout"),
            _dropout.AlphaDropoutFunction, s_dropout_more.alpha(2), s_dropout_more.errors, seeded=True),
+]
+
+# resampling and padding (functions/resample.py, functions/padding.py)
+OPS += [
+    OpSpec("interpolate", MF.interpolate, F.interpolate, _resample.InterpolateFunction,
+           s_resample.interpolate, s_resample.interpolate_errors),
+    OpSpec("pad", MF.pad, F.pad, _padding.PadFunction, s_padding.pad, s_padding.pad_errors),
 ]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}

@@ -28,6 +28,8 @@ from ._embedding import embedding
 from ._embedding_bag import embedding_bag
 from ._linear_cross_entropy import linear_cross_entropy
 from ._attention import scaled_dot_product_attention
+from ._resample import interpolate
+from ._padding import pad
 
 __all__ = [
     "linear", "dropout", "bilinear",
@@ -48,6 +50,8 @@ __all__ = [
     "embedding", "embedding_bag",
     "linear_cross_entropy",
     "scaled_dot_product_attention",
+    "interpolate",
+    "pad",
 ]
 
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).

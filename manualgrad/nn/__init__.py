@@ -19,6 +19,10 @@ from .normalization import GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm
 from .embedding import Embedding, EmbeddingBag
 from .linear_cross_entropy import LinearCrossEntropyLoss
 from .attention import MultiheadAttention
+from .resample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
+                      ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+                      ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
 
 __all__ = [
     "Linear", "Dropout", "Bilinear",
@@ -38,6 +42,10 @@ __all__ = [
     "Embedding", "EmbeddingBag",
     "LinearCrossEntropyLoss",
     "MultiheadAttention",
+    "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+    "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+    "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+    "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",
 ]
 
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).
