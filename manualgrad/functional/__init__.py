@@ -13,6 +13,8 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, hu
                       smooth_l1_loss)
 from ._cross_entropy import cross_entropy, nll_loss
 from ._conv import conv1d, conv2d
+from ._conv import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
+from ._fold import fold, unfold
 from ._pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from ._batch_norm import batch_norm
 from ._norms import group_norm, layer_norm, rms_norm
@@ -27,6 +29,8 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "nll_loss", "cross_entropy",
     "conv1d", "conv2d",
+    "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "fold", "unfold",
     "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "batch_norm", "layer_norm", "group_norm", "rms_norm",
     "embedding",
