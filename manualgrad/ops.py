@@ -19,6 +19,8 @@ from .functions import attention as _attn
 from .functions import batch_norm as _batch_norm
 from .functions import binary_losses as _binary
 from .functions import conv as _conv
+from .functions import conv_transpose as _conv_t
+from .functions import fold as _fold
 from .functions import cross_entropy as _ce
 from .functions import dropout as _dropout
 from .functions import elementwise as _elementwise
@@ -38,6 +40,8 @@ from .samples import ErrorSample, Sample
 from .samples import activations as s_act
 from .samples import attention as s_attn
 from .samples import conv as s_conv
+from .samples import conv_transpose as s_conv_t
+from .samples import fold as s_fold
 from .samples import cross_entropy as s_ce
 from .samples import dropout as s_dropout
 from .samples import elementwise as s_elementwise
@@ -218,6 +222,16 @@ REDUCTION_OPS = [
            _reductions.VectorNormFunction, s_red.vector_norm, s_red.vector_norm_errors),
 ]
 OPS += MATH_OPS + REDUCTION_OPS
+
+# convolution family: conv3d, the transposed convolutions, fold/unfold (im2col/col2im)
+OPS += [
+    OpSpec("conv3d", MF.conv3d, F.conv3d, _conv.ConvFunction, s_conv.conv3d_samples, s_conv.conv3d_errors),
+    *[OpSpec(f"conv_transpose{n}d", getattr(MF, f"conv_transpose{n}d"), getattr(F, f"conv_transpose{n}d"),
+             _conv_t.ConvTransposeFunction, getattr(s_conv_t, f"conv_transpose{n}d_samples"),
+             getattr(s_conv_t, f"conv_transpose{n}d_errors")) for n in (1, 2, 3)],
+    OpSpec("unfold", MF.unfold, F.unfold, _fold.UnfoldFunction, s_fold.unfold, s_fold.unfold_errors),
+    OpSpec("fold", MF.fold, F.fold, _fold.FoldFunction, s_fold.fold, s_fold.fold_errors),
+]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"

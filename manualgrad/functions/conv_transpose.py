@@ -39,7 +39,8 @@ class ConvTransposeFunction(Function):
 
     @staticmethod
     def forward(x, w, b, stride, padding, output_padding, groups, dilation, n):
-        y = _CONV_T[n](x, w, b, stride, padding, output_padding, groups, dilation)
+        y = _CONV_T[n](x, w, b, stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+                       dilation=dilation)  # keywords: torch's type errors name the argument as for a user's keywords
         return y if x.dim() == n + 2 else owned(y)  # unbatched: torch's kernel squeezes a view
 
     @staticmethod
