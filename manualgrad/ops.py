@@ -223,12 +223,16 @@ REDUCTION_OPS = [
 ]
 OPS += MATH_OPS + REDUCTION_OPS
 
-# convolution family: conv3d, the transposed convolutions, fold/unfold (im2col/col2im)
+# convolution family: conv3d, the transposed convolutions, fold/unfold (im2col/col2im).
+# 3-d float32: db and dw sum ~1000 terms in another order than torch's oneDNN deconvolution; both
+# are within float32 rounding of float64 (the '1x1 kernel, stride 2' sample's db: torch's 5.9e-6
+# off, ours 4.5e-6), 2.4e-6 apart relative, over assert_close's 1.3e-6.
+_CONV_T_TOL = {3: {torch.float32: (1e-5, 1e-5)}}
 OPS += [
     OpSpec("conv3d", MF.conv3d, F.conv3d, _conv.ConvFunction, s_conv.conv3d_samples, s_conv.conv3d_errors),
     *[OpSpec(f"conv_transpose{n}d", getattr(MF, f"conv_transpose{n}d"), getattr(F, f"conv_transpose{n}d"),
              _conv_t.ConvTransposeFunction, getattr(s_conv_t, f"conv_transpose{n}d_samples"),
-             getattr(s_conv_t, f"conv_transpose{n}d_errors")) for n in (1, 2, 3)],
+             getattr(s_conv_t, f"conv_transpose{n}d_errors"), tol=_CONV_T_TOL.get(n, {})) for n in (1, 2, 3)],
     OpSpec("unfold", MF.unfold, F.unfold, _fold.UnfoldFunction, s_fold.unfold, s_fold.unfold_errors),
     OpSpec("fold", MF.fold, F.fold, _fold.FoldFunction, s_fold.fold, s_fold.fold_errors),
 ]
