@@ -51,6 +51,15 @@ def memory_format(*tensors) -> torch.memory_format:
     return torch.contiguous_format
 
 
+def output_layout(y: torch.Tensor, n: int) -> torch.memory_format:
+    """The layout torch's conv kernel chose for its output ``y`` (``n`` spatial dims), which its
+    backward gives dx too; an unbatched y is read as a batch of one (its batch stride the whole
+    tensor: ``unsqueeze`` would give the channels' extent, which reads as contiguous)."""
+    if y.dim() == n + 1:
+        y = y.as_strided((1, *y.shape), (max(1, y.numel()), *y.stride()))
+    return memory_format(y)
+
+
 def _channels_last(t: torch.Tensor) -> bool:
     """c10's ``is_channels_last_strides_2d``/``_3d``: strides non-decreasing in the order C, then
     the spatial dims last to first, then N, a size-1 dim not counting; ambiguous cases (a stride-0
@@ -86,8 +95,9 @@ class ConvFunction(Function):
       transposed to (G·Og, Cg, ·) and cropped to K.
     db[c] = Σ_{b,o} dy[b, c, o]
     'same' with hi = lo + 1 (even receptive field): the backward pads x by the extra zero and
-    crops dx back, as torch's forward does with a padded copy. dx is channels_last (_3d) where x
-    or w is (2-d, 3-d), else contiguous, as torch's.
+    crops dx back, as torch's forward does with a padded copy. dx has the layout torch's kernel
+    chose for y, as torch's dx: channels_last (_3d) where x or w is and the kernel has a
+    channels-last path (not CPU 3-d in float64, or float16 without oneDNN fp16), else contiguous.
     Unbatched input (C, L) is the B = 1 case. Saves x only when w needs a gradient and w only
     when x does (what each gradient reads); the padded copy is never saved. Half precision:
     y and dx from torch's own kernels (the same as torch's y and dx), dw summed in float32 by
@@ -108,7 +118,7 @@ class ConvFunction(Function):
         ctx.lo, hi = padding_lo_hi(padding, w.shape[2:], dilation)
         ctx.extra = tuple(h - lo for lo, h in zip(ctx.lo, hi))
         ctx.groups, ctx.n, ctx.x_shape, ctx.w_shape, ctx.w_stride = groups, n, x.shape, w.shape, w.stride()
-        ctx.layout = memory_format(x if x.dim() == n + 2 else x.unsqueeze(0), w)
+        ctx.layout = output_layout(output, n)
 
     @staticmethod
     def backward(ctx, dy):

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from ._base import Function, owned
 from ._recompute import active, restore, save_sources
-from .conv import ConvFunction, _in_layout, expand, memory_format
+from .conv import ConvFunction, _in_layout, expand, output_layout
 from .conv_weight import crop, weight_grad
 
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -32,8 +32,8 @@ class ConvTransposeFunction(Function):
     dx is :class:`ConvFunction` (itself hand-derived), so double backward is ours too. Saves x
     only when w needs a gradient and w only when x does (what each gradient reads; torch saves
     both). Half precision: y and dx from torch's own kernels, dw summed in float32 and rounded
-    once (weight_grad: its regrouped convolution never runs in half precision). dx is
-    channels_last (_3d) where x or w is, as torch's; dw has w's layout, as ConvFunction's.
+    once (weight_grad: its regrouped convolution never runs in half precision). dx has the
+    layout torch's kernel chose for y, as torch's dx (see ConvFunction); dw has w's layout.
     Unbatched input (C, L) is the B = 1 case.
     """
 
@@ -50,7 +50,7 @@ class ConvTransposeFunction(Function):
         ctx.save_for_backward(w if need_x else None, *save_sources(ctx, x, need_w))  # see _recompute.py
         ctx.stride, ctx.padding, ctx.dilation = expand(stride, n), expand(padding, n), expand(dilation, n)
         ctx.groups, ctx.n, ctx.x_shape, ctx.w_shape, ctx.w_stride = groups, n, x.shape, w.shape, w.stride()
-        ctx.layout = memory_format(x if x.dim() == n + 2 else x.unsqueeze(0), w)
+        ctx.layout = output_layout(output, n)
 
     @staticmethod
     def backward(ctx, dy):
