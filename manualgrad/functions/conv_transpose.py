@@ -34,7 +34,8 @@ class ConvTransposeFunction(Function):
     both). Half precision: y and dx from torch's own kernels, dw summed in float32 and rounded
     once (weight_grad: its regrouped convolution never runs in half precision). dx has the
     layout torch's kernel chose for y, as torch's dx (see ConvFunction); dw has w's layout.
-    Unbatched input (C, L) is the B = 1 case.
+    Unbatched input (C, L) is the B = 1 case. An empty y (no batch, or torch's output size 0)
+    gives zero gradients.
     """
 
     @staticmethod
@@ -61,6 +62,8 @@ class ConvTransposeFunction(Function):
         batched = len(ctx.x_shape) == n + 2
         dy = dy if batched else dy.unsqueeze(0)
         dx = dw = db = None
+        if dy.numel() == 0:  # an empty batch or an output size 0 (torch allows it): y reads nothing
+            return _zero_gradients(ctx, dy, need_x, need_w, need_b)
         if need_x:
             dx = crop(ConvFunction.apply(dy, w, None, s, p, d, groups, n), ctx.x_shape[-n:])
             dx = dx.contiguous(memory_format=ctx.layout)  # torch's layout (and a cropped view copied)
@@ -73,3 +76,11 @@ class ConvTransposeFunction(Function):
         if need_b:
             db = dy.sum([0, *range(2, 2 + n)])
         return dx, dw, db, None, None, None, None, None, None
+
+
+def _zero_gradients(ctx, dy, need_x, need_w, need_b) -> tuple:
+    """The gradients when y is empty: zeros of x's and w's shapes (w's layout), db = Σ dy = 0."""
+    dx = dy.new_zeros(ctx.x_shape) if need_x else None
+    dw = _in_layout(dy.new_zeros(ctx.w_shape), ctx.w_stride) if need_w else None
+    db = dy.new_zeros(ctx.w_shape[1] * ctx.groups) if need_b else None
+    return dx, dw, db, None, None, None, None, None, None
