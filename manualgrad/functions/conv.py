@@ -43,8 +43,7 @@ _LAST = {4: torch.channels_last, 5: torch.channels_last_3d}
 
 def memory_format(*tensors) -> torch.memory_format:
     """channels_last (channels_last_3d) if one of the 4-d (5-d) ``tensors`` has channels-last
-    strides, else contiguous: the layout torch's conv backward gives dx (``suggest_memory_format``
-    of x or w)."""
+    strides, else contiguous (c10's ``suggest_memory_format``, the first such tensor deciding)."""
     for t in tensors:
         if t.dim() in _LAST and _channels_last(t):
             return _LAST[t.dim()]

@@ -17,7 +17,7 @@ class ConvTransposeFunction(Function):
     """N-d transposed convolution, N = ``n`` spatial dims (one index o, k, i per dim below)
 
     y = conv_transpose(x, w) + bias is the adjoint of conv(·, w) with respect to its input:
-    y[b, g·Og + c, i] = bias[g·Og + c] + Σ_{ci∈g, o, k: o·s + k·d − p = i} w[g·Cg + ci, c, k] · x[b, g·Cg + ci, o]
+    y[b, g·Og + c, i] = bias[g·Og + c] + Σ_{ci, o, k: o·s + k·d − p = i} w[g·Cg + ci, c, k] · x[b, g·Cg + ci, o]
       x: (B, G·Cg, L), w: (G·Cg, Og, K), s stride, p padding, d dilation, G groups;
       Y = (L − 1)s − 2p + d(K − 1) + 1 + output_padding (output_padding < s or < d)
     dx = conv(dy, w, stride s, padding p, dilation d, groups G), cropped to L: since
