@@ -51,7 +51,7 @@ class _ConvTransposeForward:
     def forward(self, input: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
         n = len(self.kernel_size)
         if self.padding_mode != "zeros":
-            raise ValueError(f"Only `zeros` padding mode is supported for {type(self).__name__}")
+            raise ValueError(f"Only `zeros` padding mode is supported for ConvTranspose{n}d")
         output_padding = self._output_padding(input, output_size, self.stride, self.padding, self.kernel_size, n,
                                               self.dilation)
         return _TRANSPOSED[n](input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
