@@ -29,6 +29,13 @@ def cnn():
                          nn.AvgPool2d(2, ceil_mode=True), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
 
 
+def decoder():  # the transposed, 3-d and fold/unfold convolutions
+    return nn.Sequential(nn.ConvTranspose2d(3, 8, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+                         nn.Unfold(2, stride=2), nn.Fold((16, 16), 2, stride=2), nn.Unflatten(1, (2, 4)),
+                         nn.Conv3d(2, 2, 3, padding=1), nn.Flatten(1, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(8, 4))
+
+
 class Tokens(nn.Module):
     def __init__(self):
         super().__init__()
@@ -57,6 +64,7 @@ def decoder():
 
 
 MODELS = {"mlp": (mlp, lambda: torch.randn(6, 12)), "cnn": (cnn, lambda: torch.randn(4, 3, 8, 8)),
+          "decoder": (decoder, lambda: torch.randn(4, 3, 8, 8)),
           "tokens": (Tokens, lambda: torch.randint(0, 30, (4, 5))),
           "attention": (Attention, lambda: torch.randint(0, 30, (4, 5)))}
 MODELS["decoder"] = (decoder, lambda: torch.randn(4, 3, 6, 6))  # resampling and padding

@@ -1,4 +1,4 @@
-"""Conv1d/Conv2d: module twins of torch.nn's, padding modes (hand-derived padding adjoint),
+"""Conv1d/Conv2d/Conv3d: module twins of torch.nn's, padding modes (hand-derived padding adjoint),
 saved bytes, half-precision gradient dtypes. The functional ops are in the op table."""
 
 import pytest
@@ -22,6 +22,9 @@ CONFIGS = [  # (dims, in, out, kernel, kwargs)
     (2, 3, 2, 3, dict(padding="valid", padding_mode="reflect", bias=False)),
     (2, 2, 3, (3, 2), dict(padding=(2, 1), padding_mode="circular")),
     (2, 2, 3, 3, dict(padding=1, dilation=(1, 2), padding_mode="reflect")),
+    (3, 4, 2, (2, 3, 1), dict(stride=(1, 2, 1), padding=(1, 0, 1), groups=2)),
+    (3, 2, 3, (2, 1, 3), dict(padding="same", padding_mode="replicate")),
+    (3, 2, 2, 3, dict(padding=(1, 1, 2), padding_mode="circular")),
 ]
 IDS = [f"Conv{c[0]}d-{'-'.join(f'{k}={v}' for k, v in c[4].items()) or 'default'}" for c in CONFIGS]
 
@@ -36,7 +39,7 @@ def _twins(dims, cin, cout, k, kwargs, device="cpu", dtype=D):
 
 
 def _input(dims, cin, batch=(2,), device="cpu", dtype=D):
-    return torch.randn(*batch, cin, *(7, 6)[:dims], device=device, dtype=dtype, requires_grad=True)
+    return torch.randn(*batch, cin, *(7, 6, 5)[:dims], device=device, dtype=dtype, requires_grad=True)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
@@ -241,20 +244,21 @@ def _strides(t):  # a size-1 dim's stride is arbitrary
 
 @pytest.mark.parametrize("channels_last", ["none", "x", "w", "dy", "depthwise w"])
 @pytest.mark.parametrize("padding", [1, "same"])  # 'same' with even kernels: dx is cropped
-@pytest.mark.parametrize("dims", [1, 2])
+@pytest.mark.parametrize("dims", [1, 2, 3])
 def test_dx_has_torchs_layout(dims, padding, channels_last):
     """dx is channels_last where x or w has channels-last strides (a depthwise w's size-1 dim
     counts as torch counts it), else contiguous, whatever dy's layout (it followed dy's and w's:
     a channels_last x with a contiguous w came back contiguous), and dense ('same' with an even
     kernel returned a view into the larger transposed-convolution output)."""
     groups = 3 if channels_last == "depthwise w" else 1
-    x = torch.randn(2, 3, *(7, 6)[:dims])
-    w = torch.randn(6, 3 // groups, *(2, 4)[:dims])
-    dy = torch.randn(2, 6, *(7, 6)[:dims] if padding == "same" else (8, 5)[:dims])
-    x, w, dy = (t.to(memory_format=torch.channels_last) if dims == 2 and channels_last.endswith(name) else t
+    fmt = {2: torch.channels_last, 3: torch.channels_last_3d}.get(dims)
+    x = torch.randn(2, 3, *(7, 6, 5)[:dims])
+    w = torch.randn(6, 3 // groups, *(2, 4, 2)[:dims])
+    dy = torch.randn(2, 6, *(7, 6, 5)[:dims] if padding == "same" else (8, 5, 6)[:dims])
+    x, w, dy = (t.to(memory_format=fmt) if fmt and channels_last.endswith(name) else t
                 for t, name in ((x, "x"), (w, "w"), (dy, "dy")))
     x.requires_grad_()
-    conv, mconv = (F.conv1d, MF.conv1d) if dims == 1 else (F.conv2d, MF.conv2d)
+    conv, mconv = getattr(F, f"conv{dims}d"), getattr(MF, f"conv{dims}d")
     (ours,), (theirs,) = (torch.autograd.grad(fn(x, w, None, 1, padding, 1, groups), x, dy) for fn in (mconv, conv))
     torch.testing.assert_close(ours, theirs)
     assert _strides(ours) == _strides(theirs)

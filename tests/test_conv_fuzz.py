@@ -1,7 +1,8 @@
-"""Differential fuzzing of conv1d/conv2d and the padding_mode Conv modules against torch, as a
-user would call them: random shapes, groups, stride, dilation, padding (int, tuple, 'same',
-'valid'), padding modes, dtypes (float64, float32, bf16, fp16), layouts (contiguous,
-channels_last, non-contiguous, batch-transposed), empty batch, unbatched, which inputs need a
+"""Differential fuzzing of conv1d/2d/3d, conv_transpose1d/2d/3d and their modules (every
+padding_mode; ConvTranspose's output_padding) against torch, as a user would call them: random
+shapes, groups, stride, dilation, padding (int, tuple, 'same', 'valid'), padding modes, dtypes
+(float64, float32, bf16, fp16), layouts (contiguous, channels_last (_3d), non-contiguous,
+batch-transposed), empty batch, unbatched, which inputs need a
 gradient, and a random dy. Compared: torch's exception where torch raises; else output and
 gradients (float64 tight; lower precisions within assert_close's tolerance of torch's or no
 worse than twice torch's error against float64, verify.compare) and every gradient's strides.
@@ -25,17 +26,18 @@ DTYPES = [torch.float64, torch.float32, torch.bfloat16, torch.float16]
 
 def _config(seed: int) -> dict:
     rng = random.Random(seed)
-    n = rng.choice([1, 2])
-    padding = rng.choice([rng.randint(0, 3), tuple(rng.randint(0, 3) for _ in range(n)), "same", "valid"])
+    n, transposed = rng.choice([1, 2, 2, 3]), rng.random() < 0.4
+    padding = rng.choice([rng.randint(0, 3), tuple(rng.randint(0, 3) for _ in range(n))] + ["same", "valid"] * (
+        not transposed))
     module = rng.random() < 0.35
     groups = rng.choice([1, 1, 2, 3])
-    return dict(
+    return dict(transposed=transposed, output_padding=tuple(rng.randint(0, 2) for _ in range(n)),
         n=n, dtype=rng.choice(DTYPES), groups=groups, cin=groups * rng.randint(1, 3),
         cout=groups * rng.randint(1, 3), kernel=tuple(rng.randint(1, 4) for _ in range(n)),
         stride=(1,) * n if padding == "same" else tuple(rng.randint(1, 3) for _ in range(n)),
         dilation=tuple(rng.randint(1, 3) for _ in range(n)), padding=padding, module=module,
-        mode=rng.choice(["zeros", "reflect", "replicate", "circular"]) if module else "zeros",
-        size=tuple(rng.randint(1, 12) for _ in range(n)), batch=rng.choice([(0,), (1,), (2,), (5,), ()]),
+        mode=rng.choice(["zeros", "reflect", "replicate", "circular"]) if module and not transposed else "zeros",
+        size=tuple(rng.randint(1, 12 if n < 3 else 6) for _ in range(n)), batch=rng.choice([(0,), (1,), (2,), (5,), ()]),
         bias=rng.random() < 0.6, layout=rng.choice(["contiguous", "channels_last", "strided", "transposed"]),
         needs=(rng.random() < 0.8, rng.random() < 0.85))
 
@@ -46,8 +48,13 @@ def _x(c: dict) -> torch.Tensor:
         return torch.randn(*shape[:-1], 2 * shape[-1], dtype=torch.float64)[..., ::2]
     if c["layout"] == "transposed" and len(shape) == c["n"] + 2:
         return torch.randn(shape[1], shape[0], *shape[2:], dtype=torch.float64).transpose(0, 1)
-    x = torch.randn(shape, dtype=torch.float64)
-    return x.to(memory_format=torch.channels_last) if c["layout"] == "channels_last" and x.dim() == 4 else x
+    return _layout(torch.randn(shape, dtype=torch.float64), c)
+
+
+def _layout(t: torch.Tensor, c: dict) -> torch.Tensor:
+    """``t`` in channels_last (4-d) or channels_last_3d (5-d) memory where the layout says so."""
+    fmt = {4: torch.channels_last, 5: torch.channels_last_3d}.get(t.dim())
+    return t.to(memory_format=fmt) if c["layout"] == "channels_last" and fmt else t
 
 
 def _run(c: dict, lib, dtype, seed: int):
@@ -57,26 +64,30 @@ def _run(c: dict, lib, dtype, seed: int):
     torch.manual_seed(seed)
     cast = lambda t: t.to(c["dtype"]).to(dtype)  # noqa: E731
     x = cast(_x(c)).requires_grad_(c["needs"][0])
-    args = (c["cin"], c["cout"], c["kernel"], c["stride"], c["padding"], c["dilation"], c["groups"], c["bias"])
+    kind = "ConvTranspose" if c["transposed"] else "Conv"
+    opts = (c["stride"], c["padding"], c["output_padding"], c["groups"], c["dilation"]) if c["transposed"] else (
+        c["stride"], c["padding"], c["dilation"], c["groups"])
     try:
         if c["module"]:
-            m = cast(getattr(lib, f"Conv{c['n']}d")(*args, c["mode"], dtype=torch.float64))
+            args = (c["cin"], c["cout"], c["kernel"], *opts[:4], c["bias"], *opts[4:]) if c["transposed"] else (
+                c["cin"], c["cout"], c["kernel"], *opts, c["bias"])
+            m = cast(getattr(lib, f"{kind}{c['n']}d")(*args, padding_mode=c["mode"], dtype=torch.float64))
             m.weight.requires_grad_(c["needs"][1])
-            if c["layout"] == "channels_last" and c["n"] == 2:
-                m.to(memory_format=torch.channels_last)
+            if c["layout"] == "channels_last" and c["n"] > 1:
+                m.to(memory_format=torch.channels_last if c["n"] == 2 else torch.channels_last_3d)
             y, params = m(x), [p for p in m.parameters() if p.requires_grad]
         else:
-            w = torch.randn(c["cout"], c["cin"] // c["groups"], *c["kernel"], dtype=torch.float64)
-            w = w.to(memory_format=torch.channels_last) if c["layout"] == "channels_last" and c["n"] == 2 else w
+            w_in, w_out = (c["cin"], c["cout"]) if c["transposed"] else (c["cout"], c["cin"])
+            w = _layout(torch.randn(w_in, w_out // c["groups"], *c["kernel"], dtype=torch.float64), c)
             b = cast(torch.randn(c["cout"], dtype=torch.float64)).requires_grad_() if c["bias"] else None
             params = [cast(w).requires_grad_(c["needs"][1]), b]
-            y = getattr(lib, f"conv{c['n']}d")(x, params[0], b, *args[3:7])
+            y = getattr(lib, f"conv_transpose{c['n']}d" if c["transposed"] else f"conv{c['n']}d")(x, params[0], b, *opts)
             params = [p for p in params if p is not None and p.requires_grad]
     except Exception as e:  # noqa: BLE001 - torch's exception is what ours must raise
         return e
     dy = cast(torch.randn(y.shape, dtype=torch.float64))
     leaves = [x] * x.requires_grad + params
-    return y, torch.autograd.grad(y, leaves, dy) if leaves and y.requires_grad else ()
+    return y, torch.autograd.grad(y, leaves, dy) if leaves and y.requires_grad else (), leaves
 
 
 def _strides(t):  # a size-1 dim's stride is arbitrary, an empty tensor's all are
@@ -97,9 +108,15 @@ def run_seeds(seeds) -> int:
                 print("FAIL", seed, c, f"raised {ours!r}, torch {theirs!r}", flush=True)
             continue
         exact = _run(c, torch.nn if c["module"] else F, torch.float64, seed)
+        if isinstance(exact, Exception):  # torch's float64 kernel refuses an output size 0 its float32 one allows
+            exact = (None, [None] * len(ours[1]), None)
         for k, (g, h, e) in enumerate(zip([ours[0], *ours[1]], [theirs[0], *theirs[1]], [exact[0], *exact[1]])):
             d = verify.compare(g, h, None if c["dtype"] == torch.float64 else e)
             layout_ok = _strides(g) == _strides(h) or (c["mode"] == "circular" and k == 1)  # see PadFunction
+            # dw has w's own layout (docs/ops.md); torch's follows its kernel (contiguous from CPU 3-d
+            # float64/float16, which have no channels-last path)
+            is_w = k == 1 + c["needs"][0] and c["needs"][1]
+            layout_ok = layout_ok or (is_w and _strides(g) == _strides(ours[2][k - 1]))
             if not d.ok or not layout_ok:
                 bad += 1
                 print("FAIL", seed, c, f"result {k}:", d.why or f"strides {g.stride()}, torch {h.stride()}", flush=True)

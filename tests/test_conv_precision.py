@@ -1,6 +1,7 @@
-"""Conv in half precision: the weight gradient is summed in float32 and rounded once; its error
-against float64 is no worse than torch's; a grid of bf16/fp16 configurations runs in a
-subprocess, since a half-precision CPU kernel can crash the interpreter."""
+"""Conv and transposed conv in half precision: the weight gradient is summed in float32 and
+rounded once; its error against float64 is no worse than torch's; a grid of bf16/fp16
+configurations runs in a subprocess, since a half-precision CPU kernel can crash the
+interpreter (so do the float16 samples of the ops added after conv1d/conv2d)."""
 
 import dataclasses
 
@@ -19,17 +20,19 @@ UNIT_ROUNDOFF = {torch.bfloat16: 2.0 ** -8, torch.float16: 2.0 ** -11}
 
 
 @pytest.mark.parametrize("dtype", HALF, ids=str)
-@pytest.mark.parametrize("dims", [1, 2])
-def test_modules_gradients_keep_dtype_and_are_no_worse_than_torch(dims, dtype):
+@pytest.mark.parametrize("name", ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+                                  "ConvTranspose3d"])
+def test_modules_gradients_keep_dtype_and_are_no_worse_than_torch(name, dtype):
     """Every gradient in the leaf's dtype; its error against float64 within torch's tolerance of
     torch's, or at most twice torch's (verify.compare: torch's fp16 CPU kernels sum in fp16)."""
-    kwargs = dict(stride=2, padding="valid", groups=2)
+    dims = int(name[-2])
+    kwargs = dict(stride=2, padding=1 if "Transpose" in name else "valid", groups=2)
     mods = []
     for lib, dt in ((mnn, dtype), (torch.nn, dtype), (torch.nn, torch.float64)):
         torch.manual_seed(7)
-        mods.append(getattr(lib, f"Conv{dims}d")(4, 6, 3, dtype=dt, **kwargs))
+        mods.append(getattr(lib, name)(4, 6, 3, dtype=dt, **kwargs))
     mods[2].load_state_dict(mods[0].state_dict())
-    x = torch.randn(3, 4, *(7, 6)[:dims], dtype=dtype)
+    x = torch.randn(3, 4, *(7, 6, 5)[:dims], dtype=dtype)
     dy = torch.randn_like(mods[1](x))
     grads = []
     for mod in mods:
@@ -49,10 +52,29 @@ def test_float16_samples_are_no_worse_than_torch(name):
     assert report.ok, report.failures
 
 
+def verify_float16(names) -> int:
+    """Child process: ``manualgrad verify`` in float16 of each op; returns the number of failures."""
+    bad = 0
+    for name in names:
+        print("run", name, flush=True)
+        for failure in verify.verify_op(ops.get(name), "cpu", torch.float16, gradcheck=False).failures:
+            bad += 1
+            print("FAIL", name, failure, flush=True)
+    return bad
+
+
+def test_float16_samples_of_the_newer_convolutions_in_a_subprocess():
+    """The same for conv3d, the transposed convolutions and fold/unfold, whose float16 CPU
+    kernels had not run here before: in a child process."""
+    in_subprocess("test_conv_precision", "verify_float16",
+                  ["conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "unfold"])
+
+
 def _weight_grads(dtype, device, groups, dims):
     torch.manual_seed(0)
-    x = torch.randn(8, 4, *(16,) * dims, device=device)
-    dy = torch.randn(8, 6, *(16,) * dims, device=device)
+    size = (16,) * dims if dims < 3 else (6, 5, 4)
+    x = torch.randn(8, 4, *size, device=device)
+    dy = torch.randn(8, 6, *size, device=device)
     args = ((6, 4 // groups, *(3,) * dims), (1,) * dims, (1,) * dims, (1,) * dims, groups)
     return conv.weight_grad(x.to(dtype), dy.to(dtype), *args), conv.weight_grad(
         x.to(dtype).float(), dy.to(dtype).float(), *args)
@@ -60,7 +82,7 @@ def _weight_grads(dtype, device, groups, dims):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", HALF, ids=str)
-@pytest.mark.parametrize("dims,groups", [(1, 1), (2, 1), (1, 2), (2, 2)])
+@pytest.mark.parametrize("dims,groups", [(1, 1), (2, 1), (3, 1), (1, 2), (2, 2), (3, 2)])
 def test_half_weight_gradient_is_the_float32_one_rounded_once(dims, groups, dtype, device, monkeypatch):
     """The im2col path (CPU, groups 1) and the regrouped convolution (in batch chunks on CPU,
     whole on CUDA) both sum in float32: dw differs from the float32 dw of the same inputs by its
@@ -86,17 +108,18 @@ def test_verify_catches_a_weight_gradient_summed_in_bfloat16(monkeypatch):
 
 # ---------------------------------------------------------------- crash-prone: in a subprocess
 
-def _grid():
-    """(dtype, dims, groups, stride, dilation, padding, channels_last) configurations."""
+def _grid(transposed):
+    """(dtype, dims, groups, stride, dilation, padding, channels_last, transposed) configurations;
+    the transposed ones with output_padding stride − 1."""
     for dtype in ("float16", "bfloat16"):
-        for dims in (1, 2):
+        for dims in (1, 2, 3):
             for groups in (1, 3):
                 for stride in (1, 3):
                     for dilation in (1, 3):
-                        for padding in (0, 1, "same"):
-                            for channels_last in (False, True)[:dims]:
+                        for padding in (0, 1) if transposed else (0, 1, "same"):
+                            for channels_last in (False, True)[:min(dims, 2)]:
                                 if padding != "same" or stride == 1:
-                                    yield dtype, dims, groups, stride, dilation, padding, channels_last
+                                    yield dtype, dims, groups, stride, dilation, padding, channels_last, transposed
 
 
 def run_configs(configs) -> int:
@@ -104,19 +127,23 @@ def run_configs(configs) -> int:
     announced before it runs (a crash names it); returns the number of failures."""
     bad = 0
     for config in configs:
-        dtype, dims, groups, stride, dilation, padding, channels_last = config
+        dtype, dims, groups, stride, dilation, padding, channels_last, transposed = config
         print("run", config, flush=True)
         torch.manual_seed(0)
-        x = torch.randn(4, 2 * groups, *(13, 11)[:dims], dtype=getattr(torch, dtype))
+        x = torch.randn(4, 2 * groups, *(13, 11, 9)[:dims], dtype=getattr(torch, dtype))
         w = torch.randn(2 * groups, 2, *(3,) * dims, dtype=x.dtype)
         if channels_last:
-            x, w = x.to(memory_format=torch.channels_last), w.to(memory_format=torch.channels_last)
+            fmt = torch.channels_last if dims == 2 else torch.channels_last_3d
+            x, w = x.to(memory_format=fmt), w.to(memory_format=fmt)
         b = torch.randn(2 * groups, dtype=x.dtype, requires_grad=True)
-        args = ((x.requires_grad_(), w.requires_grad_(), b),
-                dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
-        ours = verify.run(getattr(MF, f"conv{dims}d"), *args)
-        theirs = verify.run(getattr(F, f"conv{dims}d"), *args, dy=ours.dy)
-        exact = verify.run(getattr(F, f"conv{dims}d"), *verify._upcast(*args), dy=ours.dy.double())
+        kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        if transposed:
+            kwargs["output_padding"] = stride - 1
+        args = ((x.requires_grad_(), w.requires_grad_(), b), kwargs)
+        name = f"conv_transpose{dims}d" if transposed else f"conv{dims}d"
+        ours = verify.run(getattr(MF, name), *args)
+        theirs = verify.run(getattr(F, name), *args, dy=ours.dy)
+        exact = verify.run(getattr(F, name), *verify._upcast(*args), dy=ours.dy.double())
         for what, g, h, e in zip(("y", "dx", "dw", "db"), [ours.out, *ours.grads], [theirs.out, *theirs.grads],
                                  [exact.out, *exact.grads]):
             d = verify.compare(g, h, e)
@@ -129,8 +156,9 @@ def run_configs(configs) -> int:
 def test_float16_conv1d_groups_stride_dilation_3():
     """fp16 conv1d, groups 3, stride 3, dilation 3, padding 1: the regrouped weight-gradient
     convolution (stride and dilation exchanged) in fp16 crashed torch's CPU kernel."""
-    in_subprocess("test_conv_precision", "run_configs", [("float16", 1, 3, 3, 3, 1, False)])
+    in_subprocess("test_conv_precision", "run_configs", [("float16", 1, 3, 3, 3, 1, False, False)])
 
 
-def test_half_precision_grid_runs_and_is_no_worse_than_torch():
-    in_subprocess("test_conv_precision", "run_configs", list(_grid()))
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv", "conv_transpose"])
+def test_half_precision_grid_runs_and_is_no_worse_than_torch(transposed):
+    in_subprocess("test_conv_precision", "run_configs", list(_grid(transposed)))

@@ -18,6 +18,8 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, hu
                       smooth_l1_loss)
 from ._cross_entropy import cross_entropy, nll_loss
 from ._conv import conv1d, conv2d
+from ._conv import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
+from ._fold import fold, unfold
 from ._pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
                        adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d,
                        lp_pool2d, lp_pool3d, max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpool2d,
@@ -41,6 +43,8 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "nll_loss", "cross_entropy",
     "conv1d", "conv2d",
+    "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "fold", "unfold",
     "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "max_pool1d", "max_pool3d", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",

@@ -1,10 +1,12 @@
-"""``conv1d``, ``conv2d``, and the non-zero padding modes of the Conv modules."""
+"""``conv1d``, ``conv2d``, ``conv3d``, ``conv_transpose1d/2d/3d``, and the non-zero padding modes
+of the Conv modules."""
 
 from __future__ import annotations
 
 import torch
 
 from ..functions.conv import ConvFunction, PadFunction
+from ..functions.conv_transpose import ConvTransposeFunction
 from ._autocast import LOWER, autocast_policy
 
 # Bad input (ranks, channels vs groups, padding strings, 'same' with a stride, kernel larger
@@ -24,6 +26,40 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     """2-D cross-correlation over (N, C, H, W) or unbatched (C, H, W) input, torch's signature
     and options (padding: int, tuple, 'valid', 'same'). See :class:`~manualgrad.functions.conv.ConvFunction`."""
     return ConvFunction.apply(input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+@autocast_policy(LOWER, ConvFunction)
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
+    """3-D cross-correlation over (N, C, D, H, W) or unbatched (C, D, H, W) input, torch's
+    signature and options (padding: int, tuple, 'valid', 'same'). See :class:`~manualgrad.functions.conv.ConvFunction`."""
+    return ConvFunction.apply(input, weight, bias, stride, padding, dilation, groups, 3)
+
+
+# Transposed convolutions: torch's checks (ranks, channels vs groups, output_padding against
+# stride and dilation, a non-positive output size) run in the Function's forward, as above.
+
+@autocast_policy(LOWER, ConvTransposeFunction)
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> torch.Tensor:
+    """1-D transposed convolution over (N, C, L) or unbatched (C, L) input, torch's signature.
+    See :class:`~manualgrad.functions.conv_transpose.ConvTransposeFunction`."""
+    return ConvTransposeFunction.apply(input, weight, bias, stride, padding, output_padding, groups, dilation, 1)
+
+
+@autocast_policy(LOWER, ConvTransposeFunction)
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> torch.Tensor:
+    """2-D transposed convolution over (N, C, H, W) or unbatched (C, H, W) input, torch's
+    signature. See :class:`~manualgrad.functions.conv_transpose.ConvTransposeFunction`."""
+    return ConvTransposeFunction.apply(input, weight, bias, stride, padding, output_padding, groups, dilation, 2)
+
+
+@autocast_policy(LOWER, ConvTransposeFunction)
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> torch.Tensor:
+    """3-D transposed convolution over (N, C, D, H, W) or unbatched (C, D, H, W) input, torch's
+    signature. See :class:`~manualgrad.functions.conv_transpose.ConvTransposeFunction`."""
+    return ConvTransposeFunction.apply(input, weight, bias, stride, padding, output_padding, groups, dilation, 3)
 
 
 @autocast_policy(None, PadFunction)  # exact: no cast (torch's CPU list has reflection/replication pads in fp32)

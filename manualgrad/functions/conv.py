@@ -1,4 +1,4 @@
-"""Convolution: ``conv1d``/``conv2d`` (one Function generic over the number of spatial dims) and
+"""Convolution: ``conv1d``/``conv2d``/``conv3d`` (one Function generic over the number of spatial dims) and
 the non-zero ``padding_mode``s of the Conv modules (reflect, replicate, circular)."""
 
 from __future__ import annotations
@@ -38,19 +38,35 @@ def padding_lo_hi(padding, kernel_size, dilation) -> tuple[tuple, tuple]:
     return lo, lo
 
 
+_LAST = {4: torch.channels_last, 5: torch.channels_last_3d}
+
+
 def memory_format(*tensors) -> torch.memory_format:
-    """channels_last if one of the 4-d ``tensors`` has channels-last strides, else contiguous:
-    the layout torch's conv backward gives dx (``suggest_memory_format`` of x or w)."""
-    return torch.channels_last if any(t.dim() == 4 and _channels_last(t) for t in tensors) else torch.contiguous_format
+    """channels_last (channels_last_3d) if one of the 4-d (5-d) ``tensors`` has channels-last
+    strides, else contiguous (c10's ``suggest_memory_format``, the first such tensor deciding)."""
+    for t in tensors:
+        if t.dim() in _LAST and _channels_last(t):
+            return _LAST[t.dim()]
+    return torch.contiguous_format
+
+
+def output_layout(y: torch.Tensor, n: int) -> torch.memory_format:
+    """The layout torch's conv kernel chose for its output ``y`` (``n`` spatial dims), which its
+    backward gives dx too; an unbatched y is read as a batch of one (its batch stride the whole
+    tensor: ``unsqueeze`` would give the channels' extent, which reads as contiguous)."""
+    if y.dim() == n + 1:
+        y = y.as_strided((1, *y.shape), (max(1, y.numel()), *y.stride()))
+    return memory_format(y)
 
 
 def _channels_last(t: torch.Tensor) -> bool:
-    """c10's ``is_channels_last_strides_2d``: strides non-decreasing in the order C, W, H, N,
-    a size-1 dim not counting; ambiguous cases (a stride-0 C, N111) are contiguous."""
+    """c10's ``is_channels_last_strides_2d``/``_3d``: strides non-decreasing in the order C, then
+    the spatial dims last to first, then N, a size-1 dim not counting; ambiguous cases (a stride-0
+    C, N111) are contiguous."""
     if t.stride(1) == 0:
         return False
     least = 0
-    for d in (1, 3, 2, 0):
+    for d in (1, *range(t.dim() - 1, 1, -1), 0):
         if t.shape[d] == 0 or t.stride(d) < least or (d == 0 and least == t.stride(1)):
             return False
         least = t.stride(d) * max(t.shape[d], 1)
@@ -58,7 +74,7 @@ def _channels_last(t: torch.Tensor) -> bool:
 
 
 class ConvFunction(Function):
-    """N-d cross-correlation, N = ``n`` spatial dims (1 or 2; one index o, k, i per dim below)
+    """N-d cross-correlation, N = ``n`` spatial dims (1, 2 or 3; one index o, k, i per dim below)
 
     y[b, c, o] = bias[c] + Σ_{ci,k} w[c, ci, k] · xp[b, g·Cg + ci, o·s + k·d]
       x: (B, G·Cg, L), w: (G·Og, Cg, K), c in group g = c // Og, s stride, d dilation,
@@ -78,8 +94,9 @@ class ConvFunction(Function):
       transposed to (G·Og, Cg, ·) and cropped to K.
     db[c] = Σ_{b,o} dy[b, c, o]
     'same' with hi = lo + 1 (even receptive field): the backward pads x by the extra zero and
-    crops dx back, as torch's forward does with a padded copy. dx is channels_last where x or w
-    is (2-d), else contiguous, as torch's.
+    crops dx back, as torch's forward does with a padded copy. dx has the layout torch's kernel
+    chose for y, as torch's dx: channels_last (_3d) where x or w is and the kernel has a
+    channels-last path (not CPU 3-d in float64, or float16 without oneDNN fp16), else contiguous.
     Unbatched input (C, L) is the B = 1 case. Saves x only when w needs a gradient and w only
     when x does (what each gradient reads); the padded copy is never saved. Half precision:
     y and dx from torch's own kernels (the same as torch's y and dx), dw summed in float32 by
@@ -100,7 +117,7 @@ class ConvFunction(Function):
         ctx.lo, hi = padding_lo_hi(padding, w.shape[2:], dilation)
         ctx.extra = tuple(h - lo for lo, h in zip(ctx.lo, hi))
         ctx.groups, ctx.n, ctx.x_shape, ctx.w_shape, ctx.w_stride = groups, n, x.shape, w.shape, w.stride()
-        ctx.layout = memory_format(x if x.dim() == n + 2 else x.unsqueeze(0), w)
+        ctx.layout = output_layout(output, n)
 
     @staticmethod
     def backward(ctx, dy):

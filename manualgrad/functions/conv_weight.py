@@ -1,5 +1,5 @@
-"""The convolution's weight gradient (``ConvFunction``'s dw, derived in its docstring) and the
-ways it is computed: im2col matmuls on eager CPU, the regrouped convolution elsewhere, one
+"""The convolution's weight gradient (``ConvFunction``'s dw, derived in its docstring; also
+``ConvTransposeFunction``'s, with x and dy swapped) and the ways it is computed: im2col matmuls on eager CPU, the regrouped convolution elsewhere, one
 contraction per kernel tap under torch.compile; half precision summed in float32."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``Conv1d``, ``Conv2d``: the torch.nn modules with the hand-derived backward."""
+"""``Conv1d``, ``Conv2d``, ``Conv3d``, ``ConvTranspose1d/2d/3d``: the torch.nn modules with the
+hand-derived backward."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from .. import functional as MF
 from ..functional._conv import _pad
 from ..functions.conv import padding_lo_hi
 
-_FUNCTIONAL = {1: MF.conv1d, 2: MF.conv2d}
+_FUNCTIONAL = {1: MF.conv1d, 2: MF.conv2d, 3: MF.conv3d}
+_TRANSPOSED = {1: MF.conv_transpose1d, 2: MF.conv_transpose2d, 3: MF.conv_transpose3d}
 
 
 class _ConvForward:
@@ -34,3 +36,38 @@ class Conv1d(_ConvForward, torch.nn.Conv1d):
 class Conv2d(_ConvForward, torch.nn.Conv2d):
     """Same constructor, parameters, initialisation, ``state_dict`` and ``repr`` as
     :class:`torch.nn.Conv2d`; ``forward`` runs :func:`manualgrad.functional.conv2d`."""
+
+
+class Conv3d(_ConvForward, torch.nn.Conv3d):
+    """Same constructor, parameters, initialisation, ``state_dict`` and ``repr`` as
+    :class:`torch.nn.Conv3d`; ``forward`` runs :func:`manualgrad.functional.conv3d`."""
+
+
+class _ConvTransposeForward:
+    """The forward shared by the ConvTranspose modules, torch's: only padding_mode 'zeros'
+    (torch's ValueError otherwise), and ``output_size`` turned into ``output_padding`` by torch's
+    own ``_output_padding`` (the same checks and messages)."""
+
+    def forward(self, input: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        n = len(self.kernel_size)
+        if self.padding_mode != "zeros":
+            raise ValueError(f"Only `zeros` padding mode is supported for ConvTranspose{n}d")
+        output_padding = self._output_padding(input, output_size, self.stride, self.padding, self.kernel_size, n,
+                                              self.dilation)
+        return _TRANSPOSED[n](input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
+                              self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeForward, torch.nn.ConvTranspose1d):
+    """Same constructor, parameters, initialisation, ``state_dict`` and ``repr`` as
+    :class:`torch.nn.ConvTranspose1d`; ``forward`` runs :func:`manualgrad.functional.conv_transpose1d`."""
+
+
+class ConvTranspose2d(_ConvTransposeForward, torch.nn.ConvTranspose2d):
+    """Same constructor, parameters, initialisation, ``state_dict`` and ``repr`` as
+    :class:`torch.nn.ConvTranspose2d`; ``forward`` runs :func:`manualgrad.functional.conv_transpose2d`."""
+
+
+class ConvTranspose3d(_ConvTransposeForward, torch.nn.ConvTranspose3d):
+    """Same constructor, parameters, initialisation, ``state_dict`` and ``repr`` as
+    :class:`torch.nn.ConvTranspose3d`; ``forward`` runs :func:`manualgrad.functional.conv_transpose3d`."""

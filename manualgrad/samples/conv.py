@@ -1,4 +1,4 @@
-"""Samples for ``conv1d`` and ``conv2d``: one generator over the number of spatial dims."""
+"""Samples for ``conv1d``, ``conv2d`` and ``conv3d``: one generator over the number of spatial dims."""
 
 from __future__ import annotations
 
@@ -10,17 +10,23 @@ from . import ErrorSample, Sample, make, noncontiguous
 
 # Spatial sizes and kernels per number of spatial dims: small enough for float64 gradgradcheck,
 # uneven so that a transposed dim or an off-by-one in the output padding shows.
-_SIZE = {1: (7,), 2: (5, 6)}
-_KERNEL = {1: (3,), 2: (3, 2)}
-_EVEN = {1: (2,), 2: (2, 3)}  # an even kernel in some dim: 'same' pads asymmetrically there
-_IMAGE = {1: (64,), 2: (16, 16)}  # the half-precision samples: sizes that reach the blocked kernels
+SIZE = {1: (7,), 2: (5, 6), 3: (4, 3, 5)}
+KERNEL = {1: (3,), 2: (3, 2), 3: (2, 1, 3)}
+EVEN = {1: (2,), 2: (2, 3), 3: (2, 3, 2)}  # an even kernel in some dim: 'same' pads asymmetrically there
+IMAGE = {1: (64,), 2: (16, 16), 3: (8, 8, 8)}  # the half-precision samples: sizes that reach the blocked kernels
+LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
+
+
+def per_dim(n, a, b):
+    """A per-dim tuple option: (a, b, a)'s first ``n``."""
+    return (a, b, a)[:n]
 
 
 def _samples(n, device, dtype):
     kw = dict(device=device, dtype=dtype)
     t = lambda *s, **k: make(*s, **kw, **k)  # noqa: E731
-    L, K, E = _SIZE[n], _KERNEL[n], _EVEN[n]
-    pair = lambda a, b: (a, b)[:n] if n > 1 else (a,)  # noqa: E731 - a per-dim tuple option
+    L, K, E = SIZE[n], KERNEL[n], EVEN[n]
+    pair = partial(per_dim, n)
     yield Sample((t(2, 4, *L), t(3, 4, *K), t(3)), name="basic")
     yield Sample((t(2, 4, *L), t(3, 4, *K)), name="no bias")
     yield Sample((t(2, 4, *L), t(3, 4, *K), None), dict(stride=2), name="bias None, stride 2")
@@ -53,6 +59,9 @@ def _samples(n, device, dtype):
                  name="weight and bias without grad")
     yield Sample((t(2, 3, *L), t(2, 3, *K), t(2)), dict(stride=[2], padding=[1], dilation=[1]),
                  name="one-element lists")
+    if n in LAST:
+        yield Sample((channels_last(t, 2, 4, *L), channels_last(t, 3, 4, *K), t(3)), dict(padding=1),
+                     name="channels_last input and weight")
     if dtype in (torch.bfloat16, torch.float16):
         yield from _half_precision(n, t)
 
@@ -63,7 +72,7 @@ def _half_precision(n, t):
     (its input channels are the batch: 4 and 8) or the blocked one (16). Half precision only:
     their errors against float64 are compared with torch's there, while float32's sums of
     thousands of terms in another order than torch's miss float32's assert_close tolerance."""
-    image, k = _IMAGE[n], (3,) * n
+    image, k = IMAGE[n], (3,) * n
     for batch in (4, 8, 16):
         yield Sample((t(batch, 3, *image), t(8, 3, *k), t(8)), dict(padding=1),
                      name=f"batch {batch}, 3 to 8 channels, {'x'.join(map(str, image))}")
@@ -71,16 +80,20 @@ def _half_precision(n, t):
                  name="batch 16, groups 2")
     yield Sample((t(4, 6, *image), t(6, 2, *k), t(6)), dict(groups=3, stride=3, dilation=3, padding=1),
                  name="groups 3, stride 3, dilation 3")
-    if n == 2:
-        def last(*shape):
-            return t(*shape, requires_grad=False).to(memory_format=torch.channels_last).requires_grad_()
-        yield Sample((last(8, 16, 12, 12), last(16, 16, *k), t(16)), dict(padding=1),
+    if n in LAST:
+        last = partial(channels_last, t)
+        yield Sample((last(8, 16, *(12, 12, 6)[:n]), last(16, 16, *k), t(16)), dict(padding=1),
                      name="channels_last, batch 8, 16 channels")
+
+
+def channels_last(t, *shape):
+    """A leaf of ``t(*shape)`` in channels_last (4-d) or channels_last_3d (5-d) memory."""
+    return t(*shape, requires_grad=False).to(memory_format=LAST[len(shape) - 2]).requires_grad_()
 
 
 def _errors(n, device):
     t = lambda *s: make(*s, device=device, dtype=None, requires_grad=False)  # noqa: E731
-    L, K = _SIZE[n], _KERNEL[n]
+    L, K = SIZE[n], KERNEL[n]
     x, w = t(2, 4, *L), t(3, 4, *K)
     yield ErrorSample((x, t(3, 4)), name="weight rank")
     yield ErrorSample((t(4), w), name="input rank")
@@ -99,5 +112,5 @@ def _errors(n, device):
     yield ErrorSample((x, w), dict(stride=(1,) * (n + 1)), name="stride of the wrong length")
 
 
-conv1d_samples, conv2d_samples = partial(_samples, 1), partial(_samples, 2)
-conv1d_errors, conv2d_errors = partial(_errors, 1), partial(_errors, 2)
+conv1d_samples, conv2d_samples, conv3d_samples = (partial(_samples, n) for n in (1, 2, 3))
+conv1d_errors, conv2d_errors, conv3d_errors = (partial(_errors, n) for n in (1, 2, 3))

@@ -28,7 +28,8 @@ def _spec(name, cases, **kw):
 
 _ALL = {**st_activations.CASES, **st_losses.CASES, **st_layers.CASES, **st_norms.CASES, **st_pooling.CASES,
         **st_resample.CASES}
-_WEIGHTS = {"conv1d": 0.6, "conv2d": 0.6, "scaled_dot_product_attention": 0.8, "linear_cross_entropy": 0.8}
+_WEIGHTS = {"conv1d": 0.6, "conv2d": 0.6, "conv3d": 0.4, "conv_transpose1d": 0.6, "conv_transpose2d": 0.6,
+            "conv_transpose3d": 0.4, "scaled_dot_product_attention": 0.8, "linear_cross_entropy": 0.8}
 OPS = {name: _spec(name, cases, isolated="[half]" in name or name == "embedding_bag", weight=_WEIGHTS.get(name.split("[")[0], 1.0))
        for name, cases in _ALL.items()}
 

@@ -1,6 +1,7 @@
-"""Strategies for linear, conv1d/conv2d and embedding: batched, unbatched and empty inputs,
-stride/padding/dilation/groups/'same'/'valid', padding_idx, max_norm; sizes that make an empty or
-negative output (torch's errors) drawn now and then. The poolings are in st_pooling.py."""
+"""Strategies for linear, bilinear, conv1d/2d/3d, conv_transpose1d/2d/3d, fold/unfold, embedding and
+embedding_bag: batched, unbatched and empty inputs, stride/padding/dilation/groups/'same'/'valid',
+output_padding, padding_idx, max_norm, bags; sizes that make an empty or negative output (torch's
+errors) drawn now and then. The poolings are in st_pooling.py."""
 
 from __future__ import annotations
 
@@ -43,8 +44,13 @@ def _ints(n, lo, hi):
     return st.one_of(one, st.tuples(*[one] * n)) if n > 1 else one
 
 
-def _conv(name, n, dtypes):
-    """conv1d (n=1) / conv2d (n=2) cases with input dtypes from ``dtypes``."""
+_SPATIAL = {1: 7, 2: 7, 3: 4}  # largest spatial size drawn per dim
+
+
+def _conv(name, n, dtypes, transposed=False):
+    """conv{n}d, or conv_transpose{n}d (``transposed``), cases with input dtypes from ``dtypes``:
+    weight (out, in/groups, *k), transposed (in, out/groups, *k); output_padding below the
+    stride or the dilation, and now and then not (torch's error)."""
 
     @st.composite
     def cases(draw):
@@ -53,17 +59,22 @@ def _conv(name, n, dtypes):
         cin, cout = groups * draw(dims(1, 2)), groups * draw(dims(1, 2))
         k = draw(st.tuples(*[st.integers(1, 3)] * n))
         batch = draw(st.sampled_from([(), (0,), (1,), (2,), (3,)]))
-        x = draw(tensor((*batch, cin, *draw(st.tuples(*[st.integers(1, 7)] * n))), dtype, grad=draw(grads)))
-        w = draw(tensor((cout, cin // groups, *k), other(draw, dtype), grad=draw(grads)))
+        size = draw(st.tuples(*[st.integers(1, _SPATIAL[n])] * n))
+        x = draw(tensor((*batch, cin, *size), dtype, grad=draw(grads)))
+        wshape = (cin, cout // groups, *k) if transposed else (cout, cin // groups, *k)
+        w = draw(tensor(wshape, other(draw, dtype), grad=draw(grads)))
         kw = {}
         if draw(st.booleans()):
             kw["bias"] = draw(tensor((cout,), other(draw, dtype), grad=draw(grads)))
         if draw(st.booleans()):
             kw["stride"] = draw(_ints(n, 1, 3))
         if draw(st.booleans()):
-            kw["padding"] = draw(st.one_of(_ints(n, 0, 2), st.sampled_from(["same", "valid"])))
+            strings = st.nothing() if transposed else st.sampled_from(["same", "valid"])
+            kw["padding"] = draw(st.one_of(_ints(n, 0, 2), strings))
         if draw(st.booleans()):
             kw["dilation"] = draw(_ints(n, 1, 3))
+        if transposed and draw(st.booleans()):
+            kw["output_padding"] = draw(_ints(n, 0, 2))
         if groups > 1:
             kw["groups"] = groups
         return Case(name, (x, w), kw)
@@ -71,15 +82,52 @@ def _conv(name, n, dtypes):
     return cases()
 
 
+@st.composite
+def _image(draw):
+    """(N, C, H, W) or unbatched (C, H, W)."""
+    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
+    shape = (*batch, draw(st.sampled_from([1, 2, 3] * 5 + [0])), draw(dims(1, 7)), draw(dims(1, 7)))
+    return draw(tensor(shape, draw(any_dtypes), grad=draw(grads)))
+
+
+@st.composite
+def _unfold(draw):
+    x = draw(_image())
+    kw = {}
+    for key, lo in (("dilation", 1), ("padding", 0), ("stride", 1)):
+        if draw(st.booleans()):
+            kw[key] = draw(_ints(2, lo, lo + 2))
+    return Case("unfold", (x, draw(_ints(2, 1, 3))), kw)
+
+
+@st.composite
+def _fold(draw):
+    """Columns sized to the blocks of a drawn layout; an output size too small for one block, a
+    block or a channel off now and then (torch's errors)."""
+    one = lambda lo, hi: draw(st.tuples(st.integers(lo, hi), st.integers(lo, hi)))  # noqa: E731
+    k, d, p, s = one(1, 3), one(1, 2), one(0, 2), one(1, 3)
+    reach = [di * (ki - 1) + 1 - 2 * pi for ki, di, pi in zip(k, d, p)]  # the smallest size with a block
+    size = tuple(max(1, r + draw(st.sampled_from([0, 1, 2, 3, 4] * 3 + [-1]))) for r in reach)
+    blocks = 1
+    for n, ki, di, pi, si in zip(size, k, d, p, s):
+        blocks *= max(0, (n + 2 * pi - di * (ki - 1) - 1) // si + 1)
+    off = draw(st.sampled_from([0] * 9 + [1]))
+    channels = draw(st.sampled_from([1, 2, 3] * 5 + [0])) * k[0] * k[1] + off
+    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
+    x = draw(tensor((*batch, channels, blocks + draw(st.sampled_from([0] * 9 + [1]))), draw(any_dtypes),
+                    grad=draw(grads)))
+    return Case("fold", (x, size, k), dict(dilation=d, padding=p, stride=s))
+
+
 # Half-precision conv runs in a subprocess (see tests/test_fuzz.py): a crash there must not
 # take the suite down.
 WHOLE = FLOATS * 3 + ("int64", "bool")
 FULL = tuple(d for d in WHOLE if d not in LOW)
-CASES = {
-    "linear": _linear(), "bilinear": _bilinear(),
-    "conv1d": _conv("conv1d", 1, FULL), "conv2d": _conv("conv2d", 2, FULL),
-    "conv1d[half]": _conv("conv1d", 1, LOW), "conv2d[half]": _conv("conv2d", 2, LOW),
-}
+CASES = {"linear": _linear(), "bilinear": _bilinear()}
+for _n in (1, 2, 3):
+    for _name, _transposed in ((f"conv{_n}d", False), (f"conv_transpose{_n}d", True)):
+        CASES[_name] = _conv(_name, _n, FULL, _transposed)
+        CASES[f"{_name}[half]"] = _conv(_name, _n, LOW, _transposed)
 
 
 @st.composite
@@ -126,4 +174,4 @@ def _embedding_bag(draw):
     return Case("embedding_bag", args, kw)
 
 
-CASES.update(embedding=_embedding(), embedding_bag=_embedding_bag())
+CASES.update(unfold=_unfold(), fold=_fold(), embedding=_embedding(), embedding_bag=_embedding_bag())
