@@ -1,0 +1,162 @@
+"""Connectionist temporal classification: ``ctc_loss``, with the forward-backward gradient.
+
+Notation, per sample n (the batch runs side by side): x_t(c) = log_probs[t, n, c], T = its input
+length, l the target of length S, l' the extended target of length L = 2S + 1 with a blank before,
+between and after the labels (l'_{2k} = blank, l'_{2k+1} = l_k). A path may, from state s, stay,
+move to s + 1, or skip to s + 2 when l'_{s+2} is a label different from l'_s (``skip``).
+
+    α_0(0) = x_0(blank),  α_0(1) = x_0(l'_1),  α_0(s) = −∞ otherwise
+    α_t(s) = x_t(l'_s) + lse(α_{t−1}(s), α_{t−1}(s − 1), [skip into s] α_{t−1}(s − 2))
+    β_{T−1}(L − 1) = x_{T−1}(blank),  β_{T−1}(L − 2) = x_{T−1}(l'_{L−2}),  −∞ otherwise
+    β_t(s) = x_t(l'_s) + lse(β_{t+1}(s), β_{t+1}(s + 1), [skip out of s] β_{t+1}(s + 2))
+    nll = −lse(α_{T−1}(L − 1), α_{T−1}(L − 2))      (lse = log Σ exp; both α and β hold x_t(l'_s))
+
+The occupancy of label c at time t is γ_t(c) = Σ_{s: l'_s = c} exp(α_t(s) + β_t(s) − x_t(l'_s) + nll),
+and Σ_c γ_t(c) = 1. torch's gradient (which ours equals) is
+
+    dx_t(c) = ḡ · (exp(x_t(c)) − γ_t(c))  for t < T,  0 for t ≥ T
+
+with ḡ the sample's upstream gradient (R's: dy, dy / N, or for 'mean' dy / (N · max(S, 1))). The
+exp(x) term assumes x is normalised (a log_softmax): −γ alone is ∂nll/∂x, and log_softmax's
+backward maps both to the same logit gradient, since Σ_c exp(x_t(c)) = Σ_c γ_t(c) = 1. A sample
+with no path (nll = ∞) gets NaN for t < T, as torch, or 0 with ``zero_infinity``.
+
+The forward value is torch's ``ctc_loss`` (same checks and messages); the backward runs α and β
+over the time steps, each step vectorised over the batch and the L states, in log space with a
+finite floor ``NEG`` for "−∞", so that the backward is itself differentiable (double backward)
+without the NaN of exp(−∞ − (−∞)).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._base import Function
+
+NEG = -1e30  # log(0) in the recursions: exp(NEG) = 0, and NEG − NEG = 0, not NaN
+_ENUM = {"none": 0, "mean": 1, "sum": 2}
+
+
+def _lengths(lengths, device) -> torch.Tensor:
+    """A tuple/list or a tensor of lengths as a 1-d int64 tensor on ``device``."""
+    return torch.as_tensor(lengths, device=device).reshape(-1).long()
+
+
+def _padded(targets: torch.Tensor, tl: torch.Tensor, S: int, blank: int) -> torch.Tensor:
+    """The targets as (N, S), padding (and anything past a sample's length) set to blank: from a
+    padded (N, S') tensor, or from the 1-d concatenation of the samples' targets."""
+    N, k = tl.shape[0], torch.arange(S, device=tl.device)
+    inside = k < tl[:, None]
+    if targets.dim() == 2:
+        labels = targets[:, :S].long()
+    elif targets.numel() == 0:
+        labels = torch.full((N, S), blank, dtype=torch.long, device=tl.device)
+    else:  # concatenated: sample n's labels start at Σ_{m<n} S_m
+        start = torch.cumsum(tl, 0) - tl
+        labels = targets.long()[(start[:, None] + k).clamp(max=targets.numel() - 1)]
+    return torch.where(inside, labels, blank)
+
+
+def _lse3(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    return torch.logsumexp(torch.stack((a, b, c)), 0)
+
+
+def _shift(v: torch.Tensor, k: int) -> torch.Tensor:
+    """v moved k states along the last dim (k > 0: v(s − k) at s; k < 0: v(s + |k|)), NEG filled."""
+    pad = v.new_full((*v.shape[:-1], abs(k)), NEG)
+    return torch.cat((pad, v[..., :-k]), -1) if k > 0 else torch.cat((v[..., -k:], pad), -1)
+
+
+def alpha_beta(x_ext, skip, valid, T):
+    """α and β (both (T_max, N, L)) of the module docstring. ``x_ext``[t, n, s] = x_t(l'_s);
+    ``skip``[n, s]: the move s − 2 → s is allowed; ``valid``[n, s]: s < L_n; ``T``: input lengths."""
+    steps = x_ext.shape[0]
+    s = torch.arange(x_ext.shape[2], device=x_ext.device)
+    neg = x_ext.new_full((), NEG)
+    alpha = [torch.where((s <= 1) & valid, x_ext[0], neg)]
+    for t in range(1, steps):
+        a = alpha[-1]
+        alpha.append(torch.where(valid, x_ext[t] + _lse3(a, _shift(a, 1), torch.where(skip, _shift(a, 2), neg)), neg))
+    L_n = valid.sum(1, keepdim=True)  # 2 S_n + 1
+    last = ((s == L_n - 1) | (s == L_n - 2)) & valid
+    skip_out = _shift(skip.to(x_ext.dtype), -2) > 0  # the move s → s + 2
+    beta = [None] * steps
+    b = x_ext.new_full(x_ext.shape[1:], NEG)
+    for t in range(steps - 1, -1, -1):
+        start, inside = (T == t + 1)[:, None], (T > t + 1)[:, None]
+        rec = x_ext[t] + _lse3(b, _shift(b, -1), torch.where(skip_out, _shift(b, -2), neg))
+        b = torch.where(start & last, x_ext[t], torch.where(inside & valid, rec, neg))
+        beta[t] = b
+    return torch.stack(alpha), torch.stack(beta)
+
+
+class CTCLossFunction(Function):
+    """y = R(nll) of the module docstring's nll per sample: 'none' (N,), 'sum' Σ_n nll_n,
+    'mean' mean_n nll_n / max(S_n, 1); torch's forward.
+
+    dx_t(c) = ḡ_n · (exp(x_t(c)) − γ_t(c)) for t < T_n (α/β recursion: module docstring)
+    targets and lengths are integers (no gradient).
+    Saves log_probs, targets (inputs) and the lengths as tensors; α and β are recomputed in
+    backward (torch's kernel keeps log_alpha from the forward).
+    """
+
+    @staticmethod
+    def forward(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity):
+        return torch.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, _ENUM[reduction],
+                              zero_infinity)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity = inputs
+        il, tl = (_lengths(v, log_probs.device) for v in (input_lengths, target_lengths))
+        ctx.save_for_backward(log_probs, targets, il, tl)
+        ctx.blank, ctx.reduction, ctx.zero_infinity = blank, reduction, zero_infinity
+
+    @staticmethod
+    def backward(ctx, dy):
+        log_probs, targets, T, S_n = ctx.saved_tensors
+        batched = log_probs.dim() == 3
+        x = log_probs if batched else log_probs.unsqueeze(1)
+        labels = targets if batched else targets.unsqueeze(0)
+        x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        gamma, nll = _occupancy(x, labels, T, S_n, ctx.blank)
+        g = _sample_grads(dy, ctx.reduction, S_n).to(x.dtype)
+        dx = torch.exp(x) - gamma
+        impossible = (nll > -NEG / 2)[None, :, None]  # no path: torch's NaN, or 0 with zero_infinity
+        dx = torch.where(impossible, 0.0 if ctx.zero_infinity else float("nan"), dx)
+        times = torch.arange(x.shape[0], device=x.device)[:, None, None]
+        dx = torch.where(times < T[None, :, None], dx * g[None, :, None], 0.0)
+        dx = dx if batched else dx.squeeze(1)
+        return dx.to(log_probs.dtype), None, None, None, None, None, None
+
+
+def _occupancy(x, labels, T, S_n, blank):
+    """γ_t(c) (as (T_max, N, C)) and nll (N,) of the module docstring, from α and β."""
+    S = int(S_n.max()) if S_n.numel() else 0
+    padded = _padded(labels, S_n, S, blank)
+    ext = torch.full((padded.shape[0], 2 * S + 1), blank, dtype=torch.long, device=x.device)
+    ext[:, 1::2] = padded
+    valid = torch.arange(2 * S + 1, device=x.device) < 2 * S_n[:, None] + 1
+    before = torch.cat((ext.new_full((ext.shape[0], 2), blank), ext[:, :-2]), 1)  # l'_{s−2}
+    skip = (ext != blank) & (ext != before) & (torch.arange(2 * S + 1, device=x.device) >= 2)
+    x_ext = x.clamp_min(NEG).gather(2, ext[None].expand(x.shape[0], -1, -1))
+    alpha, beta = alpha_beta(x_ext, skip, valid, T)
+    final = alpha[(T - 1).clamp_min(0), torch.arange(T.shape[0], device=x.device)]  # α_{T−1}, (N, L)
+    L_n = 2 * S_n[:, None] + 1
+    s = torch.arange(2 * S + 1, device=x.device)
+    ends = torch.where((s == L_n - 1) | (s == L_n - 2), final, final.new_full((), NEG))
+    nll = -torch.logsumexp(ends, 1)
+    nll = torch.where(T == 0, torch.where(S_n == 0, 0.0, -NEG), nll)  # no time steps: 0 for an empty target
+    occupied = torch.exp(alpha + beta - x_ext + nll[None, :, None])
+    gamma = torch.zeros_like(x).scatter_add(2, ext[None].expand(x.shape[0], -1, -1), occupied)
+    return gamma, nll
+
+
+def _sample_grads(dy: torch.Tensor, reduction: str, S_n: torch.Tensor) -> torch.Tensor:
+    """ḡ_n = ∂y/∂nll_n · dy for each sample (N,)."""
+    N = S_n.shape[0]
+    if reduction == "none":
+        return dy.reshape(-1).expand(N)
+    if reduction == "sum":
+        return dy.expand(N)
+    return dy / N / S_n.clamp_min(1).to(dy.dtype)
