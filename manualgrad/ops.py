@@ -35,19 +35,27 @@ from .functions import regression_losses as _regression
 from .functions import regularization as _reg_fn
 from .functions import softmax as _softmax
 from .samples import ErrorSample, Sample
+from .functions import ctc as _ctc
+from .functions import distances as _dist
+from .functions import margin_losses as _margin
+from .functions import probabilistic_losses as _prob
 from .samples import activations as s_act
 from .samples import attention as s_attn
 from .samples import conv as s_conv
 from .samples import cross_entropy as s_ce
+from .samples import ctc as s_ctc
+from .samples import distances as s_dist
 from .samples import dropout as s_dropout
 from .samples import elementwise as s_elementwise
 from .samples import embedding as s_embedding
 from .samples import linear as s_linear
 from .samples import linear_cross_entropy as s_lce
 from .samples import losses as s_losses
+from .samples import margin_losses as s_margin
 from .samples import matmul as s_matmul
 from .samples import norm as s_norm
 from .samples import pooling as s_pool
+from .samples import probabilistic_losses as s_prob
 from .samples import reductions as s_red
 from .samples import regularization as s_reg
 
@@ -218,6 +226,31 @@ REDUCTION_OPS = [
            _reductions.VectorNormFunction, s_red.vector_norm, s_red.vector_norm_errors),
 ]
 OPS += MATH_OPS + REDUCTION_OPS
+
+# distances, margin and likelihood losses, CTC (issue 15): one entry per functional op
+OPS += [
+    OpSpec("pairwise_distance", MF.pairwise_distance, F.pairwise_distance, _dist.PairwiseDistanceFunction,
+           s_dist.pairwise_distance, s_dist.pairwise_distance_errors),
+    OpSpec("cosine_similarity", MF.cosine_similarity, F.cosine_similarity, _dist.CosineSimilarityFunction,
+           s_dist.cosine_similarity, s_dist.cosine_similarity_errors),
+    OpSpec("normalize", MF.normalize, F.normalize, _dist.NormalizeFunction, s_dist.normalize, s_dist.normalize_errors),
+    *[OpSpec(name, getattr(MF, name), getattr(F, name), function, s_margin.SAMPLES[name], s_margin.ERRORS[name])
+      for name, function in [("margin_ranking_loss", _margin.MarginRankingLossFunction),
+                             ("hinge_embedding_loss", _margin.HingeEmbeddingLossFunction),
+                             ("soft_margin_loss", _margin.SoftMarginLossFunction),
+                             ("cosine_embedding_loss", _margin.CosineEmbeddingLossFunction),
+                             ("multi_margin_loss", _margin.MultiMarginLossFunction),
+                             ("multilabel_margin_loss", _margin.MultiLabelMarginLossFunction),
+                             ("triplet_margin_loss", _margin.MarginRankingLossFunction),
+                             ("triplet_margin_with_distance_loss", _margin.MarginRankingLossFunction)]],
+    *[OpSpec(name, getattr(MF, name), getattr(F, name), function, s_prob.SAMPLES[name], s_prob.ERRORS[name])
+      for name, function in [("kl_div", _prob.KLDivFunction),
+                             ("poisson_nll_loss", _prob.PoissonNLLLossFunction),
+                             ("gaussian_nll_loss", _prob.GaussianNLLLossFunction),
+                             ("multilabel_soft_margin_loss", _prob.MultiLabelSoftMarginLossFunction)]],
+    OpSpec("ctc_loss", s_ctc.of_logits(MF.ctc_loss, MF.log_softmax), s_ctc.of_logits(F.ctc_loss, F.log_softmax),
+           _ctc.CTCLossFunction, s_ctc.samples, s_ctc.errors),
+]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"

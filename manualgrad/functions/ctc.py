@@ -63,6 +63,8 @@ def _lse3(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 def _shift(v: torch.Tensor, k: int) -> torch.Tensor:
     """v moved k states along the last dim (k > 0: v(s − k) at s; k < 0: v(s + |k|)), NEG filled."""
+    if abs(k) >= v.shape[-1]:
+        return torch.full_like(v, NEG)
     pad = v.new_full((*v.shape[:-1], abs(k)), NEG)
     return torch.cat((pad, v[..., :-k]), -1) if k > 0 else torch.cat((v[..., -k:], pad), -1)
 
@@ -137,7 +139,7 @@ def _occupancy(x, labels, T, S_n, blank):
     ext = torch.full((padded.shape[0], 2 * S + 1), blank, dtype=torch.long, device=x.device)
     ext[:, 1::2] = padded
     valid = torch.arange(2 * S + 1, device=x.device) < 2 * S_n[:, None] + 1
-    before = torch.cat((ext.new_full((ext.shape[0], 2), blank), ext[:, :-2]), 1)  # l'_{s−2}
+    before = torch.cat((ext.new_full((ext.shape[0], 2), blank), ext), 1)[:, :-2]  # l'_{s−2}
     skip = (ext != blank) & (ext != before) & (torch.arange(2 * S + 1, device=x.device) >= 2)
     x_ext = x.clamp_min(NEG).gather(2, ext[None].expand(x.shape[0], -1, -1))
     alpha, beta = alpha_beta(x_ext, skip, valid, T)

@@ -7,6 +7,8 @@ dtypes, broadcasting and errors); the backwards recompute the norms from the sav
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ._base import Function
@@ -18,6 +20,11 @@ from .reductions import norm_grad
 def _keep(dy: torch.Tensor, dim: int, keepdim: bool, ndim: int) -> torch.Tensor:
     """dy with the reduced dim back as size 1 (a 0-d operand reduces nothing: dy as it is)."""
     return dy if keepdim or ndim == 0 else dy.unsqueeze(dim)
+
+
+def _opmath_value(v: torch.Tensor) -> torch.Tensor:
+    """v in float32 when it is half/bfloat16 (computed there, rounded once by ``sum_to``)."""
+    return v.float() if v.dtype in (torch.float16, torch.bfloat16) else v
 
 
 def _refuse_complex(*xs: torch.Tensor) -> None:
@@ -34,7 +41,7 @@ class PairwiseDistanceFunction(Function):
     dd = ∂‖d‖_p/∂d · dy  (``norm_grad``: p = 2: dy · d / y; p = 1: dy · sgn d; p = ∞: ties share
     dy; p = 0: no gradient, None as torch)
     dx1 = Σ→x1 dd ;  dx2 = −Σ→x2 dd
-    Saves x1, x2 and y (torch's norm saves its result too): d is one subtraction to recompute.
+    Saves x1 and x2 (torch: x1 − x2 + eps and y); d and y are recomputed (half/bfloat16 in float32).
     """
 
     @staticmethod
@@ -44,17 +51,21 @@ class PairwiseDistanceFunction(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         x1, x2, p, eps, keepdim = inputs
-        ctx.save_for_backward(x1, x2, output)
+        ctx.save_for_backward(x1, x2)
         ctx.p, ctx.eps, ctx.keepdim = float(p), eps, keepdim
 
     @staticmethod
-    @opmath
     def backward(ctx, dy):
-        x1, x2, y = ctx.saved_tensors
-        d = x1.to(y.dtype) - x2.to(y.dtype) + ctx.eps
+        x1, x2 = ctx.saved_tensors
+        # half/bfloat16 in float32 (y too, more exact than the rounded output); for p = ±∞ d is
+        # rounded as torch's, whose rounding decides the ties
+        d = x1 - x2 + ctx.eps if math.isinf(ctx.p) else _opmath_value(x1) - _opmath_value(x2) + ctx.eps
+        d, dy = _opmath_value(d), _opmath_value(dy)
         dim = max(d.dim() - 1, 0)
-        g, y = (_keep(v, dim, ctx.keepdim, d.dim()) for v in (dy, y))
-        dd = norm_grad(g, d, y, ctx.p, (dim,) if d.dim() else ())
+        dims = (dim,) if d.dim() else ()
+        y = torch.linalg.vector_norm(d, ctx.p, dims, keepdim=True)
+        g = _keep(dy, dim, ctx.keepdim, d.dim())
+        dd = norm_grad(g, d, y, ctx.p, dims)
         if dd is None:
             return None, None, None, None, None
         dx1 = sum_to(dd, x1) if ctx.needs_input_grad[0] else None

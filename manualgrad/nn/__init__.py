@@ -15,6 +15,11 @@ from .normalization import GroupNorm, LayerNorm, RMSNorm
 from .embedding import Embedding
 from .linear_cross_entropy import LinearCrossEntropyLoss
 from .attention import MultiheadAttention
+from .distances import CosineSimilarity, PairwiseDistance
+from .margin_losses import (CosineEmbeddingLoss, HingeEmbeddingLoss, MarginRankingLoss, MultiLabelMarginLoss,
+                            MultiMarginLoss, SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
+from .probabilistic_losses import GaussianNLLLoss, KLDivLoss, MultiLabelSoftMarginLoss, PoissonNLLLoss
+from .ctc import CTCLoss
 
 __all__ = [
     "Linear", "Dropout",
@@ -27,6 +32,11 @@ __all__ = [
     "Embedding",
     "LinearCrossEntropyLoss",
     "MultiheadAttention",
+    "CosineSimilarity", "PairwiseDistance",
+    "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "CosineEmbeddingLoss", "MultiMarginLoss",
+    "MultiLabelMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
+    "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MultiLabelSoftMarginLoss",
+    "CTCLoss",
 ]
 
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).
