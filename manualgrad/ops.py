@@ -241,8 +241,8 @@ OPS += [
                              ("cosine_embedding_loss", _margin.CosineEmbeddingLossFunction),
                              ("multi_margin_loss", _margin.MultiMarginLossFunction),
                              ("multilabel_margin_loss", _margin.MultiLabelMarginLossFunction),
-                             ("triplet_margin_loss", _margin.MarginRankingLossFunction),
-                             ("triplet_margin_with_distance_loss", _margin.MarginRankingLossFunction)]],
+                             ("triplet_margin_loss", _margin.TripletMarginLossFunction),
+                             ("triplet_margin_with_distance_loss", _margin.TripletMarginLossFunction)]],
     *[OpSpec(name, getattr(MF, name), getattr(F, name), function, s_prob.SAMPLES[name], s_prob.ERRORS[name])
       for name, function in [("kl_div", _prob.KLDivFunction),
                              ("poisson_nll_loss", _prob.PoissonNLLLossFunction),

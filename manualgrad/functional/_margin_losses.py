@@ -11,13 +11,12 @@ from typing import Callable
 
 import torch
 
-from ..functions.distances import PairwiseDistanceFunction
 from ..functions.elementwise_binary import MinMaxFunction
 from ..functions.margin_losses import (CosineEmbeddingLossFunction, HingeEmbeddingLossFunction,
                                        MarginRankingLossFunction, MultiLabelMarginLossFunction,
-                                       MultiMarginLossFunction, SoftMarginLossFunction)
+                                       MultiMarginLossFunction, SoftMarginLossFunction,
+                                       TripletMarginLossFunction)
 from ._autocast import FP32, autocast_policy
-from ._distances import pairwise_distance
 from ._util import _reduction, _refuse_grad
 
 
@@ -96,42 +95,38 @@ def _check_triplet_dims(anchor: torch.Tensor, positive: torch.Tensor, negative: 
                            f"dimensions, but got: anchor {a}D, positive {p}D, and negative {n}D inputs")
 
 
-def _triplet_hinge(dist_pos, dist_neg, dist_swap, margin: float, reduction: str) -> torch.Tensor:
-    """R(max(0, margin + d(a, p) − d_neg)), d_neg = min(d(a, n), d(p, n)) with ``swap`` (ties
-    share the gradient, as torch.minimum): our minimum and our margin-ranking hinge with t = 1."""
-    if dist_swap is not None:
-        dist_neg = MinMaxFunction.apply(dist_neg, dist_swap, True)
-    one = torch.ones((), dtype=dist_neg.dtype, device=dist_neg.device)
-    return MarginRankingLossFunction.apply(dist_neg, dist_pos, one, margin, reduction)
-
-
-@autocast_policy(FP32, PairwiseDistanceFunction, MinMaxFunction, MarginRankingLossFunction)
+@autocast_policy(FP32, TripletMarginLossFunction)
 def triplet_margin_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
                         margin: float = 1.0, p: float = 2, eps: float = 1e-6, swap: bool = False,
                         size_average: bool | None = None, reduce: bool | None = None,
                         reduction: str = "mean") -> torch.Tensor:
     """R(max(0, margin + ‖a − p‖ − ‖a − n‖)) with torch's pairwise distances (p, eps) and the
-    distance swap; composed of our ``pairwise_distance``, ``minimum`` and the margin-ranking hinge."""
+    distance swap. See :class:`~manualgrad.functions.margin_losses.TripletMarginLossFunction`."""
     reduction = _reduction(size_average, reduce, reduction)
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
     _check_triplet_dims(anchor, positive, negative)
-    dist = lambda a, b: PairwiseDistanceFunction.apply(a, b, p, eps, False)  # noqa: E731
-    return _triplet_hinge(dist(anchor, positive), dist(anchor, negative),
-                          dist(positive, negative) if swap else None, margin, reduction)
+    return TripletMarginLossFunction.apply(anchor, positive, negative, margin, p, eps, swap, reduction)
 
 
 def triplet_margin_with_distance_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, *,
                                       distance_function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
                                       | None = None, margin: float = 1.0, swap: bool = False,
                                       reduction: str = "mean") -> torch.Tensor:
-    """The triplet hinge on ``distance_function`` (default: our ``pairwise_distance``; a callable of
-    the user's runs as given, differentiated by whatever it is made of)."""
+    """The triplet hinge on ``distance_function``: None is torch's pairwise_distance, so the loss is
+    :class:`~manualgrad.functions.margin_losses.TripletMarginLossFunction` at p = 2; a callable of
+    the user's runs as given (differentiated by whatever it is made of), and our minimum and
+    margin-ranking hinge take its distances."""
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
     _check_triplet_dims(anchor, positive, negative)
-    dist = pairwise_distance if distance_function is None else distance_function
-    return _triplet_hinge(dist(anchor, positive), dist(anchor, negative),
-                          dist(positive, negative) if swap else None, margin, reduction)
+    if distance_function is None:  # torch's pairwise_distance: the triplet loss at p = 2, eps = 1e-6
+        return TripletMarginLossFunction.apply(anchor, positive, negative, margin, 2.0, 1e-6, swap, reduction)
+    dist_pos = distance_function(anchor, positive)
+    dist_neg = distance_function(anchor, negative)
+    if swap:  # ties share the gradient, as torch.minimum's
+        dist_neg = MinMaxFunction.apply(dist_neg, distance_function(positive, negative), True)
+    one = torch.ones((), dtype=dist_neg.dtype, device=dist_neg.device)
+    return MarginRankingLossFunction.apply(dist_neg, dist_pos, one, margin, reduction)  # max(0, margin + dp − dn)

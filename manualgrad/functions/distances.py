@@ -27,6 +27,16 @@ def _opmath_value(v: torch.Tensor) -> torch.Tensor:
     return v.float() if v.dtype in (torch.float16, torch.bfloat16) else v
 
 
+def difference_norm(x1: torch.Tensor, x2: torch.Tensor, p: float, eps: float):
+    """(d, y, dim) of pairwise_distance: d = x1 − x2 + eps, y = ‖d‖_p over the last dim (kept,
+    size 1), dim that dim. Half/bfloat16 in float32 (y more exact than torch's rounded output);
+    for p = ±∞ d is first rounded as torch's, whose rounding decides the ties."""
+    d = x1 - x2 + eps if math.isinf(p) else _opmath_value(x1) - _opmath_value(x2) + eps
+    d = _opmath_value(d)
+    dim = max(d.dim() - 1, 0)
+    return d, torch.linalg.vector_norm(d, p, (dim,) if d.dim() else (), keepdim=True), dim
+
+
 def _refuse_complex(*xs: torch.Tensor) -> None:
     """torch differentiates these norms of complex inputs with conjugates that our real formulas
     do not take: refused rather than a wrong gradient (docs/ops.md)."""
@@ -57,14 +67,9 @@ class PairwiseDistanceFunction(Function):
     @staticmethod
     def backward(ctx, dy):
         x1, x2 = ctx.saved_tensors
-        # half/bfloat16 in float32 (y too, more exact than the rounded output); for p = ±∞ d is
-        # rounded as torch's, whose rounding decides the ties
-        d = x1 - x2 + ctx.eps if math.isinf(ctx.p) else _opmath_value(x1) - _opmath_value(x2) + ctx.eps
-        d, dy = _opmath_value(d), _opmath_value(dy)
-        dim = max(d.dim() - 1, 0)
+        d, y, dim = difference_norm(x1, x2, ctx.p, ctx.eps)
+        g = _keep(_opmath_value(dy), dim, ctx.keepdim, d.dim())
         dims = (dim,) if d.dim() else ()
-        y = torch.linalg.vector_norm(d, ctx.p, dims, keepdim=True)
-        g = _keep(dy, dim, ctx.keepdim, d.dim())
         dd = norm_grad(g, d, y, ctx.p, dims)
         if dd is None:
             return None, None, None, None, None

@@ -1,5 +1,4 @@
-"""Margin losses: ``margin_ranking_loss`` (and the hinge of ``triplet_margin_loss``),
-``hinge_embedding_loss``, ``soft_margin_loss``, ``cosine_embedding_loss``,
+"""Margin losses: ``margin_ranking_loss``, ``triplet_margin_loss``, ``hinge_embedding_loss``, ``soft_margin_loss``, ``cosine_embedding_loss``,
 ``multi_margin_loss``, ``multilabel_margin_loss``.
 
 Each is y = R(ℓ) of a per-element (or per-row) ℓ, R = identity | Σ | mean (``_reduction``);
@@ -15,7 +14,10 @@ import torch
 from ._base import Function
 from ._precision import opmath
 from ._reduction import reduce, sum_to, unreduce
+from .distances import difference_norm
+from .reductions import norm_grad
 
+_ENUM = {"none": 0, "mean": 1, "sum": 2}  # torch's reduction enum
 COSINE_EPSILON = 1e-12  # torch's floor added to each squared magnitude in cosine_embedding_loss
 
 
@@ -47,6 +49,55 @@ class MarginRankingLossFunction(Function):
         dx2 = sum_to(g * t, x2) if ctx.needs_input_grad[1] else None
         dt = sum_to(-g * d, t) if ctx.needs_input_grad[2] else None
         return dx1, dx2, dt, None, None
+
+
+class TripletMarginLossFunction(Function):
+    """y = R(max(0, h)),  h = margin + y_ap − ỹ,  ỹ = y_an, or with ``swap`` min(y_an, y_pn)
+    y_uv = ‖d_uv‖_p,  d_uv = u − v + eps over the last dim (torch's pairwise_distance)
+
+    g = G ⊙ [h ≥ 0] (clamp_min passes the kink);  ỹ's g goes to y_an, or to the smaller of y_an,
+    y_pn (half each on a tie, as torch.minimum): ω_an + ω_pn = 1
+    dd_uv = ∂y_uv/∂d_uv · g_uv (``norm_grad``), g_ap = g, g_an = −ω_an g, g_pn = −ω_pn g
+    da = Σ→a (dd_ap + dd_an) ;  dp = Σ→p (dd_pn − dd_ap) ;  dn = −Σ→n (dd_an + dd_pn)
+    Saves a, p, n (inputs); the distances are recomputed (torch's composite keeps each).
+    """
+
+    @staticmethod
+    def forward(a, pos, neg, margin, p, eps, swap, reduction):
+        dist_neg = torch.pairwise_distance(a, neg, p, eps)
+        if swap:
+            dist_neg = torch.minimum(dist_neg, torch.pairwise_distance(pos, neg, p, eps))
+        return reduce(torch.clamp_min(margin + torch.pairwise_distance(a, pos, p, eps) - dist_neg, 0), reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, pos, neg, margin, p, eps, swap, reduction = inputs
+        ctx.save_for_backward(a, pos, neg)
+        ctx.margin, ctx.p, ctx.eps, ctx.swap, ctx.reduction = margin, float(p), eps, swap, reduction
+
+    @staticmethod
+    def backward(ctx, dy):
+        a, pos, neg = ctx.saved_tensors
+        p = ctx.p
+        d_ap, y_ap, dim = difference_norm(a, pos, p, ctx.eps)
+        d_an, y_an, _ = difference_norm(a, neg, p, ctx.eps)
+        dims = (dim,) if d_ap.dim() else ()
+        w_an, y_neg = 1, y_an
+        if ctx.swap:
+            d_pn, y_pn, _ = difference_norm(pos, neg, p, ctx.eps)
+            w_an = (y_an < y_pn) + 0.5 * (y_an == y_pn)
+            y_neg = torch.minimum(y_an, y_pn)
+        h = ctx.margin + y_ap - y_neg
+        g = unreduce(dy.to(h.dtype), ctx.reduction, h.shape[:-1] if d_ap.dim() else h.shape).reshape(h.shape)
+        g = g * (h >= 0)
+        dd_ap, dd_an = norm_grad(g, d_ap, y_ap, p, dims), norm_grad(-g * w_an, d_an, y_an, p, dims)
+        if dd_ap is None:  # p = 0: a count, no gradient (torch's None)
+            return (None,) * 8
+        dd_pn = norm_grad(-g * (1 - w_an), d_pn, y_pn, p, dims) if ctx.swap else 0
+        da = sum_to(dd_ap + dd_an, a) if ctx.needs_input_grad[0] else None
+        dp = sum_to(dd_pn - dd_ap, pos) if ctx.needs_input_grad[1] else None
+        dn = sum_to(-(dd_an + dd_pn), neg) if ctx.needs_input_grad[2] else None
+        return da, dp, dn, None, None, None, None, None
 
 
 class HingeEmbeddingLossFunction(Function):
@@ -86,7 +137,7 @@ class SoftMarginLossFunction(Function):
 
     @staticmethod
     def forward(x, t, reduction):
-        return torch._C._nn.soft_margin_loss(x, t, {"none": 0, "mean": 1, "sum": 2}[reduction])
+        return torch._C._nn.soft_margin_loss(x, t, _ENUM[reduction])
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -113,7 +164,7 @@ class CosineEmbeddingLossFunction(Function):
 
     @staticmethod
     def forward(x1, x2, t, margin, reduction):
-        return torch.cosine_embedding_loss(x1, x2, t, margin, {"none": 0, "mean": 1, "sum": 2}[reduction])
+        return torch.cosine_embedding_loss(x1, x2, t, margin, _ENUM[reduction])
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -139,6 +190,14 @@ class CosineEmbeddingLossFunction(Function):
         return dx1, dx2, None, None, None
 
 
+def _empty_reduced(y: torch.Tensor, x: torch.Tensor, reduction: str) -> torch.Tensor:
+    """torch's multi-class margin kernels leave a reduced result of an empty batch uninitialised
+    (arbitrary numbers); it is a sum over nothing: 0 ('sum'), NaN ('mean'), as every other loss."""
+    if x.numel() == 0 and reduction != "none":
+        return reduce(x.new_zeros(0), reduction)
+    return y
+
+
 def _rows(x: torch.Tensor) -> torch.Tensor:
     """x as (N, C): a vector is one row, a 0-d input one row of one class (torch's kernels)."""
     return x.reshape(-1, x.shape[-1] if x.dim() else 1)
@@ -155,7 +214,7 @@ class MultiMarginLossFunction(Function):
 
     @staticmethod
     def forward(x, y, p, margin, w, reduction):
-        return torch._C._nn.multi_margin_loss(x, y, p, margin, w, {"none": 0, "mean": 1, "sum": 2}[reduction])
+        return _empty_reduced(torch._C._nn.multi_margin_loss(x, y, p, margin, w, _ENUM[reduction]), x, reduction)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -189,7 +248,7 @@ class MultiLabelMarginLossFunction(Function):
 
     @staticmethod
     def forward(x, y, reduction):
-        return torch._C._nn.multilabel_margin_loss(x, y, {"none": 0, "mean": 1, "sum": 2}[reduction])
+        return _empty_reduced(torch._C._nn.multilabel_margin_loss(x, y, _ENUM[reduction]), x, reduction)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
