@@ -12,7 +12,7 @@ import math
 import torch
 
 from ._base import Function
-from ._precision import opmath
+from ._precision import opmath, opmath_value
 from ._reduction import sum_to
 from .reductions import norm_grad
 
@@ -22,17 +22,12 @@ def _keep(dy: torch.Tensor, dim: int, keepdim: bool, ndim: int) -> torch.Tensor:
     return dy if keepdim or ndim == 0 else dy.unsqueeze(dim)
 
 
-def _opmath_value(v: torch.Tensor) -> torch.Tensor:
-    """v in float32 when it is half/bfloat16 (computed there, rounded once by ``sum_to``)."""
-    return v.float() if v.dtype in (torch.float16, torch.bfloat16) else v
-
-
 def difference_norm(x1: torch.Tensor, x2: torch.Tensor, p: float, eps: float):
     """(d, y, dim) of pairwise_distance: d = x1 − x2 + eps, y = ‖d‖_p over the last dim (kept,
     size 1), dim that dim. Half/bfloat16 in float32 (y more exact than torch's rounded output);
     for p = ±∞ d is first rounded as torch's, whose rounding decides the ties."""
-    d = x1 - x2 + eps if math.isinf(p) else _opmath_value(x1) - _opmath_value(x2) + eps
-    d = _opmath_value(d)
+    d = x1 - x2 + eps if math.isinf(p) else opmath_value(x1) - opmath_value(x2) + eps
+    d = opmath_value(d)
     dim = max(d.dim() - 1, 0)
     return d, torch.linalg.vector_norm(d, p, (dim,) if d.dim() else (), keepdim=True), dim
 
@@ -68,7 +63,7 @@ class PairwiseDistanceFunction(Function):
     def backward(ctx, dy):
         x1, x2 = ctx.saved_tensors
         d, y, dim = difference_norm(x1, x2, ctx.p, ctx.eps)
-        g = _keep(_opmath_value(dy), dim, ctx.keepdim, d.dim())
+        g = _keep(opmath_value(dy), dim, ctx.keepdim, d.dim())
         dims = (dim,) if d.dim() else ()
         dd = norm_grad(g, d, y, ctx.p, dims)
         if dd is None:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ._base import Function
+from ._precision import opmath_value
 from ._reduction import reduce, sum_to, unreduce
 
 _ENUM = {"none": 0, "mean": 1, "sum": 2}
@@ -44,7 +45,8 @@ class KLDivFunction(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        x, t = ctx.saved_tensors
+        x0, t0 = ctx.saved_tensors
+        x, t, dy = (opmath_value(v) for v in (x0, t0, dy))  # half/bfloat16: float32, rounded once
         dy = dy if ctx.scale is None else dy / ctx.scale
         g = unreduce(dy, ctx.reduction, torch.broadcast_shapes(x.shape, t.shape))
         dx = dt = None
@@ -55,7 +57,7 @@ class KLDivFunction(Function):
         else:
             dx = -g * t if ctx.needs_input_grad[0] else None
             dt = g * (torch.xlogy(t != 0, t) + t / t - x) if ctx.needs_input_grad[1] else None
-        return (None if dx is None else sum_to(dx, x)), (None if dt is None else sum_to(dt, t)), None, None, None
+        return (None if dx is None else sum_to(dx, x0)), (None if dt is None else sum_to(dt, t0)), None, None, None
 
 
 def _stirling_slope(t: torch.Tensor) -> torch.Tensor:
@@ -85,16 +87,17 @@ class PoissonNLLLossFunction(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        x, t = ctx.saved_tensors
+        x0, t0 = ctx.saved_tensors
+        x, t, dy = (opmath_value(v) for v in (x0, t0, dy))  # half/bfloat16: float32, rounded once
         g = unreduce(dy, ctx.reduction, torch.broadcast_shapes(x.shape, t.shape))
         dx = dt = None
         if ctx.needs_input_grad[0]:
-            dx = sum_to(g * (torch.exp(x) - t if ctx.log_input else 1 - t / (x + ctx.eps)), x)
+            dx = sum_to(g * (torch.exp(x) - t if ctx.log_input else 1 - t / (x + ctx.eps)), x0)
         if ctx.needs_input_grad[1]:
             dt = -x if ctx.log_input else -torch.log(x + ctx.eps)
             if ctx.full:
                 dt = dt + _stirling_slope(t)
-            dt = sum_to(g * dt, t)
+            dt = sum_to(g * dt, t0)
         return dx, dt, None, None, None, None
 
 
@@ -129,12 +132,13 @@ class GaussianNLLLossFunction(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        x, t, v = ctx.saved_tensors
+        x0, t0, v0 = ctx.saved_tensors
+        x, t, v, dy = (opmath_value(a) for a in (x0, t0, v0, dy))  # half/bfloat16: float32, rounded once
         vc, d = _clamped(v, ctx.eps), x - t
         g = unreduce(dy, ctx.reduction, torch.broadcast_shapes(x.shape, t.shape, v.shape))
-        dx = sum_to(g * d / vc, x) if ctx.needs_input_grad[0] else None
-        dt = sum_to(-g * d / vc, t) if ctx.needs_input_grad[1] else None
-        dv = sum_to(g * 0.5 * (1 / vc - d * d / (vc * vc)), v) if ctx.needs_input_grad[2] else None
+        dx = sum_to(g * d / vc, x0) if ctx.needs_input_grad[0] else None
+        dt = sum_to(-g * d / vc, t0) if ctx.needs_input_grad[1] else None
+        dv = sum_to(g * 0.5 * (1 / vc - d * d / (vc * vc)), v0) if ctx.needs_input_grad[2] else None
         return dx, dt, dv, None, None, None
 
 
@@ -165,13 +169,14 @@ class MultiLabelSoftMarginLossFunction(Function):
 
     @classmethod
     def backward(cls, ctx, dy):
-        x, t, w = ctx.saved_tensors
+        x0, t0, w0 = ctx.saved_tensors
+        x, t, w, dy = (opmath_value(v) for v in (x0, t0, w0, dy))  # half/bfloat16: float32, rounded once
         shape = torch.broadcast_shapes(x.shape, t.shape, () if w is None else w.shape)
         class_dim = x.dim() - 1
         rows = torch.Size((*shape[:class_dim], *shape[class_dim + 1:]))
         g = (unreduce(dy, ctx.reduction, rows) / x.size(class_dim)).unsqueeze(class_dim)
         gw = g if w is None else g * w
-        dx = sum_to(gw * (torch.sigmoid(x) - t), x) if ctx.needs_input_grad[0] else None
-        dt = sum_to(gw * (F.logsigmoid(-x) - F.logsigmoid(x)), t) if ctx.needs_input_grad[1] else None
-        dw = sum_to(g * cls._loss(x, t), w) if ctx.needs_input_grad[2] else None
+        dx = sum_to(gw * (torch.sigmoid(x) - t), x0) if ctx.needs_input_grad[0] else None
+        dt = sum_to(gw * (F.logsigmoid(-x) - F.logsigmoid(x)), t0) if ctx.needs_input_grad[1] else None
+        dw = sum_to(g * cls._loss(x, t), w0) if ctx.needs_input_grad[2] else None
         return dx, dt, dw, None

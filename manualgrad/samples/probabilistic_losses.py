@@ -23,7 +23,7 @@ def _kl_div(device, dtype):
                          name=f"log_target={log_target} {red}")
         yield Sample((x(), t()), {"reduction": "batchmean", "log_target": log_target}, name="0-d batchmean: the sum")
         yield Sample((x(0, 3), t(0, 3)), {"reduction": "batchmean", "log_target": log_target},
-                     name="empty batchmean (nan)")
+                     name="empty batchmean (nan)", gradcheck=False)
     yield Sample((x(4, 5), p(5)), {"reduction": "batchmean"}, name="target broadcast")
     for sa, r in ((True, True), (False, True), (None, False)):  # torch divides the legacy result by N too
         yield Sample((x(4, 5), p(4, 5)), {"size_average": sa, "reduce": r, "reduction": "batchmean"},
@@ -65,7 +65,7 @@ def _gaussian_nll(device, dtype):
     yield Sample((x(4, 5), x(4, 5), v(1, 5)), name="var (1, C)")
     yield Sample((x(2, 3, 4), x(2, 3, 4), v(2, 1, 4)), name="var with one size-1 dim, rank 3")
     yield Sample((x(4, 5), x(4, 5), 0.5), {"full": True}, name="float var")
-    yield Sample((x(4, 5), x(4, 5), v(4, 5), True, 0.5), name="positional full, eps=0.5")
+    yield Sample((x(4, 5), x(4, 5), v(4, 5), True, 0.1), name="positional full, eps=0.1")
     yield Sample((x(4, 5), x(5), v(4, 5)), name="target broadcast")
     yield Sample((x(), x(), v()), name="0-d")
     yield Sample((x(0, 3), x(0, 3), v(0, 3)), {"reduction": "sum"}, name="empty")
