@@ -32,6 +32,7 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
+from ._transform import transforms_active
 
 NEG = -1e30  # log(0) in the recursions: exp(NEG) = 0, and NEG − NEG = 0, not NaN
 _ENUM = {"none": 0, "mean": 1, "sum": 2}
@@ -40,6 +41,16 @@ _ENUM = {"none": 0, "mean": 1, "sum": 2}
 def _lengths(lengths, device) -> torch.Tensor:
     """A tuple/list or a tensor of lengths as a 1-d int64 tensor on ``device``."""
     return torch.as_tensor(lengths, device=device).reshape(-1).long()
+
+
+def _width(labels: torch.Tensor, S_n: torch.Tensor) -> int:
+    """S, the label slots per sample: a padded (N, S) target's width; for concatenated targets the
+    longest length (one host sync), or under torch.func, which cannot read it, their total."""
+    if labels.dim() == 2:
+        return labels.shape[1]
+    if transforms_active():
+        return labels.shape[0]
+    return int(S_n.max()) if S_n.numel() else 0
 
 
 def _padded(targets: torch.Tensor, tl: torch.Tensor, S: int, blank: int) -> torch.Tensor:
@@ -134,10 +145,11 @@ class CTCLossFunction(Function):
 
 def _occupancy(x, labels, T, S_n, blank):
     """γ_t(c) (as (T_max, N, C)) and nll (N,) of the module docstring, from α and β."""
-    S = int(S_n.max()) if S_n.numel() else 0
+    S = _width(labels, S_n)
     padded = _padded(labels, S_n, S, blank)
-    ext = torch.full((padded.shape[0], 2 * S + 1), blank, dtype=torch.long, device=x.device)
-    ext[:, 1::2] = padded
+    blanks = torch.full_like(padded, blank)
+    last = torch.full((padded.shape[0], 1), blank, dtype=padded.dtype, device=padded.device)
+    ext = torch.cat((torch.stack((blanks, padded), 2).flatten(1), last), 1)  # l' (N, 2S + 1)
     valid = torch.arange(2 * S + 1, device=x.device) < 2 * S_n[:, None] + 1
     before = torch.cat((ext.new_full((ext.shape[0], 2), blank), ext), 1)[:, :-2]  # l'_{s−2}
     skip = (ext != blank) & (ext != before) & (torch.arange(2 * S + 1, device=x.device) >= 2)
