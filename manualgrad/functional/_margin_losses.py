@@ -31,7 +31,7 @@ def margin_ranking_loss(input1: torch.Tensor, input2: torch.Tensor, target: torc
         raise RuntimeError(
             f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
             f"input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} ")
-    return MarginRankingLossFunction.apply(input1, input2, target, margin, reduction)
+    return MarginRankingLossFunction.apply(input1, input2, target, float(margin), reduction)  # a double, as torch's
 
 
 @autocast_policy(FP32, HingeEmbeddingLossFunction)
@@ -41,7 +41,7 @@ def hinge_embedding_loss(input: torch.Tensor, target: torch.Tensor, margin: floa
     """R(input where target = 1, max(0, margin − input) where target = −1).
     See :class:`~manualgrad.functions.margin_losses.HingeEmbeddingLossFunction`."""
     reduction = _reduction(size_average, reduce, reduction)
-    return HingeEmbeddingLossFunction.apply(input, target, margin, reduction)
+    return HingeEmbeddingLossFunction.apply(input, target, float(margin), reduction)
 
 
 @autocast_policy(FP32, SoftMarginLossFunction)
@@ -129,4 +129,4 @@ def triplet_margin_with_distance_loss(anchor: torch.Tensor, positive: torch.Tens
     if swap:  # ties share the gradient, as torch.minimum's
         dist_neg = MinMaxFunction.apply(dist_neg, distance_function(positive, negative), True)
     one = torch.ones((), dtype=dist_neg.dtype, device=dist_neg.device)
-    return MarginRankingLossFunction.apply(dist_neg, dist_pos, one, margin, reduction)  # max(0, margin + dp − dn)
+    return MarginRankingLossFunction.apply(dist_neg, dist_pos, one, float(margin), reduction)  # max(0, margin + dp − dn)

@@ -89,6 +89,9 @@ def gaussian_nll_loss(input: torch.Tensor, target: torch.Tensor, var: torch.Tens
     var = _shaped_var(input, var)
     if reduction != "none" and reduction != "mean" and reduction != "sum":
         raise ValueError(reduction + " is not valid")
+    if not var.is_floating_point():  # torch clamps a clone of var in place: its error for an integer var
+        with torch.no_grad():
+            var.clone().clamp_(min=eps)
     return GaussianNLLLossFunction.apply(input, target, var, full, eps, reduction)
 
 

@@ -11,7 +11,7 @@ move to s + 1, or skip to s + 2 when l'_{s+2} is a label different from l'_s (``
     β_t(s) = x_t(l'_s) + lse(β_{t+1}(s), β_{t+1}(s + 1), [skip out of s] β_{t+1}(s + 2))
     nll = −lse(α_{T−1}(L − 1), α_{T−1}(L − 2))      (lse = log Σ exp; both α and β hold x_t(l'_s))
 
-The occupancy of label c at time t is γ_t(c) = Σ_{s: l'_s = c} exp(α_t(s) + β_t(s) − x_t(l'_s) + nll),
+The occupancy of label c at time t is γ_t(c) = exp(lse_{s: l'_s = c}(α_t(s) + β_t(s)) + nll − x_t(c)),
 and Σ_c γ_t(c) = 1. torch's gradient (which ours equals) is
 
     dx_t(c) = ḡ · (exp(x_t(c)) − γ_t(c))  for t < T,  0 for t ≥ T
@@ -22,9 +22,10 @@ backward maps both to the same logit gradient, since Σ_c exp(x_t(c)) = Σ_c γ_
 with no path (nll = ∞) gets NaN for t < T, as torch, or 0 with ``zero_infinity``.
 
 The forward value is torch's ``ctc_loss`` (same checks and messages); the backward runs α and β
-over the time steps, each step vectorised over the batch and the L states, in log space with a
-finite floor ``NEG`` for "−∞", so that the backward is itself differentiable (double backward)
-without the NaN of exp(−∞ − (−∞)).
+over the time steps, each step vectorised over the batch and the L states, in log space. Its lse
+(:func:`_lse`) gives −∞ for a sum of nothing without differentiating log 0, so the backward is
+itself differentiable (double backward) with no NaN from the unreachable states; −∞, ∞ and NaN
+log-probabilities give torch's numbers.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import torch
 from ._base import Function
 from ._transform import transforms_active
 
-NEG = -1e30  # log(0) in the recursions: exp(NEG) = 0, and NEG − NEG = 0, not NaN
+NEG = -float("inf")  # log 0
 _ENUM = {"none": 0, "mean": 1, "sum": 2}
 
 
@@ -68,8 +69,19 @@ def _padded(targets: torch.Tensor, tl: torch.Tensor, S: int, blank: int) -> torc
     return torch.where(inside, labels, blank)
 
 
+def _lse(v: torch.Tensor, dim: int) -> torch.Tensor:
+    """log Σ exp(v) along ``dim``: −∞ for a sum of only −∞ (where's constant branch, so the double
+    backward does not meet 1/0 · 0); ∞ and NaN as they come. The shift m is a constant (the
+    derivative does not depend on it)."""
+    m = v.detach().amax(dim, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, 0.0)
+    total = torch.exp(v - m).sum(dim, keepdim=True)
+    empty = total == 0
+    return torch.where(empty, NEG, torch.log(torch.where(empty, 1.0, total)) + m).squeeze(dim)
+
+
 def _lse3(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    return torch.logsumexp(torch.stack((a, b, c)), 0)
+    return _lse(torch.stack((a, b, c)), 0)
 
 
 def _shift(v: torch.Tensor, k: int) -> torch.Tensor:
@@ -135,7 +147,7 @@ class CTCLossFunction(Function):
         gamma, nll = _occupancy(x, labels, T, S_n, ctx.blank)
         g = _sample_grads(dy, ctx.reduction, S_n).to(x.dtype)
         dx = torch.exp(x) - gamma
-        impossible = (nll > -NEG / 2)[None, :, None]  # no path: torch's NaN, or 0 with zero_infinity
+        impossible = (nll == float("inf"))[None, :, None]  # no path: torch's NaN, or 0 with zero_infinity
         dx = torch.where(impossible, 0.0 if ctx.zero_infinity else float("nan"), dx)
         times = torch.arange(x.shape[0], device=x.device)[:, None, None]
         dx = torch.where(times < T[None, :, None], dx * g[None, :, None], 0.0)
@@ -153,17 +165,23 @@ def _occupancy(x, labels, T, S_n, blank):
     valid = torch.arange(2 * S + 1, device=x.device) < 2 * S_n[:, None] + 1
     before = torch.cat((ext.new_full((ext.shape[0], 2), blank), ext), 1)[:, :-2]  # l'_{s−2}
     skip = (ext != blank) & (ext != before) & (torch.arange(2 * S + 1, device=x.device) >= 2)
-    x_ext = x.clamp_min(NEG).gather(2, ext[None].expand(x.shape[0], -1, -1))
+    x_ext = x.gather(2, ext[None].expand(x.shape[0], -1, -1))
     alpha, beta = alpha_beta(x_ext, skip, valid, T)
     final = alpha[(T - 1).clamp_min(0), torch.arange(T.shape[0], device=x.device)]  # α_{T−1}, (N, L)
     L_n = 2 * S_n[:, None] + 1
     s = torch.arange(2 * S + 1, device=x.device)
     ends = torch.where((s == L_n - 1) | (s == L_n - 2), final, final.new_full((), NEG))
-    nll = -torch.logsumexp(ends, 1)
-    nll = torch.where(T == 0, torch.where(S_n == 0, 0.0, -NEG), nll)  # no time steps: 0 for an empty target
-    occupied = torch.exp(alpha + beta - x_ext + nll[None, :, None])
-    gamma = torch.zeros_like(x).scatter_add(2, ext[None].expand(x.shape[0], -1, -1), occupied)
-    return gamma, nll
+    nll = -_lse(ends, 1)
+    nll = torch.where(T == 0, torch.where(S_n == 0, 0.0, float("inf")), nll)  # no time steps: 0 for an empty target
+    # lse over the states of each label c: one shift m per (t, n), then a scatter-sum per label
+    both = alpha + beta
+    m = both.detach().amax(2, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, 0.0)
+    total = torch.zeros_like(x).scatter_add(2, ext[None].expand(x.shape[0], -1, -1), torch.exp(both - m))
+    empty = total == 0  # a label no state holds, or none reachable: −∞ (torch's lcab), constant
+    lcab = torch.where(empty, NEG, torch.log(torch.where(empty, 1.0, total)) + m)
+    finite = torch.where(nll == float("inf"), 0.0, nll)  # no path: γ is replaced (and NaN-free in double backward)
+    return torch.exp(lcab + finite[None, :, None] - x), nll
 
 
 def _sample_grads(dy: torch.Tensor, reduction: str, S_n: torch.Tensor) -> torch.Tensor:

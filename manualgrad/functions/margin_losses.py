@@ -130,8 +130,8 @@ class HingeEmbeddingLossFunction(Function):
 class SoftMarginLossFunction(Function):
     """y = R(log(1 + e^(−t x)))   (torch's kernel; t no gradient, as torch)
 
-    dx = G ⊙ (−t) ⊙ σ(−t x)    (torch writes −t·z/(1 + z), z = e^(−t x), which is NaN once z
-    overflows; σ(−t x) is the same number, and −t there)
+    dx = G ⊙ (−t) ⊙ z / (1 + z),  z = e^(−t x)   (torch's form, = −t σ(−t x); NaN where z
+    overflows, as torch's)
     Saves x, t (inputs).
     """
 
@@ -150,7 +150,8 @@ class SoftMarginLossFunction(Function):
     def backward(ctx, dy):
         x, t = ctx.saved_tensors
         x, t = x.to(dy.dtype), t.to(dy.dtype)
-        return unreduce(dy, ctx.reduction, x.shape) * -t * torch.sigmoid(-t * x), None, None
+        z = torch.exp(-t * x)
+        return unreduce(dy, ctx.reduction, x.shape) * -t * z / (1 + z), None, None
 
 
 class CosineEmbeddingLossFunction(Function):
