@@ -41,7 +41,9 @@ def hinge_embedding_loss(input: torch.Tensor, target: torch.Tensor, margin: floa
     """R(input where target = 1, max(0, margin − input) where target = −1).
     See :class:`~manualgrad.functions.margin_losses.HingeEmbeddingLossFunction`."""
     reduction = _reduction(size_average, reduce, reduction)
-    return HingeEmbeddingLossFunction.apply(input, target, float(margin), reduction)
+    # torch's kernel takes the margin in input's dtype: a double, or truncated for an integer input
+    margin = float(margin) if input.is_floating_point() else int(margin)
+    return HingeEmbeddingLossFunction.apply(input, target, margin, reduction)
 
 
 @autocast_policy(FP32, SoftMarginLossFunction)

@@ -78,8 +78,8 @@ class CosineSimilarityFunction(Function):
 
     torch clamps the norms in place under no_grad, so its graph differentiates y through the
     unclamped norm: ∂y/∂n1 = −y / n1 and ∂r1/∂x1 = x1 / r1 (0 where r1 = 0, ``norm_grad``):
-    dx1 = Σ→x1 (g ⊙ x2 / (n1 n2) − (g y / n1) ⊙ x1 / r1)
-    dx2 = Σ→x2 (g ⊙ x1 / (n1 n2) − (g y / n2) ⊙ x2 / r2)      g = dy with dim kept
+    dx1 = Σ→x1 (g ⊙ u2 / n1 − (g y / n1) ⊙ x1 / r1)      uᵢ = xᵢ / nᵢ (y = Σ u1 ⊙ u2, torch's order)
+    dx2 = Σ→x2 (g ⊙ u1 / n2 − (g y / n2) ⊙ x2 / r2)      g = dy with dim kept
     Saves x1 and x2 (inputs); the norms and y are recomputed (torch's composite keeps them).
     """
 
@@ -98,16 +98,17 @@ class CosineSimilarityFunction(Function):
     def backward(ctx, dy):
         x1, x2 = ctx.saved_tensors
         a, b = torch.broadcast_tensors(x1.to(dy.dtype), x2.to(dy.dtype))
-        dim = ctx.dim % a.dim()
-        r1, r2 = (torch.linalg.vector_norm(v, 2, dim, keepdim=True) for v in (a, b))
+        dims = (ctx.dim % a.dim(),) if a.dim() else ()  # 0-d: the one element is the vector
+        r1, r2 = (torch.linalg.vector_norm(v, 2, dims, keepdim=True) for v in (a, b))
         n1, n2 = r1.clamp_min(ctx.eps), r2.clamp_min(ctx.eps)
-        y = (a * b).sum(dim, keepdim=True) / (n1 * n2)
-        g = dy.unsqueeze(dim)
+        u1, u2 = a / n1, b / n2  # normalised first, as torch (n1 n2 and Σ a b overflow sooner)
+        y = (u1 * u2).sum(dims, keepdim=True)
+        g = dy.unsqueeze(dims[0]) if dims else dy
         dx1 = dx2 = None
         if ctx.needs_input_grad[0]:
-            dx1 = sum_to(g * b / (n1 * n2) + norm_grad(-g * y / n1, a, r1, 2, (dim,)), x1)
+            dx1 = sum_to(g * u2 / n1 + norm_grad(-g * y / n1, a, r1, 2, dims), x1)
         if ctx.needs_input_grad[1]:
-            dx2 = sum_to(g * a / (n1 * n2) + norm_grad(-g * y / n2, b, r2, 2, (dim,)), x2)
+            dx2 = sum_to(g * u1 / n2 + norm_grad(-g * y / n2, b, r2, 2, dims), x2)
         return dx1, dx2, None, None
 
 

@@ -195,7 +195,7 @@ def _empty_reduced(y: torch.Tensor, x: torch.Tensor, reduction: str) -> torch.Te
     """torch's multi-class margin kernels leave a reduced result of an empty batch uninitialised
     (arbitrary numbers); it is a sum over nothing: 0 ('sum'), NaN ('mean'), as every other loss."""
     if x.numel() == 0 and reduction != "none":
-        return reduce(x.new_zeros(0), reduction)
+        return torch.full_like(y, float("nan") if reduction == "mean" and y.is_floating_point() else 0)
     return y
 
 

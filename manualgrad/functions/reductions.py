@@ -66,9 +66,9 @@ def norm_grad(g: torch.Tensor, x: torch.Tensor, y: torch.Tensor, p: float, dims)
         return None
     if p == 1:
         return g * torch.sgn(x)
-    if math.isinf(p):
-        hit = (x.abs() == y).to(g.dtype)
-        return torch.sgn(x) * hit * (g / hit.sum(dims, keepdim=True))
+    if math.isinf(p):  # a NaN entry is no tie (0 there, as torch's); a non-finite g still spreads
+        hit = x.abs() == y
+        return torch.where(hit, torch.sgn(x), zero) * (g / hit.sum(dims, keepdim=True).clamp_min(1).to(g.dtype))
     if p == 2:
         return g * torch.where(y == 0, zero, x / _nonzero(y))
     slope = torch.sgn(x) * x.abs().pow(p - 1)

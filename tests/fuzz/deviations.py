@@ -205,7 +205,8 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
     else None. Each predicate looks at the values, not only at the case, and names the gradient."""
     if (case.op in ("multi_margin_loss", "multilabel_margin_loss") and ours.tensors[0].numel() == 0
             and {c for c, _ in found} == {"output"} and ours.outs[0].dim() == 0
-            and (ours.outs[0].isnan() if _reduced_mean(case) else ours.outs[0] == 0)):
+            and (ours.outs[0].isnan() if _reduced_mean(case) and ours.outs[0].is_floating_point()
+                 else ours.outs[0] == 0)):
         return f"{case.op} of an empty batch, reduced: 0 or NaN (torch's kernel returns uninitialised memory)"
     if case.op == "ctc_loss" and {c for c, _ in found} == {"gradient"}:
         x = ours.tensors[0].detach()
