@@ -27,8 +27,10 @@ def _ctc_args():
 MODULES = [  # (class name, constructor kwargs, inputs: make() -> tuple; the first is differentiated)
     ("CosineSimilarity", {"dim": 0, "eps": 1e-6}, lambda: (torch.randn(4, 5, **D), torch.randn(4, 5, **D))),
     ("PairwiseDistance", {"p": 3.0, "keepdim": True}, lambda: (torch.randn(4, 5, **D), torch.randn(4, 5, **D))),
-    ("MarginRankingLoss", {"margin": 0.3}, lambda: (torch.randn(4, **D), torch.randn(4, **D), torch.randn(4, **D).sign())),
-    ("HingeEmbeddingLoss", {"margin": 0.5, "reduction": "sum"}, lambda: (torch.randn(4, 5, **D), torch.randn(4, 5, **D).sign())),
+    ("MarginRankingLoss", {"margin": 0.3},
+     lambda: (torch.randn(4, **D), torch.randn(4, **D), torch.randn(4, **D).sign())),
+    ("HingeEmbeddingLoss", {"margin": 0.5, "reduction": "sum"},
+     lambda: (torch.randn(4, 5, **D), torch.randn(4, 5, **D).sign())),
     ("SoftMarginLoss", {"reduction": "none"}, lambda: (torch.randn(4, 5, **D), torch.randn(4, 5, **D).sign())),
     ("CosineEmbeddingLoss", {"margin": -0.2}, lambda: (torch.randn(4, 5, **D), torch.randn(4, 5, **D),
                                                        torch.tensor([1.0, -1.0, -1.0, 1.0], **D))),
@@ -39,10 +41,12 @@ MODULES = [  # (class name, constructor kwargs, inputs: make() -> tuple; the fir
     ("TripletMarginWithDistanceLoss", {"swap": True, "margin": 1.5}, _triplet),
     ("KLDivLoss", {"reduction": "batchmean", "log_target": True},
      lambda: (torch.randn(4, 5, **D).log_softmax(1), torch.randn(4, 5, **D).log_softmax(1))),
-    ("PoissonNLLLoss", {"log_input": False, "full": True}, lambda: (torch.rand(4, 5, **D) + 0.1, torch.rand(4, 5, **D) * 4)),
+    ("PoissonNLLLoss", {"log_input": False, "full": True},
+     lambda: (torch.rand(4, 5, **D) + 0.1, torch.rand(4, 5, **D) * 4)),
     ("GaussianNLLLoss", {"full": True, "eps": 1e-3}, lambda: (torch.randn(4, 5, **D), torch.randn(4, 5, **D),
                                                             torch.rand(4, 1, **D) + 0.1)),
-    ("MultiLabelSoftMarginLoss", {"weight": torch.rand(5, **D)}, lambda: (torch.randn(4, 5, **D), torch.rand(4, 5, **D))),
+    ("MultiLabelSoftMarginLoss", {"weight": torch.rand(5, **D)},
+     lambda: (torch.randn(4, 5, **D), torch.rand(4, 5, **D))),
     ("CTCLoss", {"blank": 0, "zero_infinity": True}, _ctc_args),
 ]
 IDS = [m[0] for m in MODULES]

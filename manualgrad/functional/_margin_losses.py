@@ -131,4 +131,4 @@ def triplet_margin_with_distance_loss(anchor: torch.Tensor, positive: torch.Tens
     if swap:  # ties share the gradient, as torch.minimum's
         dist_neg = MinMaxFunction.apply(dist_neg, distance_function(positive, negative), True)
     one = torch.ones((), dtype=dist_neg.dtype, device=dist_neg.device)
-    return MarginRankingLossFunction.apply(dist_neg, dist_pos, one, float(margin), reduction)  # max(0, margin + dp − dn)
+    return MarginRankingLossFunction.apply(dist_neg, dist_pos, one, float(margin), reduction)  # max(0, m + dp − dn)

@@ -1,5 +1,5 @@
-"""Margin losses: ``margin_ranking_loss``, ``triplet_margin_loss``, ``hinge_embedding_loss``, ``soft_margin_loss``, ``cosine_embedding_loss``,
-``multi_margin_loss``, ``multilabel_margin_loss``.
+"""Margin losses: ``margin_ranking_loss``, ``triplet_margin_loss``, ``hinge_embedding_loss``,
+``soft_margin_loss``, ``cosine_embedding_loss``, ``multi_margin_loss``, ``multilabel_margin_loss``.
 
 Each is y = R(ℓ) of a per-element (or per-row) ℓ, R = identity | Σ | mean (``_reduction``);
 G = ∂y/∂ℓ · dy (``unreduce``). The hinges' kinks follow torch: ``clamp_min`` passes the gradient

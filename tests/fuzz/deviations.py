@@ -211,7 +211,7 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
     if case.op == "ctc_loss" and {c for c, _ in found} == {"gradient"}:
         x = ours.tensors[0].detach()
         if bool((x.isnan() | (x == float("inf")) | (x.abs() >= 1e29) & x.isfinite()).any()):
-            return "ctc_loss of log_probs holding NaN, +inf or |x| ≥ 1e29: which gradient entries turn NaN or cancel differs"
+            return "ctc_loss of log_probs holding NaN, +inf or |x| ≥ 1e29: its NaN/cancelled gradient entries differ"
     if (case.op == "scaled_dot_product_attention" and len(case.args[0].shape) == 4
             and {c for c, _ in found} <= {"output", "gradient"} and all("non-finite entries" in d for _, d in found)
             and _attention_is_torch_math(case, ours)):
