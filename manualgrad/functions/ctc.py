@@ -142,7 +142,7 @@ class CTCLossFunction(Function):
         log_probs, targets, T, S_n = ctx.saved_tensors
         batched = log_probs.dim() == 3
         x = log_probs if batched else log_probs.unsqueeze(1)
-        labels = targets if batched else targets.unsqueeze(0)
+        labels = (targets if batched else targets.unsqueeze(0)).to(log_probs.device)  # cuDNN's may sit on the CPU
         x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         gamma, nll = _occupancy(x, labels, T, S_n, ctx.blank)
         g = _sample_grads(dy, ctx.reduction, S_n).to(x.dtype)
