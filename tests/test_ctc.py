@@ -56,3 +56,11 @@ def test_a_log_probability_of_minus_infinity_gives_torchs_gradient():
     ours, theirs = MF.ctc_loss(a, targets, il, tl), F.ctc_loss(b, targets, il, tl)
     torch.testing.assert_close(ours, theirs)
     torch.testing.assert_close(torch.autograd.grad(ours, a)[0], torch.autograd.grad(theirs, b)[0], equal_nan=True)
+
+
+def test_stride_zero_concatenated_targets_run():
+    """torch's CPU kernel segfaults on them (run in a child here would crash): ours copies them."""
+    x = torch.randn(5, 2, 4, dtype=torch.float64).log_softmax(-1).requires_grad_()
+    targets = torch.tensor([2]).expand(3)
+    y = MF.ctc_loss(x, targets, (5, 4), (2, 1))
+    torch.testing.assert_close(y, F.ctc_loss(x, targets.contiguous(), (5, 4), (2, 1)))

@@ -16,5 +16,7 @@ def ctc_loss(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torc
     """The connectionist temporal classification loss of ``log_probs`` (T, N, C) or (T, C) against
     padded (N, S) or concatenated targets. See :class:`~manualgrad.functions.ctc.CTCLossFunction`."""
     reduction = _reduction(None, None, reduction)
+    if targets.dim() == 1 and targets.numel() > 1 and 0 in targets.stride():
+        targets = targets.contiguous()  # torch's CPU kernel segfaults on stride-0 concatenated targets
     return CTCLossFunction.apply(log_probs, targets, input_lengths, target_lengths, blank, reduction,
                                  zero_infinity)
