@@ -46,6 +46,10 @@ from .functions import softmax as _softmax
 from .functions import resample as _resample
 from .functions import padding as _padding
 from .samples import ErrorSample, Sample
+from .functions import ctc as _ctc
+from .functions import distances as _dist
+from .functions import margin_losses as _margin
+from .functions import probabilistic_losses as _prob
 from .samples import activations as s_act
 from .samples import activations_more as s_act_more
 from .samples import attention as s_attn
@@ -53,6 +57,8 @@ from .samples import conv as s_conv
 from .samples import conv_transpose as s_conv_t
 from .samples import fold as s_fold
 from .samples import cross_entropy as s_ce
+from .samples import ctc as s_ctc
+from .samples import distances as s_dist
 from .samples import dropout as s_dropout
 from .samples import dropout_more as s_dropout_more
 from .samples import elementwise as s_elementwise
@@ -62,11 +68,13 @@ from .samples import linear as s_linear
 from .samples import bilinear as s_bilinear
 from .samples import linear_cross_entropy as s_lce
 from .samples import losses as s_losses
+from .samples import margin_losses as s_margin
 from .samples import matmul as s_matmul
 from .samples import norm as s_norm
 from .samples import norm_more as s_norm_more
 from .samples import pooling as s_pool
 from .samples import pooling_nd as s_pool_nd
+from .samples import probabilistic_losses as s_prob
 from .samples import reductions as s_red
 from .samples import regularization as s_reg
 from .samples import resample as s_resample
@@ -332,6 +340,31 @@ OPS += [
              getattr(s_conv_t, f"conv_transpose{n}d_errors"), tol=_CONV_T_TOL.get(n, {})) for n in (1, 2, 3)],
     OpSpec("unfold", MF.unfold, F.unfold, _fold.UnfoldFunction, s_fold.unfold, s_fold.unfold_errors),
     OpSpec("fold", MF.fold, F.fold, _fold.FoldFunction, s_fold.fold, s_fold.fold_errors),
+]
+
+# distances, margin and likelihood losses, CTC (issue 15): one entry per functional op
+OPS += [
+    OpSpec("pairwise_distance", MF.pairwise_distance, F.pairwise_distance, _dist.PairwiseDistanceFunction,
+           s_dist.pairwise_distance, s_dist.pairwise_distance_errors),
+    OpSpec("cosine_similarity", MF.cosine_similarity, F.cosine_similarity, _dist.CosineSimilarityFunction,
+           s_dist.cosine_similarity, s_dist.cosine_similarity_errors),
+    OpSpec("normalize", MF.normalize, F.normalize, _dist.NormalizeFunction, s_dist.normalize, s_dist.normalize_errors),
+    *[OpSpec(name, getattr(MF, name), getattr(F, name), function, s_margin.SAMPLES[name], s_margin.ERRORS[name])
+      for name, function in [("margin_ranking_loss", _margin.MarginRankingLossFunction),
+                             ("hinge_embedding_loss", _margin.HingeEmbeddingLossFunction),
+                             ("soft_margin_loss", _margin.SoftMarginLossFunction),
+                             ("cosine_embedding_loss", _margin.CosineEmbeddingLossFunction),
+                             ("multi_margin_loss", _margin.MultiMarginLossFunction),
+                             ("multilabel_margin_loss", _margin.MultiLabelMarginLossFunction),
+                             ("triplet_margin_loss", _margin.TripletMarginLossFunction),
+                             ("triplet_margin_with_distance_loss", _margin.TripletMarginLossFunction)]],
+    *[OpSpec(name, getattr(MF, name), getattr(F, name), function, s_prob.SAMPLES[name], s_prob.ERRORS[name])
+      for name, function in [("kl_div", _prob.KLDivFunction),
+                             ("poisson_nll_loss", _prob.PoissonNLLLossFunction),
+                             ("gaussian_nll_loss", _prob.GaussianNLLLossFunction),
+                             ("multilabel_soft_margin_loss", _prob.MultiLabelSoftMarginLossFunction)]],
+    OpSpec("ctc_loss", s_ctc.of_logits(MF.ctc_loss, MF.log_softmax), s_ctc.of_logits(F.ctc_loss, F.log_softmax),
+           _ctc.CTCLossFunction, s_ctc.samples, s_ctc.errors),
 ]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}

@@ -204,7 +204,8 @@ class Routing(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         ours = ROUTES.get(func) or routing_math.operator(func)
-        if ours is not None and "out" not in kwargs and torch.is_grad_enabled():
+        # out=None is no out= (F.normalize passes it along)
+        if ours is not None and kwargs.get("out") is None and torch.is_grad_enabled():
             y = ours(*args, **kwargs)
             if y is not routing_math.TORCH:  # a math route's answer for a form it leaves to torch
                 return y

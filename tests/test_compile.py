@@ -29,7 +29,7 @@ def cnn():
                          nn.AvgPool2d(2, ceil_mode=True), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
 
 
-def decoder():  # the transposed, 3-d and fold/unfold convolutions
+def deconv():  # the transposed, 3-d and fold/unfold convolutions
     return nn.Sequential(nn.ConvTranspose2d(3, 8, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
                          nn.Unfold(2, stride=2), nn.Fold((16, 16), 2, stride=2), nn.Unflatten(1, (2, 4)),
                          nn.Conv3d(2, 2, 3, padding=1), nn.Flatten(1, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
@@ -57,17 +57,17 @@ class Attention(nn.Module):
         return self.out((x + self.attn(x, x, x, attn_mask=causal, need_weights=False)[0]).mean(1))
 
 
-def decoder():
+def resampler():  # resampling and padding
     return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(3, 4, 3), nn.Upsample(scale_factor=2, mode="bilinear"),
                          nn.ZeroPad2d((1, 0, 0, 1)), nn.CircularPad2d(1), nn.Conv2d(4, 4, 3),
                          nn.UpsamplingNearest2d(size=(5, 5)), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 4))
 
 
 MODELS = {"mlp": (mlp, lambda: torch.randn(6, 12)), "cnn": (cnn, lambda: torch.randn(4, 3, 8, 8)),
-          "decoder": (decoder, lambda: torch.randn(4, 3, 8, 8)),
+          "deconv": (deconv, lambda: torch.randn(4, 3, 8, 8)),
+          "resampler": (resampler, lambda: torch.randn(4, 3, 6, 6)),
           "tokens": (Tokens, lambda: torch.randint(0, 30, (4, 5))),
           "attention": (Attention, lambda: torch.randint(0, 30, (4, 5)))}
-MODELS["decoder"] = (decoder, lambda: torch.randn(4, 3, 6, 6))  # resampling and padding
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -32,6 +32,12 @@ from ._linear_cross_entropy import linear_cross_entropy
 from ._attention import scaled_dot_product_attention
 from ._resample import interpolate
 from ._padding import pad
+from ._distances import cosine_similarity, normalize, pairwise_distance
+from ._margin_losses import (cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
+                             multilabel_margin_loss, soft_margin_loss, triplet_margin_loss,
+                             triplet_margin_with_distance_loss)
+from ._probabilistic_losses import gaussian_nll_loss, kl_div, multilabel_soft_margin_loss, poisson_nll_loss
+from ._ctc import ctc_loss
 
 __all__ = [
     "linear", "dropout", "bilinear",
@@ -56,6 +62,11 @@ __all__ = [
     "scaled_dot_product_attention",
     "interpolate",
     "pad",
+    "pairwise_distance", "cosine_similarity", "normalize",
+    "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "cosine_embedding_loss",
+    "multi_margin_loss", "multilabel_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+    "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss",
+    "ctc_loss",
 ]
 
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).

@@ -15,6 +15,12 @@ def dtype_name(dtype: torch.dtype) -> str:
     return torch.empty(0, dtype=dtype).type()[len("torch."):-len("Tensor")]
 
 
+def opmath_value(v):
+    """``v`` in float32 when it is a half/bfloat16 tensor (a backward computed there and rounded
+    once into each input's dtype by its ``sum_to``), else ``v`` itself (None included)."""
+    return v.float() if v is not None and v.dtype in _LOW else v
+
+
 class _Float32View:
     """A ctx whose saved tensors read as float32 (everything else is the real ctx)."""
 

@@ -57,6 +57,26 @@ def _nonzero(t: torch.Tensor) -> torch.Tensor:
     return torch.where(t == 0, torch.ones((), dtype=t.dtype, device=t.device), t)
 
 
+def norm_grad(g: torch.Tensor, x: torch.Tensor, y: torch.Tensor, p: float, dims) -> torch.Tensor | None:
+    """dx of y = ‖x‖_p over ``dims`` for an upstream g (g and y with the dims kept, size 1):
+    g · sgn(x)·|x|^(p−1) / y^(p−1), 0 where y = 0 (p < 1: also where x = 0); p = 1: g · sgn x;
+    p = ±∞: the ties of |x| = y share g; p = 0: None (a count has no gradient, as torch)."""
+    zero = g.new_zeros(())
+    if p == 0:
+        return None
+    if p == 1:
+        return g * torch.sgn(x)
+    if math.isinf(p):  # a NaN entry is no tie (0 there, as torch's); a non-finite g still spreads
+        hit = x.abs() == y
+        return torch.where(hit, torch.sgn(x), zero) * (g / hit.sum(dims, keepdim=True).clamp_min(1).to(g.dtype))
+    if p == 2:
+        return g * torch.where(y == 0, zero, x / _nonzero(y))
+    slope = torch.sgn(x) * x.abs().pow(p - 1)
+    if p < 1:  # |0|^(p−1) = ∞: torch takes 0 there
+        slope = torch.where(x == 0, zero, slope)
+    return slope * torch.where(y == 0, zero, g / _nonzero(y).pow(p - 1))
+
+
 def _setup(ctx, x, dim, keepdim):
     ctx.dims, ctx.keepdim, ctx.x_shape, ctx.x_dtype = _dims(dim, x.dim()), keepdim, x.shape, x.dtype
 
@@ -243,19 +263,7 @@ class VectorNormFunction(Function):
         p = ctx.p
         x = x.to(y.dtype)
         g, y = _restore(dy, ctx.dims, ctx.keepdim), _restore(y, ctx.dims, ctx.keepdim)
-        zero = g.new_zeros(())
-        if p == 0:  # a count: piecewise constant, and torch gives no gradient at all
+        dx = norm_grad(g, x, y, p, ctx.dims)
+        if dx is None:  # p = 0: a count, piecewise constant, and torch gives no gradient at all
             return None, None, None, None, None
-        if p == 1:
-            dx = g * torch.sgn(x)
-        elif math.isinf(p):
-            hit = (x.abs() == y).to(g.dtype)
-            dx = torch.sgn(x) * hit * (g / hit.sum(ctx.dims, keepdim=True))
-        elif p == 2:
-            dx = g * torch.where(y == 0, zero, x / _nonzero(y))
-        else:
-            slope = torch.sgn(x) * x.abs().pow(p - 1)
-            if p < 1:  # |0|^(p−1) = ∞: torch takes 0 there
-                slope = torch.where(x == 0, zero, slope)
-            dx = slope * torch.where(y == 0, zero, g / _nonzero(y).pow(p - 1))
         return dx.to(ctx.x_dtype), None, None, None, None

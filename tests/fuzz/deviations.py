@@ -126,6 +126,14 @@ def accepted(case, ours_error, theirs_error) -> str | None:
     return None
 
 
+def _reduced_mean(case) -> bool:
+    """The case's loss reduces by 'mean' (its reduction, the deprecated alias or a legacy pair)."""
+    kw = case.kwargs
+    if "size_average" in kw or "reduce" in kw:
+        return kw.get("reduce") is not False and kw.get("size_average") is not False
+    return kw.get("reduction", "mean") in ("mean", "elementwise_mean")
+
+
 def _differentiable(case, names) -> list[str]:
     """The names (in the signature's order ``names``) of the case's differentiable tensors, as
     the 'grad i' of a disagreement counts them."""
@@ -341,6 +349,15 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
     """The documented reason (docs/ops.md) when the gradient disagreements ``found`` (``(class, detail)``) between
     ``ours`` and ``theirs`` (compare.Side, both returned) are a documented deliberate difference,
     else None. Each predicate looks at the values, not only at the case, and names the gradient."""
+    if (case.op in ("multi_margin_loss", "multilabel_margin_loss") and ours.tensors[0].numel() == 0
+            and {c for c, _ in found} == {"output"} and ours.outs[0].dim() == 0
+            and (ours.outs[0].isnan() if _reduced_mean(case) and ours.outs[0].is_floating_point()
+                 else ours.outs[0] == 0)):
+        return f"{case.op} of an empty batch, reduced: 0 or NaN (torch's kernel returns uninitialised memory)"
+    if case.op == "ctc_loss" and {c for c, _ in found} == {"gradient"}:
+        x = ours.tensors[0].detach()
+        if bool((x.isnan() | (x == float("inf")) | (x.abs() >= 1e29) & x.isfinite()).any()):
+            return "ctc_loss of log_probs holding NaN, +inf or |x| ≥ 1e29: its NaN/cancelled gradient entries differ"
     if (case.op == "scaled_dot_product_attention" and len(case.args[0].shape) == 4
             and {c for c, _ in found} <= {"output", "gradient"} and all("non-finite entries" in d for _, d in found)
             and _attention_is_torch_math(case, ours)):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 import manualgrad.functional as MF
-from . import st_activations, st_layers, st_losses, st_norms, st_pooling, st_resample
+from . import st_activations, st_layers, st_losses, st_margin_losses, st_norms, st_pooling, st_resample
 
 
 @dataclass
@@ -26,8 +26,8 @@ def _spec(name, cases, **kw):
     return OpFuzz(name, (getattr(MF, op), getattr(F, op)), cases, **kw)
 
 
-_ALL = {**st_activations.CASES, **st_losses.CASES, **st_layers.CASES, **st_norms.CASES, **st_pooling.CASES,
-        **st_resample.CASES}
+_ALL = {**st_activations.CASES, **st_losses.CASES, **st_margin_losses.CASES, **st_layers.CASES, **st_norms.CASES,
+        **st_pooling.CASES, **st_resample.CASES}
 _WEIGHTS = {"conv1d": 0.6, "conv2d": 0.6, "conv3d": 0.4, "conv_transpose1d": 0.6, "conv_transpose2d": 0.6,
             "conv_transpose3d": 0.4, "scaled_dot_product_attention": 0.8, "linear_cross_entropy": 0.8}
 OPS = {name: _spec(name, cases, isolated="[half]" in name or name == "embedding_bag", weight=_WEIGHTS.get(name.split("[")[0], 1.0))
