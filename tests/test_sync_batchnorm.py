@@ -84,11 +84,18 @@ def test_swap_replaces_torchs_sync_batch_norm():
 
 # Each case: the rows of one global batch per rank (unequal, one rank empty, all empty) and its shape.
 CASES = [((5, 3), (8, 3, 4)), ((4, 0), (4, 3)), ((1, 6), (7, 3, 2, 2)), ((0, 0), (0, 3, 2))]
+# (case, dtype, mean of x): float64 (momentum=None), bfloat16, and float32 far from 0, where sums of x²
+# would cancel (a variance of 9 under a mean² of 1e8): the ranks send centred sums instead
+RUNS = ([(c, torch.float64, 2.0) for c in CASES] + [(CASES[0], torch.bfloat16, 2.0)]
+        + [(((3, 5), (8, 3, 3)), torch.float32, 1e4)])
+# float32 at 1e4: one ulp of x (or μ) is 1e-3, 3e-4 of σ, in every x̂ (sums of x² would be off by ~10 in σ²)
+TOL = {torch.float64: {"rtol": 1e-12, "atol": 1e-12}, torch.float32: {"rtol": 1e-3, "atol": 2e-3},
+       torch.bfloat16: {"rtol": 2e-2, "atol": 2e-2}}
 
 
-def batches(rows, shape, dtype=torch.float64):
+def batches(rows, shape, dtype=torch.float64, offset=2.0):
     g = torch.Generator().manual_seed(sum(rows) + len(shape))
-    x = (torch.randn(shape, generator=g, dtype=torch.float64) * 3 + 2).to(dtype)
+    x = (torch.randn(shape, generator=g, dtype=torch.float64) * 3 + offset).to(dtype)
     dy = torch.randn(shape, generator=g, dtype=torch.float64).to(dtype)
     bounds = [0, rows[0], rows[0] + rows[1]]
     return x, dy, [slice(bounds[r], bounds[r + 1]) for r in range(WORLD)]
@@ -119,8 +126,8 @@ def worker(rank, tmp):
                             timeout=datetime.timedelta(seconds=30))
     out = {"cases": []}
     try:
-        for (rows, shape), dtype in [(c, torch.float64) for c in CASES] + [(CASES[0], torch.bfloat16)]:
-            x, dy, part = batches(rows, shape, dtype)
+        for (rows, shape), dtype, offset in RUNS:
+            x, dy, part = batches(rows, shape, dtype, offset)
             bn = make_bn(dtype, momentum=None if dtype == torch.float64 else 0.1)
             xr = x[part[rank]].clone().requires_grad_()
             y = bn(xr)
@@ -156,15 +163,14 @@ def worker(rank, tmp):
 def test_two_processes_normalise_as_one_batch_norm_over_both_batches(tmp_path):
     spawn(worker, str(tmp_path), timeout=60)
     outs = [torch.load(tmp_path / f"out{r}.pt") for r in range(WORLD)]
-    runs = [(c, torch.float64) for c in CASES] + [(CASES[0], torch.bfloat16)]
-    for i, ((rows, shape), dtype) in enumerate(runs):
-        x, dy, part = batches(rows, shape, dtype)
+    for i, ((rows, shape), dtype, offset) in enumerate(RUNS):
+        x, dy, part = batches(rows, shape, dtype, offset)
         bn = reference(x.dim(), dtype=dtype, momentum=None if dtype == torch.float64 else 0.1)
         xf = x.clone().requires_grad_()
         y = bn(xf)
         dx, = torch.autograd.grad(y, xf, dy) if x.numel() else (torch.zeros_like(x),)
         xhat = F.batch_norm(x.double(), None, None, training=True, eps=bn.eps) if x.numel() else x.double()
-        tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 2e-2, "atol": 2e-2}
+        tol = TOL[dtype]
         for rank, out in enumerate(outs):
             got_y, got_dx, got_dw, got_db, state = out["cases"][i]
             p = part[rank]
