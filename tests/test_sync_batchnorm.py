@@ -149,6 +149,7 @@ def worker(rank, tmp):
         alone = dist.new_group([0]), dist.new_group([1])
         bn = make_bn(process_group=alone[rank])
         out["alone"] = bn(x[part[rank]]).detach()
+        out["eval"] = make_bn(track_running_stats=False).eval()(x[part[rank]]).detach()  # not synchronised, as torch's
         xr = x[part[rank]].clone().requires_grad_()
         y = make_bn()(xr)
         with pytest.raises(RuntimeError, match="double backward across processes is not supported"):
@@ -193,3 +194,5 @@ def test_two_processes_normalise_as_one_batch_norm_over_both_batches(tmp_path):
     for rank, out in enumerate(outs):  # a group of one rank: BatchNorm over this rank's rows only
         torch.testing.assert_close(out["alone"], reference(x.dim())(x[part[rank]]), rtol=1e-12,
                                    atol=1e-12)
+        want = reference(x.dim(), track_running_stats=False).eval()(x[part[rank]])
+        torch.testing.assert_close(out["eval"], want, rtol=1e-12, atol=1e-12)
