@@ -93,6 +93,7 @@ MODULES = {
     "ConvTranspose3d": (lambda: MN.ConvTranspose3d(2, 3, 2), lambda: (torch.randn(2, 2, 3, 2, 3),)),
     "BatchNorm1d": (lambda: MN.BatchNorm1d(3), lambda: (torch.randn(4, 3),)),
     "BatchNorm2d": (lambda: MN.BatchNorm2d(3), lambda: (torch.randn(2, 3, 4, 4),)),
+    "SyncBatchNorm": (lambda: MN.SyncBatchNorm(3), lambda: (torch.randn(2, 3, 4),)),  # one process: batch_norm
     "LayerNorm": (lambda: MN.LayerNorm(4), lambda: (torch.randn(2, 4),)),
     "GroupNorm": (lambda: MN.GroupNorm(2, 4), lambda: (torch.randn(2, 4, 3),)),
     "RMSNorm": (lambda: MN.RMSNorm(4), lambda: (torch.randn(2, 4),)),

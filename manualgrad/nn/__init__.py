@@ -17,6 +17,7 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, A
                       AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, LPPool1d, LPPool2d, LPPool3d, MaxPool1d,
                       MaxPool2d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from .batchnorm import SyncBatchNorm
 from .normalization import GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm
 from .embedding import Embedding, EmbeddingBag
 from .linear_cross_entropy import LinearCrossEntropyLoss
@@ -48,6 +49,7 @@ __all__ = [
     "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RMSNorm",
     "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm",
+    "SyncBatchNorm",
     "Embedding", "EmbeddingBag",
     "LinearCrossEntropyLoss",
     "MultiheadAttention",
