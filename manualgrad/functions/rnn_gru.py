@@ -1,0 +1,89 @@
+"""One GRU layer in one direction over a whole sequence: ``GRUFunction`` (also GRUCell: T = 1)."""
+
+from __future__ import annotations
+
+import torch
+
+from ._base import Function
+from ._rnn import at, plus, projection, reverse_walk, rows, save, shaped, steps, weight_grads, zeros_if_none
+
+
+class GRUFunction(Function):
+    """One layer, one direction, every time step (packed rows, see ``_rnn.py``), H hidden. Per
+    step t, on its n_t rows, h_{t−1} the rows' state, torch's convention (r multiplies W_hn h + b_hn):
+
+      gx = x_t W_ihᵀ + b_ih = [gx_r gx_z gx_n]   (ONE matmul for all t) ;  gh = h_{t−1} W_hhᵀ + b_hh
+      r = σ(gx_r + gh_r),  z = σ(gx_z + gh_z),  n = tanh(gx_n + r⊙gh_n)
+      h_t = y_t = (1 − z)⊙n + z⊙h_{t−1}
+
+    Backward, walking t in reverse with the carried dh (rows that did not move pass through):
+      dh_t = dh + dy_t ;  dn = dh_t⊙(1 − z) ;  dz = dh_t⊙(h_{t−1} − n)
+      dq = dn⊙(1 − n²)   (q = gx_n + r⊙gh_n) ;  dr = dq⊙gh_n ;  dgh_n = dq⊙r
+      dgx = [dr⊙r(1−r), dz⊙z(1−z), dq] ;  dgh = [dr⊙r(1−r), dz⊙z(1−z), dgh_n]
+      dh_{t−1} = dgh W_hh + dh_t⊙z
+    then, each one matmul over all steps: dx = dGx W_ih, dW_ih = dGxᵀ x, dW_hh = dGhᵀ H_prev,
+    db_ih = Σ dGx, db_hh = Σ dGh ; dh0 = the final carry.
+
+    Returns (y, h_n, A, GH_n, H_prev): A = [r z n] (N, 3H), GH_n = gh_n (N, H), H_prev the state
+    each row started its step from; the last three are internal outputs, saved as outputs so a
+    double backward differentiates through them (their gradients, nonzero only then, add to dr,
+    dz, dn, dgh_n and dh_{t−1}). Saves A, GH_n, H_prev (5H floats a row), x only for dW_ih, W_ih
+    only for dx, and W_hh. torch's CPU path saves per step r, z, n, gh, h_{t−1} and the chunk
+    views (about the same). Not y: the caller may modify it in place.
+    """
+
+    @staticmethod
+    def forward(x, h0, w_ih, w_hh, b_ih, b_hh, batch_sizes, reverse):
+        x2, bs = rows(x)
+        bs = batch_sizes or bs
+        gx = projection(x2, w_ih, b_ih)
+        hidden = h0.shape[1]
+        a, ghn = gx.new_empty(gx.shape), gx.new_empty(x2.shape[0], hidden)
+        hprev, y = gx.new_empty(x2.shape[0], hidden), gx.new_empty(x2.shape[0], hidden)
+        h = h0.clone()
+        for s, n in steps(bs, reverse):
+            r = slice(s, s + n)
+            hprev[r] = h[:n]
+            gh = projection(h[:n], w_hh, b_hh)
+            gx_r, gx_z, gx_n = gx[r].chunk(3, 1)
+            gh_r, gh_z, gh_n = gh.chunk(3, 1)
+            reset, update = (gx_r + gh_r).sigmoid(), (gx_z + gh_z).sigmoid()
+            new = (gx_n + reset * gh_n).tanh()
+            a[r], ghn[r] = torch.cat([reset, update, new], 1), gh_n
+            h[:n] = y[r] = new + update * (h[:n] - new)
+        return shaped(y, x), h, a, ghn, hprev
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, h0, w_ih, w_hh, b_ih, b_hh, batch_sizes, reverse = inputs
+        save(ctx, x, w_ih, 2, w_hh, *output[2:])
+        ctx.set_materialize_grads(False)
+        ctx.x_shape, ctx.batch_sizes, ctx.reverse = x.shape, batch_sizes or rows(x)[1], reverse
+
+    @staticmethod
+    def backward(ctx, dy, dh_n, da_out, dghn_out, dhprev_out):
+        x, w_ih, w_hh, a, ghn, hprev = ctx.saved_tensors
+        r_, z_, n_ = a.chunk(3, 1)
+        dsig_r, dsig_z, dtanh_n = r_ * (1 - r_), z_ * (1 - z_), 1 - n_ * n_
+        dy = None if dy is None else rows(dy)[0]
+        ext = (None,) * 3 if da_out is None else da_out.chunk(3, 1)
+
+        def step(r, n, carry):
+            (dh,) = carry
+            dh_t = plus(dh, at(dy, r))
+            z, new = z_[r], n_[r]
+            dn = plus(dh_t * (1 - z), at(ext[2], r))
+            dz = plus(dh_t * (hprev[r] - new), at(ext[1], r))
+            dq = dn * dtanh_n[r]
+            dr = plus(dq * ghn[r], at(ext[0], r)) * dsig_r[r]
+            dz = dz * dsig_z[r]
+            dgh_n = plus(dq * r_[r], at(dghn_out, r))
+            dgh = torch.cat([dr, dz, dgh_n], 1)
+            dh_prev = plus(dgh @ w_hh + dh_t * z, at(dhprev_out, r))
+            return (dh_prev,), (torch.cat([dr, dz, dq], 1), dgh)
+
+        carry = (zeros_if_none(dh_n, (ctx.batch_sizes[0], hprev.shape[1]), hprev),)
+        (dh0,), (dgx, dgh) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
+        need = ctx.needs_input_grad
+        dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 2, dgx, dgh, x, w_ih, hprev, ctx.x_shape)
+        return dx, dh0 if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None

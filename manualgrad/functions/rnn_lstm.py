@@ -1,0 +1,93 @@
+"""One LSTM layer in one direction over a whole sequence: ``LSTMFunction`` (also LSTMCell: T = 1)."""
+
+from __future__ import annotations
+
+import torch
+
+from ._base import Function
+from ._rnn import at, plus, projection, reverse_walk, rows, save, shaped, steps, weight_grads, zeros_if_none
+
+
+class LSTMFunction(Function):
+    """One layer, one direction, every time step (packed rows, see ``_rnn.py``); H hidden, P = proj
+    size (P = H without w_hr). Per step t, on its n_t rows, h_{t−1}, c_{t−1} the rows' state:
+
+      z = x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh = [z_i z_f z_g z_o]   (x W_ihᵀ: ONE matmul, all t)
+      i = σ(z_i), f = σ(z_f), g = tanh(z_g), o = σ(z_o)
+      c_t = f⊙c_{t−1} + i⊙g ;  m_t = o⊙tanh(c_t) ;  h_t = y_t = m_t W_hrᵀ  (or m_t)
+
+    Backward, walking t in reverse with the carried dh, dc (rows that did not move pass through):
+      dh_t = dh + dy_t ;  dm = dh_t W_hr (or dh_t) ;  dc_t = dc + dm⊙o⊙(1 − tanh²c_t)
+      di = dc_t⊙g ;  df = dc_t⊙c_{t−1} ;  dg = dc_t⊙i ;  do = dm⊙tanh(c_t)
+      dz = [di⊙i(1−i), df⊙f(1−f), dg⊙(1−g²), do⊙o(1−o)]
+      dh_{t−1} = dz W_hh ;  dc_{t−1} = dc_t⊙f
+    then, each one matmul over all steps: dx = dZ W_ih, dW_ih = dZᵀ x, dW_hh = dZᵀ H_prev,
+    db_ih = db_hh = Σ dZ, dW_hr = dHᵀ M ; dh0, dc0 = the final carry.
+
+    Returns (y, h_n, c_n, A, H_prev, C_prev): A = [i f g o] (N, 4H), H_prev, C_prev the state
+    each row started its step from. The last three are internal outputs, saved as outputs so a
+    double backward differentiates through them (their gradients, nonzero only then, enter the
+    walk: dA adds to [di df dg do], dH_prev to dh_{t−1}, dC_prev to dc_{t−1}).
+    Saves A, H_prev, C_prev (6H + P floats a row; c_t and tanh c_t are recomputed in one
+    elementwise pass), x only for dW_ih, W_ih only for dx, W_hh, W_hr. torch's CPU path saves
+    per step the gates, tanh c_t, c_{t−1}, h_{t−1} and the chunk views (as much or more); cuDNN
+    keeps a reserve of the gates and states. Not y: the caller may modify it in place.
+    """
+
+    @staticmethod
+    def forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, batch_sizes, reverse):
+        x2, bs = rows(x)
+        bs = batch_sizes or bs
+        gx = projection(x2, w_ih, b_ih, b_hh)
+        a = gx.new_empty(gx.shape)
+        hprev, cprev = gx.new_empty(x2.shape[0], h0.shape[1]), gx.new_empty(x2.shape[0], c0.shape[1])
+        y = gx.new_empty(x2.shape[0], h0.shape[1])
+        h, c = h0.clone(), c0.clone()
+        for s, n in steps(bs, reverse):
+            r = slice(s, s + n)
+            hprev[r], cprev[r] = h[:n], c[:n]
+            z = torch.addmm(gx[r], h[:n], w_hh.t())
+            i, f, g, o = z.chunk(4, 1)
+            gates = torch.cat([i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()], 1)
+            a[r] = gates
+            i, f, g, o = gates.chunk(4, 1)
+            c[:n] = f * c[:n] + i * g
+            m = o * c[:n].tanh()
+            h[:n] = y[r] = m if w_hr is None else m @ w_hr.t()
+        return shaped(y, x), h, c, a, hprev, cprev
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, batch_sizes, reverse = inputs
+        save(ctx, x, w_ih, 3, w_hh, w_hr, *output[3:])
+        ctx.set_materialize_grads(False)
+        ctx.x_shape, ctx.batch_sizes, ctx.reverse = x.shape, batch_sizes or rows(x)[1], reverse
+
+    @staticmethod
+    def backward(ctx, dy, dh_n, dc_n, da_out, dhprev_out, dcprev_out):
+        x, w_ih, w_hh, w_hr, a, hprev, cprev = ctx.saved_tensors
+        i, f, g, o = a.chunk(4, 1)
+        c = f * cprev + i * g                        # c_t, every step at once
+        tc = c.tanh()
+        dact = torch.cat([i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)], 1)  # dA/dz
+        dy = None if dy is None else rows(dy)[0]
+
+        def step(r, n, carry):
+            dh, dc = carry
+            dh_t = plus(dh, at(dy, r))
+            dm = dh_t if w_hr is None else dh_t @ w_hr
+            dc_t = dc + dm * o[r] * (1 - tc[r] * tc[r])
+            da = torch.cat([dc_t * g[r], dc_t * cprev[r], dc_t * i[r], dm * tc[r]], 1)
+            dz = plus(da, at(da_out, r)) * dact[r]
+            dh_prev = plus(dz @ w_hh, at(dhprev_out, r))
+            dc_prev = plus(dc_t * f[r], at(dcprev_out, r))
+            return (dh_prev, dc_prev), (dz, dh_t)
+
+        b = ctx.batch_sizes[0]
+        carry = (zeros_if_none(dh_n, (b, hprev.shape[1]), hprev), zeros_if_none(dc_n, (b, cprev.shape[1]), cprev))
+        (dh0, dc0), (dz, dh_all) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
+        need = ctx.needs_input_grad
+        dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 3, dz, dz, x, w_ih, hprev, ctx.x_shape)
+        dw_hr = dh_all.t() @ (o * tc) if need[7] else None
+        return (dx, dh0 if need[1] else None, dc0 if need[2] else None, dw_ih, dw_hh, db_ih, db_hh, dw_hr,
+                None, None)
