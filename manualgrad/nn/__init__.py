@@ -15,6 +15,8 @@ from .normalization import GroupNorm, LayerNorm, RMSNorm
 from .embedding import Embedding
 from .linear_cross_entropy import LinearCrossEntropyLoss
 from .attention import MultiheadAttention
+from .rnn import GRU, LSTM, RNN
+from .rnn_cell import GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "Linear", "Dropout",
@@ -27,6 +29,8 @@ __all__ = [
     "Embedding",
     "LinearCrossEntropyLoss",
     "MultiheadAttention",
+    "RNN", "LSTM", "GRU",
+    "RNNCell", "LSTMCell", "GRUCell",
 ]
 
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).
