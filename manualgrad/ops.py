@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -218,6 +219,25 @@ REDUCTION_OPS = [
            _reductions.VectorNormFunction, s_red.vector_norm, s_red.vector_norm_errors),
 ]
 OPS += MATH_OPS + REDUCTION_OPS
+
+# recurrent family: the multi-layer driver vs torch._VF.<mode>, one entry per output, and the cells
+from .functional import _rnn as _rnn_driver  # noqa: E402
+from .functions import rnn_gru as _rnn_gru, rnn_lstm as _rnn_lstm, rnn_tanh as _rnn_tanh  # noqa: E402
+from .samples import rnn as s_rnn  # noqa: E402
+
+_RNN_FUNCTION = {"RNN_TANH": _rnn_tanh.RNNFunction, "RNN_RELU": _rnn_tanh.RNNFunction,
+                 "LSTM": _rnn_lstm.LSTMFunction, "GRU": _rnn_gru.GRUFunction}
+_RNN_OUTPUTS = {"RNN_TANH": ("", ".h_n"), "RNN_RELU": ("", ".h_n"), "LSTM": ("", ".h_n", ".c_n"), "GRU": ("", ".h_n")}
+_CELL_OUTPUTS = {"RNN_TANH": ("",), "RNN_RELU": ("",), "LSTM": (".h", ".c"), "GRU": ("",)}
+OPS += [
+    *[OpSpec(mode.lower() + suffix, s_rnn.table_op(_rnn_driver.rnn, mode, k), s_rnn.table_op(s_rnn.torch_rnn, mode, k),
+             _RNN_FUNCTION[mode], functools.partial(s_rnn.samples, mode, k), functools.partial(s_rnn.errors, mode),
+             seeded=True)
+      for mode, suffixes in _RNN_OUTPUTS.items() for k, suffix in enumerate(suffixes)],
+    *[OpSpec(mode.lower() + "_cell" + suffix, s_rnn.cell_op(mode, k, True), s_rnn.cell_op(mode, k, False),
+             _RNN_FUNCTION[mode], functools.partial(s_rnn.cell_samples, mode), functools.partial(s_rnn.cell_errors, mode))
+      for mode, suffixes in _CELL_OUTPUTS.items() for k, suffix in enumerate(suffixes)],
+]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"

@@ -44,6 +44,11 @@ def rnn(mode: str, input: torch.Tensor, batch_sizes, hx, params, has_biases: boo
     """
     if mode not in MODES:
         raise ValueError(f"Unknown mode '{mode}'")
+    if input.dtype in (torch.float16, torch.bfloat16):  # the stack in float32, rounded once (as oneDNN)
+        hx = tuple(h.float() for h in hx) if mode == "LSTM" else hx.float()
+        out = rnn(mode, input.float(), batch_sizes, hx, [w.float() for w in params], has_biases, num_layers,
+                  dropout, train, bidirectional, batch_first)
+        return tuple(t.to(input.dtype) for t in out)
     directions = 2 if bidirectional else 1
     h0, c0 = hx if mode == "LSTM" else (hx, None)
     if batch_sizes is None:
@@ -70,3 +75,46 @@ def rnn(mode: str, input: torch.Tensor, batch_sizes, hx, params, has_biases: boo
     if mode == "LSTM":
         return output, torch.stack(hs), torch.stack(cs)
     return output, torch.stack(hs)
+
+
+def _check_cell(input, hidden, w_hh):
+    """torch's cell checks (``check_rnn_cell_forward_input``/``_hidden``), with its messages."""
+    hidden_size = w_hh.shape[1]
+    for k, h in enumerate(hidden):
+        if h.size(0) != input.size(0):
+            raise RuntimeError(f"Input batch size {input.size(0)} doesn't match hidden{k} batch size {h.size(0)}")
+        if h.size(1) != hidden_size:
+            raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {h.size(1)}, expected {hidden_size}")
+
+
+def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """``(h', c')`` of one LSTM step (``torch.lstm_cell``): :class:`LSTMFunction` with T = 1."""
+    _check_input_size(input, w_ih)
+    _check_cell(input, hx, w_hh)
+    return LSTMFunction.apply(input, hx[0], hx[1], w_ih, w_hh, b_ih, b_hh, None, (input.size(0),), False)[1:3]
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """h' of one GRU step (``torch.gru_cell``): :class:`GRUFunction` with T = 1."""
+    _check_input_size(input, w_ih)
+    _check_cell(input, (hx,), w_hh)
+    return GRUFunction.apply(input, hx, w_ih, w_hh, b_ih, b_hh, (input.size(0),), False)[1]
+
+
+def _elman_cell(nonlinearity):
+    def cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+        _check_input_size(input, w_ih)
+        _check_cell(input, (hx,), w_hh)
+        return RNNFunction.apply(input, hx, w_ih, w_hh, b_ih, b_hh, nonlinearity, (input.size(0),), False)[1]
+
+    cell.__name__ = cell.__qualname__ = f"rnn_{nonlinearity}_cell"
+    cell.__doc__ = f"h' of one Elman step, {nonlinearity} (``torch.rnn_{nonlinearity}_cell``): RNNFunction with T = 1."
+    return cell
+
+
+rnn_tanh_cell, rnn_relu_cell = _elman_cell("tanh"), _elman_cell("relu")
+
+
+def _check_input_size(input, w_ih):
+    if input.size(1) != w_ih.size(1):
+        raise RuntimeError(f"input has inconsistent input_size: got {input.size(1)} expected {w_ih.size(1)}")

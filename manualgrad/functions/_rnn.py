@@ -24,6 +24,20 @@ import itertools
 import torch
 
 
+_LOW = (torch.float16, torch.bfloat16)
+
+
+def up(*ts):
+    """Half/bfloat16 tensors in float32 (the walk runs in float32 and rounds its results once,
+    as torch's kernels accumulate; a bf16 state would round at every step); others as they are."""
+    return tuple(t.float() if t is not None and t.dtype in _LOW else t for t in ts)
+
+
+def rounded(ctx, grads: tuple) -> tuple:
+    """Each input's gradient in that input's dtype (``ctx.dtypes``, recorded by :func:`save`)."""
+    return tuple(g if g is None or g.dtype == d else g.to(d) for g, d in zip(grads, ctx.dtypes))
+
+
 def steps(batch_sizes: tuple, reverse: bool) -> list[tuple[int, int]]:
     """``(s_t, n_t)`` per time step, in the order the forward visits them."""
     out = list(zip(itertools.accumulate(batch_sizes, initial=0), batch_sizes))
@@ -38,9 +52,11 @@ def rows(x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
     return x.reshape(-1, x.shape[-1]), (x.shape[1],) * x.shape[0]
 
 
-def shaped(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Rows ``y`` in the lead shape of the layer's input ``x`` (y was allocated for the layer)."""
-    return y if x.dim() == 2 else y.view(*x.shape[:-1], y.shape[-1])
+def output(x: torch.Tensor, width: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The layer's output y, (*x's lead dims, width), and its rows (a view to write each step into;
+    y itself is returned, never a view of an intermediate)."""
+    y = like.new_empty(*x.shape[:-1], width)
+    return y, y.view(-1, width)
 
 
 def projection(x: torch.Tensor, w: torch.Tensor, *biases) -> torch.Tensor:
@@ -87,9 +103,12 @@ def weight_grads(need, first: int, dgx, dgh, x, w_ih, hprev, x_shape):
     return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
-def save(ctx, x, w_ih, first: int, *rest):
-    """Save x only for dW_ih and W_ih only for dx (the walk needs neither), then ``rest``."""
+def save(ctx, inputs, first: int, *rest):
+    """Save x only for dW_ih and W_ih only for dx (the walk needs neither), then ``rest``;
+    record the inputs' dtypes for :func:`rounded`."""
     need = ctx.needs_input_grad
+    x, w_ih = inputs[0], inputs[first]
+    ctx.dtypes = tuple(getattr(t, "dtype", None) for t in inputs)
     ctx.save_for_backward(x if need[first] else None, w_ih if need[0] else None, *rest)
 
 

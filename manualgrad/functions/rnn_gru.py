@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-from ._rnn import at, plus, projection, reverse_walk, rows, save, shaped, steps, weight_grads, zeros_if_none
+from ._rnn import at, plus, rounded, up, projection, reverse_walk, rows, save, output, steps, weight_grads, zeros_if_none
 
 
 class GRUFunction(Function):
@@ -35,11 +35,13 @@ class GRUFunction(Function):
     @staticmethod
     def forward(x, h0, w_ih, w_hh, b_ih, b_hh, batch_sizes, reverse):
         x2, bs = rows(x)
+        x2, h0, w_ih, w_hh, b_ih, b_hh = up(x2, h0, w_ih, w_hh, b_ih, b_hh)
         bs = batch_sizes or bs
         gx = projection(x2, w_ih, b_ih)
         hidden = h0.shape[1]
         a, ghn = gx.new_empty(gx.shape), gx.new_empty(x2.shape[0], hidden)
-        hprev, y = gx.new_empty(x2.shape[0], hidden), gx.new_empty(x2.shape[0], hidden)
+        hprev = gx.new_empty(x2.shape[0], hidden)
+        out, y = output(x, hidden, gx)
         h = h0.clone()
         for s, n in steps(bs, reverse):
             r = slice(s, s + n)
@@ -51,18 +53,19 @@ class GRUFunction(Function):
             new = (gx_n + reset * gh_n).tanh()
             a[r], ghn[r] = torch.cat([reset, update, new], 1), gh_n
             h[:n] = y[r] = new + update * (h[:n] - new)
-        return shaped(y, x), h, a, ghn, hprev
+        return out.to(x.dtype), h.to(x.dtype), a, ghn, hprev
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, h0, w_ih, w_hh, b_ih, b_hh, batch_sizes, reverse = inputs
-        save(ctx, x, w_ih, 2, w_hh, *output[2:])
+        save(ctx, inputs, 2, w_hh, *output[2:])
         ctx.set_materialize_grads(False)
         ctx.x_shape, ctx.batch_sizes, ctx.reverse = x.shape, batch_sizes or rows(x)[1], reverse
 
     @staticmethod
     def backward(ctx, dy, dh_n, da_out, dghn_out, dhprev_out):
         x, w_ih, w_hh, a, ghn, hprev = ctx.saved_tensors
+        x, w_ih, w_hh, dy, dh_n = up(x, w_ih, w_hh, dy, dh_n)
         r_, z_, n_ = a.chunk(3, 1)
         dsig_r, dsig_z, dtanh_n = r_ * (1 - r_), z_ * (1 - z_), 1 - n_ * n_
         dy = None if dy is None else rows(dy)[0]
@@ -86,4 +89,4 @@ class GRUFunction(Function):
         (dh0,), (dgx, dgh) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
         need = ctx.needs_input_grad
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 2, dgx, dgh, x, w_ih, hprev, ctx.x_shape)
-        return dx, dh0 if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None
+        return rounded(ctx, (dx, dh0 if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-from ._rnn import at, plus, projection, reverse_walk, rows, save, shaped, steps, weight_grads, zeros_if_none
+from ._rnn import at, plus, rounded, up, projection, reverse_walk, rows, save, output, steps, weight_grads, zeros_if_none
 
 
 class LSTMFunction(Function):
@@ -37,11 +37,12 @@ class LSTMFunction(Function):
     @staticmethod
     def forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, batch_sizes, reverse):
         x2, bs = rows(x)
+        x2, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = up(x2, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
         bs = batch_sizes or bs
         gx = projection(x2, w_ih, b_ih, b_hh)
         a = gx.new_empty(gx.shape)
         hprev, cprev = gx.new_empty(x2.shape[0], h0.shape[1]), gx.new_empty(x2.shape[0], c0.shape[1])
-        y = gx.new_empty(x2.shape[0], h0.shape[1])
+        out, y = output(x, h0.shape[1], gx)
         h, c = h0.clone(), c0.clone()
         for s, n in steps(bs, reverse):
             r = slice(s, s + n)
@@ -54,18 +55,19 @@ class LSTMFunction(Function):
             c[:n] = f * c[:n] + i * g
             m = o * c[:n].tanh()
             h[:n] = y[r] = m if w_hr is None else m @ w_hr.t()
-        return shaped(y, x), h, c, a, hprev, cprev
+        return out.to(x.dtype), h.to(x.dtype), c.to(x.dtype), a, hprev, cprev
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, batch_sizes, reverse = inputs
-        save(ctx, x, w_ih, 3, w_hh, w_hr, *output[3:])
+        save(ctx, inputs, 3, w_hh, w_hr, *output[3:])
         ctx.set_materialize_grads(False)
         ctx.x_shape, ctx.batch_sizes, ctx.reverse = x.shape, batch_sizes or rows(x)[1], reverse
 
     @staticmethod
     def backward(ctx, dy, dh_n, dc_n, da_out, dhprev_out, dcprev_out):
         x, w_ih, w_hh, w_hr, a, hprev, cprev = ctx.saved_tensors
+        x, w_ih, w_hh, w_hr, dy, dh_n, dc_n = up(x, w_ih, w_hh, w_hr, dy, dh_n, dc_n)
         i, f, g, o = a.chunk(4, 1)
         c = f * cprev + i * g                        # c_t, every step at once
         tc = c.tanh()
@@ -89,5 +91,5 @@ class LSTMFunction(Function):
         need = ctx.needs_input_grad
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 3, dz, dz, x, w_ih, hprev, ctx.x_shape)
         dw_hr = dh_all.t() @ (o * tc) if need[7] else None
-        return (dx, dh0 if need[1] else None, dc0 if need[2] else None, dw_ih, dw_hh, db_ih, db_hh, dw_hr,
-                None, None)
+        return rounded(ctx, (dx, dh0 if need[1] else None, dc0 if need[2] else None, dw_ih, dw_hh, db_ih, db_hh,
+                             dw_hr, None, None))

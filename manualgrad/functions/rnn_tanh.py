@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-from ._rnn import at, plus, projection, reverse_walk, rows, save, shaped, steps, weight_grads, zeros_if_none
+from ._rnn import at, plus, rounded, up, projection, reverse_walk, rows, save, output, steps, weight_grads, zeros_if_none
 
 
 def _derivative(q: torch.Tensor, nonlinearity: str) -> torch.Tensor:
@@ -40,22 +40,24 @@ class RNNFunction(Function):
     @staticmethod
     def forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, batch_sizes, reverse):
         x2, bs = rows(x)
+        x2, h0, w_ih, w_hh, b_ih, b_hh = up(x2, h0, w_ih, w_hh, b_ih, b_hh)
         bs = batch_sizes or bs
         gx = projection(x2, w_ih, b_ih, b_hh)
         act = torch.tanh if nonlinearity == "tanh" else torch.relu
-        q, hprev, y = gx.new_empty(gx.shape), gx.new_empty(gx.shape), gx.new_empty(gx.shape)
+        q, hprev = gx.new_empty(gx.shape), gx.new_empty(gx.shape)
+        out, y = output(x, gx.shape[1], gx)
         h = h0.clone()
         for s, n in steps(bs, reverse):
             r = slice(s, s + n)
             hprev[r] = h[:n]
             q[r] = torch.addmm(gx[r], h[:n], w_hh.t())
             h[:n] = y[r] = act(q[r])
-        return shaped(y, x), h, q, hprev
+        return out.to(x.dtype), h.to(x.dtype), q, hprev
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, batch_sizes, reverse = inputs
-        save(ctx, x, w_ih, 2, w_hh, *output[2:])
+        save(ctx, inputs, 2, w_hh, *output[2:])
         ctx.set_materialize_grads(False)
         ctx.x_shape, ctx.batch_sizes, ctx.reverse = x.shape, batch_sizes or rows(x)[1], reverse
         ctx.nonlinearity = nonlinearity
@@ -63,6 +65,7 @@ class RNNFunction(Function):
     @staticmethod
     def backward(ctx, dy, dh_n, dq_out, dhprev_out):
         x, w_ih, w_hh, q, hprev = ctx.saved_tensors
+        x, w_ih, w_hh, dy, dh_n = up(x, w_ih, w_hh, dy, dh_n)
         dact = _derivative(q, ctx.nonlinearity)
         dy = None if dy is None else rows(dy)[0]
 
@@ -75,4 +78,4 @@ class RNNFunction(Function):
         (dh0,), (dq,) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
         need = ctx.needs_input_grad
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 2, dq, dq, x, w_ih, hprev, ctx.x_shape)
-        return dx, dh0 if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None, None
+        return rounded(ctx, (dx, dh0 if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None, None))

@@ -43,8 +43,8 @@ class _Recurrent:
         if hx is None:
             hx = self._zero_hidden(input, batch)
         else:
-            self.check_forward_args(input, hx, batch_sizes)
             hx = self.permute_hidden(hx, sorted_indices)
+        self.check_forward_args(input, hx, batch_sizes)
         result = rnn(self.mode, input, batch_sizes, hx, self._flat_weights, self.bias, self.num_layers,
                      float(self.dropout), self.training, self.bidirectional, self.batch_first)
         output, hidden = result[0], (result[1:] if lstm else result[1])

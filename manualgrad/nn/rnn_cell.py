@@ -2,28 +2,16 @@
 
 Each subclasses its torch twin (constructor, ``weight_ih``/``weight_hh``/``bias_ih``/``bias_hh``,
 initialisation, ``state_dict``); ``forward`` takes batched (B, I) or unbatched (I,) input with
-torch's checks and messages and runs the layer Function of its kind over a single step
-(``batch_sizes = (B,)``): the cell's backward is the sequence backward with T = 1.
+torch's checks and messages and runs the cell function of
+:mod:`manualgrad.functional._rnn` (the layer Function of its kind over one step, so the cell's
+backward is the sequence backward with T = 1).
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..functions.rnn_gru import GRUFunction
-from ..functions.rnn_lstm import LSTMFunction
-from ..functions.rnn_tanh import RNNFunction
-
-
-def _check_step(cell, input, hidden):
-    """torch's cell checks (``check_rnn_cell_forward_input``/``_hidden``), with its messages."""
-    if input.size(1) != cell.input_size:
-        raise RuntimeError(f"input has inconsistent input_size: got {input.size(1)} expected {cell.input_size}")
-    for k, h in enumerate(hidden):
-        if h.size(0) != input.size(0):
-            raise RuntimeError(f"Input batch size {input.size(0)} doesn't match hidden{k} batch size {h.size(0)}")
-        if h.size(1) != cell.hidden_size:
-            raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {h.size(1)}, expected {cell.hidden_size}")
+from ..functional import _rnn
 
 
 class _Cell:
@@ -48,11 +36,10 @@ class _Cell:
             states = (zeros,) * self._states
         elif not batched:
             states = tuple(h.unsqueeze(0) for h in states)
-        _check_step(self, input, states)
-        out = self._step(input, *states, (input.size(0),))
+        out = self._step(input, states if self._states == 2 else states[0])
         if not batched:
-            out = tuple(h.squeeze(0) for h in out)
-        return out if self._states == 2 else out[0]
+            return tuple(h.squeeze(0) for h in out) if self._states == 2 else out.squeeze(0)
+        return out
 
 
 class RNNCell(_Cell, torch.nn.RNNCell):
@@ -60,11 +47,11 @@ class RNNCell(_Cell, torch.nn.RNNCell):
 
     _name = "RNNCell"
 
-    def _step(self, x, h, batch_sizes):
+    def _step(self, x, h):
         if self.nonlinearity not in ("tanh", "relu"):
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
-        return RNNFunction.apply(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
-                                 self.nonlinearity, batch_sizes, False)[1:2]
+        cell = _rnn.rnn_tanh_cell if self.nonlinearity == "tanh" else _rnn.rnn_relu_cell
+        return cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
 
 class LSTMCell(_Cell, torch.nn.LSTMCell):
@@ -73,9 +60,8 @@ class LSTMCell(_Cell, torch.nn.LSTMCell):
     _name = "LSTMCell"
     _states = 2
 
-    def _step(self, x, h, c, batch_sizes):
-        return LSTMFunction.apply(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None,
-                                  batch_sizes, False)[1:3]
+    def _step(self, x, hx):
+        return _rnn.lstm_cell(x, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
 
 class GRUCell(_Cell, torch.nn.GRUCell):
@@ -83,6 +69,5 @@ class GRUCell(_Cell, torch.nn.GRUCell):
 
     _name = "GRUCell"
 
-    def _step(self, x, h, batch_sizes):
-        return GRUFunction.apply(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
-                                 batch_sizes, False)[1:2]
+    def _step(self, x, h):
+        return _rnn.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
