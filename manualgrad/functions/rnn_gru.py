@@ -21,7 +21,8 @@ class GRUFunction(Function):
       dq = dn⊙(1 − n²)   (q = gx_n + r⊙gh_n) ;  dr = dq⊙gh_n ;  dgh_n = dq⊙r
       dgx = [dr⊙r(1−r), dz⊙z(1−z), dq] ;  dgh = [dr⊙r(1−r), dz⊙z(1−z), dgh_n]
       dh_{t−1} = dgh W_hh + dh_t⊙z
-    then, each one matmul over all steps: dx = dGx W_ih, dW_ih = dGxᵀ x, dW_hh = dGhᵀ H_prev,
+    (the factors that multiply dh_t are formed for every step before the walk, so a step is a
+    few small ops and one matmul) then, each one matmul over all steps: dx = dGx W_ih, dW_ih = dGxᵀ x, dW_hh = dGhᵀ H_prev,
     db_ih = Σ dGx, db_hh = Σ dGh ; dh0 = the final carry.
 
     Returns (y, h_n, A, GH_n, H_prev): A = [r z n] (N, 3H), GH_n = gh_n (N, H), H_prev the state
@@ -66,27 +67,36 @@ class GRUFunction(Function):
     def backward(ctx, dy, dh_n, da_out, dghn_out, dhprev_out):
         x, w_ih, w_hh, a, ghn, hprev = ctx.saved_tensors
         x, w_ih, w_hh, dy, dh_n = up(x, w_ih, w_hh, dy, dh_n)
-        r_, z_, n_ = a.chunk(3, 1)
-        dsig_r, dsig_z, dtanh_n = r_ * (1 - r_), z_ * (1 - z_), 1 - n_ * n_
+        r, z, n = a.chunk(3, 1)
+        # the step's derivative factors, every step at once (none needs the carried dh):
+        #   dq = dh_t⊙k_q, k_q = (1 − z)(1 − n²) ;  dgx = [dh_t dh_t dh_t]⊙k_x ;  dgh = [dh_t dh_t dh_t]⊙k_h
+        k_q = (1 - z) * (1 - n * n)
+        k_rz = torch.cat([k_q * ghn * r * (1 - r), (hprev - n) * z * (1 - z)], 1)
+        k_x, k_h = torch.cat([k_rz, k_q], 1), torch.cat([k_rz, k_q * r], 1)
+        e_x, e_h = _external(r, z, n, ghn, da_out, dghn_out)
         dy = None if dy is None else rows(dy)[0]
-        ext = (None,) * 3 if da_out is None else da_out.chunk(3, 1)
 
-        def step(r, n, carry):
+        def step(rows_t, _, carry):
             (dh,) = carry
-            dh_t = plus(dh, at(dy, r))
-            z, new = z_[r], n_[r]
-            dn = plus(dh_t * (1 - z), at(ext[2], r))
-            dz = plus(dh_t * (hprev[r] - new), at(ext[1], r))
-            dq = dn * dtanh_n[r]
-            dr = plus(dq * ghn[r], at(ext[0], r)) * dsig_r[r]
-            dz = dz * dsig_z[r]
-            dgh_n = plus(dq * r_[r], at(dghn_out, r))
-            dgh = torch.cat([dr, dz, dgh_n], 1)
-            dh_prev = plus(dgh @ w_hh + dh_t * z, at(dhprev_out, r))
-            return (dh_prev,), (torch.cat([dr, dz, dq], 1), dgh)
+            dh_t = plus(dh, at(dy, rows_t))
+            dh3 = torch.cat([dh_t, dh_t, dh_t], 1)
+            dgx, dgh = plus(dh3 * k_x[rows_t], at(e_x, rows_t)), plus(dh3 * k_h[rows_t], at(e_h, rows_t))
+            dh_prev = plus(dgh @ w_hh + dh_t * z[rows_t], at(dhprev_out, rows_t))
+            return (dh_prev,), (dgx, dgh)
 
         carry = (zeros_if_none(dh_n, (ctx.batch_sizes[0], hprev.shape[1]), hprev),)
         (dh0,), (dgx, dgh) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
         need = ctx.needs_input_grad
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 2, dgx, dgh, x, w_ih, hprev, ctx.x_shape)
         return rounded(ctx, (dx, dh0 if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None))
+
+
+def _external(r, z, n, ghn, da_out, dghn_out):
+    """What the internal outputs' gradients (a double backward's only) add to dgx and dgh, every
+    step at once: dA = [dr dz dn] and dgh_n enter the step's chain before the σ', tanh'."""
+    if da_out is None and dghn_out is None:
+        return None, None
+    ext_r, ext_z, ext_n = (torch.zeros_like(r),) * 3 if da_out is None else da_out.chunk(3, 1)
+    e_q = ext_n * (1 - n * n)
+    e_rz = torch.cat([(e_q * ghn + ext_r) * r * (1 - r), ext_z * z * (1 - z)], 1)
+    return torch.cat([e_rz, e_q], 1), torch.cat([e_rz, plus(e_q * r, dghn_out)], 1)

@@ -21,6 +21,8 @@ class LSTMFunction(Function):
       di = dc_t⊙g ;  df = dc_t⊙c_{t−1} ;  dg = dc_t⊙i ;  do = dm⊙tanh(c_t)
       dz = [di⊙i(1−i), df⊙f(1−f), dg⊙(1−g²), do⊙o(1−o)]
       dh_{t−1} = dz W_hh ;  dc_{t−1} = dc_t⊙f
+    (the factors that multiply dc_t and dm are formed for every step before the walk, so a step
+    is five small ops and one matmul)
     then, each one matmul over all steps: dx = dZ W_ih, dW_ih = dZᵀ x, dW_hh = dZᵀ H_prev,
     db_ih = db_hh = Σ dZ, dW_hr = dHᵀ M ; dh0, dc0 = the final carry.
 
@@ -44,16 +46,17 @@ class LSTMFunction(Function):
         hprev, cprev = gx.new_empty(x2.shape[0], h0.shape[1]), gx.new_empty(x2.shape[0], c0.shape[1])
         out, y = output(x, h0.shape[1], gx)
         h, c = h0.clone(), c0.clone()
+        hidden = c0.shape[1]
         for s, n in steps(bs, reverse):
             r = slice(s, s + n)
             hprev[r], cprev[r] = h[:n], c[:n]
             z = torch.addmm(gx[r], h[:n], w_hh.t())
-            i, f, g, o = z.chunk(4, 1)
-            gates = torch.cat([i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()], 1)
-            a[r] = gates
+            gates = a[r]                                    # written in place: [σ(z_i) σ(z_f) tanh(z_g) σ(z_o)]
+            torch.sigmoid(z, out=gates)
+            torch.tanh(z[:, 2 * hidden:3 * hidden], out=gates[:, 2 * hidden:3 * hidden])
             i, f, g, o = gates.chunk(4, 1)
-            c[:n] = f * c[:n] + i * g
-            m = o * c[:n].tanh()
+            c_t = c[:n].mul_(f).addcmul_(i, g)              # c_t = f⊙c_{t−1} + i⊙g
+            m = o * c_t.tanh()
             h[:n] = y[r] = m if w_hr is None else m @ w_hr.t()
         return out.to(x.dtype), h.to(x.dtype), c.to(x.dtype), a, hprev, cprev
 
@@ -71,16 +74,20 @@ class LSTMFunction(Function):
         i, f, g, o = a.chunk(4, 1)
         c = f * cprev + i * g                        # c_t, every step at once
         tc = c.tanh()
-        dact = torch.cat([i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)], 1)  # dA/dz
+        # the step's derivative factors, every step at once (none needs the carried dh, dc):
+        #   dc_t = dc + dm⊙k_c,  k_c = o⊙(1 − tanh²c_t)
+        #   dz = [dc_t dc_t dc_t dm] ⊙ k,  k = [g⊙i(1−i), c_{t−1}⊙f(1−f), i⊙(1−g²), tanh c_t⊙o(1−o)]
+        k_c = o * (1 - tc * tc)
+        k = torch.cat([g * i * (1 - i), cprev * f * (1 - f), i * (1 - g * g), tc * o * (1 - o)], 1)
+        ext = None if da_out is None else da_out * torch.cat([i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)], 1)
         dy = None if dy is None else rows(dy)[0]
 
         def step(r, n, carry):
             dh, dc = carry
             dh_t = plus(dh, at(dy, r))
             dm = dh_t if w_hr is None else dh_t @ w_hr
-            dc_t = dc + dm * o[r] * (1 - tc[r] * tc[r])
-            da = torch.cat([dc_t * g[r], dc_t * cprev[r], dc_t * i[r], dm * tc[r]], 1)
-            dz = plus(da, at(da_out, r)) * dact[r]
+            dc_t = dc + dm * k_c[r]
+            dz = plus(torch.cat([dc_t, dc_t, dc_t, dm], 1) * k[r], at(ext, r))
             dh_prev = plus(dz @ w_hh, at(dhprev_out, r))
             dc_prev = plus(dc_t * f[r], at(dcprev_out, r))
             return (dh_prev, dc_prev), (dz, dh_t)
