@@ -44,6 +44,23 @@ def steps(batch_sizes: tuple, reverse: bool) -> list[tuple[int, int]]:
     return out[::-1] if reverse else out
 
 
+def previous(states: torch.Tensor, h0: torch.Tensor, batch_sizes: tuple, reverse: bool) -> torch.Tensor:
+    """The state each row started its step from, given the state each row ended it with
+    (``states``) and h0: step t's rows [0, n_t) start where the same sequences ended the step
+    before (t − 1 forwards, t + 1 in reverse), rows the step before did not have from h0."""
+    t_max, b = len(batch_sizes), batch_sizes[0] if batch_sizes else 0
+    if all(n == b for n in batch_sizes):  # padded: one shift by a step
+        return torch.cat([states[b:], h0]) if reverse else torch.cat([h0, states[:(t_max - 1) * b]])
+    order = steps(batch_sizes, False)
+    pieces = []
+    for t, (s, n) in enumerate(order):
+        p = t + 1 if reverse else t - 1
+        m = min(n, order[p][1]) if 0 <= p < t_max else 0
+        pieces += [states[order[p][0]:order[p][0] + m]] if m else []
+        pieces.append(h0[m:n])
+    return torch.cat(pieces)
+
+
 def rows(x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
     """``x`` as 2-D rows (packed data as is, a padded (T, B, F) tensor flattened) and the batch
     sizes of its steps (``(B,) * T`` for a padded tensor)."""

@@ -6,15 +6,14 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-from ._rnn import at, plus, rounded, up, projection, reverse_walk, rows, save, output, steps, weight_grads, zeros_if_none
+from ._rnn import at, plus, previous, projection, reverse_walk, rounded, rows, save, steps, up, weight_grads, zeros_if_none
 
 
-def _derivative(q: torch.Tensor, nonlinearity: str) -> torch.Tensor:
-    """act'(q): 1 − tanh²(q), or 1 where q > 0 for relu (relu'(0) = 0, as torch)."""
+def _derivative(h: torch.Tensor, nonlinearity: str) -> torch.Tensor:
+    """act'(q) from h = act(q): 1 − h², or 1 where h > 0 for relu (relu'(0) = 0, as torch)."""
     if nonlinearity == "tanh":
-        t = q.tanh()
-        return 1 - t * t
-    return (q > 0).to(q.dtype)
+        return 1 - h * h
+    return (h > 0).to(h.dtype)
 
 
 class RNNFunction(Function):
@@ -29,12 +28,12 @@ class RNNFunction(Function):
     then, each one matmul over all steps: dx = dQ W_ih, dW_ih = dQᵀ x, dW_hh = dQᵀ H_prev,
     db_ih = db_hh = Σ dQ ; dh0 = the final carry.
 
-    Returns (y, h_n, Q, H_prev): Q the pre-activations, H_prev the state each row started its
-    step from; internal outputs, saved as outputs so a double backward differentiates through
-    them (their gradients, nonzero only then, add to dq_t and dh_{t−1}). Saves Q and H_prev
-    (2H floats a row; act'(q) is one elementwise pass), x only for dW_ih, W_ih only for dx, and
-    W_hh. torch's CPU path saves h_{t−1} and act's output per step (the same). Not y: the caller
-    may modify it in place.
+    Returns (y, h_n, H): H a copy of y (the state each row ended its step with), an internal
+    output saved as an output so a double backward differentiates through it (its gradient,
+    nonzero only then, adds to dh_t). Saves H and h0 (H floats a row): act'(q_t) is read from
+    h_t (1 − h_t², or h_t > 0) and H_prev is H shifted by a step (``_rnn.previous``); x only for
+    dW_ih, W_ih only for dx, and W_hh. torch's CPU path saves the h_t that is both act's output
+    and the next step's matmul input (the same). Not y: the caller may modify it in place.
     """
 
     @staticmethod
@@ -44,38 +43,36 @@ class RNNFunction(Function):
         bs = batch_sizes or bs
         gx = projection(x2, w_ih, b_ih, b_hh)
         act = torch.tanh if nonlinearity == "tanh" else torch.relu
-        q, hprev = gx.new_empty(gx.shape), gx.new_empty(gx.shape)
-        out, y = output(x, gx.shape[1], gx)
+        states = gx.new_empty(gx.shape)
         h = h0.clone()
         for s, n in steps(bs, reverse):
             r = slice(s, s + n)
-            hprev[r] = h[:n]
-            q[r] = torch.addmm(gx[r], h[:n], w_hh.t())
-            h[:n] = y[r] = act(q[r])
-        return out.to(x.dtype), h.to(x.dtype), q, hprev
+            h[:n] = states[r] = act(torch.addmm(gx[r], h[:n], w_hh.t()))
+        return states.view(*x.shape[:-1], states.shape[1]).to(x.dtype, copy=True), h.to(x.dtype), states
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, batch_sizes, reverse = inputs
-        save(ctx, inputs, 2, w_hh, *output[2:])
+        save(ctx, inputs, 2, w_hh, h0, output[2])
         ctx.set_materialize_grads(False)
         ctx.x_shape, ctx.batch_sizes, ctx.reverse = x.shape, batch_sizes or rows(x)[1], reverse
         ctx.nonlinearity = nonlinearity
 
     @staticmethod
-    def backward(ctx, dy, dh_n, dq_out, dhprev_out):
-        x, w_ih, w_hh, q, hprev = ctx.saved_tensors
-        x, w_ih, w_hh, dy, dh_n = up(x, w_ih, w_hh, dy, dh_n)
-        dact = _derivative(q, ctx.nonlinearity)
+    def backward(ctx, dy, dh_n, dstates_out):
+        x, w_ih, w_hh, h0, states = ctx.saved_tensors
+        x, w_ih, w_hh, h0, dy, dh_n = up(x, w_ih, w_hh, h0, dy, dh_n)
+        dact = _derivative(states, ctx.nonlinearity)     # act'(q_t), from h_t
         dy = None if dy is None else rows(dy)[0]
 
         def step(r, n, carry):
             (dh,) = carry
-            dq = plus(plus(dh, at(dy, r)) * dact[r], at(dq_out, r))
-            return (plus(dq @ w_hh, at(dhprev_out, r)),), (dq,)
+            dq = plus(plus(dh, at(dy, r)), at(dstates_out, r)) * dact[r]
+            return (dq @ w_hh,), (dq,)
 
-        carry = (zeros_if_none(dh_n, (ctx.batch_sizes[0], hprev.shape[1]), hprev),)
+        carry = (zeros_if_none(dh_n, h0.shape, states),)
         (dh0,), (dq,) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
         need = ctx.needs_input_grad
+        hprev = previous(states, h0, ctx.batch_sizes, ctx.reverse) if need[3] else None
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 2, dq, dq, x, w_ih, hprev, ctx.x_shape)
         return rounded(ctx, (dx, dh0 if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None, None))
