@@ -21,7 +21,9 @@ def missing_gradients(out: torch.Tensor, args: tuple) -> list[int]:
     raw backward tuple."""
     node = out.grad_fn
     n_out = len(inspect.signature(node._forward_cls.backward).parameters) - 1  # minus ctx
-    raw = node.apply(torch.randn_like(out), *[None] * (n_out - 1))
+    grads = [None] * n_out
+    grads[out.output_nr] = torch.randn_like(out)  # out may be any of the node's outputs (an RNN's h_n)
+    raw = node.apply(*grads)
     raw = raw if isinstance(raw, tuple) else (raw,)
     slots = [k for k, a in enumerate(args) if isinstance(a, torch.Tensor)]  # the node's edges
     assert len(raw) == len(args) and len(slots) == len(node.next_functions)

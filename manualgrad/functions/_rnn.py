@@ -129,9 +129,17 @@ def save(ctx, inputs, first: int, *rest):
     ctx.save_for_backward(x if need[first] else None, w_ih if need[0] else None, *rest)
 
 
-def zeros_if_none(g, shape, like: torch.Tensor) -> torch.Tensor:
-    """An output's incoming gradient, zeros where autograd passed None (the output was unused)."""
-    return like.new_zeros(shape) if g is None else g
+def state(h0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The running state, a copy of h0 in h0's shape ((B, W) or (1, B, W): a layer's slice of
+    the stacked states, so a one-layer h_n is the Function's own output), and its (B, W) rows."""
+    h = h0.clone()
+    return h, h.view(-1, h0.shape[-1])
+
+
+def carry_rows(g, like: torch.Tensor) -> torch.Tensor:
+    """A final state's incoming gradient as (B, W) rows, zeros like ``like`` where autograd passed
+    None (the output was unused)."""
+    return like.new_zeros(like.shape) if g is None else g.reshape(like.shape)
 
 
 def at(t, r: slice):

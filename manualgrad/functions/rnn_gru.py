@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-from ._rnn import at, plus, rounded, up, projection, reverse_walk, rows, save, output, steps, weight_grads, zeros_if_none
+from ._rnn import (at, carry_rows, output, plus, projection, reverse_walk, rounded, rows, save, state, steps, up,
+                   weight_grads)
 
 
 class GRUFunction(Function):
@@ -39,11 +40,11 @@ class GRUFunction(Function):
         x2, h0, w_ih, w_hh, b_ih, b_hh = up(x2, h0, w_ih, w_hh, b_ih, b_hh)
         bs = batch_sizes or bs
         gx = projection(x2, w_ih, b_ih)
-        hidden = h0.shape[1]
+        hidden = h0.shape[-1]
         a, ghn = gx.new_empty(gx.shape), gx.new_empty(x2.shape[0], hidden)
         hprev = gx.new_empty(x2.shape[0], hidden)
         out, y = output(x, hidden, gx)
-        h = h0.clone()
+        h_n, h = state(h0)
         for s, n in steps(bs, reverse):
             r = slice(s, s + n)
             hprev[r] = h[:n]
@@ -54,13 +55,14 @@ class GRUFunction(Function):
             new = (gx_n + reset * gh_n).tanh()
             a[r], ghn[r] = torch.cat([reset, update, new], 1), gh_n
             h[:n] = y[r] = new + update * (h[:n] - new)
-        return out.to(x.dtype), h.to(x.dtype), a, ghn, hprev
+        return out.to(x.dtype), h_n.to(x.dtype), a, ghn, hprev
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, h0, w_ih, w_hh, b_ih, b_hh, batch_sizes, reverse = inputs
         save(ctx, inputs, 2, w_hh, *output[2:])
         ctx.set_materialize_grads(False)
+        ctx.h_shape = h0.shape
         ctx.x_shape, ctx.batch_sizes, ctx.reverse = x.shape, batch_sizes or rows(x)[1], reverse
 
     @staticmethod
@@ -84,11 +86,11 @@ class GRUFunction(Function):
             dh_prev = plus(dgh @ w_hh + dh_t * z[rows_t], at(dhprev_out, rows_t))
             return (dh_prev,), (dgx, dgh)
 
-        carry = (zeros_if_none(dh_n, (ctx.batch_sizes[0], hprev.shape[1]), hprev),)
+        carry = (carry_rows(dh_n, hprev[:ctx.batch_sizes[0]]),)
         (dh0,), (dgx, dgh) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
         need = ctx.needs_input_grad
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 2, dgx, dgh, x, w_ih, hprev, ctx.x_shape)
-        return rounded(ctx, (dx, dh0 if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None))
+        return rounded(ctx, (dx, dh0.view(ctx.h_shape) if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None))
 
 
 def _external(r, z, n, ghn, da_out, dghn_out):

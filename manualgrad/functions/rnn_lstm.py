@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-from ._rnn import at, plus, rounded, up, projection, reverse_walk, rows, save, output, steps, weight_grads, zeros_if_none
+from ._rnn import (at, carry_rows, output, plus, projection, reverse_walk, rounded, rows, save, state, steps, up,
+                   weight_grads)
 
 
 class LSTMFunction(Function):
@@ -43,28 +44,28 @@ class LSTMFunction(Function):
         bs = batch_sizes or bs
         gx = projection(x2, w_ih, b_ih, b_hh)
         a = gx.new_empty(gx.shape)
-        hprev, cprev = gx.new_empty(x2.shape[0], h0.shape[1]), gx.new_empty(x2.shape[0], c0.shape[1])
-        out, y = output(x, h0.shape[1], gx)
-        h, c = h0.clone(), c0.clone()
-        hidden = c0.shape[1]
+        hprev, cprev = gx.new_empty(x2.shape[0], h0.shape[-1]), gx.new_empty(x2.shape[0], c0.shape[-1])
+        out, y = output(x, h0.shape[-1], gx)
+        (h_n, h), (c_n, c) = state(h0), state(c0)
+        hidden = c0.shape[-1]
         for s, n in steps(bs, reverse):
             r = slice(s, s + n)
             hprev[r], cprev[r] = h[:n], c[:n]
             z = torch.addmm(gx[r], h[:n], w_hh.t())
-            gates = a[r]                                    # written in place: [σ(z_i) σ(z_f) tanh(z_g) σ(z_o)]
-            torch.sigmoid(z, out=gates)
-            torch.tanh(z[:, 2 * hidden:3 * hidden], out=gates[:, 2 * hidden:3 * hidden])
-            i, f, g, o = gates.chunk(4, 1)
+            a[r] = z.sigmoid()                              # [σ(z_i) σ(z_f) tanh(z_g) σ(z_o)]
+            a[r, 2 * hidden:3 * hidden] = z[:, 2 * hidden:3 * hidden].tanh()
+            i, f, g, o = a[r].chunk(4, 1)
             c_t = c[:n].mul_(f).addcmul_(i, g)              # c_t = f⊙c_{t−1} + i⊙g
             m = o * c_t.tanh()
             h[:n] = y[r] = m if w_hr is None else m @ w_hr.t()
-        return out.to(x.dtype), h.to(x.dtype), c.to(x.dtype), a, hprev, cprev
+        return out.to(x.dtype), h_n.to(x.dtype), c_n.to(x.dtype), a, hprev, cprev
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, batch_sizes, reverse = inputs
         save(ctx, inputs, 3, w_hh, w_hr, *output[3:])
         ctx.set_materialize_grads(False)
+        ctx.h_shape, ctx.c_shape = h0.shape, c0.shape
         ctx.x_shape, ctx.batch_sizes, ctx.reverse = x.shape, batch_sizes or rows(x)[1], reverse
 
     @staticmethod
@@ -93,10 +94,10 @@ class LSTMFunction(Function):
             return (dh_prev, dc_prev), (dz, dh_t)
 
         b = ctx.batch_sizes[0]
-        carry = (zeros_if_none(dh_n, (b, hprev.shape[1]), hprev), zeros_if_none(dc_n, (b, cprev.shape[1]), cprev))
+        carry = (carry_rows(dh_n, hprev[:b]), carry_rows(dc_n, cprev[:b]))
         (dh0, dc0), (dz, dh_all) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
         need = ctx.needs_input_grad
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 3, dz, dz, x, w_ih, hprev, ctx.x_shape)
         dw_hr = dh_all.t() @ (o * tc) if need[7] else None
-        return rounded(ctx, (dx, dh0 if need[1] else None, dc0 if need[2] else None, dw_ih, dw_hh, db_ih, db_hh,
+        return rounded(ctx, (dx, dh0.view(ctx.h_shape) if need[1] else None, dc0.view(ctx.c_shape) if need[2] else None, dw_ih, dw_hh, db_ih, db_hh,
                              dw_hr, None, None))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from ._base import Function
-from ._rnn import at, plus, previous, projection, reverse_walk, rounded, rows, save, steps, up, weight_grads, zeros_if_none
+from ._rnn import (at, carry_rows, plus, previous, projection, reverse_walk, rounded, rows, save, state, steps, up,
+                   weight_grads)
 
 
 def _derivative(h: torch.Tensor, nonlinearity: str) -> torch.Tensor:
@@ -44,17 +45,18 @@ class RNNFunction(Function):
         gx = projection(x2, w_ih, b_ih, b_hh)
         act = torch.tanh if nonlinearity == "tanh" else torch.relu
         states = gx.new_empty(gx.shape)
-        h = h0.clone()
+        h_n, h = state(h0)
         for s, n in steps(bs, reverse):
             r = slice(s, s + n)
             h[:n] = states[r] = act(torch.addmm(gx[r], h[:n], w_hh.t()))
-        return states.view(*x.shape[:-1], states.shape[1]).to(x.dtype, copy=True), h.to(x.dtype), states
+        return states.view(*x.shape[:-1], states.shape[1]).to(x.dtype, copy=True), h_n.to(x.dtype), states
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, batch_sizes, reverse = inputs
         save(ctx, inputs, 2, w_hh, h0, output[2])
         ctx.set_materialize_grads(False)
+        ctx.h_shape = h0.shape
         ctx.x_shape, ctx.batch_sizes, ctx.reverse = x.shape, batch_sizes or rows(x)[1], reverse
         ctx.nonlinearity = nonlinearity
 
@@ -62,6 +64,7 @@ class RNNFunction(Function):
     def backward(ctx, dy, dh_n, dstates_out):
         x, w_ih, w_hh, h0, states = ctx.saved_tensors
         x, w_ih, w_hh, h0, dy, dh_n = up(x, w_ih, w_hh, h0, dy, dh_n)
+        h0 = h0.reshape(-1, h0.shape[-1])
         dact = _derivative(states, ctx.nonlinearity)     # act'(q_t), from h_t
         dy = None if dy is None else rows(dy)[0]
 
@@ -70,9 +73,9 @@ class RNNFunction(Function):
             dq = plus(plus(dh, at(dy, r)), at(dstates_out, r)) * dact[r]
             return (dq @ w_hh,), (dq,)
 
-        carry = (zeros_if_none(dh_n, h0.shape, states),)
+        carry = (carry_rows(dh_n, h0),)
         (dh0,), (dq,) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
         need = ctx.needs_input_grad
         hprev = previous(states, h0, ctx.batch_sizes, ctx.reverse) if need[3] else None
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 2, dq, dq, x, w_ih, hprev, ctx.x_shape)
-        return rounded(ctx, (dx, dh0 if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None, None))
+        return rounded(ctx, (dx, dh0.view(ctx.h_shape) if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None, None))
