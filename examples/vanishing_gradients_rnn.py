@@ -115,7 +115,8 @@ def main(steps=STEPS):
     print(f"{'model':<6} {'|dL/dh_0|':>10} {'|dL/dh_last|':>13} {'factor/step':>12} {'val acc':>8}   (norms at init)")
     for kind in ("rnn", "lstm"):
         at_init, trained, acc = run(kind, steps)
-        factor = sorted(a / b for a, b in zip(at_init, at_init[1:]))[(T - 1) // 2]  # median ‖∂L/∂h_t‖/‖∂L/∂h_t+1‖
+        # the median of ‖∂L/∂h_t‖ / ‖∂L/∂h_t+1‖ over t
+        factor = sorted(a / b for a, b in zip(at_init, at_init[1:]))[(T - 1) // 2]
         print(f"{kind:<6} {at_init[0]:>10.1e} {at_init[-1]:>13.1e} {factor:>12.2f} {acc:>8.2f}")
         print("       by t: " + " ".join(f"{g:.0e}" for g in at_init[::5]) + "   after training: "
               + " ".join(f"{g:.0e}" for g in trained[::5]))

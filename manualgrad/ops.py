@@ -235,7 +235,8 @@ OPS += [
              seeded=True)
       for mode, suffixes in _RNN_OUTPUTS.items() for k, suffix in enumerate(suffixes)],
     *[OpSpec(mode.lower() + "_cell" + suffix, s_rnn.cell_op(mode, k, True), s_rnn.cell_op(mode, k, False),
-             _RNN_FUNCTION[mode], functools.partial(s_rnn.cell_samples, mode), functools.partial(s_rnn.cell_errors, mode))
+             _RNN_FUNCTION[mode], functools.partial(s_rnn.cell_samples, mode),
+             functools.partial(s_rnn.cell_errors, mode))
       for mode, suffixes in _CELL_OUTPUTS.items() for k, suffix in enumerate(suffixes)],
 ]
 

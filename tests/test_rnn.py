@@ -141,6 +141,16 @@ def test_unbatched_input(kind, batch_first):
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
+def test_non_contiguous_input_and_states(kind):
+    ours, theirs = _pair(kind, 3, 4, num_layers=2, bidirectional=True)
+    x = torch.randn(3, 5, 6, dtype=torch.float64)[:, :, ::2].transpose(0, 1).requires_grad_()
+    h = [torch.randn(3, 4, 4, dtype=torch.float64).transpose(0, 1).requires_grad_() for _ in range(2)]
+    hx = tuple(h) if kind == "LSTM" else h[0]
+    assert not x.is_contiguous() and not h[0].is_contiguous()
+    _compare(ours, theirs, (x, hx), [x, *(h if kind == "LSTM" else h[:1])], F64)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_zero_batch_and_one_step(kind):
     ours, theirs = _pair(kind, 3, 4, num_layers=2, bidirectional=True)
     for shape in [(4, 0, 3), (1, 2, 3)]:

@@ -23,7 +23,6 @@ import itertools
 
 import torch
 
-
 _LOW = (torch.float16, torch.bfloat16)
 
 
@@ -132,7 +131,7 @@ def save(ctx, inputs, first: int, *rest):
 def state(h0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The running state, a copy of h0 in h0's shape ((B, W) or (1, B, W): a layer's slice of
     the stacked states, so a one-layer h_n is the Function's own output), and its (B, W) rows."""
-    h = h0.clone()
+    h = h0.clone(memory_format=torch.contiguous_format)
     return h, h.view(-1, h0.shape[-1])
 
 

@@ -23,7 +23,8 @@ class GRUFunction(Function):
       dgx = [dr⊙r(1−r), dz⊙z(1−z), dq] ;  dgh = [dr⊙r(1−r), dz⊙z(1−z), dgh_n]
       dh_{t−1} = dgh W_hh + dh_t⊙z
     (the factors that multiply dh_t are formed for every step before the walk, so a step is a
-    few small ops and one matmul) then, each one matmul over all steps: dx = dGx W_ih, dW_ih = dGxᵀ x, dW_hh = dGhᵀ H_prev,
+    few small ops and one matmul), then, each one matmul over all steps: dx = dGx W_ih,
+    dW_ih = dGxᵀ x, dW_hh = dGhᵀ H_prev,
     db_ih = Σ dGx, db_hh = Σ dGh ; dh0 = the final carry.
 
     Returns (y, h_n, A, GH_n, H_prev): A = [r z n] (N, 3H), GH_n = gh_n (N, H), H_prev the state
@@ -90,7 +91,8 @@ class GRUFunction(Function):
         (dh0,), (dgx, dgh) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
         need = ctx.needs_input_grad
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 2, dgx, dgh, x, w_ih, hprev, ctx.x_shape)
-        return rounded(ctx, (dx, dh0.view(ctx.h_shape) if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None))
+        dh0 = dh0.view(ctx.h_shape) if need[1] else None
+        return rounded(ctx, (dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None))
 
 
 def _external(r, z, n, ghn, da_out, dghn_out):

@@ -77,7 +77,8 @@ class LSTMFunction(Function):
         tc = c.tanh()
         # the step's derivative factors, every step at once (none needs the carried dh, dc):
         #   dc_t = dc + dm⊙k_c,  k_c = o⊙(1 − tanh²c_t)
-        #   dz = [dc_t dc_t dc_t dm] ⊙ k,  k = [g⊙i(1−i), c_{t−1}⊙f(1−f), i⊙(1−g²), tanh c_t⊙o(1−o)]
+        #   dz = [dc_t dc_t dc_t dm] ⊙ k,
+        #   k = [g⊙i(1−i), c_{t−1}⊙f(1−f), i⊙(1−g²), tanh c_t⊙o(1−o)]
         k_c = o * (1 - tc * tc)
         k = torch.cat([g * i * (1 - i), cprev * f * (1 - f), i * (1 - g * g), tc * o * (1 - o)], 1)
         ext = None if da_out is None else da_out * torch.cat([i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)], 1)
@@ -99,5 +100,6 @@ class LSTMFunction(Function):
         need = ctx.needs_input_grad
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 3, dz, dz, x, w_ih, hprev, ctx.x_shape)
         dw_hr = dh_all.t() @ (o * tc) if need[7] else None
-        return rounded(ctx, (dx, dh0.view(ctx.h_shape) if need[1] else None, dc0.view(ctx.c_shape) if need[2] else None, dw_ih, dw_hh, db_ih, db_hh,
-                             dw_hr, None, None))
+        dh0 = dh0.view(ctx.h_shape) if need[1] else None
+        dc0 = dc0.view(ctx.c_shape) if need[2] else None
+        return rounded(ctx, (dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, None, None))

@@ -78,4 +78,5 @@ class RNNFunction(Function):
         need = ctx.needs_input_grad
         hprev = previous(states, h0, ctx.batch_sizes, ctx.reverse) if need[3] else None
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 2, dq, dq, x, w_ih, hprev, ctx.x_shape)
-        return rounded(ctx, (dx, dh0.view(ctx.h_shape) if need[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None, None))
+        dh0 = dh0.view(ctx.h_shape) if need[1] else None
+        return rounded(ctx, (dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None))
