@@ -31,8 +31,8 @@ class GRUFunction(Function):
     each row started its step from; the last three are internal outputs, saved as outputs so a
     double backward differentiates through them (their gradients, nonzero only then, add to dr,
     dz, dn, dgh_n and dh_{t−1}). Saves A, GH_n, H_prev (5H floats a row), x only for dW_ih, W_ih
-    only for dx, and W_hh. torch's CPU path saves per step r, z, n, gh, h_{t−1} and the chunk
-    views (about the same). Not y: the caller may modify it in place.
+    only for dx, and W_hh: torch's CPU path saves 1.3× as many bytes (tests/test_rnn.py). Not y:
+    the caller may modify it in place. h0: (B, H) or a layer's (1, B, H) slice; h_n alike.
     """
 
     @staticmethod
