@@ -99,6 +99,12 @@ MODULES = {
                            lambda: (torch.randn(3, 2, 4), torch.randn(6, 2, 3), torch.randn(6, 2, 5))),
     "LinearCrossEntropyLoss": (lambda: MN.LinearCrossEntropyLoss(4, 5, bias=True),
                                lambda: (torch.randn(3, 4), torch.tensor([0, 4, 2]))),
+    "RNN": (lambda: MN.RNN(3, 4, num_layers=2, bidirectional=True), lambda: (torch.randn(5, 2, 3),)),
+    "LSTM": (lambda: MN.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2), lambda: (torch.randn(5, 2, 3),)),
+    "GRU": (lambda: MN.GRU(3, 4, num_layers=2, bidirectional=True), lambda: (torch.randn(5, 2, 3),)),
+    "RNNCell": (lambda: MN.RNNCell(3, 4), lambda: (torch.randn(2, 3),)),
+    "LSTMCell": (lambda: MN.LSTMCell(3, 4), lambda: (torch.randn(2, 3),)),
+    "GRUCell": (lambda: MN.GRUCell(3, 4), lambda: (torch.randn(2, 3),)),
 }
 
 
@@ -108,7 +114,7 @@ def test_every_parameter_of_every_module_gets_a_grad(name):
     if name not in MODULES:
         base = next(b for b in cls.__mro__ if b.__module__.startswith("torch.nn"))
         assert not any(p for p in inspect.signature(base.__init__).parameters if p in ("in_features", "num_features",
-                       "normalized_shape", "num_embeddings", "in_channels", "embed_dim")), f"{name} needs an entry"
+                       "normalized_shape", "num_embeddings", "in_channels", "embed_dim", "input_size")), f"{name} needs an entry"
         return
     make, inputs = MODULES[name]
     torch.manual_seed(0)
