@@ -121,7 +121,9 @@ def samples(mode, out, device, dtype):
                  bidirectional=True)
     yield sample("zero-length batch", 2, 0, layers=2, bidirectional=True)
     yield sample("no bias", 3, 2, bias=False, node=True)
-    yield sample("dropout, training", 3, 2, layers=2, dropout=0.5)
+    # cuDNN draws its dropout mask from a generator of its own: no mask to match off the CPU, where
+    # the sample keeps its place in the list (tests index samples by position) in eval mode
+    yield sample("dropout, training", 3, 2, layers=2, dropout=0.5, train=torch.device(device).type == "cpu")
     yield sample("dropout, eval", 3, 2, layers=2, dropout=0.5, train=False)
     if mode == "LSTM":
         yield sample("proj_size", 3, 2, h=3, proj=2, node=True)
