@@ -89,12 +89,30 @@ def _tokens(device, dtype):
     return torch.randint(0, 1000, (32, 128), device=device), torch.randint(0, 10, (32,), device=device)
 
 
+class _LSTMClassifier(nn.Module):
+    """Token embeddings through a 2-layer bidirectional LSTM, the last step's features to classes."""
+
+    def __init__(self, vocab=1000, d=64, hidden=128, classes=10):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.lstm = nn.LSTM(d, hidden, num_layers=2, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(2 * hidden, classes)
+
+    def forward(self, tokens):
+        return self.head(self.lstm(self.embed(tokens))[0][:, -1])
+
+
+def _short_tokens(device, dtype):
+    return torch.randint(0, 1000, (32, 64), device=device), torch.randint(0, 10, (32,), device=device)
+
+
 CASES = [
     Case("mlp 784-1024-1024-10 b512", lambda: _mlp([784, 1024, 1024, 10]), _classes((512, 784), 10)),
     Case("mlp 64-128-10 b64", lambda: _mlp([64, 128, 10]), _classes((64, 64), 10), suites=("default", "quick")),
     Case("gelu mlp 784-1024-1024-10 b512", lambda: _mlp([784, 1024, 1024, 10], nn.GELU), _classes((512, 784), 10)),
     Case("conv-bn-relu resnet 3x32x32 b128", _resnet, _classes((128, 3, 32, 32), 10)),
     Case("transformer block d256 L128 b32", _Encoder, _tokens),
+    Case("lstm 2x bidir h128 L64 b32", _LSTMClassifier, _short_tokens),
     Case("bf16 mlp 4x8192 b8192", lambda: _mlp([8192] * 5), _classes((8192, 8192), 8192), dtype=torch.bfloat16,
          cuda_only=True),
 ]

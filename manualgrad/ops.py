@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -45,7 +46,10 @@ from .functions import regularization as _reg_fn
 from .functions import softmax as _softmax
 from .functions import resample as _resample
 from .functions import padding as _padding
+from .functional import _rnn as _rnn_driver
+from .functions import rnn_gru as _rnn_gru, rnn_lstm as _rnn_lstm, rnn_tanh as _rnn_tanh
 from .samples import ErrorSample, Sample
+from .samples import rnn as s_rnn
 from .functions import ctc as _ctc
 from .functions import distances as _dist
 from .functions import margin_losses as _margin
@@ -365,6 +369,23 @@ OPS += [
                              ("multilabel_soft_margin_loss", _prob.MultiLabelSoftMarginLossFunction)]],
     OpSpec("ctc_loss", s_ctc.of_logits(MF.ctc_loss, MF.log_softmax), s_ctc.of_logits(F.ctc_loss, F.log_softmax),
            _ctc.CTCLossFunction, s_ctc.samples, s_ctc.errors),
+]
+
+# recurrent family: the multi-layer driver vs torch._VF.<mode>, one entry per output, and the cells
+
+_RNN_FUNCTION = {"RNN_TANH": _rnn_tanh.RNNFunction, "RNN_RELU": _rnn_tanh.RNNFunction,
+                 "LSTM": _rnn_lstm.LSTMFunction, "GRU": _rnn_gru.GRUFunction}
+_RNN_OUTPUTS = {"RNN_TANH": ("", ".h_n"), "RNN_RELU": ("", ".h_n"), "LSTM": ("", ".h_n", ".c_n"), "GRU": ("", ".h_n")}
+_CELL_OUTPUTS = {"RNN_TANH": ("",), "RNN_RELU": ("",), "LSTM": (".h", ".c"), "GRU": ("",)}
+OPS += [
+    *[OpSpec(mode.lower() + suffix, s_rnn.table_op(_rnn_driver.rnn, mode, k), s_rnn.table_op(s_rnn.torch_rnn, mode, k),
+             _RNN_FUNCTION[mode], functools.partial(s_rnn.samples, mode, k), functools.partial(s_rnn.errors, mode),
+             seeded=True)
+      for mode, suffixes in _RNN_OUTPUTS.items() for k, suffix in enumerate(suffixes)],
+    *[OpSpec(mode.lower() + "_cell" + suffix, s_rnn.cell_op(mode, k, True), s_rnn.cell_op(mode, k, False),
+             _RNN_FUNCTION[mode], functools.partial(s_rnn.cell_samples, mode),
+             functools.partial(s_rnn.cell_errors, mode))
+      for mode, suffixes in _CELL_OUTPUTS.items() for k, suffix in enumerate(suffixes)],
 ]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}

@@ -267,3 +267,32 @@ def test_swap_lists_third_party_modules_that_do_math_not_those_that_rearrange():
     skipped = {e.path: e.reason for e in report.skipped}
     assert list(skipped) == ["3"] and "manualgrad.coverage" in skipped["3"]
     assert "children" not in skipped["3"]
+
+
+def test_swapped_lstm_classifier_has_no_torch_gate_math():
+    """A 2-layer bidirectional LSTM classifier after swap: the recurrence (the gates' sigmoid and
+    tanh, the matmuls) is all manualgrad's; what torch keeps is plumbing (selecting h0 per
+    layer, concatenating directions, stacking final states, the last-step slice)."""
+    torch.manual_seed(0)
+    lstm = nn.LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=True)
+    head = nn.Linear(12, 3)
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.head = lstm, head
+
+        def forward(self, x):
+            return self.head(self.lstm(x)[0][:, -1])
+
+    model = Classifier()
+    x = torch.randn(2, 5, 4)
+    before = {h.name for h in mg.coverage(model, x).heavy}
+    assert before & {"MkldnnRnnLayerBackward0", "SigmoidBackward0", "TanhBackward0", "MmBackward0",
+                     "AddmmBackward0"}  # torch's LSTM: its own fused node or the gate math
+    mg.swap(model)
+    after = mg.coverage(model, x)
+    names = set().union(*(set(v) for v in after.names.values()))
+    assert not names & {"SigmoidBackward0", "TanhBackward0", "AddmmBackward0", "MmBackward0"}
+    assert after.heavy == [] and after.param_share == 1.0
+    assert after.names["manualgrad"]["LSTMFunctionBackward"] == 4

@@ -96,3 +96,13 @@ def test_per_sample_gradients_match_a_loop_and_dp_sgd_learns():
     acc = {line.split(" test accuracy ")[0].split()[0]: float(line.split()[-1])
            for line in r.stdout.splitlines() if " test accuracy " in line}
     assert acc["SGD"] > 0.9 and 0.6 < acc["DP-SGD"] < acc["SGD"]  # the noise costs accuracy, not learning
+
+
+def test_vanishing_gradients_rnn_shows_the_tanh_rnn_vanishing(tmp_path):
+    r = run_example("vanishing_gradients_rnn.py", "--steps", "60", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = table(r.stdout, ["rnn", "lstm"])
+    (rnn_first, rnn_last, rnn_factor, _), (lstm_first, lstm_last, lstm_factor, _) = rows["rnn"], rows["lstm"]
+    assert rnn_first < 1e-5 * rnn_last and rnn_factor < 0.8   # geometric decay towards t = 0
+    assert lstm_first > 1e-2 * lstm_last and lstm_factor > 0.9
+    assert {p.name for p in (tmp_path / "tb_logs" / "vanishing_rnn").iterdir()} == {"rnn", "lstm"}

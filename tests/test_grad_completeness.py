@@ -21,7 +21,9 @@ def missing_gradients(out: torch.Tensor, args: tuple) -> list[int]:
     raw backward tuple."""
     node = out.grad_fn
     n_out = len(inspect.signature(node._forward_cls.backward).parameters) - 1  # minus ctx
-    raw = node.apply(torch.randn_like(out), *[None] * (n_out - 1))
+    grads = [None] * n_out
+    grads[out.output_nr] = torch.randn_like(out)  # out may be any of the node's outputs (an RNN's h_n)
+    raw = node.apply(*grads)
     raw = raw if isinstance(raw, tuple) else (raw,)
     slots = [k for k, a in enumerate(args) if isinstance(a, torch.Tensor)]  # the node's edges
     assert len(raw) == len(args) and len(slots) == len(node.next_functions)
@@ -102,6 +104,12 @@ MODULES = {
                            lambda: (torch.randn(3, 2, 4), torch.randn(6, 2, 3), torch.randn(6, 2, 5))),
     "LinearCrossEntropyLoss": (lambda: MN.LinearCrossEntropyLoss(4, 5, bias=True),
                                lambda: (torch.randn(3, 4), torch.tensor([0, 4, 2]))),
+    "RNN": (lambda: MN.RNN(3, 4, num_layers=2, bidirectional=True), lambda: (torch.randn(5, 2, 3),)),
+    "LSTM": (lambda: MN.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2), lambda: (torch.randn(5, 2, 3),)),
+    "GRU": (lambda: MN.GRU(3, 4, num_layers=2, bidirectional=True), lambda: (torch.randn(5, 2, 3),)),
+    "RNNCell": (lambda: MN.RNNCell(3, 4), lambda: (torch.randn(2, 3),)),
+    "LSTMCell": (lambda: MN.LSTMCell(3, 4), lambda: (torch.randn(2, 3),)),
+    "GRUCell": (lambda: MN.GRUCell(3, 4), lambda: (torch.randn(2, 3),)),
 }
 
 
@@ -110,8 +118,9 @@ def test_every_parameter_of_every_module_gets_a_grad(name):
     cls = getattr(MN, name)
     if name not in MODULES:
         base = next(b for b in cls.__mro__ if b.__module__.startswith("torch.nn"))
-        assert not any(p for p in inspect.signature(base.__init__).parameters if p in ("in_features", "num_features",
-                       "normalized_shape", "num_embeddings", "in_channels", "embed_dim")), f"{name} needs an entry"
+        sized = ("in_features", "num_features", "normalized_shape", "num_embeddings", "in_channels", "embed_dim",
+                 "input_size")
+        assert not any(p in sized for p in inspect.signature(base.__init__).parameters), f"{name} needs an entry"
         return
     make, inputs = MODULES[name]
     torch.manual_seed(0)

@@ -161,3 +161,46 @@ def test_resampling_and_padding_modules_are_swapped():
     for g, h in zip(_grads(model, x), _grads(ref, x)):
         torch.testing.assert_close(g, h, rtol=1e-12, atol=1e-12)
     assert len(mg.revert(model)) == len(model) and [type(m) for m in model] == [type(m) for m in ref]
+
+
+class _RecurrentClassifier(torch.nn.Module):
+    """Embedding → 2-layer bidirectional LSTM → Linear on the last step, plus a GRU, an RNN and
+    the three cells on the side: every recurrent module swap has to handle."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(10, 4)
+        self.lstm = torch.nn.LSTM(4, 5, num_layers=2, bidirectional=True, dropout=0.2, batch_first=True)
+        self.gru = torch.nn.GRU(10, 3)
+        self.rnn = torch.nn.RNN(3, 3, nonlinearity="relu")
+        self.cells = torch.nn.ModuleList([torch.nn.RNNCell(3, 3), torch.nn.LSTMCell(3, 3), torch.nn.GRUCell(3, 3)])
+        self.head = torch.nn.Linear(3, 2)
+
+    def forward(self, tokens):
+        y, _ = self.lstm(self.embed(tokens))
+        y, _ = self.rnn(self.gru(y)[0])
+        h = self.cells[0](y[:, -1])
+        h = self.cells[1](h)[0]
+        return self.head(self.cells[2](h))
+
+
+def test_recurrent_modules_swap_with_weights_kept():
+    torch.manual_seed(0)
+    ref = _RecurrentClassifier().double()
+    model = copy.deepcopy(ref)
+    before = copy.deepcopy(model.state_dict())
+    report = mg.swap(model)
+    swapped = {e.path for e in report.swapped}
+    assert {"lstm", "gru", "rnn", "cells.0", "cells.1", "cells.2"} <= swapped
+    assert type(model.lstm) is mnn.LSTM and type(model.cells[1]) is mnn.LSTMCell and type(model.rnn) is mnn.RNN
+    assert list(model.state_dict()) == list(before)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), before.values()))
+    tokens = torch.randint(0, 10, (3, 6))
+    for m in (ref, model):
+        torch.manual_seed(1)  # the LSTM's inter-layer dropout draws the same mask on both
+        m.zero_grad()
+        m(tokens).square().sum().backward()
+    for (name, p), q in zip(ref.named_parameters(), model.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-12, atol=1e-12, msg=name)
+    mg.revert(model)
+    assert type(model.lstm) is torch.nn.LSTM and type(model.cells[2]) is torch.nn.GRUCell

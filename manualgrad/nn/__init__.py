@@ -31,6 +31,8 @@ from .margin_losses import (CosineEmbeddingLoss, HingeEmbeddingLoss, MarginRanki
                             MultiMarginLoss, SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
 from .probabilistic_losses import GaussianNLLLoss, KLDivLoss, MultiLabelSoftMarginLoss, PoissonNLLLoss
 from .ctc import CTCLoss
+from .rnn import GRU, LSTM, RNN
+from .rnn_cell import GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "Linear", "Dropout", "Bilinear",
@@ -62,6 +64,8 @@ __all__ = [
     "MultiLabelMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
     "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MultiLabelSoftMarginLoss",
     "CTCLoss",
+    "RNN", "LSTM", "GRU",
+    "RNNCell", "LSTMCell", "GRUCell",
 ]
 
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).
