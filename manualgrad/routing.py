@@ -203,8 +203,10 @@ _entered = threading.local()
 
 def _enter(module, args):
     stack = _entered.__dict__.setdefault("stack", [])
-    # inside a module whose hook is on this stack, or inside manual(): the mode is on already
-    mode = None if stack or routing() else Routing()
+    # inside a module whose hook is on this stack, or inside manual(): the mode is on already; with
+    # grad off nothing would be routed, and an active mode would turn torch's fused inference paths
+    # off (nn.TransformerEncoderLayer's checks has_torch_function)
+    mode = None if stack or routing() or not torch.is_grad_enabled() else Routing()
     if mode is not None:
         mode.__enter__()
     stack.append((module, mode))

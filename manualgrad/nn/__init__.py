@@ -15,6 +15,8 @@ from .normalization import GroupNorm, LayerNorm, RMSNorm
 from .embedding import Embedding
 from .linear_cross_entropy import LinearCrossEntropyLoss
 from .attention import MultiheadAttention
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerEncoderLayer)
 
 __all__ = [
     "Linear", "Dropout",
@@ -27,6 +29,7 @@ __all__ = [
     "Embedding",
     "LinearCrossEntropyLoss",
     "MultiheadAttention",
+    "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer",
 ]
 
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).
