@@ -167,8 +167,9 @@ class Routing(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         ours = ROUTES.get(func) or routing_math.operator(func)
-        if ours is not None and "out" not in kwargs and torch.is_grad_enabled():
-            y = ours(*args, **kwargs)
+        if ours is not None and kwargs.get("out") is None and torch.is_grad_enabled():
+            # out=None as given (torch.norm's Python code hands it on) is no out
+            y = ours(*args, **{k: v for k, v in kwargs.items() if k != "out"})
             if y is not routing_math.TORCH:  # a math route's answer for a form it leaves to torch
                 return y
         if _compiling() and args and isinstance(args[0], torch.Tensor):
