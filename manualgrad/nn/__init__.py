@@ -32,6 +32,12 @@ __all__ = [
     "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer",
 ]
 
+# Twins that keep torch's forward: their arithmetic is in their submodules (made manualgrad's by their
+# __init__ as by swap) and, for the layers, in the feed-forward block (_ff_block).
+TORCH_FORWARD = [
+    "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer",
+]
+
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).
 EXTENSIONS = [
     "LinearCrossEntropyLoss",  # torch has it from 2.13 (then the twin test checks it)

@@ -15,6 +15,7 @@ twin, with identical outputs; there is no backward to hand-derive then.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Callable
 
@@ -48,6 +49,7 @@ def _own(module: torch.nn.Module, keep: tuple = ()) -> None:
 
 
 class TransformerEncoderLayer(torch.nn.TransformerEncoderLayer):
+    @functools.wraps(torch.nn.TransformerEncoderLayer.__init__)  # torch's signature and docstring
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _own(self)
@@ -57,6 +59,7 @@ class TransformerEncoderLayer(torch.nn.TransformerEncoderLayer):
 
 
 class TransformerDecoderLayer(torch.nn.TransformerDecoderLayer):
+    @functools.wraps(torch.nn.TransformerDecoderLayer.__init__)  # torch's signature and docstring
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _own(self)
@@ -68,6 +71,7 @@ class TransformerDecoderLayer(torch.nn.TransformerDecoderLayer):
 class TransformerEncoder(torch.nn.TransformerEncoder):
     """torch's: the layers (deep copies of ``encoder_layer``) and ``norm`` do the arithmetic."""
 
+    @functools.wraps(torch.nn.TransformerEncoder.__init__)  # torch's signature and docstring
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _own(self)
@@ -76,6 +80,7 @@ class TransformerEncoder(torch.nn.TransformerEncoder):
 class TransformerDecoder(torch.nn.TransformerDecoder):
     """torch's: the layers (deep copies of ``decoder_layer``) and ``norm`` do the arithmetic."""
 
+    @functools.wraps(torch.nn.TransformerDecoder.__init__)  # torch's signature and docstring
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _own(self)
@@ -85,6 +90,7 @@ class Transformer(torch.nn.Transformer):
     """torch's: the encoder and decoder do the arithmetic; a ``custom_encoder`` /
     ``custom_decoder`` passed in is left as it is (``manualgrad.swap`` it to convert it)."""
 
+    @functools.wraps(torch.nn.Transformer.__init__)  # torch's signature and docstring
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         given = inspect.signature(torch.nn.Transformer.__init__).bind(self, *args, **kwargs).arguments
