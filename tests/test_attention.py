@@ -303,3 +303,15 @@ def test_bad_input_raises_like_torch(what, kw):
 ], ids=["embed_dim", "kdim", "key vs value", "batched query, unbatched key", "4-D query"])
 def test_bad_shapes_raise_like_torch(kw, shapes):
     _raises_like_torch(*_twins(**kw), *(torch.randn(s, **D64) for s in shapes))
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_inference_runs_torchs_forward_bit_for_bit_training_under_no_grad_ours(batch_first):
+    ours, theirs = _twins(batch_first=batch_first)
+    x = torch.randn(2, L, 6, **D64) if batch_first else torch.randn(L, 2, 6, **D64)
+    with torch.no_grad():
+        ours.eval(), theirs.eval()
+        assert torch.equal(ours(x, x, x)[0], theirs(x, x, x)[0])  # torch's fast path where it takes it
+        ours.train(), theirs.train()
+        no_grad = ours(x, x, x)[0]
+    assert torch.equal(no_grad, ours(x, x, x)[0])  # the same arithmetic as with grad (dropout 0)
