@@ -50,11 +50,11 @@ class Permute(nn.Module):
 
 
 class Conv2dNormActivation(nn.Sequential):
-    def __init__(self, cin, cout, kernel_size=3, stride=1, groups=1, norm_layer=nn.BatchNorm2d,
-                 activation_layer=nn.ReLU, dilation=1, inplace=True):
-        padding = (kernel_size - 1) // 2 * dilation
+    def __init__(self, cin, cout, kernel_size=3, stride=1, padding=None, groups=1, norm_layer=nn.BatchNorm2d,
+                 activation_layer=nn.ReLU, dilation=1, inplace=True, bias=None):
+        padding = (kernel_size - 1) // 2 * dilation if padding is None else padding
         layers = [nn.Conv2d(cin, cout, kernel_size, stride, padding, dilation=dilation, groups=groups,
-                            bias=norm_layer is None)]
+                            bias=norm_layer is None if bias is None else bias)]
         if norm_layer is not None:
             layers.append(norm_layer(cout))
         if activation_layer is not None:
@@ -106,13 +106,14 @@ class CNBlock(nn.Module):
 
 
 class ConvNeXt(nn.Module):
-    """torchvision.models.ConvNeXt with two stages (dims 8, 16), one block each."""
+    """torchvision.models.ConvNeXt with two stages (dims 8, 16), one block each (stochastic depth
+    raised so that both blocks drop rows: torchvision's first block has rate 0)."""
 
     def __init__(self, dims=(8, 16), classes=5, sd_prob=0.5):
         super().__init__()
         norm = partial(LayerNorm2d, eps=1e-6)
-        layers = [Conv2dNormActivation(3, dims[0], kernel_size=4, stride=4, norm_layer=norm, activation_layer=None)]
-        layers[0][0].padding = (0, 0)  # torchvision passes padding=0 to the stem
+        layers = [Conv2dNormActivation(3, dims[0], kernel_size=4, stride=4, padding=0, norm_layer=norm,
+                                       activation_layer=None, bias=True)]
         for i, dim in enumerate(dims):
             layers.append(nn.Sequential(CNBlock(dim, 0.1, sd_prob * (i + 1) / len(dims))))
             if i + 1 < len(dims):
