@@ -74,3 +74,12 @@ def test_swap_without_routing_leaves_the_heavy_nodes_routing_removes():
     mg.swap(model, functional=False)
     heavy = {h.name for h in mg.coverage(model, *_inputs(x)).heavy}
     assert {"NativeLayerNormBackward0", "LinalgVectorNormBackward0", "MeanBackward1"} <= heavy
+
+
+def test_per_module_check_walks_the_routed_third_party_modules():
+    ref, x = ZOO["convnext_v2"]()
+    ours = copy.deepcopy(ref)
+    mg.swap(ours)
+    result = mg.check(ours, ref.train(), *_inputs(x), rtol=1e-10, atol=1e-12, per_module=True)
+    assert result and result.first_divergence is None
+    assert {"norm", "mlp.grn", "mlp.fc1"} <= {row.name for row in result.modules}
