@@ -206,7 +206,7 @@ def _enter(module, args):
     stack = _entered.__dict__.setdefault("stack", [])
     # inside a module whose hook is on this stack, or inside manual(): the mode is on already; with
     # grad off nothing would be routed, and an active mode would turn torch's fused inference paths
-    # off (nn.TransformerEncoderLayer's checks has_torch_function)
+    # off (nn.TransformerEncoderLayer checks has_torch_function)
     mode = None if stack or routing() or not torch.is_grad_enabled() else Routing()
     if mode is not None:
         mode.__enter__()

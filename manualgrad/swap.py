@@ -128,7 +128,7 @@ def _routed(module: torch.nn.Module) -> str:
     """What functional routing makes of the forward of a module left alone, read as source."""
     calls = math_calls(module)
     if calls == [UNREADABLE]:
-        return "its forward runs with functional routing (its source cannot be read)"
+        return "its own forward runs with functional routing (its source cannot be read)"
     names = {n.rsplit(".", 1)[1] for n in routing.routed_names()} | {"@", "**"}
     ours, theirs = [c for c in calls if c in names], [c for c in calls if c not in names]
     parts = [f"{', '.join(ours)} {'is' if len(ours) == 1 else 'are'} manualgrad's"] if ours else []
