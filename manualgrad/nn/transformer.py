@@ -6,11 +6,12 @@ initialisation, ``state_dict`` and ``repr``). The layers' arithmetic lives in th
 (``MultiheadAttention``, ``Linear``, ``LayerNorm``, ``Dropout``: swapped to manualgrad's twins,
 also when the class is built directly) and in the feed-forward activation, a plain function
 attribute that ``swap`` cannot see: the layers' ``_ff_block`` runs it through manualgrad
-(``F.relu`` -> ``MF.relu``, ``F.gelu``/``"gelu"`` -> ``MF.gelu``, an ``nn.Module`` activation is a
-swapped submodule, any other callable runs with functional routing on, so its ``F.*`` and torch
-math calls are manualgrad's). ``forward`` is torch's own: where torch takes its fused inference
-fast path (``torch._transformer_encoder_layer_fwd``: eval, grad off, batch-first, ...), so does the
-twin, with identical outputs; there is no backward to hand-derive then.
+(``F.relu`` -> ``MF.relu``, ``F.gelu``/``"gelu"`` -> ``MF.gelu``; any other callable, an
+``nn.Module`` activation included, runs with functional routing on, so its ``F.*`` and torch math
+calls are manualgrad's; a module activation is also a submodule, swapped as the others).
+``forward`` is torch's own: where torch takes its fused inference fast path
+(``torch._transformer_encoder_layer_fwd``: eval, grad off, batch-first, ...), so does the twin,
+with identical outputs; there is no backward to hand-derive then.
 """
 
 from __future__ import annotations
@@ -25,16 +26,14 @@ import torch.nn.functional as F
 from .. import functional as MF
 from .. import routing
 
-_OURS = {F.relu: MF.relu, F.gelu: MF.gelu}
-
-
 def _activate(activation: Callable, x: torch.Tensor) -> torch.Tensor:
-    """``activation(x)`` through manualgrad: our twin of torch's relu/gelu, or the callable itself
-    (a swapped module) with functional routing on when it is not on already."""
-    ours = _OURS.get(activation)
-    if ours is not None:
-        return ours(x)
-    if isinstance(activation, torch.nn.Module) or routing.routing():
+    """``activation(x)`` through manualgrad: our relu/gelu for torch's, any other callable (a
+    swapped module, a function, a module manualgrad has no twin of) with functional routing on."""
+    if activation is F.relu:
+        return MF.relu(x)
+    if activation is F.gelu:
+        return MF.gelu(x)
+    if routing.routing():
         return activation(x)
     with routing.manual():
         return activation(x)
