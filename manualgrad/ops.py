@@ -15,6 +15,9 @@ from . import functional as MF
 from . import math as _math
 from . import regularization as _reg
 from .functions import activations as _act
+from .functions import activations_piecewise as _act_pw
+from .functions import activations_sigmoidal as _act_sig
+from .functions import activations_slopes as _act_slopes
 from .functions import attention as _attn
 from .functions import batch_norm as _batch_norm
 from .functions import binary_losses as _binary
@@ -36,6 +39,7 @@ from .functions import regularization as _reg_fn
 from .functions import softmax as _softmax
 from .samples import ErrorSample, Sample
 from .samples import activations as s_act
+from .samples import activations_more as s_act_more
 from .samples import attention as s_attn
 from .samples import conv as s_conv
 from .samples import cross_entropy as s_ce
@@ -218,6 +222,32 @@ REDUCTION_OPS = [
            _reductions.VectorNormFunction, s_red.vector_norm, s_red.vector_norm_errors),
 ]
 OPS += MATH_OPS + REDUCTION_OPS
+
+# activations beyond relu/elu/gelu/...: piecewise-linear, slopes, sigmoidal, selu/celu, softmin
+OPS += [
+    OpSpec("hardtanh", MF.hardtanh, F.hardtanh, _act_pw.HardtanhFunction, s_act_more.hardtanh,
+           s_act_more.hardtanh_errors),
+    OpSpec("relu6", MF.relu6, F.relu6, _act_pw.HardtanhFunction, s_act_more.relu6, s_act.inplace_leaf_errors),
+    OpSpec("hardsigmoid", MF.hardsigmoid, F.hardsigmoid, _act_pw.HardsigmoidFunction, s_act_more.hardsigmoid,
+           s_act.inplace_leaf_errors),
+    OpSpec("hardswish", MF.hardswish, F.hardswish, _act_pw.HardswishFunction, s_act_more.hardswish,
+           s_act.inplace_leaf_errors),
+    OpSpec("threshold", MF.threshold, F.threshold, _act_pw.ThresholdFunction, s_act_more.threshold),
+    OpSpec("softshrink", MF.softshrink, F.softshrink, _act_pw.ShrinkFunction, s_act_more.softshrink,
+           s_act_more.softshrink_errors),
+    OpSpec("hardshrink", MF.hardshrink, F.hardshrink, _act_pw.ShrinkFunction, s_act_more.hardshrink),
+    OpSpec("prelu", MF.prelu, F.prelu, _act_slopes.PReLUFunction, s_act_more.prelu, s_act_more.prelu_errors),
+    OpSpec("rrelu", MF.rrelu, s_act_more.rrelu_reference, _act_slopes.RReLUFunction, s_act_more.rrelu,
+           s_act_more.rrelu_errors, seeded=True),
+    OpSpec("selu", MF.selu, F.selu, _act.ELUFunction, s_act_more.selu, s_act.inplace_leaf_errors),
+    OpSpec("celu", MF.celu, F.celu, _act.ELUFunction, s_act_more.celu, s_act_more.celu_errors),
+    OpSpec("mish", MF.mish, F.mish, _act_sig.MishFunction, s_act_more.mish, s_act.inplace_leaf_errors),
+    OpSpec("logsigmoid", MF.logsigmoid, F.logsigmoid, _act_sig.LogSigmoidFunction, s_act_more.logsigmoid),
+    OpSpec("softsign", MF.softsign, F.softsign, _act_sig.SoftsignFunction, s_act_more.softsign),
+    OpSpec("tanhshrink", MF.tanhshrink, F.tanhshrink, _act_sig.TanhshrinkFunction, s_act_more.tanhshrink),
+    OpSpec("glu", MF.glu, F.glu, _act_sig.GLUFunction, s_act_more.glu, s_act_more.glu_errors),
+    OpSpec("softmin", MF.softmin, F.softmin, _softmax.SoftminFunction, s_act_more.softmin, s_act_more.softmin_errors),
+]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"

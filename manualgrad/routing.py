@@ -14,7 +14,9 @@ up in :data:`ROUTES` and calls manualgrad's twin instead, or torch's own callabl
 - torch-level aliases with the same semantics, through small adapters where the positional layout
   differs: ``torch.tanh``/``sigmoid``/``relu``/``softmax``/``log_softmax`` and the ``Tensor``
   methods of those names, ``torch.relu_``/``Tensor.relu_`` (= ``F.relu_``), ``F.elu_``,
-  ``F.leaky_relu_``, ``torch.dropout``. A call outside what an adapter covers (``out=``, a named
+  ``F.leaky_relu_``, ``torch.dropout``; ``F.hardtanh_``, ``F.threshold_``, ``torch.selu``/``celu``/``rrelu``
+  (and their in-place ``_`` forms), ``torch.prelu``/``threshold``/``hardshrink`` and the ``Tensor``
+  methods ``prelu``, ``hardshrink``. A call outside what an adapter covers (``out=``, a named
   dim) runs torch's own.
 - the math primitives of :mod:`manualgrad.math` (``torch.matmul`` and ``@``, ``addmm``, ``exp``,
   ``pow`` and ``**``, ``clamp``, ``where``, ``sum``, ``mean``, ``var``, ``max``, ...; ``torch.<name>``
@@ -141,6 +143,41 @@ _ALIASES = {
     torch.log_softmax: _log_softmax, torch.Tensor.log_softmax: _log_softmax,
     torch.dropout: _dropout,
 }
+
+
+
+# the activations' in-place functions and torch-level names (their F.<name> routes by signature)
+def _hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return MF.hardtanh(input, min_val, max_val, inplace=True)
+
+
+def _threshold_(input, threshold, value):
+    return MF.threshold(input, threshold, value, inplace=True)
+
+
+def _selu_(input):
+    return MF.selu(input, inplace=True)
+
+
+def _celu_(input, alpha=1.0):
+    return MF.celu(input, alpha, inplace=True)
+
+
+def _rrelu(inplace):
+    def route(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):
+        if generator is not None:  # a generator of the caller's: torch's own draws from it
+            return routing_math.TORCH
+        return MF.rrelu(input, lower, upper, training, inplace)
+    return route
+
+
+_ALIASES.update({
+    F.hardtanh_: _hardtanh_, F.threshold_: _threshold_,  # F.threshold_ is torch.threshold_
+    torch.selu_: _selu_, torch.celu_: _celu_, torch.rrelu_: _rrelu(True), torch.rrelu: _rrelu(False),
+    torch.selu: _one_input(MF.selu), torch.celu: MF.celu, torch.threshold: MF.threshold,
+    torch.prelu: MF.prelu, torch.Tensor.prelu: MF.prelu,
+    torch.hardshrink: MF.hardshrink, torch.Tensor.hardshrink: MF.hardshrink,
+})
 
 ROUTES, REFUSED = _functional_routes()
 ROUTES.update(_ALIASES)

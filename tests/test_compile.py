@@ -84,7 +84,12 @@ def test_compiles_in_one_graph_and_matches_eager(name):
 
 INPLACE = {"relu": lambda f, x: f.relu(x, inplace=True), "leaky_relu": lambda f, x: f.leaky_relu(x, 0.1, True),
            "elu": lambda f, x: f.elu(x, 0.5, True), "silu": lambda f, x: f.silu(x, inplace=True),
-           "dropout": lambda f, x: f.dropout(x, 0.3, True, inplace=True)}
+           "dropout": lambda f, x: f.dropout(x, 0.3, True, inplace=True),
+           "hardtanh": lambda f, x: f.hardtanh(x, -0.5, 0.5, True), "relu6": lambda f, x: f.relu6(x, True),
+           "hardsigmoid": lambda f, x: f.hardsigmoid(x, True), "hardswish": lambda f, x: f.hardswish(x, True),
+           "threshold": lambda f, x: f.threshold(x, 0.1, 2.0, True), "selu": lambda f, x: f.selu(x, True),
+           "celu": lambda f, x: f.celu(x, 0.5, True), "mish": lambda f, x: f.mish(x, True),
+           "rrelu": lambda f, x: f.rrelu(x, 0.1, 0.3, True, True)}
 
 
 def _inplace_on_a_view(op, f, leaf, w):

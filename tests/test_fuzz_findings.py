@@ -139,6 +139,25 @@ def test_elu_gradient_at_nan_is_dy_at_every_size(dtype):
     assert _grads(F.elu, (_leaf(x),), dy)[0].isnan().any()
 
 
+NAN_PASSES = [("selu", {}, 1.0507009873554805), ("celu", {"alpha": 0.5}, 1.0), ("hardtanh", {}, 1.0),
+              ("relu6", {}, 1.0), ("hardswish", {}, 1.0), ("softshrink", {}, 1.0), ("hardshrink", {}, 1.0)]
+
+
+@pytest.mark.parametrize("op,kwargs,slope", NAN_PASSES, ids=[n for n, _, _ in NAN_PASSES])
+def test_gradient_at_nan_is_the_x_above_bound_branch_at_every_size(op, kwargs, slope):
+    """As elu: at a NaN input ours' gradient is that of the x > bound branch (s·dy for selu, dy for
+    the rest; every bound test is false for NaN), as torch's scalar loop gives it (2 elements);
+    torch's vectorized loop gives NaN (hardswish, selu, celu) or 0 (hardtanh, relu6, the shrinks)."""
+    x, dy = torch.full((85,), float("nan"), dtype=torch.float64), torch.linspace(-2, 2, 85, dtype=torch.float64)
+    for n in (2, 85):
+        (ours,) = _grads(lambda t: getattr(MF, op)(t, **kwargs), (_leaf(x[:n]),), dy[:n])
+        torch.testing.assert_close(ours, dy[:n] * slope, rtol=1e-15, atol=0)
+    (theirs,) = _grads(lambda t: getattr(F, op)(t, **kwargs), (_leaf(x[:2]),), dy[:2])
+    torch.testing.assert_close(theirs, dy[:2] * slope, rtol=1e-15, atol=0)
+    (theirs,) = _grads(lambda t: getattr(F, op)(t, **kwargs), (_leaf(x),), dy)
+    assert not torch.allclose(theirs, dy * slope, equal_nan=True)
+
+
 def test_layer_norm_weight_gradient_gets_nothing_from_a_constant_row_of_1e30():
     """x̂ = 0 on a constant row, so dw = Σ dy ⊙ x̂ gets nothing from it: ours' dw is that of the
     other rows alone; torch's x̂ there is its mean's rounding residue times rstd, and its dw ~1e15."""

@@ -9,6 +9,10 @@ family (``_<family>.py``, the stem of ``functions/<family>.py``); this file only
 from ._linear import linear
 from ._dropout import dropout
 from ._activations import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh
+from ._activations import celu, selu, softmin
+from ._activations_piecewise import hardshrink, hardsigmoid, hardswish, hardtanh, relu6, softshrink, threshold
+from ._activations_slopes import prelu, rrelu
+from ._activations_sigmoidal import glu, logsigmoid, mish, softsign, tanhshrink
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss, l1_loss, mse_loss,
                       smooth_l1_loss)
 from ._cross_entropy import cross_entropy, nll_loss
@@ -23,6 +27,8 @@ from ._attention import scaled_dot_product_attention
 __all__ = [
     "linear", "dropout",
     "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh", "softmax", "log_softmax",
+    "hardswish", "hardsigmoid", "relu6", "hardtanh", "threshold", "softshrink", "hardshrink",
+    "prelu", "rrelu", "selu", "celu", "mish", "glu", "logsigmoid", "softsign", "tanhshrink", "softmin",
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "nll_loss", "cross_entropy",

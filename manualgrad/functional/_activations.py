@@ -1,5 +1,7 @@
-"""Activation wrappers: relu, leaky_relu, elu, gelu, silu, softplus, sigmoid, tanh, softmax,
-log_softmax."""
+"""Activation wrappers: relu, leaky_relu, elu, selu, celu, gelu, silu, softplus, sigmoid, tanh,
+softmax, softmin, log_softmax (the piecewise-linear ones are in ``_activations_piecewise.py``,
+prelu/rrelu in ``_activations_slopes.py``, mish and the sigmoid-shaped rest in
+``_activations_sigmoidal.py``)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,9 @@ import torch
 from ..functions.activations import (ELUFunction, GELUFunction, LeakyReLUFunction, ReLUFunction, SigmoidFunction,
                                      SiLUFunction, SoftplusFunction, TanhFunction)
 from ..functions._recompute import active, chain, recipe, tag
-from ..functions.softmax import LogSoftmaxFunction, SoftmaxFunction
+from ..functions.softmax import LogSoftmaxFunction, SoftmaxFunction, SoftminFunction
 from ._autocast import FP32, autocast_policy
-from ._util import _check_inplace, _out_of_place_then_copied, _refuse_internal_overlap
+from ._util import _check_inplace, _out_of_place_then_copied, _written_back
 
 
 def _refuse_negative_inplace(input, value, what):
@@ -60,9 +62,37 @@ def elu(input: torch.Tensor, alpha: float = 1.0, inplace: bool = False) -> torch
     if inplace:
         _check_inplace(input)
         _refuse_negative_inplace(input, alpha, "elu")
+    return _elu(input, alpha, 1.0, 1.0, inplace)
+
+
+def _elu(input, alpha, scale, input_scale, inplace):
+    """ELUFunction, in place or not (elu, selu, celu: the checks done by the caller)."""
     if _out_of_place_then_copied(inplace):
-        return input.copy_(elu(input.clone(), alpha))  # its saved x must outlive the copy
-    return ELUFunction.apply(input, alpha, inplace)
+        return input.copy_(_elu(input.clone(), alpha, scale, input_scale, False))  # its saved x must outlive the copy
+    return ELUFunction.apply(input, alpha, scale, input_scale, inplace)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717  # torch's constants (ATen's Activation.cpp)
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@autocast_policy(None, ELUFunction)
+def selu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """scale·elu(input, alpha) with SELU's constants. See :class:`~manualgrad.functions.activations.ELUFunction`."""
+    if inplace:
+        _check_inplace(input)
+    return _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0, inplace)
+
+
+@autocast_policy(None, ELUFunction)
+def celu(input: torch.Tensor, alpha: float = 1.0, inplace: bool = False) -> torch.Tensor:
+    """max(0, input) + min(0, alpha·(exp(input/alpha) − 1)). See :class:`~manualgrad.functions.activations.ELUFunction`."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    if inplace:
+        _check_inplace(input)
+        _refuse_negative_inplace(input, alpha, "elu")
+    return _elu(input, alpha, 1.0, 1.0 / alpha, inplace)
 
 
 @autocast_policy(None, GELUFunction)
@@ -81,10 +111,8 @@ def _gelu_again(approximate: str):
 @autocast_policy(None, SiLUFunction)
 def silu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """input·σ(input). See :class:`~manualgrad.functions.activations.SiLUFunction`."""
-    if inplace:  # y of a copy of x, written back: SiLU saves its x, which must outlive the write
-        _check_inplace(input)
-        _refuse_internal_overlap(input)  # before SiLU's dtype check, as torch's silu_
-        return input.copy_(SiLUFunction.apply(input.clone()))
+    if inplace:  # SiLU saves its x
+        return _written_back(input, SiLUFunction.apply, saves_input=True)
     return SiLUFunction.apply(input)
 
 
@@ -119,6 +147,13 @@ def softmax(input: torch.Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype: torch.dtype | None = None) -> torch.Tensor:
     """exp(input)/Σ exp(input) along ``dim``. See :class:`~manualgrad.functions.softmax.SoftmaxFunction`."""
     return SoftmaxFunction.apply(input, _softmax_dim("softmax", input, dim, _stacklevel), dtype)
+
+
+@autocast_policy(FP32, SoftminFunction, cpu=None)
+def softmin(input: torch.Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: torch.dtype | None = None) -> torch.Tensor:
+    """softmax(−input) along ``dim``. See :class:`~manualgrad.functions.softmax.SoftminFunction`."""
+    return SoftminFunction.apply(input, _softmax_dim("softmin", input, dim, _stacklevel), dtype)
 
 
 @autocast_policy(FP32, LogSoftmaxFunction, cpu=None)

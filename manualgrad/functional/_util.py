@@ -34,6 +34,17 @@ def _refuse_internal_overlap(input: torch.Tensor) -> None:
                            "single memory location. Please clone() the tensor before performing the operation.")
 
 
+def _written_back(input: torch.Tensor, apply, saves_input: bool) -> torch.Tensor:
+    """``inplace=True`` of an op whose Function cannot overwrite x itself (it saves x, or a mask
+    that y does not give back): torch's checks of an in-place call (a leaf, then overlapping
+    memory, before the kernel looks at the dtype), then y = ``apply(x)`` out of place, on a copy
+    of x where the Function saves x (it must outlive the write), copied into x. torch's in-place
+    variants of these ops keep a copy of x too."""
+    _check_inplace(input)
+    _refuse_internal_overlap(input)
+    return input.copy_(apply(input.clone() if saves_input else input))
+
+
 def _out_of_place_then_copied(inplace: bool) -> bool:
     """Under torch.func or torch.compile an ``inplace=True`` op runs out of place and is copied
     into the input: torch.func cannot run a Function that marks its input dirty and saves its

@@ -1,6 +1,8 @@
-"""Elementwise activations, the rectifiers: ``relu``, ``leaky_relu``, ``elu`` (the smooth ones,
-``gelu``, ``silu``, ``softplus``, ``sigmoid``, ``tanh``, are in ``activations_smooth.py`` and
-re-exported here).
+"""Elementwise activations, the rectifiers: ``relu``, ``leaky_relu``, ``elu`` (``selu`` and ``celu`` are
+its scaled forms). The smooth ones (``gelu``, ``silu``, ``softplus``, ``sigmoid``, ``tanh``) are in
+``activations_smooth.py`` and re-exported here; the piecewise-linear ones in
+``activations_piecewise.py``, prelu/rrelu in ``activations_slopes.py``, the sigmoid- and tanh-shaped
+rest in ``activations_sigmoidal.py``.
 
 Each Function takes ``(x, *options)`` and returns y of x's shape. relu saves its output (as
 torch, which the next layer usually keeps alive anyway), leaky_relu the 1-byte mask x > 0, elu
@@ -115,36 +117,43 @@ class LeakyReLUFunction(Function):
 
 
 class ELUFunction(Function):
-    """y = x for x > 0, α(eˣ − 1) otherwise
+    """y = s·x for x > 0, s·α(e^{ιx} − 1) otherwise   (s = scale, ι = input_scale; elu: s = ι = 1,
+    selu: α, s = torch's SELU constants, ι = 1; celu: s = 1, ι = 1/α), torch's ``elu`` kernel
 
-    dx = dy for x > 0, dy·α eˣ = dy·(y + α) otherwise     ELU'(0) = α, as torch
-    jvp: dy = dx for x > 0, dx·α eˣ otherwise
+    dx = dy·s for x > 0, dy·s·α·ι e^{ιx} = dy·ι(y + sα) otherwise     ELU'(0) = sαι, as torch
+    jvp: dy = dx·s for x > 0, dx·s·α·ι e^{ιx} otherwise
     Saves x, as torch (the output stays free to be modified in place); in place with α ≥ 0 it
-    saves y (x is gone; x ≤ 0 ⟺ y ≤ 0) and reads α eˣ as y + α.
+    saves y (x is gone; x ≤ 0 ⟺ y ≤ 0) and reads sαι e^{ιx} as ι(y + sα).
     The slope is built from z⁻ = z where z < 0, else 0 (z = the saved y or x): same value, but
     ELU''(0) = 0 as torch's elu_double_backward (mask z < 0), and no e^{+inf} in the unused branch
     (it would turn the double backward NaN).
     """
 
     @staticmethod
-    def forward(x, alpha, inplace):
-        return torch.nn.functional.elu(x, alpha, inplace)
+    def forward(x, alpha, scale, input_scale, inplace):
+        return (torch._C._nn.elu_ if inplace else torch._C._nn.elu)(x, alpha, scale, input_scale)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, alpha, _ = inputs
+        x, alpha, scale, input_scale, _ = inputs
         _mark_inplace(ctx, inputs)
         ctx.from_output = ctx.inplace and alpha >= 0
         ctx.save_for_backward(output if ctx.from_output else x)
         save_for_forward(ctx, output if ctx.from_output else x)
-        ctx.alpha = alpha
+        ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
 
     @staticmethod
     @opmath
     def backward(ctx, dy):
         (z,) = ctx.saved_tensors
+        a, s, i = ctx.alpha, ctx.scale, ctx.input_scale
         zn = torch.where(z < 0, z, 0)
-        slope = zn + ctx.alpha if ctx.from_output else torch.exp(zn) * ctx.alpha
-        return torch.where(z <= 0, dy * slope, dy), None, None  # NaN takes dy, as torch
+        slope = (zn + s * a) * i if ctx.from_output else torch.exp(zn * i) * (s * a * i)
+        return torch.where(z <= 0, dy * slope, _scaled(dy, s)), None, None, None, None  # NaN: the x > 0 side, as torch
 
     jvp = classmethod(diagonal_jvp)
+
+
+def _scaled(dy, s):
+    """dy·s (dy itself for elu's s = 1: no extra pass)."""
+    return dy if s == 1 else dy * s

@@ -1,4 +1,4 @@
-"""Normalised exponentials: ``softmax`` and ``log_softmax`` along one dim."""
+"""Normalised exponentials: ``softmax``, ``softmin`` (softmax of −x) and ``log_softmax`` along one dim."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ def _save_output_and_dim(ctx, inputs, output):
     ctx.dim, ctx.x_dtype = dim, x.dtype
 
 
+def _softmax_jacobian(y, g, dim):
+    """(diag(y) − y yᵀ) g along ``dim``: softmax's Jacobian (symmetric) applied to g."""
+    return y * (g - (g * y).sum(dim, keepdim=True))
+
+
 class SoftmaxFunction(Function):
     """y = exp(x − logsumexp(x))   along ``dim`` (x first cast to ``dtype`` if given)
 
@@ -39,14 +44,40 @@ class SoftmaxFunction(Function):
     @opmath
     def backward(ctx, dy):
         (y,) = ctx.saved_tensors
-        dx = y * (dy - (dy * y).sum(ctx.dim, keepdim=True))
+        dx = _softmax_jacobian(y, dy, ctx.dim)
         return dx.to(ctx.x_dtype), None, None
 
     @staticmethod
     def jvp(ctx, dx, *_):
         (y,) = ctx.saved_tensors
-        dx = dx.to(y.dtype)
-        return y * (dx - (dx * y).sum(ctx.dim, keepdim=True))
+        return _softmax_jacobian(y, dx.to(y.dtype), ctx.dim)
+
+
+class SoftminFunction(Function):
+    """y = softmax(−x)   along ``dim`` (−x first cast to ``dtype`` if given, as torch's softmin)
+
+    dx = −y ⊙ (dy − Σ_dim dy ⊙ y)     (softmax's Jacobian, negated by the chain rule through −x), in x's dtype
+    jvp: dy = −y ⊙ (dx − Σ_dim dx ⊙ y), in y's dtype
+    Saves y, as softmax.
+    """
+
+    @staticmethod
+    def forward(x, dim, dtype):
+        return torch.softmax(_to(-x, dtype), dim)
+
+    setup_context = staticmethod(_save_output_and_dim)
+
+    @staticmethod
+    @opmath
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        dx = -_softmax_jacobian(y, dy, ctx.dim)
+        return dx.to(ctx.x_dtype), None, None
+
+    @staticmethod
+    def jvp(ctx, dx, *_):
+        (y,) = ctx.saved_tensors
+        return -_softmax_jacobian(y, dx.to(y.dtype), ctx.dim)
 
 
 class LogSoftmaxFunction(Function):

@@ -6,6 +6,8 @@ from .dropout import Dropout
 from .linear import Linear
 
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
+from .activation import (CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, PReLU, ReLU6,
+                         RReLU, SELU, Softmax2d, Softmin, Softshrink, Softsign, Tanhshrink, Threshold)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .conv import Conv1d, Conv2d
@@ -21,6 +23,8 @@ from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLay
 __all__ = [
     "Linear", "Dropout",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "Hardswish", "Hardsigmoid", "ReLU6", "Hardtanh", "Threshold", "Softshrink", "Hardshrink",
+    "PReLU", "RReLU", "SELU", "CELU", "Mish", "GLU", "LogSigmoid", "Softsign", "Tanhshrink", "Softmin", "Softmax2d",
     "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
     "NLLLoss", "CrossEntropyLoss",
     "Conv1d", "Conv2d",

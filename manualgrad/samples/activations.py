@@ -15,30 +15,34 @@ def _special(device, dtype):
                         dtype=dtype).requires_grad_()
 
 
-def _common(device, dtype, kwargs):
-    """Shapes every elementwise activation is sampled on, with ``kwargs``."""
+def _common(device, dtype, kwargs, kinks=(0.0,), wide=False):
+    """Shapes every elementwise activation is sampled on, with ``kwargs``; ``kinks``: the op's
+    breakpoints, hit exactly (with ±1 beside them); ``wide``: one sample over [−8, 8), for ops
+    whose pieces lie beyond the default [−2, 2)."""
     kw = dict(device=device, dtype=dtype)
     yield Sample((make(4, 5, **kw),), dict(kwargs))
+    if wide:
+        yield Sample((make(4, 5, **kw, low=-8.0, high=8.0),), dict(kwargs), name="wide")
     yield Sample((make(**kw),), dict(kwargs), name="0-d")
     yield Sample((make(0, 3, **kw),), dict(kwargs), name="empty")
     yield Sample((make(2, 3, 2, 2, **kw),), dict(kwargs), name="rank 4")
     yield Sample((noncontiguous(3, 4, **kw),), dict(kwargs), name="non-contiguous")
     yield Sample((expanded(3, 4, **kw),), dict(kwargs), name="expanded")
-    kinks = torch.tensor([-1.0, 0.0, 0.0, 1.0], device=device, dtype=dtype).requires_grad_()
-    yield Sample((kinks,), dict(kwargs), name="exact 0", gradcheck=False)
+    at = torch.tensor([-1.0, *kinks, *kinks, 1.0], device=device, dtype=dtype).requires_grad_()
+    yield Sample((at,), dict(kwargs), name="exact kinks", gradcheck=False)
     yield Sample((_special(device, dtype),), dict(kwargs), name="inf/nan", gradcheck=False)
 
 
-def _elementwise(options, inplace=False, inplace_node=True):
+def _elementwise(options, inplace=False, inplace_node=True, kinks=(0.0,), wide=False):
     """A sample generator over ``_common`` shapes for each options dict, plus an in-place run
     with the first (non-negative slope) options; ``inplace_node=False`` where that run ends in
     the copy back into x (silu: its Function runs on a copy of x), not in the op's Function."""
     def samples(device, dtype):
         for kwargs in options:
-            yield from _common(device, dtype, kwargs)
+            yield from _common(device, dtype, kwargs, kinks, wide)
         if inplace:
-            yield Sample((make(3, 4, device=device, dtype=dtype),), dict(options[0], inplace=True),
-                         name="inplace", clone_input=True, node=inplace_node)
+            yield Sample((make(3, 4, device=device, dtype=dtype, low=-8.0 if wide else -2.0, high=8.0 if wide else 2.0),),
+                         dict(options[0], inplace=True), name="inplace", clone_input=True, node=inplace_node)
     return samples
 
 

@@ -178,16 +178,61 @@ def _constant_row_composite_agrees(case, ours, grads) -> bool:
                and torch.allclose(ours.grads[i], ref.grads[i], rtol=1e-10, atol=1e-10, equal_nan=True) for i in idx)
 
 
-def _elu_nan_is_dy(case, ours) -> bool:
-    """Ours' input gradient is that of elu written as ``where(x ≤ 0, α(eˣ − 1), x)`` by autograd
-    (NaN takes the x branch: dy) on the same tensors and dys, also where x is a view of a larger
+def _elu_form(case) -> tuple:
+    """(α, s, ι) of an elu-family case: y = s·x for x > 0, s·α(e^{ιx} − 1) otherwise."""
+    if case.op == "selu":
+        from manualgrad.functional._activations import _SELU_ALPHA, _SELU_SCALE
+        return _SELU_ALPHA, _SELU_SCALE, 1.0
+    alpha = case.kwargs.get("alpha", 1.0)
+    return (alpha, 1.0, 1.0 / alpha) if case.op == "celu" else (alpha, 1.0, 1.0)
+
+
+def _elu(case):
+    alpha, scale, iscale = _elu_form(case)
+
+    def composite(x, *_, **__):
+        neg = x <= 0  # the other branch's input is 0 where unused (no inf · 0 in its gradient)
+        return torch.where(neg, scale * alpha * torch.expm1(iscale * torch.where(neg, x, 0)), scale * x)
+    return composite
+
+
+def _hardtanh(lo, hi):
+    def composite(x, *_, **__):
+        return torch.where(x <= lo, lo, torch.where(x >= hi, hi, x))
+    return composite
+
+
+def _hardswish(x, *_, **__):
+    mid = (x > -3) & (x < 3)
+    xm = torch.where(mid, x, 0)  # no inf · 0 in the unused branch's gradient
+    return torch.where(x <= -3, 0, torch.where(mid, xm * (xm + 3) / 6, x))
+
+
+def _shrink(lambd):
+    def composite(x, *_, **__):  # the gradient of soft- and hardshrink alike
+        return torch.where((x >= -lambd) & (x <= lambd), 0, x)
+    return composite
+
+
+# Each op's formula written with torch.where (a NaN input takes the x > bound branch: dy), whose
+# autograd gradient ours must equal where the NaN deviation is accepted.
+_FORMULAS = {
+    "elu": _elu, "selu": _elu, "celu": _elu,
+    "hardtanh": lambda case: _hardtanh(case.kwargs.get("min_val", -1.0), case.kwargs.get("max_val", 1.0)),
+    "relu6": lambda case: _hardtanh(0.0, 6.0),
+    "hardswish": lambda case: _hardswish,
+    "softshrink": lambda case: _shrink(case.kwargs.get("lambd", 0.5)),
+    "hardshrink": lambda case: _shrink(case.kwargs.get("lambd", 0.5)),
+}
+
+
+def _is_its_formula(case, ours) -> bool:
+    """Ours' input gradient is that of the op's formula (``_FORMULAS``) by autograd in x's dtype
+    (celu's ι = 1/α in float64) on the same tensors and dys, also where x is a view of a larger
     or expanded leaf."""
     from .compare import close, run
 
-    def composite(x, alpha=1.0, inplace=False):
-        neg = x <= 0  # the other branch's input is 0 where unused (no inf · 0 in its gradient)
-        return torch.where(neg, alpha * torch.expm1(torch.where(neg, x, 0)), x)
-    ref = run(composite, case, dys=ours.dys)
+    ref = run(_FORMULAS[case.op](case), case, dys=ours.dys)
     return not ref.error and ref.grads[0] is not None and not close(ours.grads[0], ref.grads[0])
 
 
@@ -234,7 +279,11 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
     if (case.op == "group_norm" and x.numel() == 0 and x.dim() > 2 and x.shape[0] * x.shape[1]
             and all(bool((ours.grads[int(i.split()[1])] == 0).all()) for i in grads)):
         return "group_norm with an empty spatial dim: dweight/dbias are 0, sums over nothing (torch's are NaN)"
-    if case.op == "elu" and grads == {"grad 0"} and bool(x.isnan().any()) and _elu_nan_is_dy(case, ours):
-        return "elu's gradient at a NaN input is dy at every size (torch's vectorized kernel gives NaN)"
+    if case.op in _FORMULAS and grads == {"grad 0"} and _is_its_formula(case, ours):
+        if bool(x.isnan().any()):
+            return (f"{case.op}'s gradient at a NaN input is that of its x > bound branch at every size, as torch's "
+                    "scalar loop (torch's vectorized loop gives NaN or 0)")
+        if case.op == "celu" and x.dtype == torch.float64:
+            return "celu's float64 gradient uses its forward's 1/α (torch's backward rounds 1/α to float32)"
     return None
 

@@ -1,4 +1,4 @@
-"""Strategies for the activations and softmax/log_softmax: any shape (0-d and empty included), any
+"""Strategies for the activations and softmax/softmin/log_softmax: any shape (0-d and empty included), any
 layout and dtype (integers and bool where torch decides), every option, kinks at the op's exact
 thresholds, in-place runs (on views of non-leaves too)."""
 
@@ -8,7 +8,7 @@ import hypothesis.strategies as st
 import torch
 
 from .compare import Case
-from .tensors import any_dtypes, grads, seeds, shapes, tensor
+from .tensors import any_dtypes, grads, other, seeds, shapes, tensor
 
 
 def _kinks(name: str, kw: dict) -> tuple:
@@ -16,17 +16,29 @@ def _kinks(name: str, kw: dict) -> tuple:
     if name == "softplus":
         t = kw.get("threshold", 20.0) / (kw.get("beta", 1.0) or 1.0)
         return (0.0, t, -t, 40.0, -40.0)
-    if name in ("sigmoid", "tanh", "gelu", "silu"):
+    if name in ("sigmoid", "tanh", "gelu", "silu", "mish", "logsigmoid", "softsign", "tanhshrink"):
         return (0.0, 20.0, -20.0, 100.0, -100.0, 1e4)
+    if name in ("hardswish", "hardsigmoid"):
+        return (0.0, 3.0, -3.0)
+    if name == "relu6":
+        return (0.0, 6.0)
+    if name == "hardtanh":
+        return (kw.get("min_val", -1.0), kw.get("max_val", 1.0), 0.0)
+    if name == "threshold":
+        return (kw["threshold"], kw["value"], 0.0)
+    if name in ("softshrink", "hardshrink"):
+        lambd = kw.get("lambd", 0.5)
+        return (lambd, -lambd, 0.0)
     return (0.0, -0.0)
 
 
-def elementwise(name: str, options: dict, inplace: bool = False):
-    """Cases of an elementwise activation: ``options`` maps keyword → strategy of its values."""
+def elementwise(name: str, options: dict, inplace: bool = False, required: tuple = ()):
+    """Cases of an elementwise activation: ``options`` maps keyword → strategy of its values
+    (each drawn or left at its default, except the ``required`` ones)."""
 
     @st.composite
     def cases(draw):
-        kw = {k: draw(v) for k, v in options.items() if draw(st.booleans())}
+        kw = {k: draw(v) for k, v in options.items() if k in required or draw(st.booleans())}
         ip = inplace and draw(st.booleans())
         if ip:
             kw["inplace"] = True
@@ -49,6 +61,26 @@ CASES = {
     "tanh": elementwise("tanh", {}),
 }
 
+bounds = st.sampled_from([-1.0, 1.0, 0.0, 6.0, 0.5, -2.5, 3.0])  # hardtanh's min/max: min > max raises
+lambdas = st.sampled_from([0.5, 0.0, 1.0, 2.5, -0.5])  # softshrink refuses λ < 0, hardshrink takes it
+CASES.update({
+    "hardswish": elementwise("hardswish", {}, inplace=True),
+    "hardsigmoid": elementwise("hardsigmoid", {}, inplace=True),
+    "relu6": elementwise("relu6", {}, inplace=True),
+    "hardtanh": elementwise("hardtanh", {"min_val": bounds, "max_val": bounds}, inplace=True),
+    "threshold": elementwise("threshold", {"threshold": st.sampled_from([0.0, 0.5, -1.0, 2.0]),
+                                           "value": st.sampled_from([0.0, 2.0, -3.0, 0.5])},
+                             inplace=True, required=("threshold", "value")),
+    "softshrink": elementwise("softshrink", {"lambd": lambdas}),
+    "hardshrink": elementwise("hardshrink", {"lambd": lambdas}),
+    "selu": elementwise("selu", {}, inplace=True),
+    "celu": elementwise("celu", {"alpha": st.sampled_from([1.0, 0.5, 0.3, 2.0, -0.7, 0.0])}, inplace=True),
+    "mish": elementwise("mish", {}, inplace=True),
+    "logsigmoid": elementwise("logsigmoid", {}),
+    "softsign": elementwise("softsign", {}),
+    "tanhshrink": elementwise("tanhshrink", {}),
+})
+
 
 def _softmax(name):
     @st.composite
@@ -63,7 +95,39 @@ def _softmax(name):
     return cases()
 
 
-CASES.update(softmax=_softmax("softmax"), log_softmax=_softmax("log_softmax"))
+CASES.update(softmax=_softmax("softmax"), log_softmax=_softmax("log_softmax"), softmin=_softmax("softmin"))
+
+
+@st.composite
+def _glu(draw):
+    shape = draw(shapes(0, 4))
+    n = max(len(shape), 1)
+    x = draw(tensor(shape, draw(any_dtypes), kinks=(0.0, 20.0, -20.0), grad=draw(grads)))
+    return Case("glu", (x,), {"dim": draw(st.integers(-n - 1, n))} if draw(st.booleans()) else {})
+
+
+@st.composite
+def _prelu(draw):
+    """Per-channel weights (C = dim 1, or 1 for a 1-d input), one weight, and mismatches."""
+    shape = draw(shapes(0, 4))
+    channels = shape[1] if len(shape) > 1 else 1
+    w_shape = draw(st.sampled_from([(channels,), (1,), (), (channels + 1,), (channels, 1)]))
+    dtype = draw(any_dtypes)
+    x = draw(tensor(shape, dtype, grad=draw(grads)))
+    w = draw(tensor(w_shape, other(draw, dtype), grad=draw(grads)))
+    return Case("prelu", (x, w))
+
+
+@st.composite
+def _rrelu(draw):
+    lower = draw(st.sampled_from([1.0 / 8, 0.0, 0.3, -0.5, 0.9]))
+    upper = draw(st.sampled_from([1.0 / 3, 0.3, 0.5, 1.0, -0.1]))
+    training, ip = draw(st.booleans()), draw(st.booleans())
+    x = draw(tensor(draw(shapes(0, 4)), draw(any_dtypes), grad=draw(grads)))
+    return Case("rrelu", (x, lower, upper, training, ip), inplace=ip, seed=draw(seeds))
+
+
+CASES.update(glu=_glu(), prelu=_prelu(), rrelu=_rrelu())
 
 
 @st.composite
