@@ -37,6 +37,8 @@ from .functions import reductions as _reductions
 from .functions import regression_losses as _regression
 from .functions import regularization as _reg_fn
 from .functions import softmax as _softmax
+from .functions import resample as _resample
+from .functions import padding as _padding
 from .samples import ErrorSample, Sample
 from .samples import activations as s_act
 from .samples import activations_more as s_act_more
@@ -54,6 +56,8 @@ from .samples import norm as s_norm
 from .samples import pooling as s_pool
 from .samples import reductions as s_red
 from .samples import regularization as s_reg
+from .samples import resample as s_resample
+from .samples import padding as s_padding
 
 
 @dataclass
@@ -247,6 +251,13 @@ OPS += [
     OpSpec("tanhshrink", MF.tanhshrink, F.tanhshrink, _act_sig.TanhshrinkFunction, s_act_more.tanhshrink),
     OpSpec("glu", MF.glu, F.glu, _act_sig.GLUFunction, s_act_more.glu, s_act_more.glu_errors),
     OpSpec("softmin", MF.softmin, F.softmin, _softmax.SoftminFunction, s_act_more.softmin, s_act_more.softmin_errors),
+]
+
+# resampling and padding (functions/resample.py, functions/padding.py)
+OPS += [
+    OpSpec("interpolate", MF.interpolate, F.interpolate, _resample.InterpolateFunction,
+           s_resample.interpolate, s_resample.interpolate_errors),
+    OpSpec("pad", MF.pad, F.pad, _padding.PadFunction, s_padding.pad, s_padding.pad_errors),
 ]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}

@@ -50,9 +50,16 @@ class Attention(nn.Module):
         return self.out((x + self.attn(x, x, x, attn_mask=causal, need_weights=False)[0]).mean(1))
 
 
+def decoder():
+    return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(3, 4, 3), nn.Upsample(scale_factor=2, mode="bilinear"),
+                         nn.ZeroPad2d((1, 0, 0, 1)), nn.CircularPad2d(1), nn.Conv2d(4, 4, 3),
+                         nn.UpsamplingNearest2d(size=(5, 5)), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 4))
+
+
 MODELS = {"mlp": (mlp, lambda: torch.randn(6, 12)), "cnn": (cnn, lambda: torch.randn(4, 3, 8, 8)),
           "tokens": (Tokens, lambda: torch.randint(0, 30, (4, 5))),
           "attention": (Attention, lambda: torch.randint(0, 30, (4, 5)))}
+MODELS["decoder"] = (decoder, lambda: torch.randn(4, 3, 6, 6))  # resampling and padding
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -5,6 +5,7 @@ thread they are torch's again; exceptions leave no mode behind; torch.compile tr
 
 import copy
 import threading
+import warnings
 
 import pytest
 import torch
@@ -291,3 +292,31 @@ def test_a_layer_recomputed_by_checkpointing_is_routed_again(reentrant):
         grads.append((x.grad, m.inner.w.grad))
     for g, w in zip(*grads):
         torch.testing.assert_close(g, w, **TIGHT)
+
+
+class Resampling(nn.Module):
+    """A decoder step written as function calls: pad, upsample, pad again."""
+
+    def forward(self, x):
+        h = F.pad(x, (1, 2, 0, 1), mode="reflect")
+        h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecated, and calls F.interpolate
+            h = F.upsample_bilinear(F.pad(h, (1, 1, 1, 1)), size=(9, 11))
+        return F.interpolate(F.pad(h, [2, 0, 0, 1], "circular"), size=(4, 5), mode="area")
+
+
+def test_interpolate_and_pad_are_routed():
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    model = Resampling()
+    want = model(x)
+    (want_dx,) = torch.autograd.grad(want, x, torch.ones_like(want))
+    with mg.manual():
+        got = model(x)
+        report = mg.coverage(model, x)
+    (got_dx,) = torch.autograd.grad(got, x, torch.ones_like(got))
+    torch.testing.assert_close(got, want, **TIGHT)
+    torch.testing.assert_close(got_dx, want_dx, **TIGHT)
+    assert {F.interpolate, F.pad} <= set(ROUTES)
+    assert report.heavy == []
+    assert {"InterpolateFunctionBackward", "PadFunctionBackward"} <= set(report.names["manualgrad"])

@@ -144,3 +144,20 @@ def test_parametrized_module_swaps_and_keeps_its_parametrization():
 def test_swap_rejects_non_modules():
     with pytest.raises(TypeError, match="expects a torch.nn.Module"):
         mg.swap(lambda x: x)
+
+
+def test_resampling_and_padding_modules_are_swapped():
+    nn = torch.nn
+    model = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(2, 3, 3), nn.Upsample(scale_factor=2),
+                          nn.ZeroPad2d((1, 0, 0, 1)), nn.UpsamplingBilinear2d(size=(5, 6)), nn.ReplicationPad2d(2),
+                          nn.CircularPad2d(1), nn.UpsamplingNearest2d(scale_factor=2),
+                          nn.ConstantPad2d(1, 0.5)).double()
+    ref = copy.deepcopy(model)
+    x = torch.randn(2, 2, 4, 5, dtype=torch.float64)
+    report = mg.swap(model)
+    assert not report.skipped and len(report.swapped) == len(model)
+    assert [type(m) for m in model] == [getattr(mnn, type(m).__name__) for m in ref]
+    torch.testing.assert_close(model(x), ref(x), rtol=1e-12, atol=1e-12)
+    for g, h in zip(_grads(model, x), _grads(ref, x)):
+        torch.testing.assert_close(g, h, rtol=1e-12, atol=1e-12)
+    assert len(mg.revert(model)) == len(model) and [type(m) for m in model] == [type(m) for m in ref]

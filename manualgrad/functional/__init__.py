@@ -23,6 +23,8 @@ from ._norms import group_norm, layer_norm, rms_norm
 from ._embedding import embedding
 from ._linear_cross_entropy import linear_cross_entropy
 from ._attention import scaled_dot_product_attention
+from ._resample import interpolate
+from ._padding import pad
 
 __all__ = [
     "linear", "dropout",
@@ -38,6 +40,8 @@ __all__ = [
     "embedding",
     "linear_cross_entropy",
     "scaled_dot_product_attention",
+    "interpolate",
+    "pad",
 ]
 
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).

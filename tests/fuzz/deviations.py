@@ -4,6 +4,9 @@ torch"), as predicates on a drawn case: the fuzzer accepts exactly these and not
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+from .tensors import _view
 
 
 def _windows_of_padding_only(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> bool:
@@ -44,6 +47,9 @@ def accepted(case, ours_error, theirs_error) -> str | None:
     documented deliberate difference, else None. Errors are ``(phase, type, message)`` or None."""
     kw = case.kwargs
     if ours_error and not theirs_error:
+        if (case.op == "pad" and ours_error[1] is RuntimeError
+                and "wraps around more than the cropped part" in ours_error[2]):
+            return "circular pad longer than what negative pads leave of the dim raises (torch: uninitialised memory)"
         if kw.get("label_smoothing", 0.0) < 0 and ours_error[1] is RuntimeError:
             return "label_smoothing < 0 raises (torch checks only > 1)"
         slope = case.args[1] if len(case.args) > 1 else kw.get("negative_slope", kw.get("alpha", 1.0))
@@ -68,6 +74,8 @@ def accepted(case, ours_error, theirs_error) -> str | None:
         why = theirs_error[2]
         if case.op == "adaptive_avg_pool2d" and "non-zero size for non-batch dimensions" in why:
             return "adaptive_avg_pool2d to a 0 output size has a zero gradient (torch's backward raises)"
+        if case.op == "interpolate" and kw.get("mode") == "area" and "non-zero size for non-batch dimensions" in why:
+            return "interpolate (area) to a 0 output size has a zero gradient (torch's backward raises)"
         if (case.op == "group_norm" and "does not have a device" in why
                 and kw.get("weight") is None and kw.get("bias") is not None):
             return "group_norm with a bias and no weight has gradients (torch's backward raises)"
@@ -86,6 +94,9 @@ def accepted(case, ours_error, theirs_error) -> str | None:
         if (case.op == "huber_loss" and why.startswith("Found dtype") and hasattr(target, "dtype")
                 and target.dtype != case.args[0].dtype):
             return "huber_loss with a target of another dtype has a gradient (torch's backward raises)"
+        if case.op == "interpolate" and kw.get("antialias") and why.endswith(("for 'BFloat16'", "for 'Half'")):
+            return ("antialiased interpolate in half precision, where torch's CPU forward runs no kernel (empty, "
+                    "same size), has a gradient (torch's CPU backward has no half kernel)")
     return None
 
 
@@ -236,6 +247,40 @@ def _is_its_formula(case, ours) -> bool:
     return not ref.error and ref.grads[0] is not None and not close(ours.grads[0], ref.grads[0])
 
 
+def _adjoint_gap(spec, x, kw, dy, dx) -> float:
+    """|<dy, F(v)> − <dx, v>| / Σ|dy·F(v)| for a fixed random leaf v (dx is the leaf's gradient;
+    F reads the view ``spec`` makes of it): 0 when dx is the adjoint of torch's forward
+    F = interpolate(·, **kw) applied to dy."""
+    v = torch.randn(dx.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).to(x.dtype)
+    fv = F.interpolate(_view(v, spec.shape, spec.layout), **kw).double()
+    lhs, rhs = (dy.double() * fv).sum(), (dx.double() * v.double()).sum()
+    return float((lhs - rhs).abs() / (dy.double() * fv).abs().sum().clamp(min=1e-300))
+
+
+def _interpolate_torch_wrong(case, ours, theirs, classes) -> str | None:
+    """torch's interpolate is wrong and ours right (tests/test_resample.py): its antialias forward
+    to width 1, or its CPU backward where forward and backward disagree on a shortcut."""
+    x, y, kw = ours.tensors[0].detach(), ours.outs[0], case.kwargs
+    if classes == {"output"} and kw.get("antialias") and y.shape[-1] == 1 and y.shape[-2] != x.shape[-2]:
+        swap = lambda v: v[::-1] if isinstance(v, (list, tuple)) else v  # noqa: E731
+        right = F.interpolate(x.mT, **{**kw, "size": swap(kw.get("size")),
+                                       "scale_factor": swap(kw.get("scale_factor"))}).mT
+        if torch.allclose(right.double(), y.double(), rtol=1e-2, atol=1e-2):
+            return ("antialiased interpolate to width 1 with a new height: ours right "
+                    "(torch's CPU forward repeats row 0)")
+    if classes == {"output"} and x.dtype == torch.uint8 and kw.get("mode") == "lanczos":
+        runs = {tuple(F.interpolate(x.clone(), **kw).flatten().tolist()) for _ in range(8)}
+        if len(runs) > 1:
+            return "uint8 lanczos: torch's CPU kernel reads uninitialised memory (its output changes from call to call)"
+    if classes == {"gradient"} and x.is_floating_point() and ours.grads and ours.grads[0] is not None:
+        # ours within rounding of the adjoint (the gap is relative to Σ|dy·F(v)|), torch's 10× off it
+        tol = {torch.float64: 1e-11, torch.float32: 1e-6, torch.float16: 1e-3, torch.bfloat16: 4e-3}[x.dtype]
+        if (_adjoint_gap(case.args[0], x, kw, ours.dys[0], ours.grads[0]) < tol
+                and _adjoint_gap(case.args[0], x, kw, theirs.dys[0], theirs.grads[0]) > 10 * tol):
+            return "interpolate where torch's CPU backward is not the adjoint of its forward (ours is)"
+    return None
+
+
 def accepted_gradients(case, ours, theirs, found) -> str | None:
     """The documented reason (docs/ops.md) when the gradient disagreements ``found`` (``(class, detail)``) between
     ``ours`` and ``theirs`` (compare.Side, both returned) are a documented deliberate difference,
@@ -248,9 +293,16 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
             and not theirs.grads and ours.outs[0].numel() == 0
             and all(g is None or g.numel() == 0 for g in ours.grads)):
         return "empty attention keeps its graph: empty gradients (torch's empty output does not require grad)"
+    if case.op == "interpolate" and found:
+        why = _interpolate_torch_wrong(case, ours, theirs, {c for c, _ in found})
+        if why:
+            return why
     if not found or any(c != "gradient" for c, _ in found):
         return None
     grads = {d.split(":")[0] for _, d in found}  # 'grad i': i counts the differentiable inputs
+    if case.op == "pad" and ours.outs[0].numel() == 0 and all(g is None or not g.any() for g in ours.grads):
+        return ("pad to an empty output has a zero gradient "
+                "(torch's reflection_pad backward returns uninitialised memory)")
     kw, x = case.kwargs, ours.tensors[0]
     if case.op == "batch_norm" and not kw.get("training", False) and len(case.args[0].shape) == 2:
         names = _differentiable(case, ("input", "running_mean", "running_var", "weight", "bias"))

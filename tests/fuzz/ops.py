@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 import manualgrad.functional as MF
 from . import st_activations, st_layers, st_losses, st_norms
+from . import st_resample
 
 
 @dataclass
@@ -26,7 +27,8 @@ def _spec(name, cases, **kw):
     return OpFuzz(name, (getattr(MF, op), getattr(F, op)), cases, **kw)
 
 
-_ALL = {**st_activations.CASES, **st_losses.CASES, **st_layers.CASES, **st_norms.CASES}
+_ALL = {**st_activations.CASES, **st_losses.CASES, **st_layers.CASES, **st_norms.CASES,
+        **st_resample.CASES}
 _WEIGHTS = {"conv1d": 0.6, "conv2d": 0.6, "scaled_dot_product_attention": 0.8, "linear_cross_entropy": 0.8}
 OPS = {name: _spec(name, cases, isolated="[half]" in name, weight=_WEIGHTS.get(name.split("[")[0], 1.0))
        for name, cases in _ALL.items()}
