@@ -12,7 +12,6 @@ import pytest
 import torch
 
 import manualgrad as mg
-import manualgrad.functional as MF
 
 from zoo import ZOO
 
@@ -41,23 +40,12 @@ def exact_reference(model):
             m.__class__ = ExactHardsigmoid
     return model
 
-# Blocks that need ops other branches add: run once manualgrad has them.
-NEEDS = {"mobilenet_v3": "hardswish", "deeplab_v3": "interpolate"}
-
-
-def _entries():
-    for name in ZOO:
-        need = NEEDS.get(name)
-        missing = need is not None and not hasattr(MF, need)
-        yield pytest.param(name, id=name, marks=pytest.mark.skipif(missing, reason=f"manualgrad has no {need} yet"))
-
-
 def _inputs(x):
     return tuple(t.detach().requires_grad_() for t in (x if isinstance(x, tuple) else (x,)))
 
 
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
-@pytest.mark.parametrize("name", list(_entries()))
+@pytest.mark.parametrize("name", list(ZOO))
 def test_swapped_block_equals_torch_with_no_heavy_torch_node(name, train):
     ref, x = ZOO[name]()
     ours = copy.deepcopy(ref)
