@@ -40,6 +40,7 @@ def exact_reference(model):
             m.__class__ = ExactHardsigmoid
     return model
 
+
 def _inputs(x):
     return tuple(t.detach().requires_grad_() for t in (x if isinstance(x, tuple) else (x,)))
 
