@@ -14,7 +14,8 @@ one backward; then the backward graph, walked from the loss, is sorted into kind
   was running;
 - ``other Function``: a node of an ``autograd.Function`` that is not manualgrad's (yours, a
   library's): also listed with where it was made;
-- ``torch arithmetic``: add/sub/mul/div/neg/rsub and their scalar forms (residuals, scaling);
+- ``torch arithmetic``: add/sub/mul/div/neg/rsub and their scalar forms (residuals, scaling), and
+  ``addcmul``/``addcdiv`` (input + value·t1·t2, a fused product and sum);
 - ``views/copies``: views, reshapes, transposes, expands, slicing, indexing, masking,
   concatenation, splits, clones, dtype/device copies, backward-hook identities;
 - the leaves (``AccumulateGrad``) are not counted as nodes: they are the parameters below.

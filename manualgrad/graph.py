@@ -16,7 +16,7 @@ from .functions._base import Function
 KINDS = ("manualgrad", "torch math", "other Function", "torch arithmetic", "views/copies")
 HEAVY_KINDS = ("torch math", "other Function")
 
-_ARITHMETIC = {"Add", "Sub", "Mul", "Div", "Neg", "Rsub"}
+_ARITHMETIC = {"Add", "Sub", "Mul", "Div", "Neg", "Rsub", "Addcmul", "Addcdiv"}  # addcmul: input + v·t1·t2
 _VIEWS = {"View", "UnsafeView", "Reshape", "ReshapeAlias", "Permute", "Transpose", "T", "Expand", "Slice",
           "Select", "Index", "Cat", "Stack", "Split", "SplitWithSizes", "Unbind", "Chunk", "Clone", "ToCopy",
           "Copy", "CopySlices", "Squeeze", "Unsqueeze", "AsStrided", "Unflatten", "Flatten", "Narrow", "Alias",

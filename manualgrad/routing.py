@@ -204,9 +204,9 @@ class Routing(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         ours = ROUTES.get(func) or routing_math.operator(func)
-        # out=None is no out= (F.normalize passes it along)
         if ours is not None and kwargs.get("out") is None and torch.is_grad_enabled():
-            y = ours(*args, **kwargs)
+            # out=None as given (torch.norm's Python code hands it on) is no out
+            y = ours(*args, **{k: v for k, v in kwargs.items() if k != "out"})
             if y is not routing_math.TORCH:  # a math route's answer for a form it leaves to torch
                 return y
         if _compiling() and args and isinstance(args[0], torch.Tensor):
@@ -241,8 +241,10 @@ _entered = threading.local()
 
 def _enter(module, args):
     stack = _entered.__dict__.setdefault("stack", [])
-    # inside a module whose hook is on this stack, or inside manual(): the mode is on already
-    mode = None if stack or routing() else Routing()
+    # inside a module whose hook is on this stack, or inside manual(): the mode is on already; with
+    # grad off nothing would be routed, and an active mode would turn torch's fused inference paths
+    # off (nn.TransformerEncoderLayer checks has_torch_function)
+    mode = None if stack or routing() or not torch.is_grad_enabled() else Routing()
     if mode is not None:
         mode.__enter__()
     stack.append((module, mode))

@@ -17,7 +17,8 @@ Routed: ``matmul`` (``@`` is ``Tensor.matmul``; ``__rmatmul__``), ``mm``, ``bmm`
 ``cos``, ``abs``; ``pow`` (``**``: ``__pow__``, ``__rpow__``), ``clamp``/``clip``, ``minimum``,
 ``maximum``, ``where(condition, input, other)``; ``sum``, ``mean``, ``var``, ``std`` (``unbiased=``
 as ``correction``), ``var_mean``, ``std_mean``, ``amax``, ``amin``, ``max``/``min`` (all three
-forms), ``logsumexp``, ``cumsum``, ``linalg.vector_norm`` — each as ``torch.<name>`` and, where torch
+forms), ``logsumexp``, ``cumsum``, ``linalg.vector_norm`` (and ``torch.norm``/``Tensor.norm`` in their
+vector-norm forms) — each as ``torch.<name>`` and, where torch
 has one, as the ``Tensor`` method. Additions, products, divisions, negation, views and copies are
 torch's (their backward has nothing to derive).
 """
@@ -203,6 +204,24 @@ def _vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A00
     return M.linalg.vector_norm(x, ord, _dim_arg(dim), keepdim, dtype=dtype)
 
 
+def _norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):  # noqa: A002 - torch's names
+    """``torch.norm``: its vector-norm forms (a number ``p``; ``"fro"`` over at most two dims) are
+    ``linalg.vector_norm``, as in torch's own code; the matrix norms run torch's."""
+    if out is not None or not isinstance(input, torch.Tensor) or input.layout != torch.strided:
+        return TORCH
+    if p == "fro" and (dim is None or _int(dim) or (isinstance(dim, (tuple, list)) and len(dim) <= 2)):
+        p = 2
+    elif p is None:
+        p = 2.0
+    elif not _number(p):
+        return TORCH
+    return _vector_norm(input, p, [dim] if _int(dim) else dim, keepdim, dtype=dtype)
+
+
+def _norm_method(input, p="fro", dim=None, keepdim=False, dtype=None):  # Tensor.norm: no out, dtype 4th
+    return _norm(input, p, dim, keepdim, dtype=dtype)
+
+
 def _table() -> dict:
     """torch callable -> adapter, and the public name of each (``routing.routed_names``)."""
     T = torch.Tensor
@@ -235,8 +254,11 @@ ROUTES = {fn: route for fn, (route, _) in _TABLE.items()}
 # Tensor's operators written in Python (torch/_tensor.py), found by identity: Dynamo mistraces a
 # dict lookup keyed by these wrapped functions (a guard that fails on the frame that made it), and
 # their __name__ reads as the wrapped method's there
-OPERATORS = ((torch.Tensor.__rmatmul__, _rmatmul), (torch.Tensor.__pow__, _pow), (torch.Tensor.__rpow__, _rpow))
-NAMES = sorted({name for _, name in _TABLE.values()} | {"Tensor.__rmatmul__", "Tensor.__pow__", "Tensor.__rpow__"})
+# (torch.norm and Tensor.norm are Python functions too: torch/functional.py, torch/_tensor.py)
+OPERATORS = ((torch.Tensor.__rmatmul__, _rmatmul), (torch.Tensor.__pow__, _pow), (torch.Tensor.__rpow__, _rpow),
+             (torch.norm, _norm), (torch.Tensor.norm, _norm_method))
+NAMES = sorted({name for _, name in _TABLE.values()} | {"Tensor.__rmatmul__", "Tensor.__pow__", "Tensor.__rpow__",
+                                                         "torch.norm", "Tensor.norm"})
 
 
 def operator(func):

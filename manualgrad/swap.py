@@ -13,10 +13,7 @@ report says why. Never swap what cannot be proven equal.
 
 from __future__ import annotations
 
-import ast
 import fnmatch
-import inspect
-import textwrap
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -24,6 +21,7 @@ import torch
 
 from . import nn as mnn
 from . import routing
+from .forward_source import UNREADABLE, math_calls, rearranges_only
 
 # torch.nn classes with no arithmetic of their own: nothing to swap, nothing to report.
 _STRUCTURAL = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict, torch.nn.ParameterList,
@@ -126,7 +124,20 @@ def _subclass_twin(cls: type, twin: type, ours: type) -> type | str:
     return _MADE[key]
 
 
-def _plan(module: torch.nn.Module, twins: dict) -> type | str | None:
+def _routed(module: torch.nn.Module) -> str:
+    """What functional routing makes of the forward of a module left alone, read as source."""
+    calls = math_calls(module)
+    if calls == [UNREADABLE]:
+        return "its own forward runs with functional routing (its source cannot be read)"
+    names = {n.rsplit(".", 1)[1] for n in routing.routed_names()} | {"@", "**"}
+    ours, theirs = [c for c in calls if c in names], [c for c in calls if c not in names]
+    parts = [f"{', '.join(ours)} {'is' if len(ours) == 1 else 'are'} manualgrad's"] if ours else []
+    parts += [f"{', '.join(theirs)} {'stays' if len(theirs) == 1 else 'stay'} torch's"] if theirs else []
+    rest = "the rest is arithmetic and rearranging" if parts else "only arithmetic and rearranging (torch's)"
+    return f"its own forward runs with functional routing: {', '.join(parts + [rest])}"
+
+
+def _plan(module: torch.nn.Module, twins: dict, functional: bool) -> type | str | None:
     """The class ``module`` becomes, a reason it stays, or None (nothing to say)."""
     cls = type(module)
     if isinstance(module, tuple(twins.values())):
@@ -141,70 +152,18 @@ def _plan(module: torch.nn.Module, twins: dict) -> type | str | None:
             return None  # containers: their children are looked at one by one
         if cls.__module__.startswith("torch.nn"):
             return f"manualgrad does not implement {cls.__name__} yet (children swapped where possible)"
-        if _rearranges_only(module):
+        if rearranges_only(module):
             return None  # a Permute, a stochastic-depth mask multiply: no layer arithmetic of its own
-        return ("not a torch.nn module: its own forward runs as written; manualgrad.coverage(model, *inputs) "
-                "lists which of its ops stay torch's")
+        own = _routed(module) if functional else "its own forward runs as written"
+        return f"not a torch.nn module: {own} (manualgrad.coverage(model, *inputs) lists what stays torch's)"
     unsupported = getattr(twins[twin], "_mg_unsupported", None)
     why = unsupported(module) if unsupported else None
     if why:
         return why  # an option of this instance that manualgrad's twin does not implement
     if cls is twin:
         return twins[twin]
-    return _subclass_twin(cls, twin, twins[twin])
-
-
-# What a forward may call and still only rearrange data, or build and multiply by a mask.
-_REARRANGING = {"permute", "reshape", "view", "view_as", "transpose", "t", "flatten", "unflatten", "squeeze",
-                "unsqueeze", "contiguous", "movedim", "moveaxis", "expand", "expand_as", "chunk", "split", "unbind",
-                "cat", "concat", "stack", "narrow", "flip", "roll", "size", "dim", "clone", "to", "type_as",
-                "empty", "new_empty", "empty_like", "bernoulli", "bernoulli_", "rand", "rand_like", "div_", "mul_",
-                "len", "tuple", "list", "range", "int", "float", "bool", "isinstance", "super", "getattr"}
-_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
-
-
-def _rearranges_only(module: torch.nn.Module) -> bool:
-    """The module holds no parameter or buffer and its ``forward`` (read as source, with the plain
-    Python functions it calls, two levels deep) calls nothing but reshapes, permutes, concatenation,
-    mask building and ``+ − × ÷``. Anything unreadable counts as arithmetic: then it is listed."""
-    if module._parameters or module._buffers:
-        return False
-    return _source_rearranges(type(module).forward, type(module), depth=2)
-
-
-def _source_rearranges(fn, owner: type, depth: int) -> bool:
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return False
-    ignored = _argument_checks(tree)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.BinOp, ast.AugAssign)) and not isinstance(node.op, _ARITHMETIC):
-            return False  # x ** 3, x @ w
-        if not isinstance(node, ast.Call) or id(node) in ignored:
-            continue
-        f = node.func
-        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
-        if name in _REARRANGING:
-            continue
-        callee = _callee(f, fn, owner)
-        if not (depth and inspect.isfunction(callee) and _source_rearranges(callee, owner, depth - 1)):
-            return False
-    return True
-
-
-def _callee(f, fn, owner: type):
-    """The Python function a call names: ``self.method(...)`` or a global ``function(...)``."""
-    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
-        return getattr(owner, f.attr, None)
-    return fn.__globals__.get(f.id) if isinstance(f, ast.Name) else None
-
-
-def _argument_checks(tree) -> set:
-    """Ids of the nodes inside ``raise`` statements and ``if`` tests: checks, not computation."""
-    parts = [n.exc for n in ast.walk(tree) if isinstance(n, ast.Raise) and n.exc is not None]
-    parts += [n.test for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp))]
-    return {id(n) for part in parts for n in ast.walk(part)}
+    made = _subclass_twin(cls, twin, twins[twin])
+    return f"{made}; {_routed(module)}" if functional and isinstance(made, str) else made
 
 
 def swap(model: torch.nn.Module, *, include: Iterable | None = None,
@@ -229,18 +188,18 @@ def swap(model: torch.nn.Module, *, include: Iterable | None = None,
         raise TypeError(f"swap() expects a torch.nn.Module, got {type(model).__name__}")
     include, exclude = (None if include is None else list(include)), list(exclude or ())
     report, twins = SwapReport(), _twins()
+    if functional is None:
+        functional = include is None and not exclude
     for path, module in model.named_modules(remove_duplicate=True):
         cls = type(module)
         if include is not None and not _selected(path, cls, include) or _selected(path, cls, exclude):
             continue
-        plan = _plan(module, twins)
+        plan = _plan(module, twins, functional)
         if isinstance(plan, type):
             module.__class__ = plan
             report.swapped.append(SwapEntry(path, cls, plan))
         elif plan is not None:
             report.skipped.append(SwapEntry(path, cls, reason=plan))
-    if functional is None:
-        functional = include is None and not exclude
     if functional:
         # on every module with code of its own, not only on the model: a layer that activation
         # checkpointing recomputes in backward is called alone, and must run routed again

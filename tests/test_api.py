@@ -51,9 +51,13 @@ MATH_METHOD = {f"InstanceNorm{n}d": "_apply_instance_norm" for n in (1, 2, 3)}
 def test_every_module_is_its_torch_twin(name):
     cls = getattr(mnn, name)
     twin = getattr(torch.nn, name)
-    method = MATH_METHOD.get(name, "forward")
-    assert issubclass(cls, twin) and getattr(cls, method) is not getattr(twin, method)
-    assert inspect.signature(cls.__init__) == inspect.signature(twin.__init__)
+    assert issubclass(cls, twin) and inspect.signature(cls.__init__) == inspect.signature(twin.__init__)
+    if name in mnn.TORCH_FORWARD:  # torch's forward; its submodules made ours, the layers' _ff_block ours
+        assert cls.forward is twin.forward and "__init__" in vars(cls)
+        assert ("_ff_block" in vars(cls)) == hasattr(twin, "_ff_block")
+    else:
+        method = MATH_METHOD.get(name, "forward")
+        assert getattr(cls, method) is not getattr(twin, method)
 
 
 def test_names_torch_lacks_are_declared_extensions():

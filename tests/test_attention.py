@@ -172,14 +172,6 @@ def test_same_init_state_dict_and_repr_as_torch(kw):
         assert n == m and torch.equal(a, b)
 
 
-@pytest.mark.parametrize("kw", [{"add_bias_kv": True}, {"add_zero_attn": True}], ids=str)
-def test_unsupported_options_raise(kw):
-    ours, _ = _twins(**kw)
-    x = torch.randn(3, 2, 6, **D64)
-    with pytest.raises(NotImplementedError, match=next(iter(kw))):
-        ours(x, x, x)
-
-
 L, S, N = 3, 4, 2
 KPM = torch.tensor([[0, 0, 1, 0], [1, 0, 0, 1]], dtype=torch.bool)
 CAUSAL = torch.ones(L, L, dtype=torch.bool).triu(1)
@@ -202,6 +194,13 @@ CASES = [
     ({"kdim": 3, "vdim": 5}, False, {"attn_mask": torch.randn(L, S, **D64)}),
     ({"batch_first": True}, False, {"key_padding_mask": KPM}),
     ({"batch_first": True}, True, {"attn_mask": CAUSAL}),
+    # one more key position (bias_k/bias_v, zeros): the masks are padded to attend to it
+    ({"add_bias_kv": True}, False, {}),
+    ({"add_bias_kv": True}, False, {"attn_mask": BOOL_3D, "key_padding_mask": KPM}),
+    ({"add_zero_attn": True}, False, {"attn_mask": torch.randn(L, S, **D64), "key_padding_mask": KPM.double()}),
+    ({"add_bias_kv": True, "add_zero_attn": True}, True, {"attn_mask": CAUSAL, "is_causal": True}),
+    ({"add_bias_kv": True, "add_zero_attn": True, "kdim": 3, "vdim": 5, "batch_first": True}, False,
+     {"key_padding_mask": KPM}),
 ]
 
 
@@ -327,3 +326,15 @@ def test_bad_input_raises_like_torch(what, kw):
 ], ids=["embed_dim", "kdim", "key vs value", "batched query, unbatched key", "4-D query"])
 def test_bad_shapes_raise_like_torch(kw, shapes):
     _raises_like_torch(*_twins(**kw), *(torch.randn(s, **D64) for s in shapes))
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_inference_runs_torchs_forward_bit_for_bit_training_under_no_grad_ours(batch_first):
+    ours, theirs = _twins(batch_first=batch_first)
+    x = torch.randn(2, L, 6, **D64) if batch_first else torch.randn(L, 2, 6, **D64)
+    with torch.no_grad():
+        ours.eval(), theirs.eval()
+        assert torch.equal(ours(x, x, x)[0], theirs(x, x, x)[0])  # torch's fast path where it takes it
+        ours.train(), theirs.train()
+        no_grad = ours(x, x, x)[0]
+    assert torch.equal(no_grad, ours(x, x, x)[0])  # the same arithmetic as with grad (dropout 0)

@@ -296,3 +296,26 @@ def test_swapped_lstm_classifier_has_no_torch_gate_math():
     assert not names & {"SigmoidBackward0", "TanhBackward0", "AddmmBackward0", "MmBackward0"}
     assert after.heavy == [] and after.param_share == 1.0
     assert after.names["manualgrad"]["LSTMFunctionBackward"] == 4
+
+
+class Erf(nn.Module):
+    def forward(self, x):
+        return torch.special.erf(x) * 2 + x @ x.transpose(-1, -2)
+
+
+class LayerNormLast(nn.LayerNorm):
+    """A timm-style subclass with its own forward written with F.layer_norm."""
+
+    def forward(self, x):
+        assert x.ndim > 1, "checks are not computation"
+        return F.layer_norm(x.permute(0, 2, 1), self.normalized_shape, self.weight, self.bias, self.eps).permute(0, 2, 1)
+
+
+def test_swap_report_says_what_routing_makes_of_a_forward_it_cannot_swap():
+    model = nn.Sequential(Gelu(), Erf(), LayerNormLast(3))
+    skipped = {e.path: e.reason for e in mg.swap(model).skipped}
+    assert "functional routing: tanh, pow are manualgrad's, the rest is arithmetic" in skipped["0"]
+    assert "@ is manualgrad's, erf stays torch's" in skipped["1"]
+    assert "redefines forward" in skipped["2"] and "layer_norm is manualgrad's, the rest" in skipped["2"]
+    skipped = {e.path: e.reason for e in mg.swap(nn.Sequential(Gelu()), functional=False).skipped}
+    assert "routing" not in skipped["0"] and "its own forward runs as written" in skipped["0"]

@@ -102,6 +102,16 @@ MODULES = {
     "Embedding": (lambda: MN.Embedding(10, 4, padding_idx=0), lambda: (torch.tensor([[1, 0, 9]]),)),
     "MultiheadAttention": (lambda: MN.MultiheadAttention(4, 2, kdim=3, vdim=5),
                            lambda: (torch.randn(3, 2, 4), torch.randn(6, 2, 3), torch.randn(6, 2, 5))),
+    "MultiheadAttention bias_kv zero_attn": (lambda: MN.MultiheadAttention(4, 2, add_bias_kv=True, add_zero_attn=True),
+                                             lambda: (torch.randn(3, 2, 4),) * 3),
+    "TransformerEncoderLayer": (lambda: MN.TransformerEncoderLayer(4, 2, 8), lambda: (torch.randn(3, 2, 4),)),
+    "TransformerDecoderLayer": (lambda: MN.TransformerDecoderLayer(4, 2, 8),
+                                lambda: (torch.randn(3, 2, 4), torch.randn(5, 2, 4))),
+    "TransformerEncoder": (lambda: MN.TransformerEncoder(MN.TransformerEncoderLayer(4, 2, 8), 2, MN.LayerNorm(4)),
+                           lambda: (torch.randn(3, 2, 4),)),
+    "TransformerDecoder": (lambda: MN.TransformerDecoder(MN.TransformerDecoderLayer(4, 2, 8), 2),
+                           lambda: (torch.randn(3, 2, 4), torch.randn(5, 2, 4))),
+    "Transformer": (lambda: MN.Transformer(4, 2, 1, 1, 8), lambda: (torch.randn(5, 2, 4), torch.randn(3, 2, 4))),
     "LinearCrossEntropyLoss": (lambda: MN.LinearCrossEntropyLoss(4, 5, bias=True),
                                lambda: (torch.randn(3, 4), torch.tensor([0, 4, 2]))),
     "RNN": (lambda: MN.RNN(3, 4, num_layers=2, bidirectional=True), lambda: (torch.randn(5, 2, 3),)),
@@ -113,14 +123,14 @@ MODULES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(set(MN.__all__)))
+@pytest.mark.parametrize("name", sorted(set(MN.__all__) | set(MODULES)))
 def test_every_parameter_of_every_module_gets_a_grad(name):
-    cls = getattr(MN, name)
+    cls = getattr(MN, name.split()[0])
     if name not in MODULES:
         base = next(b for b in cls.__mro__ if b.__module__.startswith("torch.nn"))
-        sized = ("in_features", "num_features", "normalized_shape", "num_embeddings", "in_channels", "embed_dim",
-                 "input_size")
-        assert not any(p in sized for p in inspect.signature(base.__init__).parameters), f"{name} needs an entry"
+        assert not any(p for p in inspect.signature(base.__init__).parameters if p in (
+            "in_features", "num_features", "normalized_shape", "num_embeddings", "in_channels", "embed_dim", "d_model",
+            "encoder_layer", "decoder_layer", "input_size")), f"{name} needs an entry"
         return
     make, inputs = MODULES[name]
     torch.manual_seed(0)

@@ -70,6 +70,8 @@ FORMS = {
     "vector_norm(ord, dim)": lambda c, **_: torch.linalg.vector_norm(c, 1, -1, keepdim=True),
     "vector_norm(inf)": lambda a, **_: torch.linalg.vector_norm(a, INF, (0, 1)),
     "vector_norm(3)": lambda a, **_: torch.linalg.vector_norm(a, ord=3, dim=0),
+    "torch.norm": lambda a, **_: torch.norm(a), "Tensor.norm(p, dim)": lambda c, **_: c.norm(p=2, dim=(1, 2), keepdim=True),
+    "Tensor.norm(1, int dim)": lambda c, **_: c.norm(1, -1), "torch.norm(fro, dim)": lambda a, **_: torch.norm(a, "fro", 0),
 }
 
 
@@ -135,6 +137,7 @@ FALL_THROUGH = {
     "integer dtype": lambda a, **_: a.detach().cumsum(0, dtype=torch.int64),
     "bool exponent": lambda a, **_: a.pow(True),
     "no bounds": lambda a, **_: a.clamp(),
+    "nuclear norm": lambda a, **_: a.norm("nuc"),
 }
 
 

@@ -136,6 +136,14 @@ def _attend_mask(mask: torch.Tensor | None, name: str) -> torch.Tensor | None:
     return mask.logical_not() if mask.dtype == torch.bool else mask
 
 
+def _attend_too(mask: torch.Tensor | None) -> torch.Tensor | None:
+    """``mask`` (SDPA's convention: bool True = attend, float added) with one more key position
+    that is attended to (torch pads its float mask with 0)."""
+    if mask is None:
+        return None
+    return torch.cat([mask, (mask.new_ones if mask.dtype == torch.bool else mask.new_zeros)(*mask.shape[:-1], 1)], -1)
+
+
 def _in_projection(query, key, value, w, b, w_q, w_k, w_v):
     """q, k, v projections as torch's ``_in_projection_packed`` / ``_in_projection`` (one linear
     for self-attention, one for key and value when they are the same tensor)."""
@@ -166,13 +174,11 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     the dropped-out probabilities, per head or head-averaged, when ``need_weights``: torch's
     weights path, plain softmax), heads merged, out-projection. ``key_padding_mask`` and
     ``attn_mask`` go to the Function separately, so the merged (N·H, L, S) float mask torch
-    builds is never materialised. ``add_bias_kv`` / ``add_zero_attn`` raise NotImplementedError;
-    ``static_k`` / ``static_v`` are not taken."""
-    for flag, on in (("add_bias_kv=True (bias_k/bias_v)", bias_k is not None or bias_v is not None),
-                     ("add_zero_attn=True", add_zero_attn)):
-        if on:
-            raise NotImplementedError(f"manualgrad's MultiheadAttention does not support {flag}: it concatenates "
-                                      "to the keys and values, which has no hand-derived backward here")
+    builds is never materialised. ``bias_k``/``bias_v`` (``add_bias_kv``) are appended to the
+    projected keys/values as one more position (repeated over the batch) and ``add_zero_attn`` a
+    position of zeros, as torch does, with the masks padded to attend to them: concatenations,
+    whose backward hands each part its slice of the key/value gradient (bias_k's gradient is the
+    sum over the batch of the last key position's). ``static_k`` / ``static_v`` are not taken."""
     batched = _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not batched:
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
@@ -210,6 +216,13 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                                f"{want}.")
         if attn_mask.dim() == 3:
             attn_mask = attn_mask.unflatten(0, (bsz, num_heads))  # (N, H, L, S)
+    if (bias_k is None) != (bias_v is None):
+        raise AssertionError("bias_k and bias_v must both be given or both be None")
+    extra = [(bias_k.repeat(1, bsz, 1), bias_v.repeat(1, bsz, 1))] if bias_k is not None else []
+    extra += [(k.new_zeros(1, bsz, embed_dim), v.new_zeros(1, bsz, embed_dim))] if add_zero_attn else []
+    for k_more, v_more in extra:  # one more key position each, which every query may attend to
+        k, v, src_len = torch.cat([k, k_more]), torch.cat([v, v_more]), src_len + 1
+        attn_mask, key_padding_mask = _attend_too(attn_mask), _attend_too(key_padding_mask)
     if key_padding_mask is not None:
         for i, n in enumerate((bsz, src_len)):
             if key_padding_mask.shape[i] != n:

@@ -22,6 +22,8 @@ from .normalization import GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm
 from .embedding import Embedding, EmbeddingBag
 from .linear_cross_entropy import LinearCrossEntropyLoss
 from .attention import MultiheadAttention
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerEncoderLayer)
 from .resample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
                       ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
@@ -55,6 +57,7 @@ __all__ = [
     "Embedding", "EmbeddingBag",
     "LinearCrossEntropyLoss",
     "MultiheadAttention",
+    "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer",
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
     "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
     "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
@@ -66,6 +69,12 @@ __all__ = [
     "CTCLoss",
     "RNN", "LSTM", "GRU",
     "RNNCell", "LSTMCell", "GRUCell",
+]
+
+# Twins that keep torch's forward: their arithmetic is in their submodules (made manualgrad's by their
+# __init__ as by swap) and, for the layers, in the feed-forward block (_ff_block).
+TORCH_FORWARD = [
+    "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer",
 ]
 
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).

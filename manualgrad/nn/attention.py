@@ -12,20 +12,20 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
     ``v_proj_weight`` when kdim/vdim differ, ``in_proj_bias``, ``out_proj``), initialisation,
     ``state_dict`` and ``repr`` as :class:`torch.nn.MultiheadAttention`; ``forward`` runs
     :func:`manualgrad.functional._attention.multi_head_attention_forward` (torch's slow path, with
-    our linear and attention Functions; never torch's fused fast path). ``add_bias_kv`` and
-    ``add_zero_attn`` raise NotImplementedError in forward."""
-
-    @staticmethod
-    def _mg_unsupported(module: torch.nn.MultiheadAttention) -> str | None:
-        """Why :func:`manualgrad.swap` must leave ``module`` alone, or None."""
-        if module.bias_k is not None or module.add_zero_attn:
-            return "add_bias_kv / add_zero_attn have no hand-derived backward in manualgrad yet"
-        return None
+    our linear and attention Functions), ``add_bias_kv`` and ``add_zero_attn`` included. In eval
+    mode with grad off (inference: nothing to differentiate) torch's own forward runs, its fused
+    fast path where torch takes it, so outputs are torch's bit for bit, inside an ``nn.Transformer``
+    too."""
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                 key_padding_mask: torch.Tensor | None = None, need_weights: bool = True,
                 attn_mask: torch.Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if not (self.training or torch.is_grad_enabled()):
+            # inference: torch's own. A train-mode forward under no_grad (reentrant checkpointing's
+            # first pass) stays ours, bit for bit the recompute's
+            return super().forward(query, key, value, key_padding_mask, need_weights, attn_mask,
+                                   average_attn_weights, is_causal)
         batched = query.dim() == 3
         if self.batch_first and batched:  # to (L, N, E), keeping query is key is value where it holds
             same_qk, same_kv = query is key, key is value
