@@ -8,7 +8,7 @@ from .. import math as _math
 from ..functions import elementwise as _unary_fn
 from ..functions.elementwise_binary import ClampFunction, MinMaxFunction, PowFunction, WhereFunction
 from ..opspec import OpSpec
-from . import ErrorSample, Sample, expanded, make, noncontiguous
+from . import ErrorSample, Sample, expanded, make
 
 INF, NAN = float("inf"), float("nan")
 SPECIAL = [-INF, -100.0, -2.0, -0.5, -0.0, 0.0, 1e-30, 0.5, 2.0, 100.0, INF, NAN]
