@@ -38,6 +38,18 @@ def saved_bytes(fn):
     return sum(sizes), len(sizes), out
 
 
+
+def grads(fn, inputs, dy):
+    """torch autograd's gradients of ``fn(*inputs)`` for ``dy``, one per input that requires grad."""
+    leaves = [t for t in inputs if isinstance(t, torch.Tensor) and t.requires_grad]
+    return torch.autograd.grad(fn(*inputs), leaves, dy)
+
+
+def leaf(t):
+    """A fresh leaf with ``t``'s values (and strides) that requires grad."""
+    return t.detach().clone().requires_grad_()
+
+
 def assert_module_matches(ours, theirs, x, dy):
     """Output and the gradients of x and every parameter, for one upstream ``dy``, equal."""
     a, b = ours(x), theirs(x)

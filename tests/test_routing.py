@@ -1,11 +1,12 @@
 """Functional routing (manualgrad.routing): inside `manual()` and while a swapped model runs, the
 torch.nn.functional calls, torch functions and tensor methods manualgrad implements run its
 Functions; results and gradients equal torch's (float64); outside, after revert and on another
-thread they are torch's again; exceptions leave no mode behind; torch.compile traces it."""
+thread they are torch's again; exceptions leave no mode behind; a layer recomputed by checkpointing
+is routed again. torch.compile: tests/test_routing_compile.py; models written as function calls
+(tiny Hugging Face BERT and Llama, a resampling decoder): tests/test_routing_models.py."""
 
 import copy
 import threading
-import warnings
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from torch import nn
 import manualgrad as mg
 from manualgrad.routing import ROUTES, Routing, routing
 from torch.overrides import _get_current_function_mode_stack
+
 
 TIGHT = dict(rtol=1e-12, atol=1e-13)
 
@@ -187,82 +189,6 @@ def test_adapters_keep_torch_semantics():
     assert {torch.tanh, torch.Tensor.softmax, F.gelu, F.scaled_dot_product_attention, F.cross_entropy} <= set(ROUTES)
 
 
-class Compiled(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(8, 8)
-
-    def forward(self, x):
-        return torch.tanh(F.gelu(self.lin(x)))
-
-
-def test_swapped_model_compiles_in_one_graph_routed():
-    torch.manual_seed(0)
-    model, x = Compiled(), torch.randn(4, 8)
-    mg.swap(model)
-    eager = copy.deepcopy(model)
-    torch._dynamo.reset()
-    explained = torch._dynamo.explain(model)(x)
-    assert explained.graph_break_count == 0
-    code = explained.graphs[0].code
-    assert code.count("autograd_function_apply(") == 3 and "torch.tanh" not in code and "gelu" not in code
-    torch._dynamo.reset()
-    got = torch.compile(model, backend="aot_eager", fullgraph=True)(x)
-    want = eager(x)
-    torch.testing.assert_close(got, want)
-    got.square().sum().backward()
-    want.square().sum().backward()
-    for p, q in zip(model.parameters(), eager.parameters()):
-        torch.testing.assert_close(p.grad, q.grad)
-
-
-def test_a_function_compiled_inside_manual_is_recompiled_outside():
-    graphs = []
-    torch._dynamo.reset()
-    f = torch.compile(lambda x: torch.tanh(x).softmax(-1), fullgraph=True,
-                      backend=lambda gm, example_inputs: graphs.append(gm.code) or gm.forward)
-    x = torch.randn(3, 4, requires_grad=True)
-    with mg.manual():
-        inside = f(x)
-    outside = f(x)
-    assert len(graphs) == 2 and "torch.tanh" not in graphs[0] and "torch.tanh" in graphs[1]
-    assert type(inside.grad_fn).__name__ != type(outside.grad_fn).__name__
-    torch.testing.assert_close(inside, outside)
-
-
-def hf_models():
-    transformers = pytest.importorskip("transformers")
-    transformers.logging.set_verbosity_error()
-    small = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, vocab_size=50,
-                 max_position_embeddings=16)
-    return {"bert": transformers.BertForMaskedLM(transformers.BertConfig(**small, hidden_dropout_prob=0.0,
-                                                                         attention_probs_dropout_prob=0.0)),
-            "llama": transformers.LlamaForCausalLM(transformers.LlamaConfig(**small, num_key_value_heads=1))}
-
-
-# heavy torch nodes left after swap(): none (Llama's own RMSNorm, pow, mean, rsqrt: the math routes)
-LEFT = {"bert": set(), "llama": set()}
-
-
-@pytest.mark.parametrize("name", ["bert", "llama"])
-def test_hugging_face_models_swapped_with_routing(name):
-    torch.manual_seed(0)
-    ref = hf_models()[name].double()
-    ids = torch.randint(0, 50, (2, 8))
-    swapped_only, model = copy.deepcopy(ref), copy.deepcopy(ref)
-    mg.swap(swapped_only, functional=False), mg.swap(model)
-    before, modules_only, after = (mg.coverage(m, input_ids=ids, labels=ids) for m in (ref, swapped_only, model))
-    assert before.param_share == 0 and after.param_share >= modules_only.param_share > 0
-    assert {h.name for h in after.heavy} == LEFT[name], str(after)
-    assert sum(h.count for h in after.heavy) < sum(h.count for h in modules_only.heavy)
-    # float64 end to end (Hugging Face's own loss upcasts the logits to float32): a loss of our own
-    for m in (ref, model):
-        m.zero_grad()
-        F.cross_entropy(m(input_ids=ids).logits.flatten(0, 1), ids.flatten()).backward()
-    for (n, p), q in zip(model.named_parameters(), ref.parameters()):
-        torch.testing.assert_close(p.grad, q.grad, **TIGHT, msg=lambda m: f"{n}: {m}")
-
-
 class Block(nn.Module):
     def __init__(self, d=8):
         super().__init__()
@@ -292,31 +218,3 @@ def test_a_layer_recomputed_by_checkpointing_is_routed_again(reentrant):
         grads.append((x.grad, m.inner.w.grad))
     for g, w in zip(*grads):
         torch.testing.assert_close(g, w, **TIGHT)
-
-
-class Resampling(nn.Module):
-    """A decoder step written as function calls: pad, upsample, pad again."""
-
-    def forward(self, x):
-        h = F.pad(x, (1, 2, 0, 1), mode="reflect")
-        h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # deprecated, and calls F.interpolate
-            h = F.upsample_bilinear(F.pad(h, (1, 1, 1, 1)), size=(9, 11))
-        return F.interpolate(F.pad(h, [2, 0, 0, 1], "circular"), size=(4, 5), mode="area")
-
-
-def test_interpolate_and_pad_are_routed():
-    x = torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
-    model = Resampling()
-    want = model(x)
-    (want_dx,) = torch.autograd.grad(want, x, torch.ones_like(want))
-    with mg.manual():
-        got = model(x)
-        report = mg.coverage(model, x)
-    (got_dx,) = torch.autograd.grad(got, x, torch.ones_like(got))
-    torch.testing.assert_close(got, want, **TIGHT)
-    torch.testing.assert_close(got_dx, want_dx, **TIGHT)
-    assert {F.interpolate, F.pad} <= set(ROUTES)
-    assert report.heavy == []
-    assert {"InterpolateFunctionBackward", "PadFunctionBackward"} <= set(report.names["manualgrad"])

@@ -24,8 +24,12 @@ from ._base import Function
 from ._recompute import active, restore, save_sources
 from ._precision import opmath
 from ._transform import diagonal_jvp, save_for_forward
-from .activations_smooth import (GELUFunction, SigmoidFunction, SiLUFunction, SoftplusFunction,  # noqa: F401
-                                 TanhFunction)
+from .activations_smooth import GELUFunction, SigmoidFunction, SiLUFunction, SoftplusFunction, TanhFunction
+
+# the smooth activations are re-exported: functional/_activations.py, samples/activations.py and the
+# docs name them from here
+__all__ = ["ReLUFunction", "LeakyReLUFunction", "ELUFunction",
+           "GELUFunction", "SiLUFunction", "SoftplusFunction", "SigmoidFunction", "TanhFunction"]
 
 
 def _mark_inplace(ctx, inputs):

@@ -36,7 +36,7 @@ def weight_grad(x, dy, w_shape, s, d, lo, groups) -> torch.Tensor:
     that the AMX failure followed. And oneDNN's bf16 convolution makes NaN of an inf input on this
     CPU too (bf16 conv1d([1, inf, 1, 1], [1, 1]) is [nan, inf, 2]; float32's [inf, inf, 2]): x is
     that convolution's input here, so bf16 dw was NaN where float64's is ±inf (the fuzzer's
-    find; tests/test_fuzz_findings.py). On CUDA the float32 convolution may run in TF32, which
+    find; tests/test_fuzz_findings_conv.py). On CUDA the float32 convolution may run in TF32, which
     holds half-precision inputs exactly and sums in float32."""
     if x.shape[0] == 0:  # empty batch: nothing to sum (a 0-channel conv is ill-defined)
         return x.new_zeros(w_shape)

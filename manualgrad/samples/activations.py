@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions import activations as _act
+from ..functions.softmax import LogSoftmaxFunction, SoftmaxFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, expanded, make, noncontiguous
 
 INF, NAN = float("inf"), float("nan")
@@ -105,3 +110,18 @@ def _refused_inplace(option, what):
 
 leaky_relu_errors = _refused_inplace("negative_slope", "leakyReLu")
 elu_errors = _refused_inplace("alpha", "elu")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [
+    OpSpec("relu", MF.relu, F.relu, _act.ReLUFunction, relu, inplace_leaf_errors),
+    OpSpec("leaky_relu", MF.leaky_relu, F.leaky_relu, _act.LeakyReLUFunction, leaky_relu, leaky_relu_errors),
+    OpSpec("elu", MF.elu, F.elu, _act.ELUFunction, elu, elu_errors),
+    OpSpec("gelu", MF.gelu, F.gelu, _act.GELUFunction, gelu, gelu_errors),
+    OpSpec("silu", MF.silu, F.silu, _act.SiLUFunction, silu, inplace_leaf_errors),
+    OpSpec("softplus", MF.softplus, F.softplus, _act.SoftplusFunction, softplus),
+    OpSpec("sigmoid", MF.sigmoid, torch.sigmoid, _act.SigmoidFunction, sigmoid),
+    OpSpec("tanh", MF.tanh, torch.tanh, _act.TanhFunction, tanh),
+    OpSpec("softmax", MF.softmax, F.softmax, SoftmaxFunction, softmax),
+    OpSpec("log_softmax", MF.log_softmax, F.log_softmax, LogSoftmaxFunction, log_softmax),
+]

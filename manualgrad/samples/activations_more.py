@@ -7,6 +7,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions import activations_piecewise as _pw, activations_sigmoidal as _sig
+from ..functions.activations import ELUFunction
+from ..functions.activations_slopes import PReLUFunction, RReLUFunction
+from ..functions.softmax import SoftminFunction
+from ..opspec import OpSpec
 from ..functional._activations_slopes import rrelu_slopes
 from . import ErrorSample, Sample, expanded, make, noncontiguous
 from .activations import _elementwise, _softmax, _special, inplace_leaf_errors
@@ -143,3 +149,26 @@ def rrelu_errors(device):
 
 def softmin_errors(device):
     yield ErrorSample((_x(device), 2), name="dim out of range")
+
+
+# op-table entries, collected by manualgrad/ops.py
+# activations beyond relu/elu/gelu/...: piecewise-linear, slopes, sigmoidal, selu/celu, softmin
+OPS = [
+    OpSpec("hardtanh", MF.hardtanh, F.hardtanh, _pw.HardtanhFunction, hardtanh, hardtanh_errors),
+    OpSpec("relu6", MF.relu6, F.relu6, _pw.HardtanhFunction, relu6, inplace_leaf_errors),
+    OpSpec("hardsigmoid", MF.hardsigmoid, F.hardsigmoid, _pw.HardsigmoidFunction, hardsigmoid, inplace_leaf_errors),
+    OpSpec("hardswish", MF.hardswish, F.hardswish, _pw.HardswishFunction, hardswish, inplace_leaf_errors),
+    OpSpec("threshold", MF.threshold, F.threshold, _pw.ThresholdFunction, threshold),
+    OpSpec("softshrink", MF.softshrink, F.softshrink, _pw.ShrinkFunction, softshrink, softshrink_errors),
+    OpSpec("hardshrink", MF.hardshrink, F.hardshrink, _pw.ShrinkFunction, hardshrink),
+    OpSpec("prelu", MF.prelu, F.prelu, PReLUFunction, prelu, prelu_errors),
+    OpSpec("rrelu", MF.rrelu, rrelu_reference, RReLUFunction, rrelu, rrelu_errors, seeded=True),
+    OpSpec("selu", MF.selu, F.selu, ELUFunction, selu, inplace_leaf_errors),
+    OpSpec("celu", MF.celu, F.celu, ELUFunction, celu, celu_errors),
+    OpSpec("mish", MF.mish, F.mish, _sig.MishFunction, mish, inplace_leaf_errors),
+    OpSpec("logsigmoid", MF.logsigmoid, F.logsigmoid, _sig.LogSigmoidFunction, logsigmoid),
+    OpSpec("softsign", MF.softsign, F.softsign, _sig.SoftsignFunction, softsign),
+    OpSpec("tanhshrink", MF.tanhshrink, F.tanhshrink, _sig.TanhshrinkFunction, tanhshrink),
+    OpSpec("glu", MF.glu, F.glu, _sig.GLUFunction, glu, glu_errors),
+    OpSpec("softmin", MF.softmin, F.softmin, SoftminFunction, softmin, softmin_errors),
+]

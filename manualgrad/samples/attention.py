@@ -8,6 +8,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.attention import ScaledDotProductAttentionFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 
 
@@ -132,3 +135,8 @@ def errors(device):
     yield ErrorSample(as_(torch.long, q, k, v), {"attn_mask": t(3, 5) > 0}, name="integer q, k, v with a bool mask")
     yield ErrorSample(as_(torch.long, q, k, v), name="integer q, k, v")
     yield ErrorSample(as_(torch.complex64, q, k, v), {"attn_mask": t(3, 5) > 0}, name="complex q, k, v, bool mask")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec("scaled_dot_product_attention", MF.scaled_dot_product_attention, sdpa_reference,
+              ScaledDotProductAttentionFunction, samples, errors, seeded=True)]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import torch.nn.functional as F
+
+from .. import functional as MF
+from ..functions.bilinear import BilinearFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 
 
@@ -27,3 +32,7 @@ def errors(device):
     yield ErrorSample((t(2, 3), t(2, 4), t(5, 3, 4), t(4)), name="bias size")
     yield ErrorSample((t(2, 3), t(2, 4), t(3, 4)), name="2-d weight")
     yield ErrorSample((t(2, 3), t(2, 4).double(), t(5, 3, 4)), name="dtypes differ")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec("bilinear", MF.bilinear, F.bilinear, BilinearFunction, samples, errors)]

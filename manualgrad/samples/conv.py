@@ -5,7 +5,11 @@ from __future__ import annotations
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.conv import ConvFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 
 # Spatial sizes and kernels per number of spatial dims: small enough for float64 gradgradcheck,
@@ -114,3 +118,12 @@ def _errors(n, device):
 
 conv1d_samples, conv2d_samples, conv3d_samples = (partial(_samples, n) for n in (1, 2, 3))
 conv1d_errors, conv2d_errors, conv3d_errors = (partial(_errors, n) for n in (1, 2, 3))
+
+
+# op-table entries, collected by manualgrad/ops.py
+# conv3d joined the table later than conv1d/conv2d: ops.py collects OPS_3D in its own place
+OPS = [
+    OpSpec("conv1d", MF.conv1d, F.conv1d, ConvFunction, conv1d_samples, conv1d_errors),
+    OpSpec("conv2d", MF.conv2d, F.conv2d, ConvFunction, conv2d_samples, conv2d_errors),
+]
+OPS_3D = [OpSpec("conv3d", MF.conv3d, F.conv3d, ConvFunction, conv3d_samples, conv3d_errors)]

@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.cross_entropy import CrossEntropyFunction
+from ..functions.nll import NLLLossFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, expanded, make, noncontiguous
 
 C = 4
@@ -206,3 +211,10 @@ def ce_errors(device):
     yield ErrorSample((x, t), {"weight": torch.ones(5, device=device, requires_grad=True), "label_smoothing": 0.1},
                       name="weight requires grad, smoothing")
     yield ErrorSample((x.long(), probs), name="integer input, probabilities")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [
+    OpSpec("nll_loss", MF.nll_loss, F.nll_loss, NLLLossFunction, nll_samples, nll_errors),
+    OpSpec("cross_entropy", MF.cross_entropy, F.cross_entropy, CrossEntropyFunction, ce_samples, ce_errors),
+]

@@ -13,7 +13,11 @@ from __future__ import annotations
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.ctc import CTCLossFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make
 
 T, C = 6, 5
@@ -69,3 +73,8 @@ def errors(device):
     yield ErrorSample((z(T, 4, C), padded, il, tl), {"blank": C}, name="blank out of range")
     yield ErrorSample((z(T, 4, C), padded, il[:3], tl), name="too few input lengths")
     yield ErrorSample((z(T, 4, C).bfloat16(), padded, il, tl), name="bfloat16 (no CPU kernel)")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec("ctc_loss", of_logits(MF.ctc_loss, MF.log_softmax), of_logits(F.ctc_loss, F.log_softmax),
+              CTCLossFunction, samples, errors)]

@@ -5,7 +5,11 @@ from __future__ import annotations
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.distances import CosineSimilarityFunction, NormalizeFunction, PairwiseDistanceFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, expanded, make, noncontiguous
 
 NORMS = (2.0, 1.0, 3.0, float("inf"), 0.5, -1.0, 0.0)  # p = 0 counts: no gradient, as torch
@@ -87,3 +91,13 @@ def normalize_errors(device):
     t = partial(make, device=device, dtype=None, requires_grad=False)
     yield ErrorSample((t(3, 4),), {"dim": 2}, name="dim out of range")
     yield ErrorSample((torch.ones(3, 4, dtype=torch.long, device=device),), name="integer input")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [
+    OpSpec("pairwise_distance", MF.pairwise_distance, F.pairwise_distance, PairwiseDistanceFunction,
+           pairwise_distance, pairwise_distance_errors),
+    OpSpec("cosine_similarity", MF.cosine_similarity, F.cosine_similarity, CosineSimilarityFunction,
+           cosine_similarity, cosine_similarity_errors),
+    OpSpec("normalize", MF.normalize, F.normalize, NormalizeFunction, normalize, normalize_errors),
+]

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
+
+from .. import functional as MF
+from ..functions.dropout import DropoutFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 
 
@@ -24,3 +30,18 @@ def errors(device):
     x = make(4, device=device, dtype=None, requires_grad=False)
     yield ErrorSample((x, 1.5), name="p > 1")
     yield ErrorSample((x, -0.1), name="p < 0")
+
+
+# op-table entries, collected by manualgrad/ops.py
+def dropout_reference(input, p=0.5, training=True, inplace=False):
+    """Dropout written with torch autograd ops, drawing its mask exactly as ours does (on CPU it
+    equals ``F.dropout`` under the same seed; tests/test_dropout.py checks that)."""
+    if not 0 <= p <= 1:
+        return F.dropout(input, p, training, inplace)  # torch's own error
+    if not training or p == 0:
+        return input
+    noise = torch.empty_like(input).bernoulli_(1 - p)
+    return input * noise.div_(1 - p) if p < 1 else input * 0
+
+
+OPS = [OpSpec("dropout", MF.dropout, dropout_reference, DropoutFunction, samples, errors, seeded=True)]

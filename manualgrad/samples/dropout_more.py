@@ -8,7 +8,9 @@ import warnings
 
 import torch
 
-from ..functions.dropout import alpha_coefficients
+from .. import functional as MF
+from ..functions.dropout import AlphaDropoutFunction, DropoutFunction, alpha_coefficients
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 
 
@@ -78,3 +80,18 @@ def errors(device):
 def dropout1d_errors(device):
     yield from errors(device)
     yield ErrorSample((make(2, 3, 4, 5, device=device, dtype=None, requires_grad=False), 0.5), name="4-d input")
+
+
+# op-table entries, collected by manualgrad/ops.py
+# channel-wise and alpha dropout
+OPS = [
+    OpSpec("dropout1d", MF.dropout1d, reference("dropout1d"), DropoutFunction, feature((5,)), dropout1d_errors,
+           seeded=True),
+    OpSpec("dropout2d", MF.dropout2d, reference("dropout2d"), DropoutFunction, feature((4, 3)), errors, seeded=True),
+    OpSpec("dropout3d", MF.dropout3d, reference("dropout3d"), DropoutFunction, feature((2, 3, 2)), errors,
+           seeded=True),
+    OpSpec("alpha_dropout", MF.alpha_dropout, reference("alpha_dropout"), AlphaDropoutFunction, alpha(0), errors,
+           seeded=True),
+    OpSpec("feature_alpha_dropout", MF.feature_alpha_dropout, reference("feature_alpha_dropout"),
+           AlphaDropoutFunction, alpha(2), errors, seeded=True),
+]

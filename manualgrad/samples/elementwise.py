@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from . import ErrorSample, Sample, expanded, make, noncontiguous
+from .. import math as _math
+from ..functions import elementwise as _unary_fn
+from ..functions.elementwise_binary import ClampFunction, MinMaxFunction, PowFunction, WhereFunction
+from ..opspec import OpSpec
+from . import ErrorSample, Sample, expanded, make
 
 INF, NAN = float("inf"), float("nan")
 SPECIAL = [-INF, -100.0, -2.0, -0.5, -0.0, 0.0, 1e-30, 0.5, 2.0, 100.0, INF, NAN]
@@ -157,3 +161,19 @@ def where_errors(device):
     t = lambda *s: make(*s, device=device, dtype=None, requires_grad=False)  # noqa: E731
     yield ErrorSample((t(3) > 0, t(2, 3), t(4)), name="shape mismatch")
     yield ErrorSample((t(3), t(3), t(3)), name="condition not bool")
+
+
+# op-table entries, collected by manualgrad/ops.py
+_UNARY = [("exp", "ExpFunction", exp), ("expm1", "Expm1Function", expm1), ("log", "LogFunction", log),
+          ("log1p", "Log1pFunction", log1p), ("sqrt", "SqrtFunction", sqrt), ("rsqrt", "RsqrtFunction", rsqrt),
+          ("reciprocal", "ReciprocalFunction", reciprocal), ("sin", "SinFunction", sin),
+          ("cos", "CosFunction", cos), ("abs", "AbsFunction", abs)]
+OPS = [
+    *[OpSpec(name, getattr(_math, name), getattr(torch, name), getattr(_unary_fn, cls), samples)
+      for name, cls, samples in _UNARY],
+    OpSpec("pow", _math.pow, torch.pow, PowFunction, pow, pow_errors),
+    OpSpec("clamp", _math.clamp, torch.clamp, ClampFunction, clamp, clamp_errors),
+    OpSpec("minimum", _math.minimum, torch.minimum, MinMaxFunction, minimum, min_max_errors),
+    OpSpec("maximum", _math.maximum, torch.maximum, MinMaxFunction, maximum, min_max_errors),
+    OpSpec("where", _math.where, torch.where, WhereFunction, where, where_errors),
+]

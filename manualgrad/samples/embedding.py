@@ -11,7 +11,11 @@ from __future__ import annotations
 import functools
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.embedding import EmbeddingFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, expanded, make, noncontiguous
 
 REPEATED = [[1, 4, 1], [6, 1, 0]]  # row 1 three times, row 5 never
@@ -85,3 +89,7 @@ def errors(device):
     yield ErrorSample((i([1]), w), dict(padding_idx=7), name="padding_idx = num_embeddings", error=AssertionError)
     yield ErrorSample((i([1]), w), dict(padding_idx=-8), name="padding_idx < -num_embeddings",
                       error=AssertionError)
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec("embedding", fresh_weight(MF.embedding), fresh_weight(F.embedding), EmbeddingFunction, samples, errors)]

@@ -6,7 +6,11 @@ and ``sparse`` (a sparse gradient) are tested in tests/test_embedding_bag.py."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.embedding_bag import EmbeddingBagFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make
 
 IDX = [1, 4, 1, 6, 0, 2, 2, 5]
@@ -46,3 +50,7 @@ def errors(device):
                       dtype=None, requires_grad=False)}, name="per_sample_weights with mean", error=NotImplementedError)
     yield ErrorSample((i(IDX), w, i(OFFSETS)), {"padding_idx": 7}, name="padding_idx out of range")
     yield ErrorSample((i(IDX), w[0], i(OFFSETS)), name="1-d weight", error=ValueError)
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec("embedding_bag", MF.embedding_bag, F.embedding_bag, EmbeddingBagFunction, samples, errors)]

@@ -6,7 +6,11 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.fold import FoldFunction, UnfoldFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 from .conv import channels_last
 
@@ -82,3 +86,10 @@ def fold_errors(device):
     yield ErrorSample((x, (6, 5), 2), dict(stride=0), name="zero stride")
     yield ErrorSample((x, (6, 5), 2), dict(padding=-1), name="negative padding")
     yield ErrorSample((x, (6, 5, 1), 2), name="output_size of the wrong length")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [
+    OpSpec("unfold", MF.unfold, F.unfold, UnfoldFunction, unfold, unfold_errors),
+    OpSpec("fold", MF.fold, F.fold, FoldFunction, fold, fold_errors),
+]

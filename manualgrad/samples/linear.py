@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import torch.nn.functional as F
+
+from .. import functional as MF
+from ..functions.linear import LinearFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, expanded, make, noncontiguous
 
 
@@ -32,3 +37,7 @@ def errors(device):
     yield ErrorSample((t(4, 3), t(5, 4)), name="in_features mismatch")
     yield ErrorSample((t(4, 3), t(5, 3), t(4)), name="bias size mismatch")
     yield ErrorSample((t(), t(5, 1)), name="0-d input")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec("linear", MF.linear, F.linear, LinearFunction, samples, errors)]

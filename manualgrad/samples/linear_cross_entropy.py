@@ -9,6 +9,9 @@ from types import SimpleNamespace
 import torch
 import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.linear_cross_entropy import LinearCrossEntropyFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 
 
@@ -70,3 +73,25 @@ def errors(device):
     yield ErrorSample((f(3, 5), f(6, 5), torch.softmax(f(3, 6), 1)), dict(ignore_index=1),
                       name="probabilities with ignore_index",
                       match=own("ignore_index cannot be specified when target contains probabilities"))
+
+
+# op-table entries, collected by manualgrad/ops.py
+def reference(input, linear_weight, target, *, linear_bias=None, weight=None, reduction="mean",
+              ignore_index=None, label_smoothing=0.0, options=None):
+    """torch's unchunked reference: ``F.linear_cross_entropy`` without ``options`` (cross_entropy
+    of the full logits) where torch has it, else that composite written out."""
+    if hasattr(F, "linear_cross_entropy"):
+        return F.linear_cross_entropy(input, linear_weight, target, linear_bias=linear_bias, weight=weight,
+                                      reduction=reduction, ignore_index=ignore_index,
+                                      label_smoothing=label_smoothing)
+    n_classes, out = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
+    shape = (*input.shape[:-1], n_classes, *out)
+    bias = None if linear_bias is None else linear_bias.reshape(-1)
+    logits = F.linear(input, linear_weight.reshape(-1, input.shape[-1]), bias).reshape(shape)
+    if ignore_index is not None and tuple(target.shape) == shape:
+        raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
+    return F.cross_entropy(logits, target, weight=weight, reduction=reduction,
+                           ignore_index=-100 if ignore_index is None else ignore_index, label_smoothing=label_smoothing)
+
+
+OPS = [OpSpec("linear_cross_entropy", MF.linear_cross_entropy, reference, LinearCrossEntropyFunction, samples, errors)]

@@ -9,7 +9,11 @@ from __future__ import annotations
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions import binary_losses, regression_losses
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, expanded, make, noncontiguous
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -240,3 +244,13 @@ SAMPLES = {op: partial(_regression, op) for op in REGRESSION}
 SAMPLES.update(binary_cross_entropy=_bce, binary_cross_entropy_with_logits=_bce_with_logits)
 ERRORS = {op: partial(_regression_errors, op) for op in REGRESSION}
 ERRORS.update(binary_cross_entropy=_bce_errors, binary_cross_entropy_with_logits=_bce_with_logits_errors)
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec(name, getattr(MF, name), getattr(F, name), function, SAMPLES[name], ERRORS[name])
+       for name, function in [("mse_loss", regression_losses.MSELossFunction),
+                              ("l1_loss", regression_losses.L1LossFunction),
+                              ("smooth_l1_loss", regression_losses.SmoothL1LossFunction),
+                              ("huber_loss", regression_losses.HuberLossFunction),
+                              ("binary_cross_entropy", binary_losses.BinaryCrossEntropyFunction),
+                              ("binary_cross_entropy_with_logits", binary_losses.BinaryCrossEntropyWithLogitsFunction)]]

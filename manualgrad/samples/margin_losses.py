@@ -9,6 +9,9 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions import margin_losses as _fn
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 from .losses import LEGACY, REDUCTIONS, _exact
 
@@ -231,3 +234,15 @@ ERRORS = {"margin_ranking_loss": _margin_ranking_errors, "hinge_embedding_loss":
           "multi_margin_loss": _multi_margin_errors, "multilabel_margin_loss": _multilabel_margin_errors,
           "triplet_margin_loss": _triplet_errors,
           "triplet_margin_with_distance_loss": partial(_triplet_errors, with_distance=True)}
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec(name, getattr(MF, name), getattr(F, name), function, SAMPLES[name], ERRORS[name])
+       for name, function in [("margin_ranking_loss", _fn.MarginRankingLossFunction),
+                              ("hinge_embedding_loss", _fn.HingeEmbeddingLossFunction),
+                              ("soft_margin_loss", _fn.SoftMarginLossFunction),
+                              ("cosine_embedding_loss", _fn.CosineEmbeddingLossFunction),
+                              ("multi_margin_loss", _fn.MultiMarginLossFunction),
+                              ("multilabel_margin_loss", _fn.MultiLabelMarginLossFunction),
+                              ("triplet_margin_loss", _fn.TripletMarginLossFunction),
+                              ("triplet_margin_with_distance_loss", _fn.TripletMarginLossFunction)]]

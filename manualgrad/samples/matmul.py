@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from .. import math as _math
+from ..functions.matmul import AddmmFunction, MatmulFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, expanded, make, noncontiguous
 
 # (a, b) shapes of torch.matmul's rank cases
@@ -109,3 +112,13 @@ def baddbmm_errors(device):
     t = _t(device)
     yield ErrorSample((t(3, 2, 4), t(2, 2, 3), t(2, 3, 4)), name="input does not broadcast")
     yield ErrorSample((t(2, 2, 4), t(2, 2, 3), t(3, 3, 4)), name="batch mismatch")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [
+    OpSpec("matmul", _math.matmul, torch.matmul, MatmulFunction, matmul, matmul_errors),
+    OpSpec("mm", _math.mm, torch.mm, MatmulFunction, mm, mm_errors),
+    OpSpec("bmm", _math.bmm, torch.bmm, MatmulFunction, bmm, bmm_errors),
+    OpSpec("addmm", _math.addmm, torch.addmm, AddmmFunction, addmm, addmm_errors),
+    OpSpec("baddbmm", _math.baddbmm, torch.baddbmm, AddmmFunction, baddbmm, baddbmm_errors),
+]

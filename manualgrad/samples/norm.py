@@ -5,7 +5,12 @@ from __future__ import annotations
 import functools
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.batch_norm import BatchNormFunction
+from ..functions.norms import GroupNormFunction, LayerNormFunction, RMSNormFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 
 
@@ -194,3 +199,13 @@ def group_norm_errors(device):
     yield ErrorSample((t(4, 6), 0), name="zero groups", error=ZeroDivisionError)
     yield ErrorSample((t(4, 6), -2), name="negative groups")
     yield from _dtype_errors(device, lambda x, w, b: ((x, 2, w, b), {}))
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [
+    OpSpec("batch_norm", fresh_running_stats(MF.batch_norm), fresh_running_stats(F.batch_norm), BatchNormFunction,
+           batch_norm, batch_norm_errors),
+    OpSpec("layer_norm", MF.layer_norm, F.layer_norm, LayerNormFunction, layer_norm, layer_norm_errors),
+    OpSpec("group_norm", MF.group_norm, F.group_norm, GroupNormFunction, group_norm, group_norm_errors),
+    OpSpec("rms_norm", MF.rms_norm, F.rms_norm, RMSNormFunction, rms_norm, rms_norm_errors),
+]

@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.batch_norm import InstanceNormFunction
+from ..functions.local_response_norm import LocalResponseNormFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
-from .norm import _affine, _stats
+from .norm import _affine, _stats, fresh_running_stats
 
 
 
@@ -57,3 +62,12 @@ def local_response_norm_errors(device):
     yield ErrorSample((t(4), 2), name="1-d input", error=ValueError)
     yield ErrorSample((t(2, 3, 4), 0), name="size 0")
 
+
+# op-table entries, collected by manualgrad/ops.py
+# instance_norm (batch_norm of N·C channels), local_response_norm
+OPS = [
+    OpSpec("instance_norm", fresh_running_stats(MF.instance_norm), fresh_running_stats(F.instance_norm),
+           InstanceNormFunction, instance_norm, instance_norm_errors),
+    OpSpec("local_response_norm", MF.local_response_norm, F.local_response_norm, LocalResponseNormFunction,
+           local_response_norm, local_response_norm_errors),
+]

@@ -5,7 +5,11 @@ unbatched, empty batch, non-contiguous and channels-last input, pads wider than 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.padding import PadFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 
 # pad tuples per number of padded dims: symmetric, asymmetric with zeros, negative (crop)
@@ -76,3 +80,7 @@ def pad_errors(device):
                       match="wraps around more than the cropped part")
     yield ErrorSample((x3, (3, -3)), dict(mode="circular"), name="circular: pad longer than the cropped dim",
                       match="wraps around more than the cropped part")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec("pad", MF.pad, F.pad, PadFunction, pad, pad_errors)]

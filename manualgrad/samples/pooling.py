@@ -5,7 +5,12 @@ from __future__ import annotations
 import functools
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.pooling import AvgPoolFunction, MaxPoolFunction
+from ..functions.pooling_adaptive import AdaptiveAvgPoolFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 
 INF, NAN = float("inf"), float("nan")
@@ -146,3 +151,13 @@ def adaptive_avg_pool2d_errors(device):
     yield ErrorSample((_t(5, 6, device=device), (2, 2)), name="2-d input, tuple output_size")
     yield ErrorSample((_t(1, 1, 2, 5, 6, device=device), 2), name="5-d input")
     yield ErrorSample((_t(1, 2, 0, 6, device=device), 2), name="zero height")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [
+    OpSpec("max_pool2d", values_only(MF.max_pool2d), values_only(F.max_pool2d), MaxPoolFunction,
+           max_pool2d, max_pool2d_errors),
+    OpSpec("avg_pool2d", MF.avg_pool2d, F.avg_pool2d, AvgPoolFunction, avg_pool2d, avg_pool2d_errors),
+    OpSpec("adaptive_avg_pool2d", MF.adaptive_avg_pool2d, F.adaptive_avg_pool2d, AdaptiveAvgPoolFunction,
+           adaptive_avg_pool2d, adaptive_avg_pool2d_errors),
+]

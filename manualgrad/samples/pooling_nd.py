@@ -7,7 +7,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.elementwise_binary import PowFunction
+from ..functions.pooling import AvgPoolFunction, MaxPoolFunction
+from ..functions.pooling_adaptive import AdaptiveAvgPoolFunction, AdaptiveMaxPoolFunction, MaxUnpoolFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
+from .pooling import values_only
 
 _SPACE = {1: (7,), 2: (5, 6), 3: (4, 5, 3)}
 
@@ -166,3 +172,22 @@ def max_unpool_errors(nd):
         yield ErrorSample((x, idx.float(), 2), name="float indices")
         yield ErrorSample((x, idx[..., :1], 2), name="indices of another shape")
     return errors
+
+
+# op-table entries, collected by manualgrad/ops.py
+# pooling, 1-d and 3-d, adaptive max, lp_pool, max_unpool (the 2-d max/avg/adaptive avg: pooling.py)
+OPS = [
+    *[OpSpec(f"max_pool{n}d", values_only(getattr(MF, f"max_pool{n}d")), values_only(getattr(F, f"max_pool{n}d")),
+             MaxPoolFunction, max_pool(n), window_errors(n)) for n in (1, 3)],
+    *[OpSpec(f"avg_pool{n}d", getattr(MF, f"avg_pool{n}d"), getattr(F, f"avg_pool{n}d"),
+             AvgPoolFunction, avg_pool(n), window_errors(n)) for n in (1, 3)],
+    *[OpSpec(f"adaptive_avg_pool{n}d", getattr(MF, f"adaptive_avg_pool{n}d"), getattr(F, f"adaptive_avg_pool{n}d"),
+             AdaptiveAvgPoolFunction, adaptive(n), adaptive_errors(n)) for n in (1, 3)],
+    *[OpSpec(f"adaptive_max_pool{n}d", values_only(getattr(MF, f"adaptive_max_pool{n}d")),
+             values_only(getattr(F, f"adaptive_max_pool{n}d")), AdaptiveMaxPoolFunction,
+             adaptive_max(n), adaptive_errors(n)) for n in (1, 2, 3)],
+    *[OpSpec(f"lp_pool{n}d", getattr(MF, f"lp_pool{n}d"), getattr(F, f"lp_pool{n}d"), PowFunction,
+             lp_pool(n), lp_pool_errors(n)) for n in (1, 2, 3)],
+    *[OpSpec(f"max_unpool{n}d", getattr(MF, f"max_unpool{n}d"), getattr(F, f"max_unpool{n}d"),
+             MaxUnpoolFunction, max_unpool(n), max_unpool_errors(n)) for n in (1, 2, 3)],
+]

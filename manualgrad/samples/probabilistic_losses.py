@@ -6,7 +6,11 @@ from __future__ import annotations
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions import probabilistic_losses as _fn
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make
 from .losses import _common, _exact, _maker
 from .margin_losses import _reductions
@@ -110,7 +114,15 @@ def _errors(op, device):
         yield ErrorSample((t(4, 5), t(4, 5)), {"weight": t(3)}, name="weight does not broadcast")
 
 
-OPS = ("kl_div", "poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss")
+NAMES = ("kl_div", "poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss")
 SAMPLES = {"kl_div": _kl_div, "poisson_nll_loss": _poisson_nll, "gaussian_nll_loss": _gaussian_nll,
            "multilabel_soft_margin_loss": _multilabel_soft_margin}
-ERRORS = {op: partial(_errors, op) for op in OPS}
+ERRORS = {op: partial(_errors, op) for op in NAMES}
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec(name, getattr(MF, name), getattr(F, name), function, SAMPLES[name], ERRORS[name])
+       for name, function in [("kl_div", _fn.KLDivFunction),
+                              ("poisson_nll_loss", _fn.PoissonNLLLossFunction),
+                              ("gaussian_nll_loss", _fn.GaussianNLLLossFunction),
+                              ("multilabel_soft_margin_loss", _fn.MultiLabelSoftMarginLossFunction)]]

@@ -6,6 +6,9 @@ import functools
 
 import torch
 
+from .. import math as _math
+from ..functions import reductions as _fn
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, expanded, make, noncontiguous
 
 INF, NAN = float("inf"), float("nan")
@@ -158,3 +161,24 @@ def second(fn):
     def run(*args, **kwargs):
         return fn(*args, **kwargs)[1]
     return run
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [
+    OpSpec("sum", _math.sum, torch.sum, _fn.SumFunction, sum, dim_errors),
+    OpSpec("mean", _math.mean, torch.mean, _fn.SumFunction, mean, var_errors),
+    OpSpec("var", _math.var, torch.var, _fn.VarMeanFunction, var, var_errors),
+    OpSpec("std", _math.std, torch.std, _fn.VarMeanFunction, std, var_errors),
+    OpSpec("var_mean.mean", second(_math.var_mean), second(torch.var_mean), _fn.VarMeanFunction, var_mean,
+           var_errors),
+    OpSpec("std_mean.mean", second(_math.std_mean), second(torch.std_mean), _fn.VarMeanFunction, var_mean),
+    OpSpec("amax", _math.amax, torch.amax, _fn.AmaxFunction, amax, amax_errors),
+    OpSpec("amin", _math.amin, torch.amin, _fn.AmaxFunction, amin, amax_errors),
+    OpSpec("max", first(_math.max), first(torch.max), _fn.MaxDimFunction, max_dim, max_dim_errors),
+    OpSpec("min", first(_math.min), first(torch.min), _fn.MaxDimFunction, max_dim, max_dim_errors),
+    OpSpec("max.all", _math.max, torch.max, _fn.AmaxFunction, max_all),
+    OpSpec("logsumexp", _math.logsumexp, torch.logsumexp, _fn.LogsumexpFunction, logsumexp, dim_errors),
+    OpSpec("cumsum", _math.cumsum, torch.cumsum, _fn.CumsumFunction, cumsum, dim_errors),
+    OpSpec("linalg.vector_norm", _math.linalg.vector_norm, torch.linalg.vector_norm, _fn.VectorNormFunction,
+           vector_norm, vector_norm_errors),
+]

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import torch
 
+from .. import regularization as _reg
+from ..functions.regularization import PenaltyFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 
 
@@ -25,3 +28,7 @@ def errors(device):
     w = make(3, device=device, dtype=None, requires_grad=False)
     yield ErrorSample((w, -0.1, 0.0), name="negative l1", error=ValueError, match="must be >= 0")
     yield ErrorSample((w, 0.0, -1.0), name="negative l2", error=ValueError, match="must be >= 0")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec("l1_l2_penalty", _reg.l1_l2_penalty, _reg.reference_penalty, PenaltyFunction, samples, errors)]

@@ -5,7 +5,11 @@ empty batch, non-contiguous and channels-last input, the CPU kernels' shortcuts.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
+from .. import functional as MF
+from ..functions.resample import InterpolateFunction
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 
 _LOW = (torch.float16, torch.bfloat16)
@@ -142,3 +146,7 @@ def interpolate_errors(device):
     yield ErrorSample((x4, 3), dict(mode="lanczos", antialias=True, align_corners=True),
                       name="lanczos with align_corners")
     yield ErrorSample((_t(1, 2, 0, 5, device=device), 3), dict(mode="bilinear"), name="empty spatial dim")
+
+
+# op-table entries, collected by manualgrad/ops.py
+OPS = [OpSpec("interpolate", MF.interpolate, F.interpolate, InterpolateFunction, interpolate, interpolate_errors)]

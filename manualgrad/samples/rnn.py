@@ -15,6 +15,9 @@ import functools
 
 import torch
 
+from ..functional._rnn import rnn as _rnn_driver
+from ..functions import rnn_gru as _gru, rnn_lstm as _lstm, rnn_tanh as _tanh
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, make
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -156,3 +159,19 @@ def cell_errors(mode, device):
     yield ErrorSample((make(3, 4, **kw), *[make(3, 2, **kw)] * states, *w), name="input size")
     yield ErrorSample((make(3, 3, **kw), *[make(2, 2, **kw)] * states, *w), name="batch size")
     yield ErrorSample((make(3, 3, **kw), *[make(3, 3, **kw)] * states, *w), name="hidden size")
+
+
+# op-table entries, collected by manualgrad/ops.py
+# the multi-layer driver vs torch._VF.<mode>, one entry per output, and the cells
+_FUNCTION = {"RNN_TANH": _tanh.RNNFunction, "RNN_RELU": _tanh.RNNFunction,
+             "LSTM": _lstm.LSTMFunction, "GRU": _gru.GRUFunction}
+_OUTPUTS = {"RNN_TANH": ("", ".h_n"), "RNN_RELU": ("", ".h_n"), "LSTM": ("", ".h_n", ".c_n"), "GRU": ("", ".h_n")}
+_CELL_OUTPUTS = {"RNN_TANH": ("",), "RNN_RELU": ("",), "LSTM": (".h", ".c"), "GRU": ("",)}
+OPS = [
+    *[OpSpec(mode.lower() + suffix, table_op(_rnn_driver, mode, k), table_op(torch_rnn, mode, k),
+             _FUNCTION[mode], functools.partial(samples, mode, k), functools.partial(errors, mode), seeded=True)
+      for mode, suffixes in _OUTPUTS.items() for k, suffix in enumerate(suffixes)],
+    *[OpSpec(mode.lower() + "_cell" + suffix, cell_op(mode, k, True), cell_op(mode, k, False),
+             _FUNCTION[mode], functools.partial(cell_samples, mode), functools.partial(cell_errors, mode))
+      for mode, suffixes in _CELL_OUTPUTS.items() for k, suffix in enumerate(suffixes)],
+]

@@ -19,7 +19,7 @@ import torch
 
 from manualgrad.verify import seeded
 from . import deviations
-from .tensors import LOW, T, build
+from .tensors import T, build
 
 # Low precision: ours may be at most FACTOR times torch's own error against float64 (plus FLOOR
 # ulps where torch happens to be exact). A backward written as a few torch ops rounds to the

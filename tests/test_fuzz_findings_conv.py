@@ -1,0 +1,57 @@
+"""What the differential fuzzer (tests/test_fuzz.py) found in half-precision conv1d: weight gradients
+on non-finite inputs, now float64's rounded once (run in a child process: a half CPU kernel may
+crash)."""
+
+import torch
+import torch.nn.functional as F
+
+import manualgrad.functional as MF
+from conftest import grads, in_subprocess, leaf
+from fuzz import Case, T
+from fuzz.compare import disagreements
+from fuzz.ops import OPS
+
+
+def run_nonfinite_conv(configs) -> int:
+    """Child process: half-precision conv1d weight gradients on ±inf/±1e30/NaN inputs against
+    float64 rounded to the dtype once (same non-finite entries, finite ones within a few ulps of the scale)."""
+    bad = 0
+    for dtype, groups in configs:
+        print("run", dtype, groups, flush=True)
+        if groups == 0:  # the fuzzer's reproducer (bf16 only: NaN where float64 gives -inf)
+            case = Case('conv1d', (T((2, 4), dtype=dtype, layout='strided', values='special'),
+                                   T((2, 2, 3), dtype=dtype, layout='strided', values='special')), {})
+            found = disagreements(*OPS["conv1d[half]"].pair, case)[1]
+            if found:
+                bad += 1
+                print("FAIL", dtype, found, flush=True)
+            continue
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(2, 2 * groups, 12, generator=gen, dtype=torch.float64)
+        # at the ends: each reaches one tap k of dw (0 or 2), the other taps stay finite
+        x[0, 0, 0], x[0, 1, 11], x[1, 0, 11] = float("inf"), float("-inf"), 1e30 if dtype == "bfloat16" else 6e4
+        x[1, 1, 0] = -1e30 if dtype == "bfloat16" else float("nan")  # 1e30: bf16's range, not fp16's
+        w = torch.randn(2 * groups, 2, 3, generator=gen, dtype=torch.float64)
+        dy = torch.randn(2, 2 * groups, 10, generator=gen, dtype=torch.float64)
+        x, w, dy = (t.to(getattr(torch, dtype)) for t in (x, w, dy))
+        (ours,) = grads(lambda w: MF.conv1d(x, w, groups=groups), (leaf(w),), dy)
+        (exact,) = grads(lambda w: F.conv1d(x.double(), w, groups=groups), (leaf(w.double()),), dy.double())
+        exact = exact.to(ours.dtype).double()  # rounded once: fp16 overflows to inf above 65504
+        fin = exact.isfinite()
+        same = (ours.double() == exact) | (ours.isnan() & exact.isnan()) | fin
+        err = ((ours.double()[fin] - exact[fin]).abs().max() / max(exact[fin].abs().max(), 1.0)).nan_to_num(nan=1.0)
+        if not same.all() or not ours[fin].isfinite().all() or err > 8 * 2.0 ** -8:
+            bad += 1
+            print("FAIL", dtype, groups, "ours", ours.tolist(), "float64", exact.tolist(), flush=True)
+    return bad
+
+
+def test_half_conv_weight_gradient_on_non_finite_inputs_is_float64s():
+    """bf16 conv1d on inf/1e30 inputs gave NaN weight gradients where float64 gives ±inf: the
+    regrouped weight-gradient convolution (x as the input, dy as the kernel) ran in bf16 through
+    oneDNN, whose bf16 convolution makes NaN of an inf input (torch 2.13: bf16
+    conv1d([1, inf, 1, 1], [1, 1]) is [nan, inf, 2]; with mkldnn disabled, and in float32,
+    [inf, inf, 2]); weight_grad now sums in float32. groups 0 stands for the fuzzer's reproducer, groups 1 takes the
+    im2col path, groups 2 the regrouped one."""
+    in_subprocess("test_fuzz_findings_conv", "run_nonfinite_conv",
+                  [(d, g) for d in ("bfloat16", "float16") for g in (0, 1, 2)])
