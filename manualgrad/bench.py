@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from . import bench_models as bm
 from . import nn as mnn
 from . import optim as mopt
 from .memory import SavedBytes
@@ -33,6 +34,8 @@ class Case:
     dtype: torch.dtype = torch.float32
     cuda_only: bool = False
     suites: tuple = ("default",)
+    functional: bool = False      # swap also routes torch.nn.functional calls (F.scaled_dot_product_attention)
+    requires: str | None = None   # a manualgrad.nn module the case needs: skipped, with the reason, without it
 
 
 def _mlp(sizes, act=nn.ReLU):
@@ -85,25 +88,11 @@ class _Encoder(nn.Module):
         return self.head(x.mean(1))
 
 
-def _tokens(device, dtype):
-    return torch.randint(0, 1000, (32, 128), device=device), torch.randint(0, 10, (32,), device=device)
-
-
-class _LSTMClassifier(nn.Module):
-    """Token embeddings through a 2-layer bidirectional LSTM, the last step's features to classes."""
-
-    def __init__(self, vocab=1000, d=64, hidden=128, classes=10):
-        super().__init__()
-        self.embed = nn.Embedding(vocab, d)
-        self.lstm = nn.LSTM(d, hidden, num_layers=2, bidirectional=True, batch_first=True)
-        self.head = nn.Linear(2 * hidden, classes)
-
-    def forward(self, tokens):
-        return self.head(self.lstm(self.embed(tokens))[0][:, -1])
-
-
-def _short_tokens(device, dtype):
-    return torch.randint(0, 1000, (32, 64), device=device), torch.randint(0, 10, (32,), device=device)
+def _tokens(shape=(32, 128), vocab=1000, classes=10, per_token=False):
+    def make(device, dtype):
+        targets = (shape[0] * shape[1] if per_token else shape[0],)
+        return torch.randint(0, vocab, shape, device=device), torch.randint(0, classes, targets, device=device)
+    return make
 
 
 CASES = [
@@ -111,11 +100,24 @@ CASES = [
     Case("mlp 64-128-10 b64", lambda: _mlp([64, 128, 10]), _classes((64, 64), 10), suites=("default", "quick")),
     Case("gelu mlp 784-1024-1024-10 b512", lambda: _mlp([784, 1024, 1024, 10], nn.GELU), _classes((512, 784), 10)),
     Case("conv-bn-relu resnet 3x32x32 b128", _resnet, _classes((128, 3, 32, 32), 10)),
-    Case("transformer block d256 L128 b32", _Encoder, _tokens),
-    Case("lstm 2x bidir h128 L64 b32", _LSTMClassifier, _short_tokens),
+    Case("transformer block d256 L128 b32", _Encoder, _tokens()),
+    Case("lstm 2x bidir h128 L64 b32", lambda: bm.LSTMClassifier(bidirectional=True), _tokens((32, 64))),
     Case("bf16 mlp 4x8192 b8192", lambda: _mlp([8192] * 5), _classes((8192, 8192), 8192), dtype=torch.bfloat16,
          cuda_only=True),
+    # --suite models: the re-implementations of bench_models
+    Case("resnet18 8x3x64x64", bm.ResNet18, _classes((8, 3, 64, 64), 1000), suites=("models",)),
+    Case("mobilenetv3-small 8x3x64x64", bm.MobileNetV3Small, _classes((8, 3, 64, 64), 1000), suites=("models",)),
+    Case("gpt2 2L d128 h4 4x64", bm.GPT, _tokens((4, 64), 1000, 1000, per_token=True), suites=("models",),
+         functional=True),
+    Case("lstm classifier 8x32", bm.LSTMClassifier, _tokens((8, 32)), suites=("models",), requires="LSTM"),
 ]
+
+
+def skip_reason(case: Case) -> str | None:
+    """Why ``case`` cannot run in this build (None: it can)."""
+    if case.requires and not hasattr(mnn, case.requires):
+        return f"manualgrad.nn.{case.requires} does not exist in this build"
+    return None
 
 
 @dataclass
@@ -167,7 +169,7 @@ def run_case(case: Case, device: torch.device, repeat: int = 20, compile_: bool 
     torch.manual_seed(0)
     ref = case.build().to(device=device, dtype=case.dtype)
     ours = copy.deepcopy(ref)
-    swap(ours, functional=False)  # the cases are torch.nn modules only: nothing for routing to reach
+    swap(ours, functional=case.functional)  # most cases are torch.nn modules only: nothing for routing to reach
     x, y = case.batch(device, case.dtype)
     sides = {"torch": _stepper(ref, torch.optim.SGD, nn.CrossEntropyLoss(), x, y, compile_),
              "manual": _stepper(ours, mopt.SGD, mnn.CrossEntropyLoss(), x, y, compile_)}
@@ -263,7 +265,7 @@ def select(device: torch.device, suite: str, names=None) -> list[Case]:
     return [c for c in cases if suite == "all" or suite in c.suites]
 
 
-def format_table(rows: list[Row], ceiling: float | None) -> str:
+def format_table(rows: list[Row], ceiling: float | None, skipped: dict | None = None) -> str:
     head = (f"{'case':<34} {'comp':>4} {'torch ms':>9} {'manual ms':>9} {'ratio':>6} {'±IQR':>6} "
             f"{'saved':>6} {'peak':>6}")
     lines = [head, "-" * len(head)]
@@ -274,10 +276,13 @@ def format_table(rows: list[Row], ceiling: float | None) -> str:
         if r.tflops is not None and ceiling:
             lines.append(f"{'':<34} manual {r.tflops:.0f} TFLOP/s = {r.tflops / ceiling:.0%} of the "
                          f"{ceiling:.0f} TFLOP/s bf16 matmul ceiling")
+    for name, reason in (skipped or {}).items():
+        lines.append(f"{name:<34} skipped: {reason}")
     lines.append("ratio: manual/torch step time (median of interleaved repeats); saved: bytes saved for backward, "
                  "manual/torch; peak: CUDA peak memory of a step, manual/torch")
     return "\n".join(lines)
 
 
-def as_json(rows: list[Row], ceiling: float | None) -> dict:
-    return {"torch": torch.__version__, "matmul_ceiling_tflops": ceiling, "rows": [asdict(r) for r in rows]}
+def as_json(rows: list[Row], ceiling: float | None, skipped: dict | None = None) -> dict:
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "matmul_ceiling_tflops": ceiling,
+            "rows": [asdict(r) for r in rows], "skipped": dict(skipped or {})}

@@ -62,20 +62,26 @@ def cmd_bench(args) -> int:
     if args.repeat < 2:
         raise CliError(f"--repeat must be >= 2, got {args.repeat}")
     ceiling = bench.matmul_ceiling(device) if device.type == "cuda" else None
-    rows = []
+    rows, skipped = [], {}
     for case in cases:
+        reason = bench.skip_reason(case)
+        if reason:
+            skipped[case.name] = reason
+            if not args.json:
+                print(f"  {case.name}: skipped ({reason})", file=sys.stderr, flush=True)
+            continue
         for compiled in ((False, True) if args.compile else (False,)):
             rows.append(bench.run_case(case, device, args.repeat, compiled))
             if not args.json:
                 print(f"  {case.name}{' (compiled)' if compiled else ''}: ratio {rows[-1].ratio:.3f}",
                       file=sys.stderr, flush=True)
-    if device.type == "cuda" and not args.case and args.suite != "quick":
+    if device.type == "cuda" and not args.case and args.suite in ("default", "all"):
         rows.append(bench.run_linear_cross_entropy(device))
     if args.json:
-        print(json.dumps(bench.as_json(rows, ceiling), indent=2))
+        print(json.dumps(bench.as_json(rows, ceiling, skipped), indent=2))
     else:
         print(f"manualgrad bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)\n")
-        print(bench.format_table(rows, ceiling))
+        print(bench.format_table(rows, ceiling, skipped))
     return 0
 
 
@@ -155,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_verify)
     b = sub.add_parser("bench", help="manualgrad vs torch autograd: step time, saved bytes, peak memory")
     b.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    b.add_argument("--suite", default="default", choices=["default", "quick", "all"])
+    b.add_argument("--suite", default="default", choices=["default", "quick", "models", "all"])
     b.add_argument("--case", action="append", metavar="NAME", help="only this case (repeatable)")
     b.add_argument("--repeat", type=int, default=20, help="timed steps per side (interleaved)")
     b.add_argument("--compile", action="store_true", help="also run every case under torch.compile")

@@ -1,6 +1,7 @@
 """manualgrad bench and memory_report: they run and measure what they say (timings themselves are
 never asserted: they belong to the benchmark's output, not to tests)."""
 
+import copy
 import json
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import torch
 from torch import nn
 
 import manualgrad as mg
-from manualgrad import bench
+from manualgrad import bench, bench_models
+from manualgrad import nn as mnn
 from manualgrad.memory import SavedBytes, memory_report, saved_bytes
 
 
@@ -64,9 +66,9 @@ def test_bench_cli_json_and_errors(capsys):
 
 def test_every_bench_model_swaps_completely():
     for case in bench.CASES:
-        if case.cuda_only:
+        if case.cuda_only or bench.skip_reason(case):
             continue
-        report = mg.swap(case.build())
+        report = mg.swap(case.build(), functional=case.functional)
         assert not report.skipped, f"{case.name}: {report}"
 
 
@@ -83,3 +85,75 @@ def test_compiled_cases_in_a_row_each_start_from_a_fresh_dynamo(monkeypatch):
     for i in range(5):
         case = bench.Case(f"mlp {i}", lambda i=i: bench._mlp([8, 8 + i, 3]), bench._classes((4, 8), 3))
         assert bench.run_case(case, torch.device("cpu"), repeat=2, compile_=True, warmup=1).compiled
+
+
+_TINY = {  # the models suite's architectures at test sizes: (model, input, targets)
+    "resnet18": lambda: (bench_models.ResNet18(classes=10, width=8), torch.randn(2, 3, 32, 32), torch.tensor([1, 7])),
+    "mobilenetv3": lambda: (bench_models.MobileNetV3Small(classes=10, scale=0.25), torch.randn(2, 3, 32, 32),
+                            torch.tensor([3, 0])),
+    "gpt": lambda: (bench_models.GPT(vocab=50, context=8, d=16, layers=1, heads=2, dropout=0.0),
+                    torch.randint(0, 50, (2, 8)),
+                    torch.randint(0, 50, (16,))),
+    "lstm": lambda: (bench_models.LSTMClassifier(vocab=50, embed=8, hidden=12, classes=3), torch.randint(0, 50, (2, 5)),
+                     torch.tensor([2, 0])),
+}
+
+
+@pytest.mark.parametrize("name", list(_TINY))
+def test_models_suite_architectures_swap_completely_and_match_torch(name):
+    """Every layer of each model runs manualgrad's backward after swap (nothing skipped, and
+    F.scaled_dot_product_attention routed for the GPT), with torch's loss and gradients."""
+    if name == "lstm" and not hasattr(mnn, "LSTM"):
+        pytest.skip("manualgrad.nn.LSTM does not exist in this build")
+    torch.manual_seed(0)
+    model, x, y = _TINY[name]()
+    model, x = model.double(), (x.double() if x.is_floating_point() else x)  # float32: BatchNorm over 2 values
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0  # the two sides draw their masks differently (the GPT: dropout=0.0 for its attention)
+    ours = copy.deepcopy(model)
+    report = mg.swap(ours, functional=True)
+    assert not report.skipped and report.swapped
+    grads = []
+    for side in (model, ours):
+        loss = nn.functional.cross_entropy(side(x), y)
+        loss.backward()
+        grads.append([p.grad for p in side.parameters()])
+    assert [g.shape for g in grads[0]] == [g.shape for g in grads[1]]
+    for theirs, mine in zip(*grads):
+        torch.testing.assert_close(mine, theirs)
+    if name == "gpt":
+        assert ours.lm_head.weight is ours.wte.weight  # the tied head survives the deep copy and swap
+        assert any("ScaledDotProduct" in type(n).__name__ or "Attention" in type(n).__name__
+                   for n in _nodes(nn.functional.cross_entropy(ours(x), y).grad_fn))
+
+
+def _nodes(fn, seen=None):
+    seen = set() if seen is None else seen
+    if fn is not None and fn not in seen:
+        seen.add(fn)
+        for nxt, _ in fn.next_functions:
+            _nodes(nxt, seen)
+    return seen
+
+
+def test_models_suite_selects_its_four_cases_and_runs_a_tiny_case():
+    names = [c.name for c in bench.select(torch.device("cpu"), "models")]
+    assert names == ["resnet18 8x3x64x64", "mobilenetv3-small 8x3x64x64", "gpt2 2L d128 h4 4x64",
+                     "lstm classifier 8x32"]
+    assert not set(names) & {c.name for c in bench.select(torch.device("cpu"), "default")}
+    case = bench.Case("tiny gpt", lambda: bench_models.GPT(vocab=50, context=8, d=16, layers=1, heads=2),
+                      bench._tokens((2, 8), 50, 50, per_token=True), functional=True)
+    row = bench.run_case(case, torch.device("cpu"), repeat=2, warmup=1)
+    assert row.manual_ms > 0 and row.torch_saved_mb > 0 and row.saved_ratio > 0
+
+
+def test_lstm_case_is_skipped_with_its_reason_without_manualgrad_lstm(monkeypatch, capsys):
+    from manualgrad import cli
+    monkeypatch.delattr(mnn, "LSTM", raising=False)
+    case = next(c for c in bench.CASES if c.requires == "LSTM")
+    assert bench.skip_reason(case) == "manualgrad.nn.LSTM does not exist in this build"
+    assert cli.main(["bench", "--case", case.name, "--repeat", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rows"] == [] and out["skipped"] == {case.name: "manualgrad.nn.LSTM does not exist in this build"}
+    assert f"{case.name:<34} skipped: manualgrad.nn.LSTM" in bench.format_table([], None, out["skipped"])

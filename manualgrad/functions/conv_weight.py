@@ -74,8 +74,12 @@ def _weight_grad_regrouped(x, dy, kernel, s, d, lo, groups) -> torch.Tensor:
 def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
     """dw[c, ci, k] = Σ_{b,o} dy[b, c, o] · xp[b, ci, o·s + k·d] (groups 1) as matmuls over
     chunks of the batch: xp channels-last, its windows an ``as_strided`` view (b, o, k, ci),
-    copied chunk by chunk into (rows, K·Cin) columns per sample, and dy @ columns (a bmm over the
-    samples of the chunk) summed over the samples and the chunks. Half precision: each chunk of
+    copied chunk by chunk into (samples·rows, K·Cin) columns, and dy of the chunk as (Cout,
+    samples·rows) @ columns, one matmul per chunk that sums over the samples and the output
+    positions at once (dy's transposed copy is Cout/(K·Cin) of the columns' size), accumulated
+    over the chunks by ``addmm_``. A bmm per sample summed afterwards wrote chunk × Cout × K·Cin
+    floats first: ResNet-18's 512-channel 3×3 layers at 2×2 output, 8 samples, 75 MB for a
+    9 MB result. Half precision: each chunk of
     xp and dy is copied in float32 and dw is summed in float32, rounded once at the end
     (summing in half would round at every chunk).
     On CPU this is 1.6-3× faster than the regrouped convolution (a kernel as large as the image,
@@ -94,15 +98,16 @@ def _weight_grad_im2col(x, dy, kernel, s, d, lo) -> torch.Tensor:
     spatial = strides[1:-1]
     window_strides = (*(si * st for si, st in zip(s, spatial)), *(di * st for di, st in zip(d, spatial)), 1)
     rows = math.prod(out_size)
-    dyf = dy.flatten(2)  # (B, Cout, rows): a view of a contiguous dy
+    dyt = dy.flatten(2).transpose(0, 1)  # (Cout, B, rows): a view of a contiguous dy
     chunk = max(1, _COLS // max(1, rows * math.prod(kernel) * cin))
     dw = None
     for b0 in range(0, x.shape[0], chunk):
         xc = xp[b0:b0 + chunk].to(acc)  # half precision: the chunk in float32 (a view otherwise)
         k = xc.shape[0]
         cols = xc.as_strided((k, *window), (strides[0], *window_strides), xc.storage_offset())
-        part = torch.bmm(dyf[b0:b0 + k].to(acc), cols.reshape(k, rows, -1)).sum(0)  # (Cout, K·Cin)
-        dw = part if dw is None else dw.add_(part)  # in place on a product of our own
+        dyc = dyt[:, b0:b0 + k].to(acc).reshape(dyt.shape[0], k * rows)  # (Cout, k·rows)
+        cols = cols.reshape(k * rows, -1)  # (k·rows, K·Cin)
+        dw = dyc @ cols if dw is None else dw.addmm_(dyc, cols)  # in place on a product of our own
     return dw.view(-1, *kernel, cin).movedim(-1, 1).to(x.dtype)
 
 
