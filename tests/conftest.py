@@ -1,4 +1,5 @@
 import json
+import os
 import sys
 from collections import Counter
 
@@ -11,13 +12,17 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
 
 def pytest_collection_modifyitems(config, items):
-    """``@pytest.mark.cuda`` tests skip cleanly where no GPU is present."""
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA device")
+    """``@pytest.mark.cuda`` tests skip cleanly where no GPU is present; ``@pytest.mark.slow``
+    ones (minutes each on 2 cores) run with ``MANUALGRAD_SLOW=1``."""
+    skips = {}
+    if not torch.cuda.is_available():
+        skips["cuda"] = pytest.mark.skip(reason="needs a CUDA device")
+    if os.environ.get("MANUALGRAD_SLOW") != "1":
+        skips["slow"] = pytest.mark.skip(reason="slow: run with MANUALGRAD_SLOW=1")
     for item in items:
-        if "cuda" in item.keywords:
-            item.add_marker(skip)
+        for marker, skip in skips.items():
+            if marker in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +41,6 @@ def saved_bytes(fn):
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = fn()
     return sum(sizes), len(sizes), out
-
 
 
 def grads(fn, inputs, dy):

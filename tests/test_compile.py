@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import manualgrad as mg
-from manualgrad import bench
+from manualgrad import bench, bench_models
 import manualgrad.functional as MF
 
 
@@ -164,9 +164,21 @@ INDUCTOR = {"mlp": (lambda: nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linea
                     lambda b, s: (torch.randn(b, 12), (0,))),  # the bench's ReLU and GELU MLPs in one
             "resnet": (resnet, lambda b, s: (torch.randn(b, 4, 8, 8), (0,))),  # inductor pins a conv's image size
             "transformer": (lambda: bench._Encoder(vocab=30, d=16, heads=2, classes=4),
-                            lambda b, s: (torch.randint(0, 30, (b, s)), (0, 1)))}
+                            lambda b, s: (torch.randint(0, 30, (b, s)), (0, 1))),
+            # --suite models, small: (input, dynamic dims[, per-token targets])
+            "resnet18": (lambda: bench_models.ResNet18(classes=4, width=4), lambda b, s: (torch.randn(b, 3, 16, 16), (0,))),
+            "mobilenet": (lambda: bench_models.MobileNetV3Small(classes=4, scale=0.25),
+                          lambda b, s: (torch.randn(b, 3, 32, 32), (0,))),
+            "gpt2": (lambda: bench_models.GPT(vocab=4, context=16, d=16, layers=1, heads=2, dropout=0.0),
+                     lambda b, s: (torch.randint(0, 4, (b, s)), (0, 1), torch.randint(0, 4, (b * s,)))),
+            # the recurrence is a Python loop over time steps that orders the sequences by length:
+            # static shapes only (a symbolic batch or length stops Dynamo; docs/performance.md)
+            "lstm": (lambda: bench_models.LSTMClassifier(vocab=30, embed=8, hidden=8, classes=4, bidirectional=True),
+                     lambda b, s: (torch.randint(0, 30, (4, 6)), (), torch.randint(0, 4, (4,))))}
 BENCH_TWINS = {"mlp 784-1024-1024-10 b512": "mlp", "mlp 64-128-10 b64": "mlp", "gelu mlp 784-1024-1024-10 b512": "mlp",
                "conv-bn-relu resnet 3x32x32 b128": "resnet", "transformer block d256 L128 b32": "transformer",
+               "lstm 2x bidir h128 L64 b32": "lstm", "resnet18 8x3x64x64": "resnet18",
+               "mobilenetv3-small 8x3x64x64": "mobilenet", "gpt2 2L d128 h4 4x64": "gpt2", "lstm classifier 8x32": "lstm",
                "bf16 mlp 4x8192 b8192": "mlp"}  # the bf16 one runs on CUDA only (.ci/gpu)
 
 
@@ -174,7 +186,10 @@ def test_every_bench_case_has_an_inductor_twin():
     assert set(BENCH_TWINS) == {c.name for c in bench.CASES}
 
 
-@pytest.mark.parametrize("name", INDUCTOR)
+SLOW = {"resnet18", "mobilenet"}  # 3-4 minutes of inductor compile each on 2 cores (MANUALGRAD_SLOW=1)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in INDUCTOR])
 def test_inductor_training_step_equals_eager_at_two_batch_sizes(name):
     """Inductor, fullgraph: loss, every parameter gradient and BatchNorm's running stats equal
     eager manualgrad's, compiled once with dynamic batch (and sequence) dims and run at two
@@ -187,16 +202,18 @@ def test_inductor_training_step_equals_eager_at_two_batch_sizes(name):
     torch._dynamo.reset()
     compiled = torch.compile(lambda a, b: loss_fn(model(a), b), fullgraph=True, backend="inductor")
     for step, (b, s) in enumerate([(4, 8), (6, 10)]):
-        x, dims = data(b, s)
-        y = torch.randint(0, 4, (b,))
+        x, dims, *targets = data(b, s)
+        y = targets[0] if targets else torch.randint(0, 4, (b,))
         for m in (model, eager):
             m.zero_grad(set_to_none=True)
         if step == 0:
             for d in dims:
                 torch._dynamo.mark_dynamic(x, d)
-            torch._dynamo.mark_dynamic(y, 0)
+            if dims:
+                torch._dynamo.mark_dynamic(y, 0)
         torch.manual_seed(step)
-        with torch._inductor.config.patch(fallback_random=True), \
+        # allow_rnn: Dynamo refuses subclasses of nn.LSTM (ours are) without it
+        with torch._inductor.config.patch(fallback_random=True), torch._dynamo.config.patch(allow_rnn=True), \
                 torch.compiler.set_stance("fail_on_recompile" if step else "default"):
             got = compiled(x, y)
         got.backward()
