@@ -40,6 +40,7 @@ from .functions import norms as _norms
 from .functions import local_response_norm as _lrn
 from .functions import pooling as _pool
 from .functions import pooling_adaptive as _pool_a
+from .functions import pooling_fractional as _pool_f
 from .functions import reductions as _reductions
 from .functions import regression_losses as _regression
 from .functions import regularization as _reg_fn
@@ -77,6 +78,7 @@ from .samples import matmul as s_matmul
 from .samples import norm as s_norm
 from .samples import norm_more as s_norm_more
 from .samples import pooling as s_pool
+from .samples import pooling_fractional as s_pool_f
 from .samples import pooling_nd as s_pool_nd
 from .samples import probabilistic_losses as s_prob
 from .samples import reductions as s_red
@@ -386,6 +388,14 @@ OPS += [
              _RNN_FUNCTION[mode], functools.partial(s_rnn.cell_samples, mode),
              functools.partial(s_rnn.cell_errors, mode))
       for mode, suffixes in _CELL_OUTPUTS.items() for k, suffix in enumerate(suffixes)],
+]
+
+# fractional max pooling, 2-d and 3-d (functions/pooling_fractional.py, samples/pooling_fractional.py)
+OPS += [
+    OpSpec(f"fractional_max_pool{n}d", _values(getattr(MF, f"fractional_max_pool{n}d")),
+           _values(getattr(F, f"fractional_max_pool{n}d")), _pool_f.FractionalMaxPoolFunction,
+           s_pool_f.fractional_max_pool(n), s_pool_f.fractional_max_pool_errors(n), seeded=True)
+    for n in (2, 3)
 ]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}
