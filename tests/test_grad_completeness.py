@@ -108,6 +108,9 @@ MODULES = {
                      lambda: (torch.tensor([1, 0, 9, 3]), torch.tensor([0, 2]), torch.randn(4))),
     "Bilinear": (lambda: MN.Bilinear(3, 2, 4), lambda: (torch.randn(5, 3), torch.randn(5, 2))),
     "PReLU": (lambda: MN.PReLU(3), lambda: (torch.randn(2, 3, 4),)),
+    "AdaptiveLogSoftmaxWithLoss": (lambda: MN.AdaptiveLogSoftmaxWithLoss(8, 20, [4, 10, 15], div_value=2.0,
+                                                                          head_bias=True),
+                                   lambda: (torch.randn(4, 8), torch.tensor([0, 5, 12, 19]))),  # one per cluster
     "MultiheadAttention": (lambda: MN.MultiheadAttention(4, 2, kdim=3, vdim=5),
                            lambda: (torch.randn(3, 2, 4), torch.randn(6, 2, 3), torch.randn(6, 2, 5))),
     "LinearCrossEntropyLoss": (lambda: MN.LinearCrossEntropyLoss(4, 5, bias=True),

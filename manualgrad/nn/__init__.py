@@ -35,6 +35,7 @@ from .probabilistic_losses import GaussianNLLLoss, KLDivLoss, MultiLabelSoftMarg
 from .ctc import CTCLoss
 from .rnn import GRU, LSTM, RNN
 from .rnn_cell import GRUCell, LSTMCell, RNNCell
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 
 __all__ = [
     "Linear", "Dropout", "Bilinear",
@@ -70,6 +71,7 @@ __all__ = [
     "CTCLoss",
     "RNN", "LSTM", "GRU",
     "RNNCell", "LSTMCell", "GRUCell",
+    "AdaptiveLogSoftmaxWithLoss",
 ]
 
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).
