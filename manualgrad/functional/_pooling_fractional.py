@@ -9,7 +9,7 @@ import torch
 from torch.nn.modules.utils import _pair, _triple
 
 from ..functions.pooling_fractional import FractionalMaxPoolFunction
-from ._autocast import autocast_policy
+from ._autocast import FP32, autocast_policy
 
 _EXPAND = {2: _pair, 3: _triple}
 
@@ -25,20 +25,24 @@ def _output_size(nd, name, input, output_size, output_ratio):
     return [int(input.size(d - nd) * ratio[d]) for d in range(nd)]
 
 
+@autocast_policy(None, FractionalMaxPoolFunction, cpu=FP32)  # torch's CPU autocast fp32 list
+def _pool(input, nd, kernel_size, output_size, samples):
+    return FractionalMaxPoolFunction.apply(input, nd, kernel_size, output_size, samples)
+
+
 def _fractional_max_pool(nd, name, input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
                          _random_samples=None):
     output_size = _output_size(nd, name, input, output_size, output_ratio)
-    if _random_samples is None:
+    if _random_samples is None:  # in the input's own dtype: drawn before autocast's cast, as torch does
         n_batch = 1 if input.dim() == nd + 1 else input.size(0)
         _random_samples = torch.rand(n_batch, input.size(-nd - 1), nd, dtype=input.dtype, device=input.device)
-    y, indices = FractionalMaxPoolFunction.apply(input, nd, kernel_size, output_size, _random_samples)
+    y, indices = _pool(input, nd, kernel_size, output_size, _random_samples)
     return (y, indices) if return_indices else y
 
 
 def _dispatching(nd):
     name = f"fractional_max_pool{nd}d"
 
-    @autocast_policy(None, FractionalMaxPoolFunction)
     def pool(*args, **kwargs):
         return _fractional_max_pool(nd, name, *args, **kwargs)
 
