@@ -17,7 +17,8 @@ from .opspec import OpSpec
 from .samples import activations, activations_more, attention, bilinear, conv, conv_transpose, cross_entropy
 from .samples import ctc, distances, dropout, dropout_more, elementwise, embedding, embedding_bag, fold
 from .samples import linear, linear_cross_entropy, losses, margin_losses, matmul, norm, norm_more, padding
-from .samples import pooling, pooling_nd, probabilistic_losses, reductions, regularization, resample, rnn
+from .samples import pooling, pooling_fractional, pooling_nd, probabilistic_losses, reductions, regularization
+from .samples import resample, rnn
 
 __all__ = ["OpSpec", "OPS", "OPS_BY_NAME", "MATH_OPS", "REDUCTION_OPS", "get"]
 
@@ -33,6 +34,7 @@ _FAMILIES = [
     conv.OPS_3D, conv_transpose.OPS, fold.OPS,
     distances.OPS, margin_losses.OPS, probabilistic_losses.OPS, ctc.OPS,
     rnn.OPS,
+    pooling_fractional.OPS,
 ]
 OPS: list[OpSpec] = [spec for family in _FAMILIES for spec in family]
 

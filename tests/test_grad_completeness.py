@@ -95,11 +95,22 @@ MODULES = {
     "ConvTranspose3d": (lambda: MN.ConvTranspose3d(2, 3, 2), lambda: (torch.randn(2, 2, 3, 2, 3),)),
     "BatchNorm1d": (lambda: MN.BatchNorm1d(3), lambda: (torch.randn(4, 3),)),
     "BatchNorm2d": (lambda: MN.BatchNorm2d(3), lambda: (torch.randn(2, 3, 4, 4),)),
+    "BatchNorm3d": (lambda: MN.BatchNorm3d(3), lambda: (torch.randn(2, 3, 2, 3, 2),)),
+    "InstanceNorm1d": (lambda: MN.InstanceNorm1d(3, affine=True), lambda: (torch.randn(2, 3, 5),)),
+    "InstanceNorm2d": (lambda: MN.InstanceNorm2d(3, affine=True), lambda: (torch.randn(2, 3, 4, 3),)),
+    "InstanceNorm3d": (lambda: MN.InstanceNorm3d(3, affine=True), lambda: (torch.randn(2, 3, 2, 3, 2),)),
     "SyncBatchNorm": (lambda: MN.SyncBatchNorm(3), lambda: (torch.randn(2, 3, 4),)),  # one process: batch_norm
     "LayerNorm": (lambda: MN.LayerNorm(4), lambda: (torch.randn(2, 4),)),
     "GroupNorm": (lambda: MN.GroupNorm(2, 4), lambda: (torch.randn(2, 4, 3),)),
     "RMSNorm": (lambda: MN.RMSNorm(4), lambda: (torch.randn(2, 4),)),
     "Embedding": (lambda: MN.Embedding(10, 4, padding_idx=0), lambda: (torch.tensor([[1, 0, 9]]),)),
+    "EmbeddingBag": (lambda: MN.EmbeddingBag(10, 4, mode="sum", padding_idx=0),
+                     lambda: (torch.tensor([1, 0, 9, 3]), torch.tensor([0, 2]), torch.randn(4))),
+    "Bilinear": (lambda: MN.Bilinear(3, 2, 4), lambda: (torch.randn(5, 3), torch.randn(5, 2))),
+    "PReLU": (lambda: MN.PReLU(3), lambda: (torch.randn(2, 3, 4),)),
+    "AdaptiveLogSoftmaxWithLoss": (lambda: MN.AdaptiveLogSoftmaxWithLoss(8, 20, [4, 10, 15], div_value=2.0,
+                                                                          head_bias=True),
+                                   lambda: (torch.randn(4, 8), torch.tensor([0, 5, 12, 19]))),  # one per cluster
     "MultiheadAttention": (lambda: MN.MultiheadAttention(4, 2, kdim=3, vdim=5),
                            lambda: (torch.randn(3, 2, 4), torch.randn(6, 2, 3), torch.randn(6, 2, 5))),
     "MultiheadAttention bias_kv zero_attn": (lambda: MN.MultiheadAttention(4, 2, add_bias_kv=True, add_zero_attn=True),
@@ -130,7 +141,7 @@ def test_every_parameter_of_every_module_gets_a_grad(name):
         base = next(b for b in cls.__mro__ if b.__module__.startswith("torch.nn"))
         assert not any(p for p in inspect.signature(base.__init__).parameters if p in (
             "in_features", "num_features", "normalized_shape", "num_embeddings", "in_channels", "embed_dim", "d_model",
-            "encoder_layer", "decoder_layer", "input_size")), f"{name} needs an entry"
+            "encoder_layer", "decoder_layer", "input_size", "in1_features", "num_parameters")), f"{name} needs an entry"
         return
     make, inputs = MODULES[name]
     torch.manual_seed(0)

@@ -24,6 +24,7 @@ from ._pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_po
                        adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d,
                        lp_pool2d, lp_pool3d, max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpool2d,
                        max_unpool3d)
+from ._pooling_fractional import fractional_max_pool2d, fractional_max_pool3d
 from ._batch_norm import batch_norm, instance_norm
 from ._norms import group_norm, layer_norm, local_response_norm, rms_norm
 from ._embedding import embedding
@@ -55,6 +56,7 @@ __all__ = [
     "max_pool1d", "max_pool3d", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
     "max_unpool1d", "max_unpool2d", "max_unpool3d",
+    "fractional_max_pool2d", "fractional_max_pool3d",
     "batch_norm", "layer_norm", "group_norm", "rms_norm",
     "instance_norm", "local_response_norm",
     "embedding", "embedding_bag",

@@ -10,12 +10,14 @@ from .activation import (CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh
                          RReLU, SELU, Softmax2d, Softmin, Softshrink, Softsign, Tanhshrink, Threshold)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
+from .loss import NLLLoss2d
 from .conv import Conv1d, Conv2d
 from .conv import Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .fold import Fold, Unfold
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                       AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, LPPool1d, LPPool2d, LPPool3d, MaxPool1d,
                       MaxPool2d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
+from .pooling import FractionalMaxPool2d, FractionalMaxPool3d
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .batchnorm import SyncBatchNorm
 from .normalization import GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm
@@ -35,6 +37,7 @@ from .probabilistic_losses import GaussianNLLLoss, KLDivLoss, MultiLabelSoftMarg
 from .ctc import CTCLoss
 from .rnn import GRU, LSTM, RNN
 from .rnn_cell import GRUCell, LSTMCell, RNNCell
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 
 __all__ = [
     "Linear", "Dropout", "Bilinear",
@@ -44,6 +47,7 @@ __all__ = [
     "PReLU", "RReLU", "SELU", "CELU", "Mish", "GLU", "LogSigmoid", "Softsign", "Tanhshrink", "Softmin", "Softmax2d",
     "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
     "NLLLoss", "CrossEntropyLoss",
+    "NLLLoss2d",
     "Conv1d", "Conv2d",
     "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
     "Fold", "Unfold",
@@ -51,6 +55,7 @@ __all__ = [
     "MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool3d",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d",
     "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+    "FractionalMaxPool2d", "FractionalMaxPool3d",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RMSNorm",
     "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm",
     "SyncBatchNorm",
@@ -69,6 +74,7 @@ __all__ = [
     "CTCLoss",
     "RNN", "LSTM", "GRU",
     "RNNCell", "LSTMCell", "GRUCell",
+    "AdaptiveLogSoftmaxWithLoss",
 ]
 
 # Twins that keep torch's forward: their arithmetic is in their submodules (made manualgrad's by their

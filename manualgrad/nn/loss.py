@@ -8,12 +8,15 @@ Each class subclasses its :mod:`torch.nn` twin, so the constructor (including th
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from .. import functional as MF
 
 __all__ = ["MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
-           "NLLLoss", "CrossEntropyLoss"]
+           "NLLLoss", "CrossEntropyLoss",
+           "NLLLoss2d"]
 
 
 class MSELoss(torch.nn.MSELoss):
@@ -73,6 +76,21 @@ class NLLLoss(torch.nn.NLLLoss):
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return MF.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                            reduction=self.reduction)
+
+
+with warnings.catch_warnings():  # torch warns on subclassing its deprecated class, not only on use
+    warnings.simplefilter("ignore", FutureWarning)
+
+    class NLLLoss2d(torch.nn.NLLLoss2d):
+        """:class:`torch.nn.NLLLoss2d`, torch's deprecated alias of ``NLLLoss`` (its constructor and
+        deprecation warning, which torch's decorator gives its own class only); ``forward`` is
+        :class:`NLLLoss`'s."""
+
+        def __new__(cls, *args, **kwargs):
+            warnings.warn(torch.nn.NLLLoss2d.__deprecated__, FutureWarning, stacklevel=2)
+            return super().__new__(cls, *args, **kwargs)
+
+        forward = NLLLoss.forward
 
 
 class CrossEntropyLoss(torch.nn.CrossEntropyLoss):

@@ -1,6 +1,6 @@
-"""Pooling modules: torch.nn's MaxPool, AvgPool, AdaptiveAvgPool, AdaptiveMaxPool, LPPool (1-3d)
-and MaxUnpool (1-3d) with the hand-derived backward (constructor, attributes, ``repr`` and empty
-``state_dict`` are torch's own)."""
+"""Pooling modules: torch.nn's MaxPool, AvgPool, AdaptiveAvgPool, AdaptiveMaxPool, LPPool (1-3d),
+MaxUnpool (1-3d) and FractionalMaxPool (2d, 3d) with the hand-derived backward (constructor,
+attributes, ``repr`` and empty ``state_dict`` are torch's own)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,14 @@ def _max_unpool(base, fn):
     return MaxUnpool
 
 
+def _fractional_max_pool(base, fn):
+    class FractionalMaxPool(base):
+        def forward(self, input: torch.Tensor):
+            return fn(input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+                      _random_samples=self._random_samples)
+    return FractionalMaxPool
+
+
 def _named(cls, base):
     cls.__name__ = cls.__qualname__ = base.__name__
     cls.__module__ = __name__
@@ -86,3 +94,7 @@ LPPool3d = _named(_lp_pool(_nn.LPPool3d, MF.lp_pool3d), _nn.LPPool3d)
 MaxUnpool1d = _named(_max_unpool(_nn.MaxUnpool1d, MF.max_unpool1d), _nn.MaxUnpool1d)
 MaxUnpool2d = _named(_max_unpool(_nn.MaxUnpool2d, MF.max_unpool2d), _nn.MaxUnpool2d)
 MaxUnpool3d = _named(_max_unpool(_nn.MaxUnpool3d, MF.max_unpool3d), _nn.MaxUnpool3d)
+FractionalMaxPool2d = _named(_fractional_max_pool(_nn.FractionalMaxPool2d, MF.fractional_max_pool2d),
+                             _nn.FractionalMaxPool2d)
+FractionalMaxPool3d = _named(_fractional_max_pool(_nn.FractionalMaxPool3d, MF.fractional_max_pool3d),
+                             _nn.FractionalMaxPool3d)

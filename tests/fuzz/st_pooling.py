@@ -1,7 +1,8 @@
 """Strategies for the poolings over n = 1, 2, 3 dims: max/avg (kernel, stride, padding, dilation,
 ceil_mode, count_include_pad, divisor_override, return_indices), adaptive avg/max (None sizes,
 sizes above the input's), lp_pool (norm types incl. ±inf) and max_unpool (indices drawn into the
-output, repeats allowed). Batched, unbatched and empty inputs; now and then a size that makes an
+output, repeats allowed), fractional max pool (2-d, 3-d: seeded window placement, output_size or
+output_ratio). Batched, unbatched and empty inputs; now and then a size that makes an
 empty or negative output or a padding above half the kernel (torch's errors)."""
 
 from __future__ import annotations
@@ -92,7 +93,24 @@ def _max_unpool(n):
     return cases()
 
 
-CASES = {}
+def _fractional_max_pool(n):
+    @st.composite
+    def cases(draw):
+        """Windows placed by torch.rand (both sides from the case's seed); output_size or
+        output_ratio (n floats, or one for 3-d), now and then one too large (torch's error)."""
+        x = draw(_input(n, draw(st.sampled_from([None, "ints"]))))
+        top = 2 if n == 3 else 3  # the 3-d input is at most 4 wide: torch needs output + kernel − 1 < input
+        kw = {"kernel_size": draw(_ints(n, 1, top)), "return_indices": draw(st.booleans())}
+        if draw(st.booleans()):
+            kw["output_size"] = draw(_ints(n, 1, top + 1))
+        else:
+            ratio = st.floats(0.1, 1.0)
+            kw["output_ratio"] = draw(ratio) if n == 3 and draw(st.booleans()) else tuple(draw(ratio) for _ in range(n))
+        return Case(f"fractional_max_pool{n}d", (x,), kw, seed=draw(st.integers(0, 2**16)))
+    return cases()
+
+
+CASES = {f"fractional_max_pool{_n}d": _fractional_max_pool(_n) for _n in (2, 3)}
 for _n in (1, 2, 3):
     CASES.update({f"max_pool{_n}d": _max_pool(_n), f"avg_pool{_n}d": _avg_pool(_n),
                   f"adaptive_avg_pool{_n}d": _adaptive("adaptive_avg_pool", _n),
