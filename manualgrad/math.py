@@ -227,3 +227,58 @@ def vector_norm(x: torch.Tensor, ord=2, dim=None, keepdim: bool = False, *, dtyp
 
 
 linalg = _types.SimpleNamespace(vector_norm=vector_norm)  # mg.math.linalg.vector_norm, as torch.linalg
+
+
+# Arithmetic (``functions/arithmetic.py``; what strict routing sends here; autocast: in the inputs'
+# dtypes, addcmul/addcdiv promoted to the widest on CUDA, as torch's lists):
+#     add(input, other, *, alpha=1), sub(input, other, *, alpha=1), mul(input, other),
+#     div(input, other, *, rounding_mode=None), neg(input), addcmul/addcdiv(input, tensor1, tensor2, *, value=1)
+from .functional._autocast import PROMOTE  # noqa: E402
+from .functions import arithmetic as _a  # noqa: E402
+
+__all__ += ["add", "sub", "mul", "div", "neg", "addcmul", "addcdiv"]
+
+
+@autocast_policy(None, _a.AddFunction)
+def add(input, other, *, alpha=1) -> torch.Tensor:
+    """input + alpha·other. See :class:`~manualgrad.functions.arithmetic.AddFunction`."""
+    return _a.AddFunction.apply(input, other, alpha, False)
+
+
+@autocast_policy(None, _a.AddFunction)
+def sub(input, other, *, alpha=1) -> torch.Tensor:
+    """input − alpha·other. See :class:`~manualgrad.functions.arithmetic.AddFunction`."""
+    return _a.AddFunction.apply(input, other, alpha, True)
+
+
+@autocast_policy(None, _a.MulFunction)
+def mul(input, other) -> torch.Tensor:
+    """input · other. See :class:`~manualgrad.functions.arithmetic.MulFunction`."""
+    return _a.MulFunction.apply(input, other)
+
+
+@autocast_policy(None, _a.DivFunction)
+def div(input, other, *, rounding_mode=None) -> torch.Tensor:
+    """input / other. See :class:`~manualgrad.functions.arithmetic.DivFunction`. A
+    ``rounding_mode`` (``"trunc"``, ``"floor"``: piecewise constant, nothing to derive) runs torch's."""
+    if rounding_mode is not None:
+        return torch.div(input, other, rounding_mode=rounding_mode)
+    return _a.DivFunction.apply(input, other)
+
+
+@autocast_policy(None, _a.NegFunction)
+def neg(input: torch.Tensor) -> torch.Tensor:
+    """−input. See :class:`~manualgrad.functions.arithmetic.NegFunction`."""
+    return _a.NegFunction.apply(input)
+
+
+@autocast_policy(PROMOTE, _a.AddcFunction, cpu=None)
+def addcmul(input: torch.Tensor, tensor1: torch.Tensor, tensor2: torch.Tensor, *, value=1) -> torch.Tensor:
+    """input + value·tensor1·tensor2. See :class:`~manualgrad.functions.arithmetic.AddcFunction`."""
+    return _a.AddcFunction.apply(input, tensor1, tensor2, value, False)
+
+
+@autocast_policy(PROMOTE, _a.AddcFunction, cpu=None)
+def addcdiv(input: torch.Tensor, tensor1: torch.Tensor, tensor2: torch.Tensor, *, value=1) -> torch.Tensor:
+    """input + value·tensor1/tensor2. See :class:`~manualgrad.functions.arithmetic.AddcFunction`."""
+    return _a.AddcFunction.apply(input, tensor1, tensor2, value, True)
