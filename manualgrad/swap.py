@@ -77,6 +77,7 @@ class SwapReport:
     skipped: list[SwapEntry] = field(default_factory=list)
     action: str = "swapped"
     functional: bool = False  # swap: functional calls routed while the model runs; revert: routing removed
+    strict: bool = False  # swap: the arithmetic routed too
 
     def __str__(self) -> str:
         lines = [f"{len(self.swapped)} module(s) {self.action}, {len(self.skipped)} left alone"]
@@ -84,7 +85,8 @@ class SwapReport:
         if self.functional:
             lines.append("functional routing removed" if self.action == "reverted" else
                          "functional routing on: the torch.nn.functional calls and torch functions manualgrad "
-                         "implements run manualgrad's while the model runs (manualgrad.routing.routed_names())")
+                         "implements run manualgrad's while the model runs (manualgrad.routing.routed_names())"
+                         + ("; strict: the arithmetic too (routed_names(strict=True))" if self.strict else ""))
         return "\n".join(lines)
 
     def __len__(self) -> int:
@@ -167,7 +169,7 @@ def _plan(module: torch.nn.Module, twins: dict, functional: bool) -> type | str 
 
 
 def swap(model: torch.nn.Module, *, include: Iterable | None = None,
-         exclude: Iterable | None = None, functional: bool | None = None) -> SwapReport:
+         exclude: Iterable | None = None, functional: bool | None = None, strict: bool = False) -> SwapReport:
     """Replace, in place and recursively, every ``torch.nn`` submodule manualgrad implements (and
     ``model`` itself if it is one) by its manualgrad twin; returns a :class:`SwapReport`.
 
@@ -183,13 +185,19 @@ def swap(model: torch.nn.Module, *, include: Iterable | None = None,
     as it was in the forward; a mode already entered is not entered again). Default (None): on, unless
     ``include`` or ``exclude`` is given (routing reaches every module's code, the excluded ones'
     too); ``True`` routes whatever the selection.
+
+    ``strict``: route the arithmetic too (``+``, ``-``, ``*``, ``/``, unary ``-``, ``torch.add``,
+    ``addcmul``, ...: :mod:`manualgrad.routing_strict`), so that every node of the backward is
+    hand-derived; it implies ``functional`` (``functional=False`` with it is a ValueError).
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"swap() expects a torch.nn.Module, got {type(model).__name__}")
     include, exclude = (None if include is None else list(include)), list(exclude or ())
     report, twins = SwapReport(), _twins()
+    if strict and functional is False:
+        raise ValueError("swap(strict=True) routes the arithmetic of the model's code: it needs functional routing")
     if functional is None:
-        functional = include is None and not exclude
+        functional = strict or (include is None and not exclude)
     for path, module in model.named_modules(remove_duplicate=True):
         cls = type(module)
         if include is not None and not _selected(path, cls, include) or _selected(path, cls, exclude):
@@ -206,8 +214,9 @@ def swap(model: torch.nn.Module, *, include: Iterable | None = None,
         ours = tuple(twins.values())
         for module in model.modules():
             if module is model or not isinstance(module, ours):
-                routing.attach(module)
+                routing.attach(module, strict)
         report.functional = True
+        report.strict = strict
     return report
 
 

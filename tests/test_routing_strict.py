@@ -1,0 +1,153 @@
+"""Strict routing (manualgrad.routing_strict): inside `manual(strict=True)` and in a model swapped
+with `strict=True`, the arithmetic (torch.add/sub/mul/div/neg/addcmul/addcdiv, their methods and the
+operators) runs manualgrad.math's Functions; results and gradients equal torch's (float64); the
+default mode leaves it torch's; the forms strict routing leaves alone stay torch's; the Functions'
+own torch calls are not routed again; torch.compile traces it."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import manualgrad as mg
+from manualgrad.routing import routed_names
+
+TIGHT = dict(rtol=1e-12, atol=1e-13)
+FUNCTIONS = {"AddFunctionBackward", "MulFunctionBackward", "DivFunctionBackward", "NegFunctionBackward",
+             "AddcFunctionBackward", "ReciprocalFunctionBackward"}
+
+
+def _leaves(*shapes):
+    gen = torch.Generator().manual_seed(0)
+    return [(torch.rand(s, generator=gen, dtype=torch.float64) + 0.5).requires_grad_() for s in shapes]
+
+
+CALLS = {  # name -> f(x (3, 4), y (4,), z (3, 1)): every routed form, broadcast
+    "x + y": lambda x, y, z: x + y, "1 + x": lambda x, y, z: 1 + x, "x - y": lambda x, y, z: x - y,
+    "2 - x": lambda x, y, z: 2 - x, "x * y": lambda x, y, z: x * y, "2.5 * x": lambda x, y, z: 2.5 * x,
+    "x / y": lambda x, y, z: x / y, "3 / x": lambda x, y, z: 3 / x, "-x": lambda x, y, z: -x,
+    "torch.add alpha": lambda x, y, z: torch.add(x, y, alpha=-2), "x.sub alpha": lambda x, y, z: x.sub(z, alpha=0.5),
+    "torch.subtract": lambda x, y, z: torch.subtract(x, y), "torch.rsub": lambda x, y, z: torch.rsub(x, z, alpha=3),
+    "torch.multiply": lambda x, y, z: torch.multiply(x, z), "x.div": lambda x, y, z: x.div(z),
+    "torch.divide": lambda x, y, z: torch.divide(y, x), "true_divide": lambda x, y, z: torch.true_divide(x, 2),
+    "rounding_mode=None": lambda x, y, z: torch.div(x, y, rounding_mode=None),
+    "torch.neg": lambda x, y, z: torch.neg(x), "x.negative": lambda x, y, z: x.negative(),
+    "torch.addcmul": lambda x, y, z: torch.addcmul(x, y, z, value=0.5),
+    "x.addcdiv": lambda x, y, z: x.addcdiv(y, z, value=-2),
+    "x * bool mask": lambda x, y, z: x * (y > 1), "x + int tensor": lambda x, y, z: x + torch.arange(4),
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_strict_routes_the_arithmetic_and_equals_torch(name):
+    f = CALLS[name]
+    args = _leaves((3, 4), (4,), (3, 1))
+    with mg.manual(strict=True):
+        ours = f(*args)
+    assert type(ours.grad_fn).__name__ in FUNCTIONS, name
+    want = f(*(a.detach().requires_grad_() for a in args))
+    dy = torch.randn_like(want)
+    used = [a for a in args if a.requires_grad]
+    got_grads = torch.autograd.grad(ours, used, dy, allow_unused=True)
+    ref = [a.detach().requires_grad_() for a in args]
+    want_grads = torch.autograd.grad(f(*ref), ref, dy, allow_unused=True)
+    torch.testing.assert_close(ours, want, **TIGHT)
+    torch.testing.assert_close(got_grads, want_grads, **TIGHT)
+
+
+def test_default_mode_leaves_the_arithmetic_to_torch():
+    x, y, z = _leaves((3, 4), (4,), (3, 1))
+    with mg.manual():
+        nodes = [type(f(x, y, z).grad_fn).__name__ for f in CALLS.values()]
+    assert not set(nodes) & FUNCTIONS
+    assert "torch.add" not in routed_names() and "Tensor.__rsub__" not in routed_names()
+    assert {"torch.add", "Tensor.mul", "Tensor.__rsub__", "Tensor.__rdiv__", "torch.addcdiv"} <= set(
+        routed_names(strict=True))
+
+
+def test_forms_left_to_torch():
+    x, y, _ = _leaves((3, 4), (4,), (3, 1))
+    with mg.manual(strict=True):
+        assert type(torch.div(x, y, rounding_mode="floor").grad_fn).__name__.startswith("DivBackward")
+        assert (x.detach() + 1).grad_fn is None  # nothing requires grad
+        assert type((x * (1 + 2j)).grad_fn).__name__ == "MulBackward0"  # a complex number
+        h = x * 1.0
+        h += y  # in place: torch's
+        assert type(h.grad_fn).__name__ == "AddBackward0"
+        assert type((x // 2).grad_fn).__name__ != "DivFunctionBackward"
+
+
+def test_the_functions_own_torch_calls_are_not_routed_again():
+    x, y, _ = _leaves((3, 4), (4,), (3, 1))
+    seen = []
+
+    class Spy(mg.routing.Routing):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            seen.append(func)
+            return super().__torch_function__(func, types, args, kwargs)
+
+    with Spy(strict=True):
+        out = x * y + x / y
+        (gx,) = torch.autograd.grad(out.sum(), x, create_graph=True)  # backward: not routed
+        gx.sum().backward()  # double backward through our formulas
+    # x * y once; neither the Functions' forwards (torch.mul, torch.div, torch.add) nor the backward's
+    # formulas (dy * b, ...) reach the mode
+    assert seen.count(torch.Tensor.mul) == 1 and not {torch.mul, torch.div, torch.add} & set(seen)
+    assert type(out.grad_fn).__name__ == "AddFunctionBackward"
+    nexts = {type(n).__name__ for n, _ in out.grad_fn.next_functions}
+    assert nexts == {"MulFunctionBackward", "DivFunctionBackward"}
+    ref = x.detach().requires_grad_()
+    (want,) = torch.autograd.grad((ref * y + ref / y).sum(), ref, create_graph=True)
+    torch.testing.assert_close(gx, want, **TIGHT)
+
+
+class Scaled(nn.Module):
+    """A residual block whose scale parameters are used only in products, as LayerScale's."""
+
+    def __init__(self, d=8):
+        super().__init__()
+        self.lin = nn.Linear(d, d)
+        self.gamma = nn.Parameter(torch.full((d,), 0.5))
+        self.beta = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x):
+        h = torch.addcmul(self.beta, self.gamma, F.gelu(self.lin(x)))
+        return x + h * self.gamma / 2 - x.mean(-1, keepdim=True)
+
+
+def test_swap_strict_covers_every_parameter_and_revert_removes_it():
+    torch.manual_seed(0)
+    ref, x = Scaled().double(), torch.randn(4, 8, dtype=torch.float64, requires_grad=True)
+    ours, default = copy.deepcopy(ref), copy.deepcopy(ref)
+    report = mg.swap(ours, strict=True)
+    assert report.strict and report.functional and "strict" in str(report)
+    assert mg.check(ours, ref, x, rtol=1e-12, atol=1e-13)
+    cov = mg.coverage(ours, x)
+    assert cov.param_share == 1 and cov.by_kind["torch arithmetic"] == 0, str(cov)
+    mg.swap(default)
+    assert {p.name for p in mg.coverage(default, x).params if p.source != "manualgrad"} == {"gamma", "beta"}
+    assert mg.revert(ours).functional
+    assert mg.coverage(ours, x).param_share == 0
+    with pytest.raises(ValueError, match="functional routing"):
+        mg.swap(copy.deepcopy(ref), functional=False, strict=True)
+
+
+def test_swap_strict_compiles_in_one_graph():
+    torch.manual_seed(0)
+    model, x = Scaled(), torch.randn(4, 8)
+    mg.swap(model, strict=True)
+    eager = copy.deepcopy(model)
+    torch._dynamo.reset()
+    graphs = []
+    compiled = torch.compile(model, fullgraph=True,
+                             backend=lambda gm, inputs: graphs.append(gm.code) or gm.forward)
+    got, want = compiled(x), eager(x)
+    assert len(graphs) == 1 and graphs[0].count("autograd_function_apply(") == 7  # linear, gelu, 5 arithmetic
+    assert not any(op in graphs[0] for op in ("torch.addcmul", ".mul(", ".div(", ".add(", ".sub(")), graphs[0]
+    torch.testing.assert_close(got, want)
+    got.square().sum().backward()
+    want.square().sum().backward()
+    for p, q in zip(model.parameters(), eager.parameters()):
+        torch.testing.assert_close(p.grad, q.grad)
