@@ -239,22 +239,34 @@ from .functions import arithmetic as _a  # noqa: E402
 __all__ += ["add", "sub", "mul", "div", "neg", "addcmul", "addcdiv"]
 
 
+def _distinct(*operands):
+    """The operands, a tensor given twice (``x * x``) seen the second time through a view while
+    torch.compile traces (Dynamo refuses an autograd.Function given one tensor twice)."""
+    if not torch.compiler.is_compiling():
+        return operands
+    out = []
+    for t in operands:
+        repeated = isinstance(t, torch.Tensor) and any(t is u for u in out)
+        out.append(t.view_as(t) if repeated else t)
+    return tuple(out)
+
+
 @autocast_policy(None, _a.AddFunction)
 def add(input, other, *, alpha=1) -> torch.Tensor:
     """input + alpha·other. See :class:`~manualgrad.functions.arithmetic.AddFunction`."""
-    return _a.AddFunction.apply(input, other, alpha, False)
+    return _a.AddFunction.apply(*_distinct(input, other), alpha, False)
 
 
 @autocast_policy(None, _a.AddFunction)
 def sub(input, other, *, alpha=1) -> torch.Tensor:
     """input − alpha·other. See :class:`~manualgrad.functions.arithmetic.AddFunction`."""
-    return _a.AddFunction.apply(input, other, alpha, True)
+    return _a.AddFunction.apply(*_distinct(input, other), alpha, True)
 
 
 @autocast_policy(None, _a.MulFunction)
 def mul(input, other) -> torch.Tensor:
     """input · other. See :class:`~manualgrad.functions.arithmetic.MulFunction`."""
-    return _a.MulFunction.apply(input, other)
+    return _a.MulFunction.apply(*_distinct(input, other))
 
 
 @autocast_policy(None, _a.DivFunction)
@@ -263,7 +275,7 @@ def div(input, other, *, rounding_mode=None) -> torch.Tensor:
     ``rounding_mode`` (``"trunc"``, ``"floor"``: piecewise constant, nothing to derive) runs torch's."""
     if rounding_mode is not None:
         return torch.div(input, other, rounding_mode=rounding_mode)
-    return _a.DivFunction.apply(input, other)
+    return _a.DivFunction.apply(*_distinct(input, other))
 
 
 @autocast_policy(None, _a.NegFunction)
@@ -275,10 +287,10 @@ def neg(input: torch.Tensor) -> torch.Tensor:
 @autocast_policy(PROMOTE, _a.AddcFunction, cpu=None)
 def addcmul(input: torch.Tensor, tensor1: torch.Tensor, tensor2: torch.Tensor, *, value=1) -> torch.Tensor:
     """input + value·tensor1·tensor2. See :class:`~manualgrad.functions.arithmetic.AddcFunction`."""
-    return _a.AddcFunction.apply(input, tensor1, tensor2, value, False)
+    return _a.AddcFunction.apply(*_distinct(input, tensor1, tensor2), value, False)
 
 
 @autocast_policy(PROMOTE, _a.AddcFunction, cpu=None)
 def addcdiv(input: torch.Tensor, tensor1: torch.Tensor, tensor2: torch.Tensor, *, value=1) -> torch.Tensor:
     """input + value·tensor1/tensor2. See :class:`~manualgrad.functions.arithmetic.AddcFunction`."""
-    return _a.AddcFunction.apply(input, tensor1, tensor2, value, True)
+    return _a.AddcFunction.apply(*_distinct(input, tensor1, tensor2), value, True)

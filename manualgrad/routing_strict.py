@@ -11,8 +11,8 @@ torch's Python-written ``Tensor.__rsub__`` (``1 - x``) and ``Tensor.__rdiv__`` (
 torch computes as ``x.reciprocal() * 2``: routed as ``math.reciprocal`` then ``math.mul``, the same
 values). A call is routed when some tensor operand requires grad and none is complex, numbers are
 ``int``/``float``/``bool``; integer and bool tensors may take part (``x * mask``: no gradient for
-them). Under ``torch.compile`` one tensor given twice (``x * x``) stays torch's, as in
-:mod:`manualgrad.routing_math` (Dynamo refuses an autograd.Function given one tensor twice).
+them). Under ``torch.compile`` one tensor given twice (``x * x``) is routed too: ``manualgrad.math``
+passes the second through a view (Dynamo refuses an autograd.Function given one tensor twice).
 
 Not routed, torch's: the in-place forms (``add_``, ``mul_``, ``x += y``, ``addcmul_``, ...: an
 in-place Function would need ``mark_dirty`` and torch's in-place rules, casting the result into
@@ -28,9 +28,6 @@ import torch
 from . import math as M
 from .routing_math import TORCH
 
-_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
-
-
 def _number(v) -> bool:
     return isinstance(v, (int, float))  # bool is an int
 
@@ -39,8 +36,6 @@ def _routable(*operands) -> bool:
     tensors = [t for t in operands if isinstance(t, torch.Tensor)]
     if not all(isinstance(t, torch.Tensor) or _number(t) for t in operands):
         return False  # a complex number, a list, ...: torch's own (and its error)
-    if _compiling() and any(t is u for i, t in enumerate(tensors) for u in tensors[i + 1:]):
-        return False
     return any(t.requires_grad for t in tensors) and not any(t.is_complex() for t in tensors)
 
 

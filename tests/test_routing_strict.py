@@ -151,3 +151,18 @@ def test_swap_strict_compiles_in_one_graph():
     want.square().sum().backward()
     for p, q in zip(model.parameters(), eager.parameters()):
         torch.testing.assert_close(p.grad, q.grad)
+
+
+def test_one_tensor_twice_compiles_routed():
+    torch._dynamo.reset()
+    graphs = []
+    f = torch.compile(lambda x: x * x - x / (x + 1), fullgraph=True,
+                      backend=lambda gm, inputs: graphs.append(gm.code) or gm.forward)
+    x = _leaves((3, 4))[0]
+    with mg.manual(strict=True):
+        got = f(x)
+    assert graphs[0].count("autograd_function_apply(") == 4, graphs[0]
+    ref = x.detach().requires_grad_()
+    want = ref * ref - ref / (ref + 1)
+    torch.testing.assert_close(got, want, **TIGHT)
+    torch.testing.assert_close(torch.autograd.grad(got.sum(), x), torch.autograd.grad(want.sum(), ref), **TIGHT)
