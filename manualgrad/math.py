@@ -17,6 +17,8 @@ Elementwise, broadcast operands (``functions/elementwise_binary.py``):
     clamp(input, min=None, max=None)      bounds: numbers or tensors
     minimum(input, other), maximum(input, other)     a tie splits the gradient half/half
     where(condition, input, other)        input/other: tensors or numbers
+Arithmetic (``functions/arithmetic.py``; what strict routing sends here):
+    add, sub (alpha), mul, div (rounding_mode=None), neg, addcmul, addcdiv (value)
 
 Results, dtypes and errors are torch's (the forward is torch's kernel: an integer input to exp
 gives a float result); gradients and their subgradients at kinks are torch's, derived by hand.

@@ -5,6 +5,7 @@ default mode leaves it torch's; the forms strict routing leaves alone stay torch
 own torch calls are not routed again; torch.compile traces it."""
 
 import copy
+import json
 
 import pytest
 import torch
@@ -166,3 +167,10 @@ def test_one_tensor_twice_compiles_routed():
     want = ref * ref - ref / (ref + 1)
     torch.testing.assert_close(got, want, **TIGHT)
     torch.testing.assert_close(torch.autograd.grad(got.sum(), x), torch.autograd.grad(want.sum(), ref), **TIGHT)
+
+
+def test_cli_coverage_strict(capsys):
+    from manualgrad.cli import main
+    assert main(["coverage", "zoo:convnext", "--strict", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["param_share"] == 1 and data["heavy"] == [] and "strict" in data["swap"]
