@@ -239,9 +239,10 @@ def manual(*, strict: bool = False) -> Routing:
     return Routing(strict)
 
 
-def routing() -> bool:
-    """Whether calls made here and now are routed (a :class:`Routing` mode is on this thread's stack)."""
-    return any(isinstance(m, Routing) for m in _get_current_function_mode_stack())
+def routing(strict: bool = False) -> bool:
+    """Whether calls made here and now are routed (a :class:`Routing` mode is on this thread's
+    stack; ``strict``: a strict one)."""
+    return any(isinstance(m, Routing) and (m.strict or not strict) for m in _get_current_function_mode_stack())
 
 
 # ---- swap's hooks: the mode around the model's forward, exited even when the forward raises
@@ -254,7 +255,9 @@ def _open(module, strict):
     # inside a module whose hook is on this stack, or inside manual(): the mode is on already; with
     # grad off nothing would be routed, and an active mode would turn torch's fused inference paths
     # off (nn.TransformerEncoderLayer checks has_torch_function)
-    mode = None if stack or routing() or not torch.is_grad_enabled() else Routing(strict)
+    # (a strict model inside a default one enters its strict mode)
+    on = routing(True) if strict else stack or routing()
+    mode = None if on or not torch.is_grad_enabled() else Routing(strict)
     if mode is not None:
         mode.__enter__()
     stack.append((module, mode))
@@ -288,9 +291,10 @@ def attached(module: torch.nn.Module, strict: bool | None = None) -> bool:
 def attach(module: torch.nn.Module, strict: bool = False) -> None:
     """Run ``module``'s forward (its hooks less the ones registered before this) with functional
     calls routed (``strict``: the arithmetic too): a forward pre-hook that enters a :class:`Routing`
-    mode and an always-called forward hook that exits it. Idempotent (attaching the other kind
-    replaces it); :func:`detach` undoes it."""
-    if attached(module, strict):
+    mode and an always-called forward hook that exits it. Idempotent; a strict module stays strict
+    (swapping a model around it does not undo that), a default one becomes strict; :func:`detach`
+    undoes it."""
+    if attached(module, True) or attached(module, strict):
         return
     detach(module)
     module.register_forward_pre_hook(_ENTERS[strict], prepend=True)

@@ -174,3 +174,30 @@ def test_cli_coverage_strict(capsys):
     assert main(["coverage", "zoo:convnext", "--strict", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["param_share"] == 1 and data["heavy"] == [] and "strict" in data["swap"]
+
+
+def test_a_strict_model_inside_a_default_one_runs_strict():
+    torch.manual_seed(0)
+    inner, outer = Scaled().double(), Scaled().double()
+    mg.swap(inner, strict=True)
+    mg.swap(outer)
+    x = torch.randn(4, 8, dtype=torch.float64, requires_grad=True)
+    with mg.manual():
+        y = inner(x)
+        assert type(y.grad_fn).__name__ == "AddFunctionBackward"  # the block's last `- mean` is a sub
+        assert type((x * 2).grad_fn).__name__ == "MulBackward0"  # left again after its forward
+    assert type(outer(x).grad_fn).__name__ == "SubBackward0"
+    with mg.manual(strict=True):
+        assert type(outer(x).grad_fn).__name__ == "AddFunctionBackward"
+
+
+def test_swapping_a_model_around_a_strict_block_keeps_it_strict():
+    torch.manual_seed(0)
+    block = Scaled().double()
+    mg.swap(block, strict=True)
+    model = nn.Sequential(nn.Linear(8, 8), block).double()
+    mg.swap(model)
+    x = torch.randn(4, 8, dtype=torch.float64, requires_grad=True)
+    cov = mg.coverage(model, x)
+    assert cov.param_share == 1, str(cov)
+    assert type(model(x).grad_fn).__name__ == "AddFunctionBackward"
