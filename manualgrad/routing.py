@@ -23,6 +23,7 @@ up in :data:`ROUTES` and calls manualgrad's twin instead, or torch's own callabl
   and the ``Tensor`` method): :mod:`manualgrad.routing_math`, in the argument forms ``manualgrad.math``
   implements with torch's semantics; its adapter answers ``TORCH`` for any other form (integer
   tensors, a named dim, ``torch.where(condition)``), which then runs torch's own.
+- with ``strict=True`` (:func:`manual`, ``swap``), the arithmetic too: :mod:`manualgrad.routing_strict`.
 
 The mode's ``__torch_function__`` runs with the mode popped off the (thread-local) mode stack, as
 every torch function mode's: the torch primitives that manualgrad's wrappers and Functions call are

@@ -201,3 +201,38 @@ def test_swapping_a_model_around_a_strict_block_keeps_it_strict():
     cov = mg.coverage(model, x)
     assert cov.param_share == 1, str(cov)
     assert type(model(x).grad_fn).__name__ == "AddFunctionBackward"
+
+
+def test_llama_rmsnorm_weights_come_from_manualgrad():
+    """Llama's RMSNorm weights are used only in `weight * hidden`: torch's MulBackward0 by default,
+    manualgrad's with strict routing (12/12 parameters), gradients equal torch's in float64."""
+    transformers = pytest.importorskip("transformers")
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                      intermediate_size=32, vocab_size=50, max_position_embeddings=16)
+    ref = transformers.LlamaForCausalLM(config).double()
+    ids = torch.randint(0, 50, (2, 8))
+    default, strict = copy.deepcopy(ref), copy.deepcopy(ref)
+    mg.swap(default), mg.swap(strict, strict=True)
+    assert mg.coverage(default, input_ids=ids, labels=ids).param_share == 9 / 12
+    cov = mg.coverage(strict, input_ids=ids, labels=ids)
+    assert cov.param_share == 1 and cov.heavy == [], str(cov)
+    for m in (ref, strict):
+        F.cross_entropy(m(input_ids=ids).logits.flatten(0, 1), ids.flatten()).backward()
+    for p, q in zip(strict.parameters(), ref.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, **TIGHT)
+
+
+def test_compiled_under_strict_is_recompiled_under_default():
+    torch._dynamo.reset()
+    graphs = []
+    f = torch.compile(lambda x: torch.tanh(x) * 2, fullgraph=True,
+                      backend=lambda gm, inputs: graphs.append(gm.code) or gm.forward)
+    x = torch.randn(3, requires_grad=True)
+    with mg.manual(strict=True):
+        strict = f(x)
+    with mg.manual():
+        default = f(x)
+    assert len(graphs) == 2 and type(default.grad_fn).__name__ == "MulBackward0"
+    assert type(strict.grad_fn).__name__ != "MulBackward0"
