@@ -9,7 +9,8 @@ operators, which reach the mode as those methods (``x + y``, ``1 + x``: ``Tensor
 ``Tensor.mul``; ``x / y``: ``Tensor.div``; ``x - y``: ``Tensor.sub``; ``-x``: ``Tensor.neg``) or as
 torch's Python-written ``Tensor.__rsub__`` (``1 - x``) and ``Tensor.__rdiv__`` (``2 / x``, which
 torch computes as ``x.reciprocal() * 2``: routed as ``math.reciprocal`` then ``math.mul``, the same
-values). A call is routed when some tensor operand requires grad and none is complex, numbers are
+values). A call is routed when it is in torch's current form (torch's deprecated ``add(input,
+alpha, other)``, ``addcmul(input, value, tensor1, tensor2)`` run torch's own) and some tensor operand requires grad and none is complex, numbers are
 ``int``/``float``/``bool``; integer and bool tensors may take part (``x * mask``: no gradient for
 them). Under ``torch.compile`` one tensor given twice (``x * x``) is routed too: ``manualgrad.math``
 passes the second through a view (Dynamo refuses an autograd.Function given one tensor twice).
@@ -40,29 +41,27 @@ def _routable(*operands) -> bool:
 
 
 def _add(ours):
-    def route(input, other, *, alpha=1):
-        return ours(input, other, alpha=alpha) if _routable(input, other, alpha) else TORCH
+    def route(input, other, *rest, alpha=1, **extra):  # rest: torch's deprecated add(input, alpha, other)
+        return ours(input, other, alpha=alpha) if not (rest or extra) and _routable(input, other, alpha) else TORCH
     return route
 
 
-def _rsub(input, other, *, alpha=1):  # torch.rsub(input, other) = other − alpha·input
-    return M.sub(other, input, alpha=alpha) if _routable(input, other, alpha) else TORCH
+def _rsub(input, other, *rest, alpha=1, **extra):  # torch.rsub(input, other) = other − alpha·input
+    return M.sub(other, input, alpha=alpha) if not (rest or extra) and _routable(input, other, alpha) else TORCH
 
 
 def _rsub_operator(input, other):  # Tensor.__rsub__(self, other) = other − self
     return _rsub(input, other)
 
 
-def _mul(input, other):
-    return M.mul(input, other) if _routable(input, other) else TORCH
+def _mul(input, other, *rest, **extra):
+    return M.mul(input, other) if not (rest or extra) and _routable(input, other) else TORCH
 
 
-def _div(input, other, *, rounding_mode=None):
-    return M.div(input, other) if rounding_mode is None and _routable(input, other) else TORCH
-
-
-def _true_divide(input, other):
-    return _div(input, other)
+def _div(input, other, *rest, rounding_mode=None, **extra):
+    if rest or extra or rounding_mode is not None or not _routable(input, other):
+        return TORCH
+    return M.div(input, other)
 
 
 def _rdiv(input, other):  # Tensor.__rdiv__(self, other): torch's self.reciprocal() * other
@@ -71,13 +70,13 @@ def _rdiv(input, other):  # Tensor.__rdiv__(self, other): torch's self.reciproca
     return M.mul(M.reciprocal(input), other)
 
 
-def _neg(input):
-    return M.neg(input) if isinstance(input, torch.Tensor) and _routable(input) else TORCH
+def _neg(input, *rest, **extra):
+    return M.neg(input) if not (rest or extra) and isinstance(input, torch.Tensor) and _routable(input) else TORCH
 
 
 def _addc(ours):
-    def route(input, tensor1, tensor2, *, value=1):
-        if not (all(isinstance(t, torch.Tensor) for t in (input, tensor1, tensor2))
+    def route(input, tensor1, tensor2=None, *rest, value=1, **extra):  # rest: addcmul(input, value, t1, t2)
+        if rest or extra or not (all(isinstance(t, torch.Tensor) for t in (input, tensor1, tensor2))
                 and _routable(input, tensor1, tensor2, value)):
             return TORCH
         return ours(input, tensor1, tensor2, value=value)
@@ -86,7 +85,7 @@ def _addc(ours):
 
 def _table() -> dict:
     routes = {"add": _add(M.add), "sub": _add(M.sub), "subtract": _add(M.sub), "rsub": _rsub,
-              "mul": _mul, "multiply": _mul, "div": _div, "divide": _div, "true_divide": _true_divide,
+              "mul": _mul, "multiply": _mul, "div": _div, "divide": _div, "true_divide": _div,
               "neg": _neg, "negative": _neg, "addcmul": _addc(M.addcmul), "addcdiv": _addc(M.addcdiv)}
     table = {}
     for name, route in routes.items():

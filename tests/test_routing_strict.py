@@ -6,6 +6,7 @@ own torch calls are not routed again; torch.compile traces it."""
 
 import copy
 import json
+import warnings
 
 import pytest
 import torch
@@ -78,6 +79,15 @@ def test_forms_left_to_torch():
         h += y  # in place: torch's
         assert type(h.grad_fn).__name__ == "AddBackward0"
         assert type((x // 2).grad_fn).__name__ != "DivFunctionBackward"
+    with mg.manual(strict=True), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's deprecation warning (given once per process)
+        old = [torch.add(x, 2, y), x.addcmul(0.5, y, y)]  # torch's deprecated positional forms: torch's
+    assert [type(t.grad_fn).__name__ for t in old] == ["AddBackward0", "AddcmulBackward0"]
+    with mg.manual(strict=True):
+        assert type(torch.true_divide(input=x, other=y).grad_fn).__name__ == "DivFunctionBackward"
+        assert type(x.mul(other=y).grad_fn).__name__ == "MulFunctionBackward"
+        with pytest.raises(TypeError, match="true_divide"):
+            torch.true_divide(dividend=x, divisor=y)  # torch's own error
 
 
 def test_the_functions_own_torch_calls_are_not_routed_again():
