@@ -126,20 +126,22 @@ def _subclass_twin(cls: type, twin: type, ours: type) -> type | str:
     return _MADE[key]
 
 
-def _routed(module: torch.nn.Module) -> str:
+def _routed(module: torch.nn.Module, strict: bool = False) -> str:
     """What functional routing makes of the forward of a module left alone, read as source."""
     calls = math_calls(module)
     if calls == [UNREADABLE]:
         return "its own forward runs with functional routing (its source cannot be read)"
-    names = {n.rsplit(".", 1)[1] for n in routing.routed_names()} | {"@", "**"}
+    names = {n.rsplit(".", 1)[1] for n in routing.routed_names(strict)} | {"@", "**"}
     ours, theirs = [c for c in calls if c in names], [c for c in calls if c not in names]
     parts = [f"{', '.join(ours)} {'is' if len(ours) == 1 else 'are'} manualgrad's"] if ours else []
     parts += [f"{', '.join(theirs)} {'stays' if len(theirs) == 1 else 'stay'} torch's"] if theirs else []
-    rest = "the rest is arithmetic and rearranging" if parts else "only arithmetic and rearranging (torch's)"
+    arithmetic = "arithmetic (manualgrad's: strict)" if strict else "arithmetic"
+    rest = f"the rest is {arithmetic} and rearranging" if parts else \
+        f"only {arithmetic} and rearranging" + ("" if strict else " (torch's)")
     return f"its own forward runs with functional routing: {', '.join(parts + [rest])}"
 
 
-def _plan(module: torch.nn.Module, twins: dict, functional: bool) -> type | str | None:
+def _plan(module: torch.nn.Module, twins: dict, functional: bool, strict: bool = False) -> type | str | None:
     """The class ``module`` becomes, a reason it stays, or None (nothing to say)."""
     cls = type(module)
     if isinstance(module, tuple(twins.values())):
@@ -156,7 +158,7 @@ def _plan(module: torch.nn.Module, twins: dict, functional: bool) -> type | str 
             return f"manualgrad does not implement {cls.__name__} yet (children swapped where possible)"
         if rearranges_only(module):
             return None  # a Permute, a stochastic-depth mask multiply: no layer arithmetic of its own
-        own = _routed(module) if functional else "its own forward runs as written"
+        own = _routed(module, strict) if functional else "its own forward runs as written"
         return f"not a torch.nn module: {own} (manualgrad.coverage(model, *inputs) lists what stays torch's)"
     unsupported = getattr(twins[twin], "_mg_unsupported", None)
     why = unsupported(module) if unsupported else None
@@ -165,7 +167,7 @@ def _plan(module: torch.nn.Module, twins: dict, functional: bool) -> type | str 
     if cls is twin:
         return twins[twin]
     made = _subclass_twin(cls, twin, twins[twin])
-    return f"{made}; {_routed(module)}" if functional and isinstance(made, str) else made
+    return f"{made}; {_routed(module, strict)}" if functional and isinstance(made, str) else made
 
 
 def swap(model: torch.nn.Module, *, include: Iterable | None = None,
@@ -202,7 +204,7 @@ def swap(model: torch.nn.Module, *, include: Iterable | None = None,
         cls = type(module)
         if include is not None and not _selected(path, cls, include) or _selected(path, cls, exclude):
             continue
-        plan = _plan(module, twins, functional)
+        plan = _plan(module, twins, functional, strict)
         if isinstance(plan, type):
             module.__class__ = plan
             report.swapped.append(SwapEntry(path, cls, plan))
