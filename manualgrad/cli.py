@@ -95,7 +95,7 @@ def cmd_coverage(args) -> int:
         positional, keywords = (), inputs
     else:
         positional, keywords = ((inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)), {}
-    swapped = swap(model) if args.swap else None
+    swapped = swap(model, strict=args.strict) if args.swap or args.strict else None
     report = coverage(model, *positional, loss_fn=loss_fn, **keywords)
     if args.json:
         print(json.dumps(dict(report.as_dict(), swap=str(swapped) if swapped else None), indent=2))
@@ -173,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a function importable from the current folder returning (model, inputs) or "
                         "(model, inputs, loss_fn); inputs: a tensor, a tuple (positional) or a dict (keywords)")
     c.add_argument("--swap", action="store_true", help="manualgrad.swap the model first and print the swap report")
+    c.add_argument("--strict", action="store_true",
+                   help="swap with strict routing (the arithmetic manualgrad's too; implies --swap)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.set_defaults(func=cmd_coverage)
     return p

@@ -17,6 +17,8 @@ Elementwise, broadcast operands (``functions/elementwise_binary.py``):
     clamp(input, min=None, max=None)      bounds: numbers or tensors
     minimum(input, other), maximum(input, other)     a tie splits the gradient half/half
     where(condition, input, other)        input/other: tensors or numbers
+Arithmetic (``functions/arithmetic.py``; what strict routing sends here):
+    add, sub (alpha), mul, div (rounding_mode=None), neg, addcmul, addcdiv (value)
 
 Results, dtypes and errors are torch's (the forward is torch's kernel: an integer input to exp
 gives a float result); gradients and their subgradients at kinks are torch's, derived by hand.
@@ -227,3 +229,70 @@ def vector_norm(x: torch.Tensor, ord=2, dim=None, keepdim: bool = False, *, dtyp
 
 
 linalg = _types.SimpleNamespace(vector_norm=vector_norm)  # mg.math.linalg.vector_norm, as torch.linalg
+
+
+# Arithmetic (``functions/arithmetic.py``; what strict routing sends here; autocast: in the inputs'
+# dtypes, addcmul/addcdiv promoted to the widest on CUDA, as torch's lists):
+#     add(input, other, *, alpha=1), sub(input, other, *, alpha=1), mul(input, other),
+#     div(input, other, *, rounding_mode=None), neg(input), addcmul/addcdiv(input, tensor1, tensor2, *, value=1)
+from .functional._autocast import PROMOTE  # noqa: E402
+from .functions import arithmetic as _a  # noqa: E402
+
+__all__ += ["add", "sub", "mul", "div", "neg", "addcmul", "addcdiv"]
+
+
+def _distinct(*operands):
+    """The operands, a tensor given twice (``x * x``) seen the second time through a view while
+    torch.compile traces (Dynamo refuses an autograd.Function given one tensor twice)."""
+    if not torch.compiler.is_compiling():
+        return operands
+    out = []
+    for t in operands:
+        repeated = isinstance(t, torch.Tensor) and any(t is u for u in out)
+        out.append(t.view_as(t) if repeated else t)
+    return tuple(out)
+
+
+@autocast_policy(None, _a.AddFunction)
+def add(input, other, *, alpha=1) -> torch.Tensor:
+    """input + alpha·other. See :class:`~manualgrad.functions.arithmetic.AddFunction`."""
+    return _a.AddFunction.apply(*_distinct(input, other), alpha, False)
+
+
+@autocast_policy(None, _a.AddFunction)
+def sub(input, other, *, alpha=1) -> torch.Tensor:
+    """input − alpha·other. See :class:`~manualgrad.functions.arithmetic.AddFunction`."""
+    return _a.AddFunction.apply(*_distinct(input, other), alpha, True)
+
+
+@autocast_policy(None, _a.MulFunction)
+def mul(input, other) -> torch.Tensor:
+    """input · other. See :class:`~manualgrad.functions.arithmetic.MulFunction`."""
+    return _a.MulFunction.apply(*_distinct(input, other))
+
+
+@autocast_policy(None, _a.DivFunction)
+def div(input, other, *, rounding_mode=None) -> torch.Tensor:
+    """input / other. See :class:`~manualgrad.functions.arithmetic.DivFunction`. A
+    ``rounding_mode`` (``"trunc"``, ``"floor"``: piecewise constant, nothing to derive) runs torch's."""
+    if rounding_mode is not None:
+        return torch.div(input, other, rounding_mode=rounding_mode)
+    return _a.DivFunction.apply(*_distinct(input, other))
+
+
+@autocast_policy(None, _a.NegFunction)
+def neg(input: torch.Tensor) -> torch.Tensor:
+    """−input. See :class:`~manualgrad.functions.arithmetic.NegFunction`."""
+    return _a.NegFunction.apply(input)
+
+
+@autocast_policy(PROMOTE, _a.AddcFunction, cpu=None)
+def addcmul(input: torch.Tensor, tensor1: torch.Tensor, tensor2: torch.Tensor, *, value=1) -> torch.Tensor:
+    """input + value·tensor1·tensor2. See :class:`~manualgrad.functions.arithmetic.AddcFunction`."""
+    return _a.AddcFunction.apply(*_distinct(input, tensor1, tensor2), value, False)
+
+
+@autocast_policy(PROMOTE, _a.AddcFunction, cpu=None)
+def addcdiv(input: torch.Tensor, tensor1: torch.Tensor, tensor2: torch.Tensor, *, value=1) -> torch.Tensor:
+    """input + value·tensor1/tensor2. See :class:`~manualgrad.functions.arithmetic.AddcFunction`."""
+    return _a.AddcFunction.apply(*_distinct(input, tensor1, tensor2), value, True)

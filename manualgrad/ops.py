@@ -38,6 +38,22 @@ _FAMILIES = [
 ]
 OPS: list[OpSpec] = [spec for family in _FAMILIES for spec in family]
 
+# arithmetic, what strict routing sends to manualgrad (functions/arithmetic.py, samples/arithmetic.py)
+from .functions import arithmetic as _arithmetic  # noqa: E402
+from .samples import arithmetic as s_arithmetic  # noqa: E402
+
+OPS += [
+    OpSpec("add", _math.add, torch.add, _arithmetic.AddFunction, s_arithmetic.add, s_arithmetic.add_errors),
+    OpSpec("sub", _math.sub, torch.sub, _arithmetic.AddFunction, s_arithmetic.sub, s_arithmetic.sub_errors),
+    OpSpec("mul", _math.mul, torch.mul, _arithmetic.MulFunction, s_arithmetic.mul, s_arithmetic.binary_errors),
+    OpSpec("div", _math.div, torch.div, _arithmetic.DivFunction, s_arithmetic.div, s_arithmetic.binary_errors),
+    OpSpec("neg", _math.neg, torch.neg, _arithmetic.NegFunction, s_arithmetic.neg, s_arithmetic.neg_errors),
+    OpSpec("addcmul", _math.addcmul, torch.addcmul, _arithmetic.AddcFunction, s_arithmetic.addcmul,
+           s_arithmetic.addcmul_errors),
+    OpSpec("addcdiv", _math.addcdiv, torch.addcdiv, _arithmetic.AddcFunction, s_arithmetic.addcdiv,
+           s_arithmetic.addcdiv_errors),
+]
+
 OPS_BY_NAME = {spec.name: spec for spec in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"
 

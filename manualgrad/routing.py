@@ -23,6 +23,7 @@ up in :data:`ROUTES` and calls manualgrad's twin instead, or torch's own callabl
   and the ``Tensor`` method): :mod:`manualgrad.routing_math`, in the argument forms ``manualgrad.math``
   implements with torch's semantics; its adapter answers ``TORCH`` for any other form (integer
   tensors, a named dim, ``torch.where(condition)``), which then runs torch's own.
+- with ``strict=True`` (:func:`manual`, ``swap``), the arithmetic too: :mod:`manualgrad.routing_strict`.
 
 The mode's ``__torch_function__`` runs with the mode popped off the (thread-local) mode stack, as
 every torch function mode's: the torch primitives that manualgrad's wrappers and Functions call are
@@ -56,7 +57,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack
 
 from . import functional as MF
-from . import routing_math
+from . import routing_math, routing_strict
 
 
 def _parameters(fn) -> list | None:
@@ -184,9 +185,10 @@ ROUTES.update(_ALIASES)
 ROUTES.update(routing_math.ROUTES)  # torch.matmul, x.sum(-1), x ** 2, ...: routing_math.py
 
 
-def routed_names() -> list[str]:
-    """The torch callables routed, by their public names (``torch.nn.functional.gelu``, ...)."""
-    names = set()
+def routed_names(strict: bool = False) -> list[str]:
+    """The torch callables routed, by their public names (``torch.nn.functional.gelu``, ...);
+    ``strict``: with the arithmetic strict routing adds (:mod:`manualgrad.routing_strict`)."""
+    names = set(routing_strict.NAMES) if strict else set()
     for fn in ROUTES:
         owner = getattr(fn, "__objclass__", None)
         if owner is not None:
@@ -199,11 +201,18 @@ def routed_names() -> list[str]:
 
 
 class Routing(TorchFunctionMode):
-    """The torch function mode that routes (see the module docstring). Use :func:`manual`."""
+    """The torch function mode that routes (see the module docstring). Use :func:`manual`.
+    ``strict``: the arithmetic too (:mod:`manualgrad.routing_strict`)."""
+
+    def __init__(self, strict: bool = False):
+        super().__init__()
+        self.strict = strict
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         ours = ROUTES.get(func) or routing_math.operator(func)
+        if ours is None and self.strict:
+            ours = routing_strict.ROUTES.get(func) or routing_strict.operator(func)
         if ours is not None and kwargs.get("out") is None and torch.is_grad_enabled():
             # out=None as given (torch.norm's Python code hands it on) is no out
             y = ours(*args, **{k: v for k, v in kwargs.items() if k != "out"})
@@ -222,16 +231,19 @@ class Routing(TorchFunctionMode):
 _compiling = getattr(torch.compiler, "is_compiling", lambda: False)
 
 
-def manual() -> Routing:
+def manual(*, strict: bool = False) -> Routing:
     """A context manager: inside ``with manualgrad.manual():`` the ``torch.nn.functional`` calls
     and torch functions/tensor methods manualgrad implements run manualgrad's Functions (the list:
-    :func:`routed_names`). Like every torch function mode it holds for the current thread only."""
-    return Routing()
+    :func:`routed_names`). Like every torch function mode it holds for the current thread only.
+    ``strict=True``: the arithmetic too (``+``, ``-``, ``*``, ``/``, unary ``-``, ``torch.add``,
+    ``addcmul``, ...: :mod:`manualgrad.routing_strict`), so that every node is hand-derived."""
+    return Routing(strict)
 
 
-def routing() -> bool:
-    """Whether calls made here and now are routed (a :class:`Routing` mode is on this thread's stack)."""
-    return any(isinstance(m, Routing) for m in _get_current_function_mode_stack())
+def routing(strict: bool = False) -> bool:
+    """Whether calls made here and now are routed (a :class:`Routing` mode is on this thread's
+    stack; ``strict``: a strict one)."""
+    return any(isinstance(m, Routing) and (m.strict or not strict) for m in _get_current_function_mode_stack())
 
 
 # ---- swap's hooks: the mode around the model's forward, exited even when the forward raises
@@ -239,15 +251,28 @@ def routing() -> bool:
 _entered = threading.local()
 
 
-def _enter(module, args):
+def _open(module, strict):
     stack = _entered.__dict__.setdefault("stack", [])
     # inside a module whose hook is on this stack, or inside manual(): the mode is on already; with
     # grad off nothing would be routed, and an active mode would turn torch's fused inference paths
     # off (nn.TransformerEncoderLayer checks has_torch_function)
-    mode = None if stack or routing() or not torch.is_grad_enabled() else Routing()
+    # (a strict model inside a default one enters its strict mode)
+    on = routing(True) if strict else stack or routing()
+    mode = None if on or not torch.is_grad_enabled() else Routing(strict)
     if mode is not None:
         mode.__enter__()
     stack.append((module, mode))
+
+
+def _enter(module, args):
+    _open(module, False)
+
+
+def _enter_strict(module, args):
+    _open(module, True)
+
+
+_ENTERS = (_enter, _enter_strict)
 
 
 def _exit(module, args, output):
@@ -258,25 +283,30 @@ def _exit(module, args, output):
             mode.__exit__(None, None, None)
 
 
-def attached(module: torch.nn.Module) -> bool:
-    """Whether :func:`attach` put routing on ``module``."""
-    return any(h is _enter for h in module._forward_pre_hooks.values())
+def attached(module: torch.nn.Module, strict: bool | None = None) -> bool:
+    """Whether :func:`attach` put routing on ``module`` (``strict``: that kind of routing)."""
+    wanted = _ENTERS if strict is None else (_ENTERS[strict],)
+    return any(h is e for h in module._forward_pre_hooks.values() for e in wanted)
 
 
-def attach(module: torch.nn.Module) -> None:
+def attach(module: torch.nn.Module, strict: bool = False) -> None:
     """Run ``module``'s forward (its hooks less the ones registered before this) with functional
-    calls routed: a forward pre-hook that enters a :class:`Routing` mode and an always-called
-    forward hook that exits it. Idempotent; :func:`detach` undoes it."""
-    if not attached(module):
-        module.register_forward_pre_hook(_enter, prepend=True)
-        module.register_forward_hook(_exit, always_call=True)
+    calls routed (``strict``: the arithmetic too): a forward pre-hook that enters a :class:`Routing`
+    mode and an always-called forward hook that exits it. Idempotent; a strict module stays strict
+    (swapping a model around it does not undo that), a default one becomes strict; :func:`detach`
+    undoes it."""
+    if attached(module, True) or attached(module, strict):
+        return
+    detach(module)
+    module.register_forward_pre_hook(_ENTERS[strict], prepend=True)
+    module.register_forward_hook(_exit, always_call=True)
 
 
 def detach(module: torch.nn.Module) -> bool:
     """Remove what :func:`attach` put on ``module``; whether there was any."""
     found = False
-    for hooks, fn in ((module._forward_pre_hooks, _enter), (module._forward_hooks, _exit)):
-        for key in [k for k, h in hooks.items() if h is fn]:
+    for hooks, fns in ((module._forward_pre_hooks, _ENTERS), (module._forward_hooks, (_exit,))):
+        for key in [k for k, h in hooks.items() if any(h is f for f in fns)]:
             del hooks[key]
             module._forward_hooks_always_called.pop(key, None)
             module._forward_hooks_with_kwargs.pop(key, None)

@@ -77,6 +77,7 @@ class SwapReport:
     skipped: list[SwapEntry] = field(default_factory=list)
     action: str = "swapped"
     functional: bool = False  # swap: functional calls routed while the model runs; revert: routing removed
+    strict: bool = False  # swap: the arithmetic routed too
 
     def __str__(self) -> str:
         lines = [f"{len(self.swapped)} module(s) {self.action}, {len(self.skipped)} left alone"]
@@ -84,7 +85,8 @@ class SwapReport:
         if self.functional:
             lines.append("functional routing removed" if self.action == "reverted" else
                          "functional routing on: the torch.nn.functional calls and torch functions manualgrad "
-                         "implements run manualgrad's while the model runs (manualgrad.routing.routed_names())")
+                         "implements run manualgrad's while the model runs (manualgrad.routing.routed_names())"
+                         + ("; strict: the arithmetic too (routed_names(strict=True))" if self.strict else ""))
         return "\n".join(lines)
 
     def __len__(self) -> int:
@@ -124,20 +126,22 @@ def _subclass_twin(cls: type, twin: type, ours: type) -> type | str:
     return _MADE[key]
 
 
-def _routed(module: torch.nn.Module) -> str:
+def _routed(module: torch.nn.Module, strict: bool = False) -> str:
     """What functional routing makes of the forward of a module left alone, read as source."""
     calls = math_calls(module)
     if calls == [UNREADABLE]:
         return "its own forward runs with functional routing (its source cannot be read)"
-    names = {n.rsplit(".", 1)[1] for n in routing.routed_names()} | {"@", "**"}
+    names = {n.rsplit(".", 1)[1] for n in routing.routed_names(strict)} | {"@", "**"}
     ours, theirs = [c for c in calls if c in names], [c for c in calls if c not in names]
     parts = [f"{', '.join(ours)} {'is' if len(ours) == 1 else 'are'} manualgrad's"] if ours else []
     parts += [f"{', '.join(theirs)} {'stays' if len(theirs) == 1 else 'stay'} torch's"] if theirs else []
-    rest = "the rest is arithmetic and rearranging" if parts else "only arithmetic and rearranging (torch's)"
+    arithmetic = "arithmetic (manualgrad's: strict)" if strict else "arithmetic"
+    rest = f"the rest is {arithmetic} and rearranging" if parts else \
+        f"only {arithmetic} and rearranging" + ("" if strict else " (torch's)")
     return f"its own forward runs with functional routing: {', '.join(parts + [rest])}"
 
 
-def _plan(module: torch.nn.Module, twins: dict, functional: bool) -> type | str | None:
+def _plan(module: torch.nn.Module, twins: dict, functional: bool, strict: bool = False) -> type | str | None:
     """The class ``module`` becomes, a reason it stays, or None (nothing to say)."""
     cls = type(module)
     if isinstance(module, tuple(twins.values())):
@@ -154,7 +158,7 @@ def _plan(module: torch.nn.Module, twins: dict, functional: bool) -> type | str 
             return f"manualgrad does not implement {cls.__name__} yet (children swapped where possible)"
         if rearranges_only(module):
             return None  # a Permute, a stochastic-depth mask multiply: no layer arithmetic of its own
-        own = _routed(module) if functional else "its own forward runs as written"
+        own = _routed(module, strict) if functional else "its own forward runs as written"
         return f"not a torch.nn module: {own} (manualgrad.coverage(model, *inputs) lists what stays torch's)"
     unsupported = getattr(twins[twin], "_mg_unsupported", None)
     why = unsupported(module) if unsupported else None
@@ -163,11 +167,11 @@ def _plan(module: torch.nn.Module, twins: dict, functional: bool) -> type | str 
     if cls is twin:
         return twins[twin]
     made = _subclass_twin(cls, twin, twins[twin])
-    return f"{made}; {_routed(module)}" if functional and isinstance(made, str) else made
+    return f"{made}; {_routed(module, strict)}" if functional and isinstance(made, str) else made
 
 
 def swap(model: torch.nn.Module, *, include: Iterable | None = None,
-         exclude: Iterable | None = None, functional: bool | None = None) -> SwapReport:
+         exclude: Iterable | None = None, functional: bool | None = None, strict: bool = False) -> SwapReport:
     """Replace, in place and recursively, every ``torch.nn`` submodule manualgrad implements (and
     ``model`` itself if it is one) by its manualgrad twin; returns a :class:`SwapReport`.
 
@@ -183,18 +187,24 @@ def swap(model: torch.nn.Module, *, include: Iterable | None = None,
     as it was in the forward; a mode already entered is not entered again). Default (None): on, unless
     ``include`` or ``exclude`` is given (routing reaches every module's code, the excluded ones'
     too); ``True`` routes whatever the selection.
+
+    ``strict``: route the arithmetic too (``+``, ``-``, ``*``, ``/``, unary ``-``, ``torch.add``,
+    ``addcmul``, ...: :mod:`manualgrad.routing_strict`), so that every node of the backward is
+    hand-derived; it implies ``functional`` (``functional=False`` with it is a ValueError).
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"swap() expects a torch.nn.Module, got {type(model).__name__}")
     include, exclude = (None if include is None else list(include)), list(exclude or ())
     report, twins = SwapReport(), _twins()
+    if strict and functional is False:
+        raise ValueError("swap(strict=True) routes the arithmetic of the model's code: it needs functional routing")
     if functional is None:
-        functional = include is None and not exclude
+        functional = strict or (include is None and not exclude)
     for path, module in model.named_modules(remove_duplicate=True):
         cls = type(module)
         if include is not None and not _selected(path, cls, include) or _selected(path, cls, exclude):
             continue
-        plan = _plan(module, twins, functional)
+        plan = _plan(module, twins, functional, strict)
         if isinstance(plan, type):
             module.__class__ = plan
             report.swapped.append(SwapEntry(path, cls, plan))
@@ -206,8 +216,9 @@ def swap(model: torch.nn.Module, *, include: Iterable | None = None,
         ours = tuple(twins.values())
         for module in model.modules():
             if module is model or not isinstance(module, ours):
-                routing.attach(module)
+                routing.attach(module, strict)
         report.functional = True
+        report.strict = strict
     return report
 
 

@@ -2,7 +2,7 @@
 functional routing: a Hugging Face GPT-2 (transformers.Conv1D's addmm, NewGELU's tanh/pow, the
 attention's matmul/softmax) and the zoo's ConvNeXt (LayerNorm2d's F.layer_norm, stochastic depth).
 One graph (fullgraph), the routed calls traced as manualgrad's Functions, and the compiled forward
-and backward equal eager manualgrad's. Each compiles once (C++ codegen: most of the time)."""
+and backward equal eager manualgrad's; the ConvNeXt also with strict routing (the arithmetic too). Each compiles once (C++ codegen: most of the time)."""
 
 import copy
 
@@ -41,11 +41,12 @@ def convnext():
     return model.float(), lambda m: loss_fn(m(x.float()), y)
 
 
-@pytest.mark.parametrize("build", [gpt2, convnext], ids=["gpt2", "convnext"])
-def test_inductor_compiles_a_routed_model_and_matches_eager(build):
+@pytest.mark.parametrize("build,strict", [(gpt2, False), (convnext, False), (convnext, True)],
+                         ids=["gpt2", "convnext", "convnext-strict"])
+def test_inductor_compiles_a_routed_model_and_matches_eager(build, strict):
     torch.manual_seed(0)
     model, step = build()
-    mg.swap(model)  # functional routing on
+    mg.swap(model, strict=strict)  # functional routing on (strict: the arithmetic too)
     eager = copy.deepcopy(model)
     codes = []
     torch._dynamo.reset()
@@ -60,6 +61,8 @@ def test_inductor_compiles_a_routed_model_and_matches_eager(build):
     assert len(codes) == 1 and codes[0].count("autograd_function_apply(") >= 8
     for torch_math in ("torch.addmm", "torch.tanh", "torch.pow", "torch.matmul", "layer_norm(", "softmax("):
         assert torch_math not in codes[0], torch_math
+    if strict:  # layer_scale * block(x) and stochastic depth's mask product are manualgrad's; `result += input` not
+        assert ".mul(" not in codes[0] and codes[0].count("autograd_function_apply(") == 22, codes[0]
     torch.testing.assert_close(got, want)
     for (name, p), q in zip(model.named_parameters(), eager.parameters()):
         torch.testing.assert_close(p.grad, q.grad, msg=lambda m: f"{name}: {m}")

@@ -11,7 +11,8 @@ import manualgrad as mg
 
 M = mg.math
 NAMES = ["matmul", "mm", "bmm", "addmm", "baddbmm", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt",
-         "reciprocal", "sin", "cos", "abs", "pow", "clamp", "minimum", "maximum", "where"]
+         "reciprocal", "sin", "cos", "abs", "pow", "clamp", "minimum", "maximum", "where",
+         "add", "sub", "mul", "div", "neg", "addcmul", "addcdiv"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -72,3 +73,18 @@ def test_reductions_composite_equals_torch(compiled):
     if compiled:
         ours = torch.compile(ours, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(_run(ours), _run(lambda *a: _reductions(torch, *a)))
+
+
+def _arithmetic(ns, x, w1, b1, w2, scale):
+    h = ns.add(ns.mul(x, 0.5), ns.sub(x.sum(1, keepdim=True), b1[:5].unsqueeze(1), alpha=2))  # (5, 4)
+    g = ns.div(ns.matmul(h, w1), ns.add(ns.mul(b1, b1), 1))  # (5, 6) / (6,)
+    g = ns.addcmul(ns.neg(g), g, b1, value=0.25)
+    return ns.addcdiv(ns.matmul(g, w2), ns.sub(1.0, scale), ns.add(ns.mul(scale, scale), 2), value=-1.5)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_arithmetic_composite_equals_torch(compiled):
+    ours = lambda *a: _arithmetic(M, *a)  # noqa: E731
+    if compiled:
+        ours = torch.compile(ours, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(_run(ours), _run(lambda *a: _arithmetic(torch, *a)))

@@ -90,3 +90,19 @@ def test_per_module_check_walks_the_routed_third_party_modules():
     result = mg.check(ours, ref.train(), *_inputs(x), rtol=1e-10, atol=1e-12, per_module=True)
     assert result and result.first_divergence is None
     assert {"norm", "mlp.grn", "mlp.fc1"} <= {row.name for row in result.modules}
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_strict_routing_covers_every_parameter(name):
+    """swap(strict=True): the arithmetic is manualgrad's too, so the documented exceptions above go
+    and 100 % of parameter gradients come from manualgrad nodes; still equal to torch's."""
+    ref, x = ZOO[name]()
+    ours = copy.deepcopy(ref)
+    report = mg.swap(ours, strict=True)
+    assert all("arithmetic (manualgrad's: strict)" in e.reason for e in report.skipped), str(report)
+    inputs = _inputs(x)
+    result = mg.check(ours, exact_reference(ref.train()), *inputs, rtol=1e-10, atol=1e-12)
+    assert result, str(result)
+    cov = mg.coverage(ours.train(), *inputs)
+    assert cov.heavy == [] and cov.param_share == 1 and cov.element_share == 1, str(cov)
+    assert set(cov.names["torch arithmetic"]) <= {"AddBackward0"}, str(cov)  # in-place `result += input`
