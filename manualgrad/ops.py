@@ -14,8 +14,8 @@ a list of its own (``OPS_3D``).
 from __future__ import annotations
 
 from .opspec import OpSpec
-from .samples import activations, activations_more, attention, bilinear, conv, conv_transpose, cross_entropy
-from .samples import ctc, distances, dropout, dropout_more, elementwise, embedding, embedding_bag, fold
+from .samples import activations, activations_more, arithmetic, attention, bilinear, conv, conv_transpose
+from .samples import cross_entropy, ctc, distances, dropout, dropout_more, elementwise, embedding, embedding_bag, fold
 from .samples import linear, linear_cross_entropy, losses, margin_losses, matmul, norm, norm_more, padding
 from .samples import pooling, pooling_fractional, pooling_nd, probabilistic_losses, reductions, regularization
 from .samples import resample, rnn
@@ -35,24 +35,9 @@ _FAMILIES = [
     distances.OPS, margin_losses.OPS, probabilistic_losses.OPS, ctc.OPS,
     rnn.OPS,
     pooling_fractional.OPS,
+    arithmetic.OPS,  # what strict routing sends to manualgrad
 ]
 OPS: list[OpSpec] = [spec for family in _FAMILIES for spec in family]
-
-# arithmetic, what strict routing sends to manualgrad (functions/arithmetic.py, samples/arithmetic.py)
-from .functions import arithmetic as _arithmetic  # noqa: E402
-from .samples import arithmetic as s_arithmetic  # noqa: E402
-
-OPS += [
-    OpSpec("add", _math.add, torch.add, _arithmetic.AddFunction, s_arithmetic.add, s_arithmetic.add_errors),
-    OpSpec("sub", _math.sub, torch.sub, _arithmetic.AddFunction, s_arithmetic.sub, s_arithmetic.sub_errors),
-    OpSpec("mul", _math.mul, torch.mul, _arithmetic.MulFunction, s_arithmetic.mul, s_arithmetic.binary_errors),
-    OpSpec("div", _math.div, torch.div, _arithmetic.DivFunction, s_arithmetic.div, s_arithmetic.binary_errors),
-    OpSpec("neg", _math.neg, torch.neg, _arithmetic.NegFunction, s_arithmetic.neg, s_arithmetic.neg_errors),
-    OpSpec("addcmul", _math.addcmul, torch.addcmul, _arithmetic.AddcFunction, s_arithmetic.addcmul,
-           s_arithmetic.addcmul_errors),
-    OpSpec("addcdiv", _math.addcdiv, torch.addcdiv, _arithmetic.AddcFunction, s_arithmetic.addcdiv,
-           s_arithmetic.addcdiv_errors),
-]
 
 OPS_BY_NAME = {spec.name: spec for spec in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate op names in the table"

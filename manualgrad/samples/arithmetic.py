@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from .. import math as _math
+from ..functions import arithmetic as _arithmetic
+from ..opspec import OpSpec
 from . import ErrorSample, Sample, expanded, make
 from .elementwise import _strided
 
@@ -130,3 +133,14 @@ def addcdiv_errors(device):
     yield ErrorSample((t(3), t(2, 3), t(4)), name="shape mismatch")
     ints = torch.arange(1, 4, device=device)
     yield ErrorSample((ints, ints, ints), name="integer tensors (integer division)")
+
+
+OPS = [
+    OpSpec("add", _math.add, torch.add, _arithmetic.AddFunction, add, add_errors),
+    OpSpec("sub", _math.sub, torch.sub, _arithmetic.AddFunction, sub, sub_errors),
+    OpSpec("mul", _math.mul, torch.mul, _arithmetic.MulFunction, mul, binary_errors),
+    OpSpec("div", _math.div, torch.div, _arithmetic.DivFunction, div, binary_errors),
+    OpSpec("neg", _math.neg, torch.neg, _arithmetic.NegFunction, neg, neg_errors),
+    OpSpec("addcmul", _math.addcmul, torch.addcmul, _arithmetic.AddcFunction, addcmul, addcmul_errors),
+    OpSpec("addcdiv", _math.addcdiv, torch.addcdiv, _arithmetic.AddcFunction, addcdiv, addcdiv_errors),
+]
