@@ -149,7 +149,8 @@ def _stepper(model, opt_cls, loss_fn, x, y, compile_: bool):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        forward(x, y).backward()
+        with torch._dynamo.config.patch(allow_rnn=True):  # Dynamo refuses nn.LSTM (torch's and ours) without it
+            forward(x, y).backward()
         opt.step()
     return step, forward
 
