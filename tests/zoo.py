@@ -58,9 +58,13 @@ def deeplab_v3():
     return _made(C.DeepLabV3, _x(2, 3, 12, 12))
 
 
+def unet():
+    return _made(C.UNet, _x(2, 3, 8, 8))
+
+
 def transformer():
     return _made(lambda: nn.Transformer(8, 2, 1, 1, 16, activation="gelu", batch_first=True), _x(2, 5, 8), _x(2, 4, 8))
 
 
 ZOO = {f.__name__: f for f in (convnext, convnext_v2, batchnorm_act, mobilevit_v2, vit, mbconv, basic_block,
-                               mobilenet_v3, deeplab_v3, transformer)}
+                               mobilenet_v3, deeplab_v3, unet, transformer)}

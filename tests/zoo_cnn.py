@@ -117,3 +117,31 @@ class DeepLabV3(nn.Module):
         input_shape = x.shape[-2:]
         x = self.classifier(self.backbone(x))
         return F.interpolate(x, size=input_shape, mode="bilinear", align_corners=False)
+
+
+class UNet(nn.Module):
+    """A two-level U-Net (Ronneberger et al. 2015, the common PyTorch layout): double 3×3
+    conv-BN-ReLU blocks, max-pool down, one path up by ConvTranspose2d and one by bilinear
+    Upsample (align_corners=True, as the popular implementations), skip concatenations, a 1×1 head."""
+
+    def __init__(self, cin=3, width=4, classes=2):
+        super().__init__()
+
+        def double(a, b):
+            return nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True),
+                                 nn.Conv2d(b, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True))
+        self.inc, self.down1, self.down2 = double(cin, width), double(width, 2 * width), double(2 * width, 4 * width)
+        self.pool = nn.MaxPool2d(2)
+        self.up_t = nn.ConvTranspose2d(4 * width, 2 * width, 2, stride=2)
+        self.conv_t = double(4 * width, 2 * width)
+        self.up_b = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        self.conv_b = double(3 * width, width)
+        self.head = nn.Conv2d(width, classes, 1)
+
+    def forward(self, x):
+        x1 = self.inc(x)
+        x2 = self.down1(self.pool(x1))
+        x3 = self.down2(self.pool(x2))
+        y = self.conv_t(torch.cat([x2, self.up_t(x3)], dim=1))
+        y = self.conv_b(torch.cat([x1, self.up_b(y)], dim=1))
+        return self.head(y)
