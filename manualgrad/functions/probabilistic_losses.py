@@ -94,7 +94,7 @@ class PoissonNLLLossFunction(Function):
         if ctx.needs_input_grad[0]:
             dx = sum_to(g * (torch.exp(x) - t if ctx.log_input else 1 - t / (x + ctx.eps)), x0)
         if ctx.needs_input_grad[1]:
-            dt = -x if ctx.log_input else -torch.log(x + ctx.eps)
+            dt = -x.to(g.dtype) if ctx.log_input else -torch.log(x + ctx.eps)  # an integer x: −x may wrap
             if ctx.full:
                 dt = dt + _stirling_slope(t)
             dt = sum_to(g * dt, t0)

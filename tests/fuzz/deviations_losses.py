@@ -69,3 +69,19 @@ def ctc_non_finite(case, ours, theirs, found) -> str | None:
         if bool((x.isnan() | (x == float("inf")) | (x.abs() >= 1e29) & x.isfinite()).any()):
             return "ctc_loss of log_probs holding NaN, +inf or |x| ≥ 1e29: its NaN/cancelled gradient entries differ"
     return None
+
+
+def ctc_strided_targets(case, ours, theirs, found) -> str | None:
+    """Concatenated 1-d targets with a stride: torch's CPU kernel starts sample n's labels at memory
+    offset Σ_{m<n} S_m (not times the stride), so they read other labels; ours equals torch's on
+    a contiguous copy of the targets (outputs and gradients, same dys)."""
+    targets = ours.tensors[1] if case.op == "ctc_loss" and len(ours.tensors) > 1 else None
+    if targets is None or targets.dim() != 1 or targets.is_contiguous():
+        return None
+    from .compare import close, run
+    import torch.nn.functional as F
+    ref = run(lambda x, t, *a, **k: F.ctc_loss(x, t.contiguous(), *a, **k), case, dys=ours.dys)
+    pairs = [(a, b) for a, b in zip(ours.outs + ours.grads, ref.outs + ref.grads) if a is not None or b is not None]
+    if ref.error or any(a is None or b is None or close(a, b) for a, b in pairs):
+        return None
+    return "ctc_loss of strided concatenated targets reads them as given (torch's CPU kernel misreads them)"
