@@ -121,6 +121,10 @@ FIXED = [
     # dt = −x of an int64 x wrapped at −2⁶³
     Case('poisson_nll_loss', (T((2,), dtype='int64', values='special', seed=2494),
                               T((2,), dtype='float64', values='ints', seed=4, kinks=(0.0, 1.0, 2.0))), {'eps': 1e-08}),
+    # full=True, an empty input beside a 0-d target at 0: torch's Stirling slope is NaN there, also for an empty G
+    Case('poisson_nll_loss', (T((0,), dtype='float64', values='wide', seed=882),
+                              T((), dtype='float64', values='kinks', seed=92, kinks=(0.0, 1.0, 2.0))),
+         {'full': True, 'eps': 0.5}),
 ]
 
 
@@ -164,3 +168,15 @@ def test_poisson_nll_loss_target_gradient_of_an_int64_input_at_its_minimum():
     (ours,) = grads(lambda t: MF.poisson_nll_loss(x, t, reduction="none"), (leaf(t),), dy)
     torch.testing.assert_close(ours, want)
     torch.testing.assert_close(ours, -dy * x.double())
+
+
+@pytest.mark.parametrize("t", [-1.0, 0.0, 0.5, 2.0])
+def test_poisson_nll_loss_full_target_gradient_beside_an_empty_input(t):
+    """torch adds the Stirling term at the target's own shape: its gradient is the slope times G
+    summed to t, NaN at t ≤ 0 (0 · log t) even when G is empty; ours' likewise."""
+    x, t = torch.zeros(0, dtype=torch.float64), torch.tensor(t, dtype=torch.float64)
+    dy = torch.tensor(1.0, dtype=torch.float64)
+    (want,) = grads(lambda t: F.poisson_nll_loss(x, t, full=True), (leaf(t),), dy)
+    (ours,) = grads(lambda t: MF.poisson_nll_loss(x, t, full=True), (leaf(t),), dy)
+    assert want.isnan() == (t <= 0)
+    torch.testing.assert_close(ours, want, equal_nan=True)
