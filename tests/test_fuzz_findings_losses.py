@@ -101,6 +101,12 @@ def test_ctc_loss_reads_strided_concatenated_targets_as_given():
                              torch.tensor([1, 4]), torch.tensor([2, 1])),
                 {'reduction': 'mean', 'zero_infinity': True, 'blank': 0})
     assert disagreements(*OPS[case.op].pair, case) == ("deviation", [])
+    for other in (Case(case.op, (T((17, 2, 5), dtype='float32', layout='expanded', seed=2), *case.args[1:]),
+                       case.kwargs),  # low precision: against torch's float64 on the contiguous copy
+                  Case('ctc_loss', (T((6, 3, 3), dtype='float64', layout='strided', values='special', seed=40043),
+                                    T((2,), dtype='int64', layout='strided', values='index', seed=41008, grad=False),
+                                    (1, 3, 5), (1, 0, 1)), {'zero_infinity': False, 'blank': 2})):  # NaN, ±inf
+        assert disagreements(*OPS[case.op].pair, other) == ("deviation", [])
     contiguous = Case(case.op, (case.args[0], T((3,), dtype='int64', values='index', seed=2, grad=False, low=1, high=5),
                                 *case.args[2:]), case.kwargs)
     assert disagreements(*OPS[case.op].pair, contiguous) == ("returned", [])
