@@ -16,7 +16,9 @@ def ctc_loss(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torc
     """The connectionist temporal classification loss of ``log_probs`` (T, N, C) or (T, C) against
     padded (N, S) or concatenated targets. See :class:`~manualgrad.functions.ctc.CTCLossFunction`."""
     reduction = _reduction(None, None, reduction)
-    if targets.dim() == 1 and targets.numel() > 1 and 0 in targets.stride():
-        targets = targets.contiguous()  # torch's CPU kernel segfaults on stride-0 concatenated targets
+    if targets.dim() == 1 and not targets.is_contiguous():
+        # torch's CPU kernel starts sample n's labels at memory offset Σ_{m<n} S_m, not times the
+        # stride, so it misreads strided concatenated targets (and segfaults on stride 0)
+        targets = targets.contiguous()
     return CTCLossFunction.apply(log_probs, targets, input_lengths, target_lengths, blank, reduction,
                                  zero_infinity)

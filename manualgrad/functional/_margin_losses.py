@@ -17,7 +17,7 @@ from ..functions.margin_losses import (CosineEmbeddingLossFunction, HingeEmbeddi
                                        MultiMarginLossFunction, SoftMarginLossFunction,
                                        TripletMarginLossFunction)
 from ._autocast import FP32, autocast_policy
-from ._util import _reduction, _refuse_grad
+from ._util import _check_fill, _reduction, _refuse_grad
 
 
 @autocast_policy(FP32, MarginRankingLossFunction)
@@ -41,6 +41,7 @@ def hinge_embedding_loss(input: torch.Tensor, target: torch.Tensor, margin: floa
     """R(input where target = 1, max(0, margin − input) where target = −1).
     See :class:`~manualgrad.functions.margin_losses.HingeEmbeddingLossFunction`."""
     reduction = _reduction(size_average, reduce, reduction)
+    _check_fill(float(margin), input.dtype)  # torch's kernel fills a tensor like input with the margin
     # torch's kernel takes the margin in input's dtype: a double, or truncated for an integer input
     margin = float(margin) if input.is_floating_point() else int(margin)
     return HingeEmbeddingLossFunction.apply(input, target, margin, reduction)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.nn import _reduction as _torch_reduction
 
@@ -69,3 +71,21 @@ def _refuse_complex_grad(op: str, out_dtype: torch.dtype, *inputs) -> None:
     part of a graph (torch raises it at the call; without grad the op just runs)."""
     if out_dtype.is_complex and torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
         raise RuntimeError(f"{op} does not support automatic differentiation for outputs with complex dtype.")
+
+
+_C_TYPE = {torch.uint8: "uint8_t", torch.int8: "int8_t", torch.int16: "int16_t", torch.int32: "int",
+           torch.int64: "int64_t", torch.float16: "c10::Half", torch.bfloat16: "c10::BFloat16",
+           torch.float32: "float", torch.float64: "double"}
+
+
+def _check_fill(value: float, dtype: torch.dtype) -> None:
+    """torch's check when it fills a tensor of ``dtype`` with the double ``value`` (c10::overflows):
+    outside the type's range raises, and so does NaN or ±inf for an integer type."""
+    if dtype not in _C_TYPE:
+        return
+    if dtype.is_floating_point:
+        info, special = torch.finfo(dtype), math.isnan(value) or math.isinf(value)
+    else:
+        info, special = torch.iinfo(dtype), False
+    if not special and not float(info.min) <= value <= float(info.max):
+        raise RuntimeError(f"value cannot be converted to type {_C_TYPE[dtype]} without overflow")

@@ -227,7 +227,7 @@ class MultiMarginLossFunction(Function):
     @opmath
     def backward(ctx, dy):
         x, y, w = ctx.saved_tensors
-        X, Y = _rows(x.to(dy.dtype)), y.reshape(-1, 1)
+        X, Y = _rows(x.to(dy.dtype)), y.reshape(-1, 1).long()  # an empty batch's target may be uint8
         h = ctx.margin - X.gather(1, Y) + X
         other = torch.ones_like(X, dtype=torch.bool).scatter(1, Y, False)
         scale = unreduce(dy.reshape(-1), ctx.reduction, Y.shape[:1]) / X.shape[1]

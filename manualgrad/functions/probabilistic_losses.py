@@ -71,7 +71,7 @@ class PoissonNLLLossFunction(Function):
 
     log_input:  dx = Σ→x G ⊙ (eˣ − t) ;          dt = Σ→t G ⊙ (−x)
     otherwise:  dx = Σ→x G ⊙ (1 − t / (x + eps)) ; dt = Σ→t G ⊙ (−log(x + eps))
-    full:       dt += Σ→t G ⊙ [t > 1] (log t + 1 / (2t))
+    full:       dt += (Σ→t G) ⊙ [t > 1] (log t + 1 / (2t))   (the term has t's shape, as torch's)
     Saves x, t (inputs).
     """
 
@@ -94,10 +94,10 @@ class PoissonNLLLossFunction(Function):
         if ctx.needs_input_grad[0]:
             dx = sum_to(g * (torch.exp(x) - t if ctx.log_input else 1 - t / (x + ctx.eps)), x0)
         if ctx.needs_input_grad[1]:
-            dt = -x if ctx.log_input else -torch.log(x + ctx.eps)
-            if ctx.full:
-                dt = dt + _stirling_slope(t)
-            dt = sum_to(g * dt, t0)
+            dt = g * (-x.to(g.dtype) if ctx.log_input else -torch.log(x + ctx.eps))  # an integer x: −x may wrap
+            if ctx.full:  # torch's Stirling term has t's shape: G summed to t, then the slope (NaN at t ≤ 0 even for an empty G)
+                dt = dt.sum_to_size(t.shape) + g.sum_to_size(t.shape) * _stirling_slope(t)
+            dt = sum_to(dt, t0)
         return dx, dt, None, None, None, None
 
 

@@ -63,9 +63,45 @@ def margin_empty_batch(case, ours, theirs, found) -> str | None:
     return None
 
 
+def _ctc_non_finite_input(ours) -> bool:
+    """ctc_loss's log_probs hold NaN, +inf or |x| ≥ 1e29 (ctc_non_finite's documented case)."""
+    x = ours.tensors[0].detach()
+    return bool((x.isnan() | (x == float("inf")) | (x.abs() >= 1e29) & x.isfinite()).any())
+
+
 def ctc_non_finite(case, ours, theirs, found) -> str | None:
     if case.op == "ctc_loss" and {c for c, _ in found} == {"gradient"}:
-        x = ours.tensors[0].detach()
-        if bool((x.isnan() | (x == float("inf")) | (x.abs() >= 1e29) & x.isfinite()).any()):
+        if _ctc_non_finite_input(ours):
             return "ctc_loss of log_probs holding NaN, +inf or |x| ≥ 1e29: its NaN/cancelled gradient entries differ"
     return None
+
+
+def ctc_strided_targets(case, ours, theirs, found) -> str | None:
+    """Concatenated 1-d targets with a stride: torch's CPU kernel starts sample n's labels at memory
+    offset Σ_{m<n} S_m (not times the stride), so it reads other labels; ours equals torch's on
+    a contiguous copy of the targets (outputs, and gradients up to ctc_non_finite's NaN placement)."""
+    targets = ours.tensors[1] if case.op == "ctc_loss" and len(ours.tensors) > 1 else None
+    if targets is None or targets.dim() != 1 or targets.is_contiguous():
+        return None
+    from .compare import close, run
+    import torch.nn.functional as F
+
+    def contiguous(x, t, *args, **kwargs):
+        return F.ctc_loss(x, t.contiguous(), *args, **kwargs)
+    ref, cache = run(contiguous, case, dys=ours.dys), {}
+
+    def exact(what, i):  # torch's float64 result on the contiguous copy, for a low-precision case
+        def get():
+            if "side" not in cache:
+                cache["side"] = run(contiguous, case, "float64", dys=ours.dys)
+            return None if cache["side"].error else getattr(cache["side"], what)[i]
+        return get
+
+    def differ(what):
+        return [close(a, b, exact(what, i), case.precision()) if a is not None else ""
+                for i, (a, b) in enumerate(zip(getattr(ours, what), getattr(ref, what)))]
+    if ref.error or any(differ("outs")) or [g is None for g in ours.grads] != [g is None for g in ref.grads]:
+        return None
+    if any(differ("grads")) and not _ctc_non_finite_input(ours):
+        return None
+    return "ctc_loss of strided concatenated targets reads them as given (torch's CPU kernel misreads them)"
