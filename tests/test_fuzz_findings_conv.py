@@ -95,3 +95,26 @@ def test_half_channels_last_conv_with_padding_only_windows_runs():
     in_subprocess("test_fuzz_findings_conv", "run_channels_last_padding_windows",
                   [[d, [1, 2], 1, [2, 2]] for d in ("bfloat16", "float16")]
                   + [["bfloat16", [1, 2], 3, [1, 3]], ["bfloat16", [2, 2], 1, [2, 2]]])
+
+
+def run_reproducers(items) -> int:
+    """Child process: each ``[fuzzer op key, Case repr]`` through the fuzzer's own comparison."""
+    bad = 0
+    for key, text in items:
+        print("run", text, flush=True)
+        found = disagreements(*OPS[key].pair, eval(text, {"Case": Case, "T": T}))[1]
+        if found:
+            bad += 1
+            print("FAIL", key, found, flush=True)
+    return bad
+
+
+def test_half_conv_transpose_weight_gradient_padding_meets_inf():
+    """fp16 conv_transpose1d (padding 2, dilation 2, groups 2) with ±inf in x: dw is conv1d's
+    weight gradient with x as its dy, and the regrouped convolution's implicit padding skipped
+    the taps where padding meets an inf (−inf where float64 and torch give NaN: 0·inf). Now
+    padded with explicit zeros first."""
+    in_subprocess("test_fuzz_findings_conv", "run_reproducers", [[
+        "conv_transpose1d[half]",
+        "Case('conv_transpose1d', (T((2, 6), dtype='float16', layout='strided', values='special', seed=201, grad=False), "
+        "T((2, 17, 2), dtype='float16', layout='expanded', seed=2077)), {'padding': 2, 'dilation': 2, 'groups': 2})"]])
