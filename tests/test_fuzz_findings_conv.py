@@ -95,6 +95,12 @@ def test_half_channels_last_conv_with_padding_only_windows_runs():
     in_subprocess("test_fuzz_findings_conv", "run_channels_last_padding_windows",
                   [[d, [1, 2], 1, [2, 2]] for d in ("bfloat16", "float16")]
                   + [["bfloat16", [1, 2], 3, [1, 3]], ["bfloat16", [2, 2], 1, [2, 2]]])
+    # there ours raises torch's own checks (a float32 bias of a half conv), which float64 casts away
+    in_subprocess("test_fuzz_findings_conv", "run_reproducers", [[
+        "conv2d[half]",
+        "Case('conv2d', (T((1, 34, 2, 1), dtype='float16', layout='transposed', values='tiny', seed=390), "
+        "T((4, 17, 1, 3), dtype='float16', layout='channels_last', values='tiny', seed=1500, grad=False)), "
+        "{'bias': T((4,), dtype='float32', layout='expanded', values='special', seed=754), 'padding': 1, 'groups': 2})"]])
 
 
 def run_reproducers(items) -> int:
