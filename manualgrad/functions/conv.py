@@ -100,7 +100,9 @@ class ConvFunction(Function):
     Unbatched input (C, L) is the B = 1 case. Saves x only when w needs a gradient and w only
     when x does (what each gradient reads); the padded copy is never saved. Half precision:
     y and dx from torch's own kernels (the same as torch's y and dx), dw summed in float32 by
-    :func:`weight_grad` and rounded once; gradients keep the inputs' dtype.
+    :func:`weight_grad` and rounded once; gradients keep the inputs' dtype. Half channels-last
+    on CPU with a window of padding only: y from a zero-padded copy of x (see
+    :func:`_padding_only_window`; the backward is unchanged).
     """
 
     @staticmethod
