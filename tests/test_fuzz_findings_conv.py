@@ -55,3 +55,72 @@ def test_half_conv_weight_gradient_on_non_finite_inputs_is_float64s():
     im2col path, groups 2 the regrouped one."""
     in_subprocess("test_fuzz_findings_conv", "run_nonfinite_conv",
                   [(d, g) for d in ("bfloat16", "float16") for g in (0, 1, 2)])
+
+
+def run_channels_last_padding_windows(configs) -> int:
+    """Child process: half channels-last conv2d whose windows along the width hold only padding
+    (1×1 kernel, width 1), forward and backward, against float32 rounded once; the fuzzer's
+    reproducer through the fuzzer's own check (torch's kernel skipped there, float64 its reference)."""
+    bad = 0
+    for dtype, stride, padding, dilation in configs:
+        print("run", dtype, stride, padding, dilation, flush=True)
+        dt = getattr(torch, dtype)
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(1, 4, 4, 1, generator=gen).to(dt).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(4, 2, 1, 1, generator=gen).to(dt)
+        kw = dict(stride=stride, padding=padding, dilation=dilation, groups=2)
+        y = MF.conv2d(x, leaf(w), **kw)
+        ref = F.conv2d(x.float(), w.float(), **kw)
+        (dw,) = grads(lambda w: MF.conv2d(x, w, **kw), (leaf(w),), torch.ones_like(y))
+        (dw_ref,) = grads(lambda w: F.conv2d(x.float(), w, **kw), (leaf(w.float()),), torch.ones_like(ref))
+        if not (y.float().equal(ref.to(dt).float()) and y.is_contiguous(memory_format=torch.channels_last)
+                and torch.allclose(dw.float(), dw_ref, atol=0, rtol=2 ** -7)):
+            bad += 1
+            print("FAIL", dtype, stride, padding, dilation, y.tolist(), ref.tolist(), flush=True)
+    print("run the fuzzer's reproducer", flush=True)
+    case = Case('conv2d', (T((1, 4, 4, 1), dtype='bfloat16', layout='channels_last', values='special', seed=16737, grad=False),
+                           T((4, 2, 1, 1), dtype='bfloat16', values='special', seed=3578)),
+                {'stride': (1, 2), 'padding': 1, 'dilation': (2, 2), 'groups': 2})
+    found = disagreements(*OPS["conv2d[half]"].pair, case)[1]
+    if found:
+        bad += 1
+        print("FAIL reproducer", found, flush=True)
+    return bad
+
+
+def test_half_channels_last_conv_with_padding_only_windows_runs():
+    """bf16 channels-last conv2d, 1×1 kernel on width 1, padding 1, stride 2, dilation 2 (every
+    window along the width padding only): torch 2.13's oneDNN kernel segfaults in the forward
+    (the fuzzer's child died of SIGSEGV). Ours pads x itself there and convolves unpadded."""
+    in_subprocess("test_fuzz_findings_conv", "run_channels_last_padding_windows",
+                  [[d, [1, 2], 1, [2, 2]] for d in ("bfloat16", "float16")]
+                  + [["bfloat16", [1, 2], 3, [1, 3]], ["bfloat16", [2, 2], 1, [2, 2]]])
+    # there ours raises torch's own checks (a float32 bias of a half conv), which float64 casts away
+    in_subprocess("test_fuzz_findings_conv", "run_reproducers", [[
+        "conv2d[half]",
+        "Case('conv2d', (T((1, 34, 2, 1), dtype='float16', layout='transposed', values='tiny', seed=390), "
+        "T((4, 17, 1, 3), dtype='float16', layout='channels_last', values='tiny', seed=1500, grad=False)), "
+        "{'bias': T((4,), dtype='float32', layout='expanded', values='special', seed=754), 'padding': 1, 'groups': 2})"]])
+
+
+def run_reproducers(items) -> int:
+    """Child process: each ``[fuzzer op key, Case repr]`` through the fuzzer's own comparison."""
+    bad = 0
+    for key, text in items:
+        print("run", text, flush=True)
+        found = disagreements(*OPS[key].pair, eval(text, {"Case": Case, "T": T}))[1]
+        if found:
+            bad += 1
+            print("FAIL", key, found, flush=True)
+    return bad
+
+
+def test_half_conv_transpose_weight_gradient_padding_meets_inf():
+    """fp16 conv_transpose1d (padding 2, dilation 2, groups 2) with ±inf in x: dw is conv1d's
+    weight gradient with x as its dy, and the regrouped convolution's implicit padding skipped
+    the taps where padding meets an inf (−inf where float64 and torch give NaN: 0·inf). Now
+    padded with explicit zeros first."""
+    in_subprocess("test_fuzz_findings_conv", "run_reproducers", [[
+        "conv_transpose1d[half]",
+        "Case('conv_transpose1d', (T((2, 6), dtype='float16', layout='strided', values='special', seed=201, grad=False), "
+        "T((2, 17, 2), dtype='float16', layout='expanded', seed=2077)), {'padding': 2, 'dilation': 2, 'groups': 2})"]])

@@ -29,13 +29,15 @@ def _flatten(input, offsets, per_sample_weights, include_last_offset):
     raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}")
 
 
-def _check_increasing(offsets: torch.Tensor) -> None:
+def _check_increasing(offsets: torch.Tensor, size: int) -> None:
     """Stricter than torch: decreasing offsets raise (torch 2.13 rejects some such cases and
     returns an inconsistent forward and backward for others; docs/ops.md, deliberate differences).
-    One host sync."""
+    After torch's own checks: offsets[0] ≠ 0, or an offset past the ``size`` indices, is left
+    to torch's kernel, which raises first there (its message and type: an IndexError 'index out
+    of range in self' in mean and max). Two host syncs."""
     if offsets.numel() > 1:
         down = (offsets[1:] < offsets[:-1]).nonzero()
-        if down.numel():
+        if down.numel() and int(offsets[0]) == 0 and int(offsets.max()) <= size:
             k = int(down[0, 0])
             raise RuntimeError(f"embedding_bag: offsets must be non-decreasing, but offsets[{k}] = {int(offsets[k])} "
                                f"> offsets[{k + 1}] = {int(offsets[k + 1])}")
@@ -73,6 +75,6 @@ def embedding_bag(input: torch.Tensor, weight: torch.Tensor, offsets: torch.Tens
         raise NotImplementedError("embedding_bag: per_sample_weights was not None. per_sample_weights is only "
                                   f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
                                   "GitHub.")
-    _check_increasing(offsets)
+    _check_increasing(offsets, input.numel())
     return EmbeddingBagFunction.apply(weight, input, offsets, per_sample_weights, mode, scale_grad_by_freq, sparse,
                                       include_last_offset, padding_idx)[0]

@@ -100,11 +100,16 @@ class ConvFunction(Function):
     Unbatched input (C, L) is the B = 1 case. Saves x only when w needs a gradient and w only
     when x does (what each gradient reads); the padded copy is never saved. Half precision:
     y and dx from torch's own kernels (the same as torch's y and dx), dw summed in float32 by
-    :func:`weight_grad` and rounded once; gradients keep the inputs' dtype.
+    :func:`weight_grad` and rounded once; gradients keep the inputs' dtype. Half channels-last
+    on CPU with a window of padding only: y from a zero-padded copy of x (see
+    :func:`_padding_only_window`; the backward is unchanged).
     """
 
     @staticmethod
     def forward(x, w, b, stride, padding, dilation, groups, n):
+        if _padding_only_window(x, w, stride, padding, dilation, n):  # a kernel that segfaults
+            lo, hi = padding_lo_hi(padding, w.shape[2:], dilation)
+            x, padding = F.pad(x, [p for i in range(n - 1, -1, -1) for p in (lo[i], hi[i])]), 0
         y = _CONV[n](x, w, b, stride, padding, dilation, groups)
         return y if x.dim() == n + 2 else owned(y)  # unbatched: torch's kernel squeezes a view
 
@@ -147,6 +152,27 @@ class ConvFunction(Function):
         if need_b:
             db = dy.sum([0, *range(2, 2 + n)])
         return dx, dw, db, None, None, None, None, None
+
+
+def _padding_only_window(x, w, stride, padding, dilation, n) -> bool:
+    """Half precision on CPU, channels-last, and an output window along some dim that holds only
+    padding: torch 2.13's oneDNN bf16 channels-last kernel segfaults on some of these (a 1×1
+    kernel, width 1, padding 1, stride 2, dilation 2: tests/test_fuzz_findings_conv.py), so the
+    forward pads x itself and runs unpadded (the padding is then zeros the kernel multiplies, as
+    float64's). Rare (a window of padding only needs padding ≥ the receptive field) and cheap."""
+    if (x.dtype not in (torch.float16, torch.bfloat16) or x.device.type != "cpu"
+            or memory_format(x, w) is torch.contiguous_format):
+        return False
+    kernel = w.shape[2:]
+    lo, hi = padding_lo_hi(padding, kernel, dilation)
+    if not any(lo) and not any(hi):
+        return False
+    s, d = expand(stride, n), expand(dilation, n)
+    for L, k, si, di, a, b in zip(x.shape[-n:], kernel, s, d, lo, hi):
+        count = (L + a + b - di * (k - 1) - 1) // si + 1
+        if any(all(not 0 <= o * si - a + di * j < L for j in range(k)) for o in range(max(count, 0))):
+            return True
+    return False
 
 
 def _in_layout(dw: torch.Tensor, stride) -> torch.Tensor:

@@ -109,8 +109,8 @@ def _scatter_grad(ctx, rows, idx, bag, valid, psw, n_bags):
     frequency, added into the looked-up rows (float32 for half inputs, rounded once)."""
     dtype = rows.dtype
     rows = rows.float() if dtype in _LOW else rows
-    if psw is not None:
-        rows = rows * psw.to(rows.dtype).unsqueeze(1)
+    if psw is not None:  # s_k only where k counts: a padding position's inf or NaN weight times 0 is NaN
+        rows = rows * psw.to(rows.dtype).masked_fill(~valid, 0).unsqueeze(1)
     if ctx.mode == "mean":
         size = rows.new_zeros(n_bags).index_add(0, bag, valid.to(rows.dtype))  # |b|: counted positions
         rows = rows / size[bag].clamp(min=1).unsqueeze(1)
@@ -123,7 +123,10 @@ def _scatter_grad(ctx, rows, idx, bag, valid, psw, n_bags):
 
 
 def _max_grad(ctx, dy, winners, bag, valid):
-    """dw of max: dy_bd added at (i*_bd, d), for the bags that hold a counted position."""
+    """dw of max: dy_bd added at (i*_bd, d), for the bags that hold a counted position (none
+    where w has no rows: the scatter would index row 0)."""
+    if ctx.w_shape[0] == 0:
+        return dy.new_zeros(ctx.w_shape)
     filled = torch.zeros(dy.shape[0], dtype=torch.bool, device=dy.device)
     filled = filled.index_fill(0, bag[valid], True)
     src = dy.masked_fill(~filled.unsqueeze(1), 0)

@@ -61,6 +61,24 @@ def embedding_bag_crashes(case) -> str | None:
     return None
 
 
+def conv_half_channels_last_padding_windows(case) -> str | None:
+    if case.op not in ("conv2d", "conv3d") or case.args[0].dtype not in ("float16", "bfloat16"):
+        return None
+    from manualgrad.functions.conv import memory_format
+    x, w = (build(t)[0] for t in case.args[:2])
+    if x.dim() != w.dim() or memory_format(x, w) is torch.contiguous_format:
+        return None
+    n, kw = w.dim() - 2, case.kwargs
+    padding = kw.get("padding", 0)
+    if isinstance(padding, str):
+        return None  # 'valid' pads nothing; 'same' windows all hold their centre
+    k, s, p, d = w.shape[2:], _ntuple(kw.get("stride"), 1, n), _ntuple(padding, 0, n), _ntuple(kw.get("dilation"), 1, n)
+    if any(_windows_of_padding_only(x.shape[2 + i], k[i], s[i], p[i], d[i], False) for i in range(n)):
+        return ("half-precision channels-last conv with a window of padding only (torch 2.13's oneDNN kernel "
+                "can segfault): ours pads x itself, compared with float64")
+    return None
+
+
 def max_pool_padding_windows(case) -> str | None:
     if not case.op.startswith("max_pool"):
         return None
