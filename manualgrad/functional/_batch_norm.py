@@ -92,6 +92,12 @@ def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_v
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     elif eps < 0.0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    return _aten_batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _aten_batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps) -> torch.Tensor:
+    """``torch.batch_norm``: :func:`batch_norm` less torch.nn.functional's own checks of the batch
+    size and of eps (aten's instance_norm runs this, with any eps ≥ 0)."""
     if not isinstance(momentum, numbers.Real):
         raise TypeError(f"batch_norm(): argument 'momentum' (position 7) must be float, not "
                         f"{type(momentum).__name__}")
@@ -126,13 +132,14 @@ def _verify_spatial_size(size) -> None:
 
 
 def _empty_instances(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps):
-    """aten's own algorithm, for an empty input: :func:`batch_norm` of the input viewed as one
-    sample of N·C channels, w, b and the running stats repeated N times (batch_norm returns
-    ``input·w[0] + b[0]`` before any check, as torch's), then with input statistics the running
+    """aten's own algorithm, for an empty input: ``torch.batch_norm`` of the input viewed as one
+    sample of N·C channels, w, b and the running stats repeated N times (no check of eps, which
+    torch.nn.functional's batch_norm alone makes; batch_norm returns ``input·w[0] + b[0]`` before
+    any other check, as torch's), then with input statistics the running
     stats set to the mean of their repeats over N (unchanged, or NaN for N = 0, as torch's)."""
     n, c = input.size(0), input.size(1)
     w, b, rm, rv = (None if t is None else t.repeat(n) for t in (weight, bias, running_mean, running_var))
-    y = batch_norm(input.reshape(1, n * c, *input.shape[2:]), rm, rv, w, b, use_input_stats, momentum, eps)
+    y = _aten_batch_norm(input.reshape(1, n * c, *input.shape[2:]), rm, rv, w, b, use_input_stats, momentum, eps)
     with torch.no_grad():
         for running, repeated in ((running_mean, rm), (running_var, rv)):
             if running is not None and use_input_stats:

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from ..functions._normalize import acc_dtype
 from ..functions._precision import dtype_name
-from ..functions.local_response_norm import LocalResponseNormFunction
+from ..functions.local_response_norm import LocalResponseNormFunction, window_sum
 from ..functions.norms import GroupNormFunction, LayerNormFunction, RMSNormFunction
 from ._autocast import FP32, RMS_NORM_CUDA, autocast_policy
 
@@ -128,4 +128,14 @@ def local_response_norm(input: torch.Tensor, size: int, alpha: float = 0.0001, b
     if size < 1:  # torch's avg_pool raises, worded by the input's rank: its message is the message
         F.local_response_norm(input.detach(), size, alpha, beta, k)
         raise ValueError(f"local_response_norm: size must be positive, got {size}")
+    if not (input.is_floating_point() or input.is_complex()):
+        return _integer_local_response_norm(input, size, alpha, beta, k)
     return LocalResponseNormFunction.apply(input, size, alpha, beta, k)
+
+
+def _integer_local_response_norm(input, size, alpha, beta, k) -> torch.Tensor:
+    """An integer input (nothing to differentiate) in torch's composite's order: S(x²) in the
+    input's dtype, its average truncated to an integer (avg_pool's integer kernel, zero padding
+    counted), then ``·α + k`` in the default float dtype, ``^β``, and x divided by it."""
+    pooled = torch.div(window_sum(input * input, size // 2, (size - 1) // 2), size, rounding_mode="trunc")
+    return input / pooled.mul(alpha).add(k).pow(beta)

@@ -145,6 +145,27 @@ def local_response_norm_half(case, error) -> str | None:
     return None
 
 
+def local_response_norm_view(case, error) -> str | None:
+    """torch's composite ``.view``s x² of a 5-d+ input whose trailing dims cannot merge; ours
+    returns torch's own float64 result on contiguous copies (outputs and gradients, same dys)."""
+    from .compare import _materialize, close, run
+    from .ops import OPS
+    if case.op != "local_response_norm" or "view size is not compatible" not in error[2]:
+        return None
+    x = _materialize(case, None)[0][0]
+    if x.dim() < 5 or x.is_contiguous():
+        return None
+    torch_fn = OPS[case.op].pair[1]
+    ours = run(OPS[case.op].pair[0], case)
+    ref = run(lambda x, *a, **k: torch_fn(x.contiguous(), *a, **k), case, "float64", dys=ours.dys)
+    pairs = list(zip(ours.outs, ref.outs)) + list(zip(ours.grads, ref.grads))
+    if ours.error or ref.error or len(ref.outs) != len(ours.outs) or len(ref.grads) != len(ours.grads) or any(
+            (a is None) != (b is None) or (a is not None and close(a, b.to(a.dtype), lambda b=b: b, a.dtype))
+            for a, b in pairs):
+        return None
+    return "local_response_norm of a non-contiguous 5-d+ input returns (torch's composite raises in .view)"
+
+
 # torch's backward raises, ours does not: (case, torch's message)
 
 def group_norm_bias_only(case, why) -> str | None:
