@@ -217,6 +217,13 @@ INSTANCE_LRN_REPRODUCERS = [
           'momentum': 0.0, 'eps': 0.0}),
     Case('local_response_norm', (T((3, 1, 3, 3, 3), dtype='float16', layout='transposed'), 1), {}),
     Case('local_response_norm', (T((1, 4, 4, 4, 4), dtype='int64'), 1), {}),
+    Case('instance_norm', (T((17, 4, 5, 5), dtype='float64', layout='expanded', seed=1),),
+         {'running_mean': T((4,), dtype='float32', seed=2, grad=False),
+          'running_var': T((4,), dtype='float32', values='unit', grad=False)}),
+    Case('instance_norm', (T((2, 0, 3, 3), dtype='int64', layout='channels_last', values='kinks', seed=1808),),
+         {'running_mean': T((0,), dtype='float32', seed=1, grad=False),
+          'running_var': T((0,), dtype='float32', values='unit', seed=1, grad=False), 'eps': 1e-12}),
+    Case('local_response_norm', (T((2, 17, 3), dtype='uint8', seed=362), 5), {}),
 ]
 
 
@@ -290,3 +297,41 @@ def test_local_response_norm_of_a_non_contiguous_5d_input():
     assert not deviations_norms.local_response_norm_view(case, ("forward", RuntimeError, "other"))
     contiguous = Case('local_response_norm', (T((3, 1, 3, 3, 3), dtype='float16'), 1), {})
     assert not deviations_norms.local_response_norm_view(contiguous, view_error)
+
+
+@pytest.mark.parametrize("stats", [torch.float32, torch.float16], ids=str)
+def test_instance_norm_running_stats_of_another_dtype(stats):
+    """torch's instance_norm takes running stats of any floating dtype (its dtype checks see x,
+    w, b only): the same output and updated stats as torch's."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 5, dtype=torch.float64)
+    mine, theirs = [(torch.zeros(4, dtype=stats), torch.ones(4, dtype=stats)) for _ in range(2)]
+    torch.testing.assert_close(MF.instance_norm(x, *mine), F.instance_norm(x, *theirs))
+    for a, b in zip(mine, theirs):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("dtype,weight,got", [(torch.int64, None, "Long"), (torch.uint8, None, "Byte"),
+                                              (torch.float32, torch.int64, "Long")])
+def test_instance_norm_of_an_empty_input_with_running_stats_raises_torchs_mean_error(dtype, weight, got):
+    """With input statistics torch's update of the running stats takes a mean of x (of w where
+    given), which an integer dtype refuses; a float32 weight, or no running stats, returns."""
+    x, stats = torch.zeros(2, 2, 0, 3, dtype=dtype), (torch.zeros(2), torch.ones(2))
+    w = None if weight is None else torch.ones(2, dtype=weight)
+    for fn in (F.instance_norm, MF.instance_norm):
+        with pytest.raises(RuntimeError, match=f"could not infer output dtype.*Got: {got}$"):
+            fn(x, *stats, weight=w)
+        assert fn(x, weight=w).shape == x.shape
+    if weight is None:
+        assert MF.instance_norm(x, *stats, weight=torch.ones(2)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.uint8, torch.bool], ids=str)
+@pytest.mark.parametrize("shape", [(2, 4, 3), (2, 4, 3, 2)])
+def test_local_response_norm_of_a_non_int64_integer_input_raises_as_torch(dtype, shape):
+    """torch's avg_pool has no CPU kernel for these dtypes: the same NotImplementedError."""
+    x = torch.ones(shape, dtype=dtype)
+    with pytest.raises(NotImplementedError) as theirs:
+        F.local_response_norm(x, 3)
+    with pytest.raises(NotImplementedError, match=str(theirs.value).replace('"', '.')):
+        MF.local_response_norm(x, 3)

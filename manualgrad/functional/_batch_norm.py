@@ -140,6 +140,10 @@ def _empty_instances(input, running_mean, running_var, weight, bias, use_input_s
     n, c = input.size(0), input.size(1)
     w, b, rm, rv = (None if t is None else t.repeat(n) for t in (weight, bias, running_mean, running_var))
     y = _aten_batch_norm(input.reshape(1, n * c, *input.shape[2:]), rm, rv, w, b, use_input_stats, momentum, eps)
+    kind = (input if weight is None else weight).dtype  # what torch's update of the stats takes a mean of
+    if use_input_stats and running_mean is not None and not (kind.is_floating_point or kind.is_complex):
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {dtype_name(kind)}")
     with torch.no_grad():
         for running, repeated in ((running_mean, rm), (running_var, rv)):
             if running is not None and use_input_stats:
@@ -166,6 +170,7 @@ def instance_norm(input: torch.Tensor, running_mean: torch.Tensor | None = None,
         if t is not None and t.numel() != c:  # aten repeats t N times, then batch_norm counts N·C channels
             raise RuntimeError(f"{name} should contain {n * c} elements not {n * t.numel()}")
     _refuse_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
-    check_norm_dtypes("batch_norm", input, weight, bias, running_mean, running_var, input_first=True)
+    # the running stats' dtype is free (torch's instance_norm takes any floating one; its checks see x, w, b)
+    check_norm_dtypes("batch_norm", input, weight, bias, input_first=True)
     return InstanceNormFunction.apply(input, running_mean, running_var, weight, bias, bool(use_input_stats),
                                       float(momentum), eps)[0]
