@@ -203,4 +203,3 @@ def test_layer_norm_of_a_half_input_with_only_a_float32_bias(dtype):
     assert (dx.dtype, db.dtype) == (dtype, torch.float32)
     torch.testing.assert_close(db.double(), want[1])
     torch.testing.assert_close(dx.double(), want[0], rtol=2e-2, atol=2e-2)
-
