@@ -28,6 +28,8 @@ INSTANCE_LRN_REPRODUCERS = [
          {'running_mean': T((0,), dtype='float32', seed=1, grad=False),
           'running_var': T((0,), dtype='float32', values='unit', seed=1, grad=False), 'eps': 1e-12}),
     Case('local_response_norm', (T((2, 17, 3), dtype='uint8', seed=362), 5), {}),
+    Case('instance_norm', (T((1, 1, 5, 5), dtype='float64', layout='transposed', values='wide', seed=13606),),
+         {'weight': T((1,), dtype='float64', layout='expanded', values='special', seed=68), 'momentum': 0.1}),
 ]
 
 
@@ -139,3 +141,14 @@ def test_local_response_norm_of_a_non_int64_integer_input_raises_as_torch(dtype,
         F.local_response_norm(x, 3)
     with pytest.raises(NotImplementedError, match=str(theirs.value).replace('"', '.')):
         MF.local_response_norm(x, 3)
+
+
+def test_instance_norm_at_an_infinite_weight_is_the_limit():
+    """y = x̂·w + b with w = −inf: −inf·sign(x̂) where x̂ ≠ 0, the limit (w = −1e200 in float64);
+    torch's fused x·(rstd·w) + (b − μ·rstd·w) meets inf − inf as NaN where x and μ share a sign."""
+    x = torch.tensor([[[-3.0, -1.0, 2.0, 6.0]]], dtype=torch.float64)
+    w = torch.tensor([float("-inf")], dtype=torch.float64)
+    ours = MF.instance_norm(x, weight=w)
+    limit = F.instance_norm(x, weight=torch.tensor([-1e200], dtype=torch.float64))
+    assert bool(ours.isinf().all()) and torch.equal(ours.sign(), limit.sign())
+    assert bool(F.instance_norm(x, weight=w).isnan().any())

@@ -24,7 +24,7 @@ def _infinite_weight_limit(case, ours, theirs, what: str = "grads") -> bool:
     centred formula, not in torch's uncentred one); elsewhere the two are close."""
     from .compare import _same, close, run
     from .ops import OPS
-    pos = 3 if case.op == "batch_norm" else 2  # (input, running_mean, running_var, weight, ...)
+    pos = 3 if case.op in ("batch_norm", "instance_norm") else 2  # (input, running_mean, running_var, weight, ...)
     w = case.args[pos] if len(case.args) > pos else case.kwargs.get("weight")
     if not hasattr(w, "shape"):
         return False
@@ -198,7 +198,7 @@ def batch_stats_overflow(case, ours, theirs, found) -> str | None:
 def infinite_weight_output(case, ours, theirs, found) -> str | None:
     classes = {c for c, _ in found}
     named = {d.split(":")[0] for c, d in found if c == "gradient"}  # and there dx is the limit as well
-    if (case.op in ("batch_norm", "group_norm", "layer_norm") and "output" in classes
+    if (case.op in ("batch_norm", "instance_norm", "group_norm", "layer_norm") and "output" in classes
             and classes <= {"output", "gradient"} and _infinite_weight_limit(case, ours, theirs, "outs")
             and (not named or (named == {"grad 0"} and case.args[0].grad
                                and _infinite_weight_limit(case, ours, theirs)))):
