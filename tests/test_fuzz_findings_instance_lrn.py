@@ -30,6 +30,15 @@ INSTANCE_LRN_REPRODUCERS = [
     Case('local_response_norm', (T((2, 17, 3), dtype='uint8', seed=362), 5), {}),
     Case('instance_norm', (T((1, 1, 5, 5), dtype='float64', layout='transposed', values='wide', seed=13606),),
          {'weight': T((1,), dtype='float64', layout='expanded', values='special', seed=68), 'momentum': 0.1}),
+    Case('instance_norm', (T((2, 3, 3, 3), dtype='bfloat16', layout='channels_last', values='ints', seed=40604),),
+         {'weight': T((3,), dtype='bfloat16', values='special', seed=3308), 'use_input_stats': True, 'momentum': 1.0,
+          'eps': 0.001}),
+    Case('instance_norm', (T((3, 1, 0, 0), dtype='float16', values='ints', seed=679),),
+         {'running_mean': T((1,), dtype='float16', seed=489, grad=False),
+          'running_var': T((1,), dtype='float16', layout='strided', values='unit', seed=2230, grad=False),
+          'bias': T((1,), dtype='int64', values='tiny', seed=238), 'momentum': 0.0}),
+    Case('local_response_norm', (T((3, 5, 2, 2, 2), dtype='bool', layout='transposed', seed=1593, grad=False), 1),
+         {'alpha': 0.0001, 'beta': 0.5, 'k': 1.0}),
 ]
 
 

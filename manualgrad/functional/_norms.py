@@ -130,6 +130,8 @@ def local_response_norm(input: torch.Tensor, size: int, alpha: float = 0.0001, b
         raise ValueError(f"local_response_norm: size must be positive, got {size}")
     if not (input.is_floating_point() or input.is_complex()):
         if input.dtype != torch.int64 and input.device.type == "cpu":  # torch's avg_pool: int64 only
+            if dim > 3:  # after its .view of x² (a non-contiguous 5-d+ input raises there first)
+                (input * input).view(input.size(0), 1, input.size(1), input.size(2), -1)
             pool = "avg_pool2d" if dim == 3 else "avg_pool3d_out_frame"
             raise NotImplementedError(f'"{pool}" not implemented for \'{dtype_name(input.dtype)}\'')
         return _integer_local_response_norm(input, size, alpha, beta, k)

@@ -126,14 +126,14 @@ def batch_norm_overlapping_stats(case, error) -> str | None:
 
 def batch_norm_empty_misfit(case, error) -> str | None:
     kw = case.kwargs
-    if (case.op == "batch_norm" and 0 in case.args[0].shape
+    if (case.op in ("batch_norm", "instance_norm") and 0 in case.args[0].shape
             and error[1] in (RuntimeError, NotImplementedError)):  # bool/integer x: NotImplementedError
         x = case.args[0]
         w, b = (case.args[i] if len(case.args) > i else kw.get(k) for i, k in ((3, "weight"), (4, "bias")))
         fits = len(x.shape) > 1 and all(t is None or (tuple(t.shape) == (x.shape[1],) and t.dtype == x.dtype)
                                         for t in (w, b))
         if not fits and any(getattr(t, "grad", False) for t in (x, w, b)):
-            return "batch_norm of an empty input with a weight or bias that does not fit it runs the usual checks"
+            return f"{case.op} of an empty input with a weight or bias that does not fit it runs the usual checks"
     return None
 
 
