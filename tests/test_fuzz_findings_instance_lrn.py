@@ -37,6 +37,7 @@ INSTANCE_LRN_REPRODUCERS = [
          {'running_mean': T((1,), dtype='float16', seed=489, grad=False),
           'running_var': T((1,), dtype='float16', layout='strided', values='unit', seed=2230, grad=False),
           'bias': T((1,), dtype='int64', values='tiny', seed=238), 'momentum': 0.0}),
+    Case('local_response_norm', (T((2, 4, 5), dtype='float32', values='special', seed=1327), 3), {'alpha': 1.0, 'beta': 2.0}),
     Case('local_response_norm', (T((3, 5, 2, 2, 2), dtype='bool', layout='transposed', seed=1593, grad=False), 1),
          {'alpha': 0.0001, 'beta': 0.5, 'k': 1.0}),
 ]
@@ -161,3 +162,16 @@ def test_instance_norm_at_an_infinite_weight_is_the_limit():
     limit = F.instance_norm(x, weight=torch.tensor([-1e200], dtype=torch.float64))
     assert bool(ours.isinf().all()) and torch.equal(ours.sign(), limit.sign())
     assert bool(F.instance_norm(x, weight=w).isnan().any())
+
+
+def test_local_response_norm_gradient_at_an_infinite_window_is_the_limit():
+    """x = (0.5, 0.25, 1e30) in float32: x² of the last overflows, so d = inf for channels 1, 2;
+    channel 0's dx gets d₁^(−β−1)·(…) = 0 from channel 1's window, the limit (1e30 in float64);
+    torch's composite meets inf·0 there: NaN."""
+    x = torch.tensor([[0.5], [0.25], [1e30]]).unsqueeze(0)
+    dy = torch.ones_like(x)
+    (ours,) = grads(lambda x: MF.local_response_norm(x, 3, alpha=1.0, beta=2.0), (leaf(x),), dy)
+    (limit,) = grads(lambda x: F.local_response_norm(x, 3, alpha=1.0, beta=2.0), (leaf(x.double()),), dy.double())
+    (theirs,) = grads(lambda x: F.local_response_norm(x, 3, alpha=1.0, beta=2.0), (leaf(x),), dy)
+    assert bool(theirs[0, 0].isnan().all()) and bool(ours[0, 0].isfinite().all())
+    torch.testing.assert_close(ours[0, 0].double(), limit[0, 0])

@@ -267,3 +267,27 @@ def tiny_statistics(case, ours, theirs, grads) -> str | None:
     if case.op in ("group_norm", "layer_norm") and rounding.tiny_statistics(case, ours, theirs, grads):
         return f"{case.op} over one or two elements per statistic: dx = 0 exactly (both are rounding residues)"
     return None
+
+
+def local_response_norm_infinite_window(case, ours, theirs, grads) -> str | None:
+    """A window whose x² overflows (or holds ±inf) has d = inf: its share of dx, ∝ d^(−β−1), is 0
+    in ours, the limit, and inf·0 = NaN in torch's composite (at any precision). Accepted where
+    every non-finite difference is torch's NaN against ours' finite dx, the finite entries agree,
+    and ours is there torch's float64 dx with each ±inf input entry ±1e50 (no overflow)."""
+    from .compare import _same, close, run
+    from .ops import OPS
+    if case.op != "local_response_norm" or grads != {"grad 0"}:
+        return None
+    g, h = ours.grads[0], theirs.grads[0]
+    at = ~_same(g, h) & ~(g.isfinite() & h.isfinite())
+    if not bool(at.any()) or not bool((h[at].isnan() & g[at].isfinite()).all()) or close(torch.where(at, h, g), h):
+        return None
+    torch_fn = OPS[case.op].pair[1]
+    ref = run(lambda x, *a, **k: torch_fn(torch.where(x.isinf(), x.sign() * 1e50, x), *a, **k), case, "float64",
+              dys=ours.dys)
+    if ref.error or not ref.grads or ref.grads[0] is None:
+        return None
+    want = ref.grads[0][at]
+    if not bool(want.isfinite().all()) or close(g[at], want.to(g.dtype), lambda: want, g.dtype):
+        return None
+    return "local_response_norm where a window's d is infinite: its share of dx is 0, the limit (torch: inf·0 = NaN)"
