@@ -37,7 +37,14 @@ INSTANCE_LRN_REPRODUCERS = [
          {'running_mean': T((1,), dtype='float16', seed=489, grad=False),
           'running_var': T((1,), dtype='float16', layout='strided', values='unit', seed=2230, grad=False),
           'bias': T((1,), dtype='int64', values='tiny', seed=238), 'momentum': 0.0}),
-    Case('local_response_norm', (T((2, 4, 5), dtype='float32', values='special', seed=1327), 3), {'alpha': 1.0, 'beta': 2.0}),
+    Case('local_response_norm', (T((2, 4, 5), dtype='float32', values='special', seed=1327), 3),
+         {'alpha': 1.0, 'beta': 2.0}),
+    Case('local_response_norm', (T((17, 1, 5, 5, 5), dtype='bfloat16', layout='transposed', values='special', seed=53,
+                                   grad=False), 1), {'alpha': 0.0}),
+    Case('instance_norm', (T((2, 1, 4), dtype='float16', layout='expanded', seed=21178),),
+         {'running_mean': T((1,), dtype='float32', layout='strided', seed=3074, grad=False),
+          'running_var': T((1,), dtype='float32', values='unit', seed=65535, grad=False),
+          'bias': T((1,), dtype='float32', layout='expanded', seed=44089), 'momentum': 0.0, 'eps': 0.001}),
     Case('local_response_norm', (T((3, 5, 2, 2, 2), dtype='bool', layout='transposed', seed=1593, grad=False), 1),
          {'alpha': 0.0001, 'beta': 0.5, 'k': 1.0}),
 ]
@@ -125,6 +132,18 @@ def test_instance_norm_running_stats_of_another_dtype(stats):
     torch.testing.assert_close(MF.instance_norm(x, *mine), F.instance_norm(x, *theirs))
     for a, b in zip(mine, theirs):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("x", [torch.float16, torch.float64], ids=str)
+def test_instance_norm_with_running_stats_and_a_bias_alone_of_another_dtype_raises(x):
+    """torch's mixed-dtype check refuses a float32 bias without a weight once running stats are
+    given (of any dtype); without running stats, or with a float32 weight, it returns."""
+    inp, stats, b = torch.randn(3, 4, 5).to(x), (torch.zeros(4), torch.ones(4)), torch.ones(4)
+    for fn in (F.instance_norm, MF.instance_norm):
+        with pytest.raises(RuntimeError, match="expect parameter to have scalar type of Float"):
+            fn(inp, *stats, bias=b)
+    if x == torch.float16:
+        assert MF.instance_norm(inp, bias=b).dtype == MF.instance_norm(inp, *stats, torch.ones(4), b).dtype == x
 
 
 @pytest.mark.parametrize("dtype,weight,got", [(torch.int64, None, "Long"), (torch.uint8, None, "Byte"),

@@ -170,7 +170,11 @@ def instance_norm(input: torch.Tensor, running_mean: torch.Tensor | None = None,
         if t is not None and t.numel() != c:  # aten repeats t N times, then batch_norm counts N·C channels
             raise RuntimeError(f"{name} should contain {n * c} elements not {n * t.numel()}")
     _refuse_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
-    # the running stats' dtype is free (torch's instance_norm takes any floating one; its checks see x, w, b)
+    # the running stats' dtype is free (torch's instance_norm takes any floating one; its checks see x, w, b),
+    # but with them and a bias alone torch's mixed-dtype check refuses a bias not of x's dtype
+    if running_mean is not None and weight is None and bias is not None and bias.dtype != input.dtype \
+            and input.is_floating_point() and input.device.type == "cpu":
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
     check_norm_dtypes("batch_norm", input, weight, bias, input_first=True)
     return InstanceNormFunction.apply(input, running_mean, running_var, weight, bias, bool(use_input_stats),
                                       float(momentum), eps)[0]
