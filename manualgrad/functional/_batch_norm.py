@@ -92,6 +92,12 @@ def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None, running_v
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     elif eps < 0.0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    return _aten_batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _aten_batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps) -> torch.Tensor:
+    """``torch.batch_norm``: :func:`batch_norm` less torch.nn.functional's own checks of the batch
+    size and of eps (aten's instance_norm runs this, with any eps ≥ 0)."""
     if not isinstance(momentum, numbers.Real):
         raise TypeError(f"batch_norm(): argument 'momentum' (position 7) must be float, not "
                         f"{type(momentum).__name__}")
@@ -126,13 +132,18 @@ def _verify_spatial_size(size) -> None:
 
 
 def _empty_instances(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps):
-    """aten's own algorithm, for an empty input: :func:`batch_norm` of the input viewed as one
-    sample of N·C channels, w, b and the running stats repeated N times (batch_norm returns
-    ``input·w[0] + b[0]`` before any check, as torch's), then with input statistics the running
+    """aten's own algorithm, for an empty input: ``torch.batch_norm`` of the input viewed as one
+    sample of N·C channels, w, b and the running stats repeated N times (no check of eps, which
+    torch.nn.functional's batch_norm alone makes; batch_norm returns ``input·w[0] + b[0]`` before
+    any other check, as torch's), then with input statistics the running
     stats set to the mean of their repeats over N (unchanged, or NaN for N = 0, as torch's)."""
     n, c = input.size(0), input.size(1)
     w, b, rm, rv = (None if t is None else t.repeat(n) for t in (weight, bias, running_mean, running_var))
-    y = batch_norm(input.reshape(1, n * c, *input.shape[2:]), rm, rv, w, b, use_input_stats, momentum, eps)
+    y = _aten_batch_norm(input.reshape(1, n * c, *input.shape[2:]), rm, rv, w, b, use_input_stats, momentum, eps)
+    kind = (input if weight is None else weight).dtype  # what torch's update of the stats takes a mean of
+    if use_input_stats and running_mean is not None and not (kind.is_floating_point or kind.is_complex):
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {dtype_name(kind)}")
     with torch.no_grad():
         for running, repeated in ((running_mean, rm), (running_var, rv)):
             if running is not None and use_input_stats:
@@ -159,6 +170,11 @@ def instance_norm(input: torch.Tensor, running_mean: torch.Tensor | None = None,
         if t is not None and t.numel() != c:  # aten repeats t N times, then batch_norm counts N·C channels
             raise RuntimeError(f"{name} should contain {n * c} elements not {n * t.numel()}")
     _refuse_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
-    check_norm_dtypes("batch_norm", input, weight, bias, running_mean, running_var, input_first=True)
+    # the running stats' dtype is free (torch's instance_norm takes any floating one; its checks see x, w, b),
+    # but with them and a bias alone torch's mixed-dtype check refuses a bias not of x's dtype
+    if running_mean is not None and weight is None and bias is not None and bias.dtype != input.dtype \
+            and input.is_floating_point() and input.device.type == "cpu":
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+    check_norm_dtypes("batch_norm", input, weight, bias, input_first=True)
     return InstanceNormFunction.apply(input, running_mean, running_var, weight, bias, bool(use_input_stats),
                                       float(momentum), eps)[0]

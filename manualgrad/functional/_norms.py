@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from ..functions._normalize import acc_dtype
 from ..functions._precision import dtype_name
-from ..functions.local_response_norm import LocalResponseNormFunction
+from ..functions.local_response_norm import LocalResponseNormFunction, window_sum
 from ..functions.norms import GroupNormFunction, LayerNormFunction, RMSNormFunction
 from ._autocast import FP32, RMS_NORM_CUDA, autocast_policy
 
@@ -128,4 +128,19 @@ def local_response_norm(input: torch.Tensor, size: int, alpha: float = 0.0001, b
     if size < 1:  # torch's avg_pool raises, worded by the input's rank: its message is the message
         F.local_response_norm(input.detach(), size, alpha, beta, k)
         raise ValueError(f"local_response_norm: size must be positive, got {size}")
+    if not (input.is_floating_point() or input.is_complex()):
+        if input.dtype != torch.int64 and input.device.type == "cpu":  # torch's avg_pool: int64 only
+            if dim > 3:  # after its .view of x² (a non-contiguous 5-d+ input raises there first)
+                (input * input).view(input.size(0), 1, input.size(1), input.size(2), -1)
+            pool = "avg_pool2d" if dim == 3 else "avg_pool3d_out_frame"
+            raise NotImplementedError(f'"{pool}" not implemented for \'{dtype_name(input.dtype)}\'')
+        return _integer_local_response_norm(input, size, alpha, beta, k)
     return LocalResponseNormFunction.apply(input, size, alpha, beta, k)
+
+
+def _integer_local_response_norm(input, size, alpha, beta, k) -> torch.Tensor:
+    """An integer input (nothing to differentiate) in torch's composite's order: S(x²) in the
+    input's dtype, its average truncated to an integer (avg_pool's integer kernel, zero padding
+    counted), then ``·α + k`` in the default float dtype, ``^β``, and x divided by it."""
+    pooled = torch.div(window_sum(input * input, size // 2, (size - 1) // 2), size, rounding_mode="trunc")
+    return input / pooled.mul(alpha).add(k).pow(beta)

@@ -116,13 +116,23 @@ def _instances(x: torch.Tensor):
     return x.shape, tuple(range(2, x.dim())), (x.shape[1], *rest)
 
 
+def _zero_variance_rstd(x, dims, mean, var, rstd):
+    """aten's training statistics with eps = 0: rstd = 0 (not inf) where σ² = 0, so a constant
+    instance gives y = b and dx = dw = 0, as torch's. σ² = 0 there when the instance holds one
+    finite value (torch sums in float64 on CPU, or runs Welford's walk: no rounding residue),
+    whatever residue ours' float32 mean leaves."""
+    constant = (var == 0) | ((x.amax(dims, keepdim=True) == x.amin(dims, keepdim=True)) & mean.isfinite())
+    return rstd.masked_fill(constant, 0)
+
+
 class InstanceNormFunction(Function):
     """y = w_c ⊙ x̂ + b_c,  x̂ = (x − μ_nc)·rstd_nc  per sample n and channel c; also returns μ, rstd
     use_input_stats: μ, σ² over the spatial dims of each (n, c) (m values, σ² biased);
               running_mean ← (1 − mom)·running_mean + mom·mean_n μ_nc,
               running_var  ← (1 − mom)·running_var + mom·mean_n σ²_nc·m/(m − 1), in place
               (aten's: batch_norm of N·C channels on repeated stats, averaged back over N; an
-              empty batch leaves NaN there, as torch's mean over no samples)
+              empty batch leaves NaN there, as torch's mean over no samples); with eps = 0,
+              rstd = 0 where σ² = 0 (aten's, so y = b there and dx = 0)
     else:     μ = running_mean, rstd = (running_var + eps)^−½ (the same for every sample)
 
     db_c = Σ_{N,spatial} dy ;  dw_c = Σ_{N,spatial} dy ⊙ x̂
@@ -138,6 +148,8 @@ class InstanceNormFunction(Function):
         view, dims, wview = _instances(x)
         if use_input_stats:
             xc, mean, var, rstd = nz.centred_moments(x, dims, eps)
+            if eps == 0:
+                rstd = _zero_variance_rstd(x, dims, mean, var, rstd)
             if running_mean is not None:
                 m = math.prod(x.shape[2:])  # > 1: the wrapper checked
                 _update_running(running_mean, mean.mean(0), momentum)

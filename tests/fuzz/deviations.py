@@ -22,7 +22,7 @@ _OURS_RAISES = [
     losses.linear_cross_entropy_bias_dtype,
 ]
 # torch raises, ours does not: predicate(case, torch's error)
-_TORCH_RAISES = [norms.local_response_norm_half]
+_TORCH_RAISES = [norms.local_response_norm_half, norms.local_response_norm_view]
 # torch's backward raises, ours does not: predicate(case, torch's message)
 _TORCH_BACKWARD_RAISES = [
     layers.adaptive_pool_to_empty, layers.max_unpool_non_contiguous_indices, resample.area_to_empty,
@@ -40,6 +40,7 @@ _GRADIENTS = [
     layers.pad_to_empty, layers.embedding_bag_scale_grad_by_freq, norms.batch_norm_non_contiguous,
     norms.constant_row_variance, norms.layer_norm_constant_row_weight, norms.infinite_weight_input,
     norms.group_norm_empty_spatial, activations.formula_gradient, norms.tiny_statistics,
+    norms.local_response_norm_infinite_window,
 ]
 
 

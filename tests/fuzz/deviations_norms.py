@@ -24,7 +24,7 @@ def _infinite_weight_limit(case, ours, theirs, what: str = "grads") -> bool:
     centred formula, not in torch's uncentred one); elsewhere the two are close."""
     from .compare import _same, close, run
     from .ops import OPS
-    pos = 3 if case.op == "batch_norm" else 2  # (input, running_mean, running_var, weight, ...)
+    pos = 3 if case.op in ("batch_norm", "instance_norm") else 2  # (input, running_mean, running_var, weight, ...)
     w = case.args[pos] if len(case.args) > pos else case.kwargs.get("weight")
     if not hasattr(w, "shape"):
         return False
@@ -126,14 +126,14 @@ def batch_norm_overlapping_stats(case, error) -> str | None:
 
 def batch_norm_empty_misfit(case, error) -> str | None:
     kw = case.kwargs
-    if (case.op == "batch_norm" and 0 in case.args[0].shape
+    if (case.op in ("batch_norm", "instance_norm") and 0 in case.args[0].shape
             and error[1] in (RuntimeError, NotImplementedError)):  # bool/integer x: NotImplementedError
         x = case.args[0]
         w, b = (case.args[i] if len(case.args) > i else kw.get(k) for i, k in ((3, "weight"), (4, "bias")))
         fits = len(x.shape) > 1 and all(t is None or (tuple(t.shape) == (x.shape[1],) and t.dtype == x.dtype)
                                         for t in (w, b))
         if not fits and any(getattr(t, "grad", False) for t in (x, w, b)):
-            return "batch_norm of an empty input with a weight or bias that does not fit it runs the usual checks"
+            return f"{case.op} of an empty input with a weight or bias that does not fit it runs the usual checks"
     return None
 
 
@@ -143,6 +143,32 @@ def local_response_norm_half(case, error) -> str | None:
     if case.op == "local_response_norm" and "avg_pool3d_out_frame" in error[2]:
         return "local_response_norm of a 4-d+ half input runs on CPU (torch's avg_pool3d has no half kernel there)"
     return None
+
+
+def local_response_norm_view(case, error) -> str | None:
+    """torch's composite ``.view``s x² of a 5-d+ input whose trailing dims cannot merge; ours
+    returns torch's own result on a contiguous copy (outputs and gradients, same dys), judged
+    against its float64 one (where torch has no kernel for the dtype, its float32 result: ours
+    computes d in float32 for half inputs)."""
+    from .compare import _materialize, close, run
+    from .ops import OPS
+    if case.op != "local_response_norm" or "view size is not compatible" not in error[2]:
+        return None
+    x = _materialize(case, None)[0][0]
+    if x.dim() < 5 or x.is_contiguous():
+        return None
+    torch_fn = OPS[case.op].pair[1]
+    ours = run(OPS[case.op].pair[0], case)
+    def copy(x, *a, **k):
+        return torch_fn(x.contiguous(), *a, **k)
+    ref, same = run(copy, case, "float64", dys=ours.dys), run(copy, case, dys=ours.dys)
+    same = run(copy, case, "float32", dys=ours.dys) if same.error else same  # ours' half: x² in float32
+    triples = list(zip(ours.outs, same.outs, ref.outs)) + list(zip(ours.grads, same.grads, ref.grads))
+    if ours.error or ref.error or len(ref.outs) != len(ours.outs) or len(ref.grads) != len(ours.grads) or any(
+            (a is None) != (b is None) or (a is not None and close(a, b.to(a.dtype), lambda c=c: c, a.dtype))
+            for a, b, c in triples):
+        return None
+    return "local_response_norm of a non-contiguous 5-d+ input returns (torch's composite raises in .view)"
 
 
 # torch's backward raises, ours does not: (case, torch's message)
@@ -177,7 +203,7 @@ def batch_stats_overflow(case, ours, theirs, found) -> str | None:
 def infinite_weight_output(case, ours, theirs, found) -> str | None:
     classes = {c for c, _ in found}
     named = {d.split(":")[0] for c, d in found if c == "gradient"}  # and there dx is the limit as well
-    if (case.op in ("batch_norm", "group_norm", "layer_norm") and "output" in classes
+    if (case.op in ("batch_norm", "instance_norm", "group_norm", "layer_norm") and "output" in classes
             and classes <= {"output", "gradient"} and _infinite_weight_limit(case, ours, theirs, "outs")
             and (not named or (named == {"grad 0"} and case.args[0].grad
                                and _infinite_weight_limit(case, ours, theirs)))):
@@ -246,3 +272,27 @@ def tiny_statistics(case, ours, theirs, grads) -> str | None:
     if case.op in ("group_norm", "layer_norm") and rounding.tiny_statistics(case, ours, theirs, grads):
         return f"{case.op} over one or two elements per statistic: dx = 0 exactly (both are rounding residues)"
     return None
+
+
+def local_response_norm_infinite_window(case, ours, theirs, grads) -> str | None:
+    """A window whose x² overflows (or holds ±inf) has d = inf: its share of dx, ∝ d^(−β−1), is 0
+    in ours, the limit, and inf·0 = NaN in torch's composite (at any precision). Accepted where
+    every non-finite difference is torch's NaN against ours' finite dx, the finite entries agree,
+    and ours is there torch's float64 dx with each ±inf input entry ±1e50 (no overflow)."""
+    from .compare import _same, close, run
+    from .ops import OPS
+    if case.op != "local_response_norm" or grads != {"grad 0"}:
+        return None
+    g, h = ours.grads[0], theirs.grads[0]
+    at = ~_same(g, h) & ~(g.isfinite() & h.isfinite())
+    if not bool(at.any()) or not bool((h[at].isnan() & g[at].isfinite()).all()) or close(torch.where(at, h, g), h):
+        return None
+    torch_fn = OPS[case.op].pair[1]
+    ref = run(lambda x, *a, **k: torch_fn(torch.where(x.isinf(), x.sign() * 1e50, x), *a, **k), case, "float64",
+              dys=ours.dys)
+    if ref.error or not ref.grads or ref.grads[0] is None:
+        return None
+    want = ref.grads[0][at]
+    if not bool(want.isfinite().all()) or close(g[at], want.to(g.dtype), lambda: want, g.dtype):
+        return None
+    return "local_response_norm where a window's d is infinite: its share of dx is 0, the limit (torch: inf·0 = NaN)"
