@@ -54,6 +54,18 @@ def leaf(t):
     return t.detach().clone().requires_grad_()
 
 
+def assert_same_twin_state(ours, theirs, fresh):
+    """Same repr, state_dict keys and initial parameters; ours' state_dict loads into ``fresh``
+    (a new torch module of the same config) and gives torch's state."""
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for (n, a), (m, b) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert n == m
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    fresh.load_state_dict(ours.state_dict())
+    assert all(torch.equal(v, theirs.state_dict()[k]) for k, v in fresh.state_dict().items())
+
+
 def assert_module_matches(ours, theirs, x, dy):
     """Output and the gradients of x and every parameter, for one upstream ``dy``, equal."""
     a, b = ours(x), theirs(x)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import manualgrad.functional as MF
 import manualgrad.nn as mnn
 from manualgrad.functional._conv import _pad
-from conftest import DEVICES
+from conftest import assert_same_twin_state, DEVICES
 from conftest import saved_bytes
 
 D = torch.float64
@@ -45,14 +45,7 @@ def _input(dims, cin, batch=(2,), device="cpu", dtype=D):
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_same_init_state_dict_and_repr_as_torch(config):
     ours, theirs = _twins(*config)
-    assert repr(ours) == repr(theirs)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    for (n, a), (m, b) in zip(ours.named_parameters(), theirs.named_parameters()):
-        assert n == m
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
-    back = type(theirs)(*config[1:4], dtype=D, **config[4])
-    back.load_state_dict(ours.state_dict())
-    assert all(torch.equal(v, theirs.state_dict()[k]) for k, v in back.state_dict().items())
+    assert_same_twin_state(ours, theirs, type(theirs)(*config[1:4], dtype=D, **config[4]))
 
 
 @pytest.mark.parametrize("device", DEVICES)

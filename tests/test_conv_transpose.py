@@ -9,7 +9,7 @@ import torch.nn.functional as F
 import manualgrad as mg
 import manualgrad.functional as MF
 import manualgrad.nn as mnn
-from conftest import DEVICES, saved_bytes
+from conftest import assert_same_twin_state, DEVICES, saved_bytes
 
 D = torch.float64
 SIZE = (5, 4, 3)
@@ -52,14 +52,7 @@ def _equal_and_same_gradients(ours, theirs, x, *args, name="ConvTransposeFunctio
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_same_init_state_dict_and_repr_as_torch(config):
     ours, theirs = _twins(*config)
-    assert repr(ours) == repr(theirs)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    for (n, a), (m, b) in zip(ours.named_parameters(), theirs.named_parameters()):
-        assert n == m
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
-    back = type(theirs)(*config[1:4], dtype=D, **config[4])
-    back.load_state_dict(ours.state_dict())
-    assert all(torch.equal(v, theirs.state_dict()[k]) for k, v in back.state_dict().items())
+    assert_same_twin_state(ours, theirs, type(theirs)(*config[1:4], dtype=D, **config[4]))
 
 
 @pytest.mark.parametrize("device", DEVICES)
