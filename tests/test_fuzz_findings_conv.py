@@ -124,3 +124,20 @@ def test_half_conv_transpose_weight_gradient_padding_meets_inf():
         "conv_transpose1d[half]",
         "Case('conv_transpose1d', (T((2, 6), dtype='float16', layout='strided', values='special', seed=201, grad=False), "
         "T((2, 17, 2), dtype='float16', layout='expanded', seed=2077)), {'padding': 2, 'dilation': 2, 'groups': 2})"]])
+
+
+def test_integer_conv_with_a_bias_requiring_grad_raises_torchs_error():
+    """int64 conv2d on a 1×1 input with a float32 bias that requires grad: torch's kernel adds the
+    bias there and autograd then refuses the int64 result ("Autograd not support dtype: Long");
+    ours returned it. Now raised as torch does (without grad mode both return int64)."""
+    x, w = torch.ones(2, 3, 1, 1, dtype=torch.long), torch.ones(51, 1, 1, 1, dtype=torch.long)
+    b = torch.ones(51, requires_grad=True)
+    for f in (F.conv2d, MF.conv2d):
+        with torch.no_grad():
+            assert f(x, w, b, 2, 'valid', 2, 3).dtype == torch.long
+    in_subprocess("test_fuzz_findings_conv", "run_reproducers", [[
+        "conv2d",
+        "Case('conv2d', (T((2, 3, 1, 1), dtype='int64', layout='expanded', values='kinks', seed=1), "
+        "T((51, 1, 1, 1), dtype='int64', layout='expanded', values='special', seed=1)), "
+        "{'bias': T((51,), dtype='float32', layout='expanded', values='kinks', seed=797), "
+        "'stride': 2, 'padding': 'valid', 'dilation': 2, 'groups': 3})"]])

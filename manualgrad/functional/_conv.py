@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from ..functions._precision import dtype_name
 from ..functions.conv import ConvFunction, PadFunction
 from ..functions.conv_transpose import ConvTransposeFunction
 from ._autocast import LOWER, autocast_policy
@@ -18,21 +19,30 @@ from ._autocast import LOWER, autocast_policy
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
     """1-D cross-correlation over (N, C, L) or unbatched (C, L) input, torch's signature and
     options (padding: int, tuple, 'valid', 'same'). See :class:`~manualgrad.functions.conv.ConvFunction`."""
-    return ConvFunction.apply(input, weight, bias, stride, padding, dilation, groups, 1)
+    return _differentiable(ConvFunction.apply(input, weight, bias, stride, padding, dilation, groups, 1), bias)
 
 
 @autocast_policy(LOWER, ConvFunction)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
     """2-D cross-correlation over (N, C, H, W) or unbatched (C, H, W) input, torch's signature
     and options (padding: int, tuple, 'valid', 'same'). See :class:`~manualgrad.functions.conv.ConvFunction`."""
-    return ConvFunction.apply(input, weight, bias, stride, padding, dilation, groups, 2)
+    return _differentiable(ConvFunction.apply(input, weight, bias, stride, padding, dilation, groups, 2), bias)
 
 
 @autocast_policy(LOWER, ConvFunction)
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
     """3-D cross-correlation over (N, C, D, H, W) or unbatched (C, D, H, W) input, torch's
     signature and options (padding: int, tuple, 'valid', 'same'). See :class:`~manualgrad.functions.conv.ConvFunction`."""
-    return ConvFunction.apply(input, weight, bias, stride, padding, dilation, groups, 3)
+    return _differentiable(ConvFunction.apply(input, weight, bias, stride, padding, dilation, groups, 3), bias)
+
+
+def _differentiable(y: torch.Tensor, bias) -> torch.Tensor:
+    """``y``, or torch's error where autograd would record an integer result: an integer conv
+    (torch's kernel adds a float bias on some paths, e.g. 1×1 input) whose bias requires grad."""
+    if (torch.is_grad_enabled() and bias is not None and bias.requires_grad
+            and not (y.is_floating_point() or y.is_complex())):
+        raise RuntimeError(f"Autograd not support dtype: {dtype_name(y.dtype)}")
+    return y
 
 
 # Transposed convolutions: torch's checks (ranks, channels vs groups, output_padding against
