@@ -141,3 +141,15 @@ def test_integer_conv_with_a_bias_requiring_grad_raises_torchs_error():
         "T((51, 1, 1, 1), dtype='int64', layout='expanded', values='special', seed=1)), "
         "{'bias': T((51,), dtype='float32', layout='expanded', values='kinks', seed=797), "
         "'stride': 2, 'padding': 'valid', 'dilation': 2, 'groups': 3})"]])
+
+
+def test_conv_transpose_input_gradient_padding_meets_inf():
+    """float32 conv_transpose2d (padding 1, dilation (2, 3)) with inf/NaN in w: dx is conv(dy, w),
+    whose implicit padding skipped the taps where padding meets a non-finite w (finite or ±inf
+    where float64 and torch give NaN: 0·inf). dy is now padded with explicit zeros first."""
+    in_subprocess("test_fuzz_findings_conv", "run_reproducers", [[
+        "conv_transpose2d",
+        "Case('conv_transpose2d', (T((2, 3, 6, 7), dtype='float32', layout='transposed', values='kinks', seed=44), "
+        "T((3, 1, 3, 2), dtype='float32', values='special', seed=32509)), "
+        "{'bias': T((3,), dtype='float32', layout='strided', values='kinks', seed=25393, grad=False), "
+        "'padding': 1, 'dilation': (2, 3), 'output_padding': (0, 1), 'groups': 3})"]])

@@ -3,6 +3,7 @@ spatial dims, the adjoint of :class:`~manualgrad.functions.conv.ConvFunction`.""
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 
 from ._base import Function, owned
@@ -22,7 +23,8 @@ class ConvTransposeFunction(Function):
       Y = (L − 1)s − 2p + d(K − 1) + 1 + output_padding (output_padding < s or < d)
     dx = conv(dy, w, stride s, padding p, dilation d, groups G), cropped to L: since
       ⟨conv_transpose(x, w), dy⟩ = ⟨x, conv(dy, w)⟩, dx[b, g·Cg + ci, o] =
-      Σ_{c, k} w[g·Cg + ci, c, k] · dyp[b, g·Og + c, o·s + k·d] (dyp: dy zero-padded by p);
+      Σ_{c, k} w[g·Cg + ci, c, k] · dyp[b, g·Og + c, o·s + k·d] (dyp: dy zero-padded by p,
+      explicit zeros as float64's: an inf in w at a padding tap gives NaN, 0·inf);
       the conv gives ⌊((L − 1)s + output_padding)/s⌋ + 1 ≥ L samples (more only when
       output_padding ≥ s, which a dilation > s allows), the extra ones are not x's.
     dw[g·Cg + ci, c, k] = Σ_{b,o} x[b, g·Cg + ci, o] · dyp[b, g·Og + c, o·s + k·d]
@@ -65,7 +67,7 @@ class ConvTransposeFunction(Function):
         if dy.numel() == 0:  # an empty batch or an output size 0 (torch allows it): y reads nothing
             return _zero_gradients(ctx, dy, need_x, need_w, need_b)
         if need_x:
-            dx = crop(ConvFunction.apply(dy, w, None, s, p, d, groups, n), ctx.x_shape[-n:])
+            dx = crop(ConvFunction.apply(_zero_padded(dy, p), w, None, s, 0, d, groups, n), ctx.x_shape[-n:])
             dx = dx.contiguous(memory_format=ctx.layout)  # torch's layout (and a cropped view copied)
             dx = dx if batched else dx.squeeze(0)
         if need_w:
@@ -76,6 +78,13 @@ class ConvTransposeFunction(Function):
         if need_b:
             db = dy.sum([0, *range(2, 2 + n)])
         return dx, dw, db, None, None, None, None, None, None
+
+
+def _zero_padded(dy: torch.Tensor, p) -> torch.Tensor:
+    """dyp: dy with p explicit zeros on each side of each spatial dim. Not the conv's implicit
+    padding: that skips the taps where padding meets an inf/NaN in w, where float64's and torch's
+    dx multiply a zero (0·inf = NaN)."""
+    return F.pad(dy, [q for p_i in reversed(p) for q in (p_i, p_i)]) if any(p) else dy
 
 
 def _zero_gradients(ctx, dy, need_x, need_w, need_b) -> tuple:
