@@ -153,3 +153,13 @@ def test_conv_transpose_input_gradient_padding_meets_inf():
         "T((3, 1, 3, 2), dtype='float32', values='special', seed=32509)), "
         "{'bias': T((3,), dtype='float32', layout='strided', values='kinks', seed=25393, grad=False), "
         "'padding': 1, 'dilation': (2, 3), 'output_padding': (0, 1), 'groups': 3})"]])
+
+
+def test_conv_transpose_weight_gradient_padding_meets_inf_in_float32():
+    """The same as the half case above in float32 (there the regrouped convolution still padded
+    implicitly): unbatched conv_transpose1d, stride 3, padding 1, NaN in x's last sample meets the
+    high padding of dy (0 where torch and float64 give NaN)."""
+    in_subprocess("test_fuzz_findings_conv", "run_reproducers", [[
+        "conv_transpose1d",
+        "Case('conv_transpose1d', (T((3, 7), dtype='float32', values='special', seed=1), "
+        "T((3, 1, 2), dtype='float32', values='special', seed=1)), {'stride': 3, 'padding': 1, 'groups': 3})"]])

@@ -38,8 +38,8 @@ def weight_grad(x, dy, w_shape, s, d, lo, groups) -> torch.Tensor:
     that convolution's input here, so bf16 dw was NaN where float64's is ±inf (the fuzzer's
     find; tests/test_fuzz_findings_conv.py). x is zero-padded before that convolution, not by it:
     its implicit padding skips the taps that float64's explicit zeros multiply, so an inf in dy
-    met by padding gave ±inf where float64 (and torch's half dw) give NaN (conv_transpose1d's dw,
-    where x is the padded operand). On CUDA the float32 convolution may run in TF32, which
+    met by padding gave ±inf or finite where float64 and torch give NaN (conv_transpose's dw, in
+    every dtype, where x is the padded operand). On CUDA the float32 convolution may run in TF32, which
     holds half-precision inputs exactly and sums in float32."""
     if x.shape[0] == 0:  # empty batch: nothing to sum (a 0-channel conv is ill-defined)
         return x.new_zeros(w_shape)
@@ -50,10 +50,10 @@ def weight_grad(x, dy, w_shape, s, d, lo, groups) -> torch.Tensor:
     if torch.compiler.is_compiling():  # every size symbolic (see _weight_grad_per_tap)
         xa, dya = (x, dy) if acc is None else (x.to(acc), dy.to(acc))
         return _weight_grad_per_tap(xa, dya, kernel, s, d, lo, groups).to(x.dtype)
-    if acc is None:
-        return _weight_grad_regrouped(x, dy, kernel, s, d, lo, groups)
     if any(lo):  # explicit zeros: 0·inf is NaN, as float64's (the conv's implicit padding skips them)
         x, lo = F.pad(x, [p for lo_i in reversed(lo) for p in (lo_i, lo_i)]), (0,) * len(lo)
+    if acc is None:
+        return _weight_grad_regrouped(x, dy, kernel, s, d, lo, groups)
     step = x.shape[0]
     if x.device.type == "cpu" and active():
         step = max(1, _COLS // max(1, x[0].numel() + dy[0].numel()))
