@@ -65,7 +65,13 @@ def assert_bitwise_equal(a, b):
 def test_every_op_runs_and_repeats_bit_for_bit(spec, i, device, deterministic):
     assert torch.are_deterministic_algorithms_enabled()
     sample = list(spec.samples(torch.device(device), torch.float32))[i]
-    first = _run(spec, sample)
+    try:
+        first = _run(spec, sample)
+    except RuntimeError as e:  # torch's own kernel has no deterministic implementation (max_unpool)
+        assert "does not have a deterministic implementation" in str(e)
+        with pytest.raises(RuntimeError, match="does not have a deterministic implementation"):
+            verify.run(spec.ref, sample.args, sample.kwargs, seed=0, clone_input=sample.clone_input)
+        return
     second = _run(spec, sample, first.dy)
     assert_bitwise_equal([first.out, *first.grads], [second.out, *second.grads])
 

@@ -8,6 +8,7 @@ import warnings
 import torch
 
 from ..functions.embedding_bag import MODES, EmbeddingBagFunction
+from ..functions._transform import values_hidden
 from ._autocast import autocast_policy
 
 
@@ -75,6 +76,7 @@ def embedding_bag(input: torch.Tensor, weight: torch.Tensor, offsets: torch.Tens
         raise NotImplementedError("embedding_bag: per_sample_weights was not None. per_sample_weights is only "
                                   f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
                                   "GitHub.")
-    _check_increasing(offsets, input.numel())
+    if not values_hidden():  # a host sync: not under torch.compile or torch.func
+        _check_increasing(offsets, input.numel())
     return EmbeddingBagFunction.apply(weight, input, offsets, per_sample_weights, mode, scale_grad_by_freq, sparse,
                                       include_last_offset, padding_idx)[0]

@@ -115,11 +115,18 @@ def group_norm(input: torch.Tensor, num_groups: int, weight: torch.Tensor | None
     return GroupNormFunction.apply(input, num_groups, weight, bias, eps)[0]
 
 
-@autocast_policy(None, LocalResponseNormFunction)
 def local_response_norm(input: torch.Tensor, size: int, alpha: float = 0.0001, beta: float = 0.75,
                         k: float = 1.0) -> torch.Tensor:
     """Each channel divided by (k + α/size · Σ x² over ``size`` neighbouring channels)^β.
     See :class:`~manualgrad.functions.local_response_norm.LocalResponseNormFunction`."""
+    if (input.dim() >= 4 and input.device.type == "cpu" and input.dtype in (torch.float16, torch.bfloat16)
+            and torch.is_autocast_enabled("cpu")):
+        input = input.float()  # torch's composite runs avg_pool3d, which CPU autocast runs in float32
+    return _local_response_norm(input, size, alpha, beta, k)
+
+
+@autocast_policy(None, LocalResponseNormFunction)
+def _local_response_norm(input: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
     dim = input.dim()
     if dim < 3:
         raise ValueError(f"Expected 3D or higher dimensionality                          input (got {dim} dimensions)")

@@ -16,7 +16,7 @@ from ..functions import elementwise_binary as _b
 from ..functions.pooling import MAX_POOL, AvgPoolFunction, MaxPoolFunction
 from ..functions.pooling_adaptive import AdaptiveAvgPoolFunction, AdaptiveMaxPoolFunction, MaxUnpoolFunction
 from ._activations import relu
-from ._autocast import autocast_policy
+from ._autocast import FP32, autocast_policy
 
 
 def _max_pool(nd, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -39,8 +39,9 @@ def _adaptive_max_pool(nd, input, output_size, return_indices=False):
 
 
 def _dispatching(nd, impl, signature):
-    """``F.<name>(*args, **kwargs)`` for pooled dims ``nd`` (torch's boolean-dispatch form)."""
-    @autocast_policy(None, MaxPoolFunction, AdaptiveMaxPoolFunction)
+    """``F.<name>(*args, **kwargs)`` for pooled dims ``nd`` (torch's boolean-dispatch form); CPU
+    autocast runs the 3-d ones in float32, as torch's list does."""
+    @autocast_policy(None, MaxPoolFunction, AdaptiveMaxPoolFunction, cpu=FP32 if nd == 3 else None)
     def pool(*args, **kwargs):
         return impl(nd, *args, **kwargs)
 
@@ -75,7 +76,7 @@ def avg_pool2d(input: torch.Tensor, kernel_size, stride=None, padding=0, ceil_mo
                                  divisor_override)
 
 
-@autocast_policy(None, AvgPoolFunction)
+@autocast_policy(None, AvgPoolFunction, cpu=FP32)  # torch's CPU autocast list runs it in float32
 def avg_pool3d(input: torch.Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override: int | None = None) -> torch.Tensor:
     """Mean over each window. See :class:`~manualgrad.functions.pooling.AvgPoolFunction`."""
@@ -97,7 +98,7 @@ def adaptive_avg_pool2d(input: torch.Tensor, output_size) -> torch.Tensor:
     return AdaptiveAvgPoolFunction.apply(input, 2, output_size)
 
 
-@autocast_policy(None, AdaptiveAvgPoolFunction)
+@autocast_policy(None, AdaptiveAvgPoolFunction, cpu=FP32)  # torch's CPU autocast list runs it in float32
 def adaptive_avg_pool3d(input: torch.Tensor, output_size) -> torch.Tensor:
     """Mean over windows that tile the volume into ``output_size`` (None keeps that dim).
     See :class:`~manualgrad.functions.pooling_adaptive.AdaptiveAvgPoolFunction`."""
@@ -105,7 +106,7 @@ def adaptive_avg_pool3d(input: torch.Tensor, output_size) -> torch.Tensor:
 
 
 def _unpool(nd):
-    @autocast_policy(None, MaxUnpoolFunction)
+    @autocast_policy(None, MaxUnpoolFunction, cpu=FP32)  # torch's CPU autocast list runs it in float32
     def max_unpool(input: torch.Tensor, indices: torch.Tensor, kernel_size, stride=None, padding=0,
                    output_size=None) -> torch.Tensor:
         return MaxUnpoolFunction.apply(input, indices, nd, kernel_size, stride, padding, output_size)

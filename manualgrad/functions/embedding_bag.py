@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ._base import Function, owned
+from ._transform import values_hidden
 from .embedding import _sparse_grad
 
 _LOW = (torch.float16, torch.bfloat16)
@@ -20,9 +21,9 @@ def bag_of(idx: torch.Tensor, offsets: torch.Tensor, include_last_offset: bool, 
     bag = torch.searchsorted(starts.to(torch.int64), pos, right=True) - 1
     valid = bag >= 0
     if include_last_offset and offsets.numel():
-        valid &= pos < offsets[-1]
+        valid = valid & (pos < offsets[-1])
     if padding_idx is not None:
-        valid &= idx != padding_idx
+        valid = valid & (idx != padding_idx)
     return bag.clamp(min=0), valid
 
 
@@ -45,7 +46,7 @@ class EmbeddingBagFunction(Function):
     def forward(w, idx, offsets, psw, mode, scale_grad_by_freq, sparse, include_last_offset, padding_idx):
         if offsets.numel() - include_last_offset == 0 and idx.numel():
             return _no_bags(w, idx, padding_idx)
-        if include_last_offset and offsets.numel() and int(offsets[-1]) < idx.numel():
+        if include_last_offset and offsets.numel() and not values_hidden() and int(offsets[-1]) < idx.numel():
             # positions past the last bag's end belong to no bag: torch 2.13's kernel leaves them out
             # of a sum but counts them in a mean's divisor and a max (and its sum backward writes
             # garbage there), so it gets only the positions inside the bags

@@ -240,7 +240,7 @@ def _train(args, device, splits, resume, kind=None) -> int:
 
 HPARAMS = ("model", "hidden", "activation", "batch_norm", "dropout", "dataset", "epochs", "batch_size", "optimizer",
            "lr", "momentum", "weight_decay", "l1", "l2", "lr_schedule", "grad_clip", "grad_clip_value",
-           "early_stopping", "seed")
+           "early_stopping", "seed", "deterministic")
 
 
 def run_hparams(args, optimizer) -> dict:

@@ -162,3 +162,25 @@ def embedding_bag_scale_grad_by_freq(case, ours, theirs, grads) -> str | None:
         # ours equals F.embedding's scaling summed per bag: tests/test_embedding_bag.py
         return "embedding_bag scale_grad_by_freq divides by each index's count (torch 2.13's CPU backward miscounts, pytorch#190063)"
     return None
+
+
+def max_unpool_repeated_indices(case, ours, theirs, found) -> str | None:
+    """max_unpool with an index repeated within a plane: which input lands there is whichever write
+    came last in torch's (threaded) kernel, which ours runs too, so two runs may differ there; they
+    must agree everywhere else, and the gradient (a gather) is the same."""
+    if not case.op.startswith("max_unpool") or {c for c, _ in found} - {"output"}:
+        return None
+    n = int(case.op[-2])
+    idx = ours.tensors[1]
+    a, b = ours.outs[0], theirs.outs[0]
+    if a.shape != b.shape or idx.numel() == 0:
+        return None
+    flat = idx.reshape(-1, idx.shape[-n:].numel())
+    repeated = torch.zeros(a.reshape(flat.shape[0], -1).shape, dtype=torch.bool)
+    for row, ix in enumerate(flat):
+        values, counts = ix.unique(return_counts=True)
+        repeated[row, values[counts > 1]] = True
+    same = (a.reshape(repeated.shape) == b.reshape(repeated.shape)) | repeated
+    if bool(repeated.any()) and bool(same.all()):
+        return "max_unpool with a repeated index: which input lands there is the threaded kernel's last write"
+    return None
