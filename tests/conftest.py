@@ -54,6 +54,16 @@ def leaf(t):
     return t.detach().clone().requires_grad_()
 
 
+def seeded_twins(name, *args, **kwargs):
+    """(manualgrad.nn.<name>, torch.nn.<name>) built from the same seed: the same initial weights."""
+    import manualgrad.nn as mnn
+    pair = []
+    for owner in (mnn, torch.nn):
+        torch.manual_seed(7)
+        pair.append(getattr(owner, name)(*args, **kwargs))
+    return tuple(pair)
+
+
 def assert_same_twin_state(ours, theirs, fresh):
     """Same repr, state_dict keys and initial parameters; ours' state_dict loads into ``fresh``
     (a new torch module of the same config) and gives torch's state."""

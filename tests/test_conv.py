@@ -6,9 +6,8 @@ import torch
 import torch.nn.functional as F
 
 import manualgrad.functional as MF
-import manualgrad.nn as mnn
 from manualgrad.functional._conv import _pad
-from conftest import assert_same_twin_state, DEVICES
+from conftest import assert_same_twin_state, seeded_twins, DEVICES
 from conftest import saved_bytes
 
 D = torch.float64
@@ -30,12 +29,7 @@ IDS = [f"Conv{c[0]}d-{'-'.join(f'{k}={v}' for k, v in c[4].items()) or 'default'
 
 
 def _twins(dims, cin, cout, k, kwargs, device="cpu", dtype=D):
-    name = f"Conv{dims}d"
-    torch.manual_seed(7)
-    ours = getattr(mnn, name)(cin, cout, k, device=device, dtype=dtype, **kwargs)
-    torch.manual_seed(7)
-    theirs = getattr(torch.nn, name)(cin, cout, k, device=device, dtype=dtype, **kwargs)
-    return ours, theirs
+    return seeded_twins(f"Conv{dims}d", cin, cout, k, device=device, dtype=dtype, **kwargs)
 
 
 def _input(dims, cin, batch=(2,), device="cpu", dtype=D):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 import manualgrad as mg
 import manualgrad.functional as MF
 import manualgrad.nn as mnn
-from conftest import assert_same_twin_state, DEVICES, saved_bytes
+from conftest import assert_same_twin_state, seeded_twins, DEVICES, saved_bytes
 
 D = torch.float64
 SIZE = (5, 4, 3)
@@ -27,12 +27,7 @@ IDS = [f"ConvTranspose{c[0]}d-{'-'.join(f'{k}={v}' for k, v in c[4].items()) or 
 
 
 def _twins(dims, cin, cout, k, kwargs, device="cpu", dtype=D):
-    name = f"ConvTranspose{dims}d"
-    torch.manual_seed(7)
-    ours = getattr(mnn, name)(cin, cout, k, device=device, dtype=dtype, **kwargs)
-    torch.manual_seed(7)
-    theirs = getattr(torch.nn, name)(cin, cout, k, device=device, dtype=dtype, **kwargs)
-    return ours, theirs
+    return seeded_twins(f"ConvTranspose{dims}d", cin, cout, k, device=device, dtype=dtype, **kwargs)
 
 
 def _input(dims, cin, batch=(2,), device="cpu", dtype=D):
