@@ -163,3 +163,15 @@ def test_conv_transpose_weight_gradient_padding_meets_inf_in_float32():
         "conv_transpose1d",
         "Case('conv_transpose1d', (T((3, 7), dtype='float32', values='special', seed=1), "
         "T((3, 1, 2), dtype='float32', values='special', seed=1)), {'stride': 3, 'padding': 1, 'groups': 3})"]])
+
+
+def test_bfloat16_grouped_conv_input_gradient_at_an_infinite_weight():
+    """bfloat16 conv2d, groups 2, an infinite weight: dx is conv_transpose(dy, w), and torch 2.13's
+    oneDNN grouped bf16 kernel (contiguous dy) returns NaN where float64 and torch's own backward
+    give ±inf. That case now runs in float32."""
+    in_subprocess("test_fuzz_findings_conv", "run_reproducers", [[
+        "conv2d",
+        "Case('conv2d', (T((3, 4, 5, 6), dtype='bfloat16', layout='channels_last', values='kinks', seed=112), "
+        "T((2, 2, 1, 1), dtype='bfloat16', values='special', seed=223)), "
+        "{'bias': T((2,), dtype='bfloat16', values='tiny', seed=5717, grad=False), "
+        "'stride': (1, 3), 'dilation': 3, 'groups': 2})"]])

@@ -139,7 +139,7 @@ class ConvFunction(Function):
         if need_x:
             out_pad = [P - ((O - 1) * si - 2 * p + di * (k - 1) + 1)
                        for P, O, si, p, di, k in zip(padded, dy.shape[2:], s, lo, d, kernel)]
-            dx = crop(_CONV_T[n](dy, w, None, s, lo, out_pad, groups, d), size)
+            dx = crop(_transposed(dy, w, s, lo, out_pad, groups, d, n), size)
             dx = dx.contiguous(memory_format=ctx.layout)  # torch's layout (also: 'same' cropped a view)
             dx = dx if batched else dx.squeeze(0)
         if need_w:
@@ -152,6 +152,18 @@ class ConvFunction(Function):
         if need_b:
             db = dy.sum([0, *range(2, 2 + n)])
         return dx, dw, db, None, None, None, None, None
+
+
+def _transposed(dy, w, stride, padding, output_padding, groups, dilation, n) -> torch.Tensor:
+    """conv_transpose(dy, w): dx of ConvFunction. bfloat16 on CPU with groups > 1 and an infinite
+    or NaN w: torch 2.13's oneDNN grouped kernel (contiguous layout) returns NaN where dx is ±inf,
+    which torch's own convolution backward and float64 give (tests/test_fuzz_findings_conv.py);
+    that case runs in float32 (bf16 → float32 is exact) and is rounded once, as the kernel does."""
+    args = (None, stride, padding, output_padding, groups, dilation)
+    if (groups > 1 and dy.dtype == torch.bfloat16 and dy.device.type == "cpu" and active()
+            and not bool(w.isfinite().all())):
+        return _CONV_T[n](dy.float(), w.float(), *args).to(dy.dtype)
+    return _CONV_T[n](dy, w, *args)
 
 
 def _padding_only_window(x, w, stride, padding, dilation, n) -> bool:
