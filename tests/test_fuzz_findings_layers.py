@@ -1,5 +1,5 @@
-"""What the differential fuzzer (tests/test_fuzz.py) found in embedding_bag: each reproducer
-through the fuzzer's own comparison, and the behaviour it pinned down."""
+"""What the differential fuzzer (tests/test_fuzz.py) found in embedding_bag and interpolate: each
+reproducer through the fuzzer's own comparison, and the behaviour it pinned down."""
 
 import pytest
 import torch
@@ -21,9 +21,15 @@ OFFSETS_PAST_END = Case('embedding_bag', (T((1,), dtype='int64', layout='expande
                                           T((0, 0), dtype='float64', layout='expanded', seed=4818, grad=False),
                                           T((4,), dtype='int64', values='index', seed=17473, grad=False, high=4)),
                         {'mode': 'max', 'include_last_offset': True, 'scale_grad_by_freq': False})
+# uint8, antialiased, output width 1: ours took its float route (H and W swapped), on which
+# torch's uint8 AVX kernel asserts; torch's own call is right for uint8
+UINT8_ANTIALIAS_WIDTH_1 = Case('interpolate', (T((2, 3, 2, 2), dtype='uint8', layout='transposed', values='kinks', seed=575, grad=False),),
+                               {'mode': 'bicubic', 'scale_factor': (0.75, 0.75), 'recompute_scale_factor': None,
+                                'align_corners': None, 'antialias': True})
 
 
-@pytest.mark.parametrize("case", [EMPTY_MAX, PADDING_WEIGHTS, OFFSETS_PAST_END], ids=["empty-max", "padding-weights", "offsets-past-end"])
+@pytest.mark.parametrize("case", [EMPTY_MAX, PADDING_WEIGHTS, OFFSETS_PAST_END, UINT8_ANTIALIAS_WIDTH_1],
+                         ids=["empty-max", "padding-weights", "offsets-past-end", "uint8-antialias-width-1"])
 def test_fuzzer_reproducer(case):
     check(case)
 

@@ -70,7 +70,9 @@ def along(x: torch.Tensor, dim: int, idx: torch.Tensor, w: torch.Tensor) -> torc
 def _antialias_transposed(x, size, scale_factor, mode, align_corners, recompute_scale_factor):
     """Antialiased interpolate with H and W swapped and swapped back. Torch's CPU kernel returns
     the first input row for every output row when the output width is 1 and the height changes
-    (torch 2.13; its backward is the adjoint of the right map); transposed, the same kernel is right."""
+    (torch 2.13; its backward is the adjoint of the right map); transposed, the same kernel is right.
+    Floating input only: uint8 takes torch's separate AVX kernel, which is right (and asserts on
+    the transposed layout: tests/test_fuzz_findings_resample.py)."""
     swap = (lambda v: v[::-1] if isinstance(v, (list, tuple)) else v)  # noqa: E731
     y = F.interpolate(x.mT, swap(size), swap(scale_factor), mode, align_corners, recompute_scale_factor, True)
     return y.mT.contiguous()
@@ -107,7 +109,8 @@ class InterpolateFunction(Function):
     @staticmethod
     def forward(x, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias):
         y = F.interpolate(x, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
-        if antialias and x.device.type == "cpu" and y.shape[-1] == 1 and y.shape[-2] != x.shape[-2]:
+        if (antialias and x.device.type == "cpu" and x.is_floating_point() and y.shape[-1] == 1
+                and y.shape[-2] != x.shape[-2]):
             return _antialias_transposed(x, size, scale_factor, mode, align_corners, recompute_scale_factor)
         return owned(y)  # the antialiased kernels return a view
 
