@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .tensors import build
+from .tensors import T, build
 
 
 def _windows_of_padding_only(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> bool:
@@ -144,6 +144,64 @@ def embedding_bag_past_last_offset(case, ours, theirs, found) -> str | None:
             and ours.tensors[2].numel() and int(ours.tensors[2][-1]) < ours.tensors[0].numel()):
         return "embedding_bag positions past the last offset belong to no bag (torch 2.13 counts them in mean and max)"
     return None
+
+
+
+def _softmax_backward_terms(case, ours):
+    """(bound on dq, bound on dk, S) in float64: the magnitudes of the terms whose sum each entry of
+    dq = scale·dS @ k and dk = scale·dSᵀ @ q is, dS = P ⊙ (dP − Σ_row P ⊙ dP), dP = dO @ vᵀ; None
+    outside the case's simple forms (dropout, a float mask)."""
+    kw = case.kwargs
+    if kw.get("dropout_p", 0.0) or len(case.args) > 3 or len(ours.dys) != 1:
+        return None
+    q, k, v = (t.detach().double() for t in ours.tensors[:3])
+    mask = build(kw["attn_mask"])[0] if isinstance(kw.get("attn_mask"), T) else None
+    if mask is not None and mask.dtype != torch.bool:
+        return None
+    if kw.get("enable_gqa") and k.dim() > 2:
+        reps = q.shape[-3] // k.shape[-3]
+        k, v = k.repeat_interleave(reps, -3), v.repeat_interleave(reps, -3)
+    scale = kw.get("scale")
+    scale = 1 / q.shape[-1] ** 0.5 if scale is None else scale
+    s = q @ k.mT * scale
+    if kw.get("is_causal"):
+        s = s.masked_fill(~torch.ones(s.shape[-2:], dtype=torch.bool).tril(), -torch.inf)
+    if mask is not None:
+        s = s.masked_fill(~mask, -torch.inf)
+    p = torch.softmax(s, -1).abs().nan_to_num()
+    dp = (ours.dys[0].double() @ v.mT).abs()
+    terms = p * (dp + (p * dp).sum(-1, keepdim=True)) * abs(scale)
+    return terms @ k.abs(), terms.mT @ q.abs(), s.shape[-1]
+
+
+def attention_softmax_residue(case, ours, theirs, grads) -> str | None:
+    """dq, dk where the softmax backward cancels (dP equal along a row, so dS = P ⊙ (dP − Σ P ⊙ dP)
+    is 0 exactly): ours and torch's are each the rounding residue of terms far larger than the
+    result, and agree to a few ulps of those terms."""
+    from .rounding import _leaf_specs
+    if case.op != "scaled_dot_product_attention":
+        return None
+    specs = _leaf_specs(case)
+    named = [int(g.split()[1]) for g in grads]
+    if any(i >= len(specs) or specs[i] is not case.args[0] and specs[i] is not case.args[1] for i in named):
+        return None
+    bounds = _softmax_backward_terms(case, ours)
+    if bounds is None:
+        return None
+    for i in named:
+        g, h = ours.grads[i], theirs.grads[i]
+        if g is None or h is None or g.dtype not in (torch.float32, torch.float64):
+            return None
+        eps = torch.finfo(g.dtype).eps
+        g, h = g.double(), h.double()
+        fin = g.isfinite()
+        if not torch.equal(fin, h.isfinite()) or not torch.equal(g[~fin].nan_to_num(), h[~fin].nan_to_num()):
+            return None
+        bound = bounds[0 if specs[i] is case.args[0] else 1]
+        bound = bound.sum_to_size(g.shape) if bound.shape != g.shape else bound
+        if bool(((g - h).abs()[fin] > 8 * (bounds[2] + 2) * eps * bound[fin]).any()):
+            return None
+    return "attention's dq/dk where the softmax backward cancels: rounding residues within a few ulps of its terms"
 
 
 # only input gradients differ: (case, ours, theirs, the 'grad i' names)
