@@ -135,6 +135,8 @@ def _lean_grads(ctx, dyv, x, w, mean, rstd):
     mode off: nothing records), in four fresh buffers where the general path makes about ten:
     x̂ is built in one buffer that then becomes dx, ĝ − x̂·mean(ĝ ⊙ x̂) − mean(ĝ), times rstd."""
     need_x, need_w, need_b = ctx.need
+    if _rows(ctx) and _per_statistic(ctx, w, rstd.dtype) is None:
+        return _lean_row_grads(ctx, dyv, x, w, mean, rstd)
     xv = x.reshape(ctx.view).to(rstd.dtype)
     xhat = (xv * rstd) if mean is None else (xv - mean).mul_(rstd)
     dw = _sum_to(dyv * xhat, ctx.wview, ctx.w_meta) if need_w else None
@@ -147,6 +149,37 @@ def _lean_grads(ctx, dyv, x, w, mean, rstd):
     if mean is not None:
         dx = dx.sub_(g.mean(ctx.dims, keepdim=True))
     dx = dx.mul_(rstd) if wout is None else dx.mul_(rstd).mul_(wout)
+    return dx.reshape(ctx.x_shape).to(ctx.x_dtype), dw, db
+
+
+def _rows(ctx) -> bool:
+    """LayerNorm/RMSNorm's layout: the trailing dims reduced, w of exactly their shape; x is then
+    an (R, n) matrix with one statistic per row and w one value per column."""
+    k = len(ctx.dims)
+    return math.prod(ctx.view) > 0 and ctx.dims == tuple(range(len(ctx.view) - k, len(ctx.view))) and tuple(ctx.wview) == tuple(ctx.view[-k:])
+
+
+def _lean_row_grads(ctx, dyv, x, w, mean, rstd):
+    """:func:`_lean_grads` in the (R, n) layout of :func:`_rows`, where the row sums of ĝ = dy ⊙ w
+    and of ĝ ⊙ x̂ are matrix-vector products: Σ_row ĝ = dy @ w, Σ_row ĝ ⊙ x̂ = (dy ⊙ x̂) @ w, and
+    the same dy ⊙ x̂ summed down its columns is dw. ĝ itself is never built:
+    dx = rstd · (dy ⊙ w − x̂ · (dy ⊙ x̂) @ w / n − dy @ w / n)."""
+    need_x, need_w, need_b = ctx.need
+    n = math.prod(ctx.view[d] for d in ctx.dims)
+    dy2, rstd2 = dyv.reshape(-1, n), rstd.reshape(-1, 1)
+    x2 = x.reshape(-1, n).to(rstd.dtype)
+    xhat = (x2 * rstd2) if mean is None else (x2 - mean.reshape(-1, 1)).mul_(rstd2)
+    w1 = None if w is None else w.reshape(-1).to(rstd.dtype)
+    p = dy2 * xhat if (need_w or need_x) else None
+    dw = p.sum(0).reshape(ctx.w_meta[0]).to(ctx.w_meta[1]) if need_w else None
+    db = dy2.sum(0).reshape(ctx.b_meta[0]).to(ctx.b_meta[1]) if need_b else None
+    if not need_x:
+        return None, dw, db
+    a = (p.sum(1) if w1 is None else torch.mv(p, w1)).mul_(-1.0 / n).unsqueeze(1)  # −mean(ĝ ⊙ x̂)
+    dx = xhat.mul_(a)  # in place, with a row vector: addcmul's broadcast is several times slower
+    if mean is not None:
+        dx = dx.add_((dy2.sum(1) if w1 is None else torch.mv(dy2, w1)).mul_(-1.0 / n).unsqueeze(1))  # −mean(ĝ)
+    dx = (dx.add_(dy2) if w1 is None else dx.addcmul_(dy2, w1)).mul_(rstd2)
     return dx.reshape(ctx.x_shape).to(ctx.x_dtype), dw, db
 
 
