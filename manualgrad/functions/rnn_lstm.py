@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ._base import Function
-from ._rnn import (at, carry_rows, output, plus, projection, reverse_walk, rounded, rows, save, state, steps, up,
-                   weight_grads)
+from ._base import Function, owned
+from ._recompute import active
+from ._rnn import (at, carried, carry_rows, output, plus, previous, projection, reverse_walk, rounded, rows, save, state, steps,
+                   up, weight_grads)
 
 
 class LSTMFunction(Function):
@@ -36,6 +37,9 @@ class LSTMFunction(Function):
     2.3× as many bytes (tests/test_rnn.py); cuDNN keeps a reserve of the gates and states. Not
     y: the caller may modify it in place. h0, c0: (B, ·) or a layer's (1, B, ·) slice of the
     stacked states; h_n, c_n come back in the same shape.
+    Forward of a padded batch on CPU (eager, no projection): y, h_n, c_n from torch's fused kernel
+    (:func:`_fused_walk`), then A, H_prev, C_prev from y (:func:`_gates`: one matmul for every
+    step's gates, one addcmul a step for c_t); else the walk below, step by step.
     """
 
     @staticmethod
@@ -44,21 +48,35 @@ class LSTMFunction(Function):
         x2, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = up(x2, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
         bs = batch_sizes or bs
         gx = projection(x2, w_ih, b_ih, b_hh)
-        a = gx.new_empty(gx.shape)
-        hprev, cprev = gx.new_empty(x2.shape[0], h0.shape[-1]), gx.new_empty(x2.shape[0], c0.shape[-1])
+        fused = _fused_walk(x2, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, reverse)
+        if fused is not None:
+            y, h_n, c_n = fused  # (T, B, P), (1, B, ·)
+            a, hprev, cprev = _gates(gx, y.view(-1, y.shape[-1]), h0, c0, w_hh, bs, reverse)
+            y, h_n, c_n = _shaped(y, (*x.shape[:-1], y.shape[-1])), _shaped(h_n, h0.shape), _shaped(c_n, c0.shape)
+            return y.to(x.dtype), h_n.to(x.dtype), c_n.to(x.dtype), a, hprev, cprev
+        a, cs = gx.new_empty(gx.shape), gx.new_empty(x2.shape[0], c0.shape[-1])  # [i f g o], c_t per row
         out, y = output(x, h0.shape[-1], gx)
-        (h_n, h), (c_n, c) = state(h0), state(c0)
-        hidden = c0.shape[-1]
+        (h_n, h_state), (c_n, c_state) = state(h0), state(c0)
+        h, c, hidden = h_state, c_state, c0.shape[-1]
+        uniform = len(set(bs)) <= 1  # every step moves every row: the state is the last step's rows
+        into = _out if active() else _copied
         for s, n in steps(bs, reverse):
             r = slice(s, s + n)
-            hprev[r], cprev[r] = h[:n], c[:n]
             z = torch.addmm(gx[r], h[:n], w_hh.t())
-            a[r] = z.sigmoid()                              # [σ(z_i) σ(z_f) tanh(z_g) σ(z_o)]
-            a[r, 2 * hidden:3 * hidden] = z[:, 2 * hidden:3 * hidden].tanh()
-            i, f, g, o = a[r].chunk(4, 1)
-            c_t = c[:n].mul_(f).addcmul_(i, g)              # c_t = f⊙c_{t−1} + i⊙g
-            m = o * c_t.tanh()
-            h[:n] = y[r] = m if w_hr is None else m @ w_hr.t()
+            a_r = into(a[r], torch.sigmoid, z)              # [σ(z_i) σ(z_f) · σ(z_o)]
+            a_r[:, 2 * hidden:3 * hidden] = z[:, 2 * hidden:3 * hidden].tanh()  # g = tanh(z_g)
+            i, f, g, o = a_r.chunk(4, 1)
+            c_t = into(cs[r], torch.mul, f, c[:n]).addcmul_(i, g)  # c_t = f⊙c_{t−1} + i⊙g
+            tc = c_t.tanh()                                 # h_t = m_t = o⊙tanh(c_t) (or m_t W_hrᵀ)
+            h_t = into(y[r], torch.mul, o, tc) if w_hr is None else into(y[r], torch.mm, o * tc, w_hr.t())
+            if uniform:
+                h, c = h_t, c_t
+            else:
+                h_state[:n], c_state[:n] = h_t, c_t
+        if uniform and bs:
+            h_state.copy_(h), c_state.copy_(c)
+        hprev = previous(y, h0.reshape(-1, h0.shape[-1]), bs, reverse)
+        cprev = previous(cs, c0.reshape(-1, hidden), bs, reverse)
         return out.to(x.dtype), h_n.to(x.dtype), c_n.to(x.dtype), a, hprev, cprev
 
     @staticmethod
@@ -97,10 +115,87 @@ class LSTMFunction(Function):
 
         b = ctx.batch_sizes[0]
         carry = (carry_rows(dh_n, hprev[:b]), carry_rows(dc_n, cprev[:b]))
-        (dh0, dc0), (dz, dh_all) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
+        if da_out is None and dhprev_out is None and dcprev_out is None and not torch.is_grad_enabled() and active():
+            (dh0, dc0), dz, dh_all = _first_order_walk(ctx, carry, dy, k, k_c, f, w_hh, w_hr)
+        else:
+            (dh0, dc0), (dz, dh_all) = reverse_walk(ctx.batch_sizes, ctx.reverse, carry, step)
         need = ctx.needs_input_grad
         dx, dw_ih, dw_hh, db_ih, db_hh = weight_grads(need, 3, dz, dz, x, w_ih, hprev, ctx.x_shape)
         dw_hr = dh_all.t() @ (o * tc) if need[7] else None
         dh0 = dh0.view(ctx.h_shape) if need[1] else None
         dc0 = dc0.view(ctx.c_shape) if need[2] else None
         return rounded(ctx, (dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, None, None))
+
+
+def _out(dst: torch.Tensor, op, *args) -> torch.Tensor:
+    """``op(*args)`` written into ``dst`` through ``out=`` (eager: no temporary)."""
+    return op(*args, out=dst)
+
+
+def _copied(dst: torch.Tensor, op, *args) -> torch.Tensor:
+    """``op(*args)`` copied into ``dst``: under torch.compile and torch.func, whose tracing and
+    batching rules take no ``out=``."""
+    return dst.copy_(op(*args))
+
+
+def _first_order_walk(ctx, carry, dy, k, k_c, f, w_hh, w_hr):
+    """The walk of :meth:`LSTMFunction.backward` for a first-order backward (grad mode off, no
+    gradient on the internal outputs): the same step, with dc_t one addcmul and dz written
+    straight into its rows of one (N, 4H) buffer (no per-step cat, no join afterwards).
+    Returns ((dh0, dc0), dz, dh_t of every row or None without w_hr)."""
+    n_rows, hidden = k_c.shape
+    dz = k.new_empty(k.shape)
+    dz3, k3 = dz[:, :3 * hidden].view(n_rows, 3, hidden), k[:, :3 * hidden].view(n_rows, 3, hidden)
+    dzo, ko = dz[:, 3 * hidden:], k[:, 3 * hidden:]
+    dh_all = None if w_hr is None else dz.new_empty(n_rows, w_hr.shape[0])
+    dh, dc = carry
+    for s, n in reversed(steps(ctx.batch_sizes, ctx.reverse)):
+        r = slice(s, s + n)
+        dh_t = dh[:n] if dy is None else dh[:n] + dy[r]
+        if w_hr is not None:
+            dh_all[r] = dh_t
+        dm = dh_t if w_hr is None else dh_t @ w_hr
+        dc_t = torch.addcmul(dc[:n], dm, k_c[r])                # dc + dm⊙k_c
+        torch.mul(k3[r], dc_t.unsqueeze(1), out=dz3[r])        # [di df dg] = dc_t ⊙ k
+        torch.mul(ko[r], dm, out=dzo[r])                       # do = dm ⊙ k_o
+        dh, dc = carried(dz[r] @ w_hh, dh), carried(dc_t.mul_(f[r]), dc)
+    return (dh, dc), dz, dh_all
+
+
+def _fused_walk(x2, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, reverse):
+    """(y, h_n, c_n) as (T, B, P), (1, B, P), (1, B, H) from torch's own LSTM kernel (oneDNN on CPU: the whole walk in one call,
+    its per-step matmuls without a dispatch each; the forward may use it, the backward is ours),
+    where it runs the same walk: every step moves every row (a padded batch, T ≥ 2), no projection,
+    float32/64 on CPU, eager. None otherwise (the Python walk). Its gates are not returned:
+    :func:`_gates` recomputes them."""
+    if (w_hr is not None or len(bs) < 2 or len(set(bs)) != 1 or not bs[0] or x2.device.type != "cpu"
+            or x2.dtype not in (torch.float32, torch.float64) or not active()):
+        return None
+    t, b = len(bs), bs[0]
+    x3 = x2.view(t, b, x2.shape[-1])
+    params = [w_ih, w_hh] + ([] if b_ih is None else [b_ih, b_hh])
+    y, h_n, c_n = torch._VF.lstm(x3.flip(0) if reverse else x3, (h0.reshape(1, b, h0.shape[-1]), c0.reshape(1, b, c0.shape[-1])),
+                                 params, b_ih is not None, 1, 0.0, False, False, False)
+    return (y.flip(0) if reverse else y), h_n, c_n
+
+
+def _shaped(t: torch.Tensor, shape) -> torch.Tensor:
+    """``t`` in ``shape``, never a view (an output: the caller may modify it in place)."""
+    return owned(t if t.shape == shape else t.reshape(shape))
+
+
+def _gates(gx, y, h0, c0, w_hh, bs, reverse):
+    """(A, H_prev, C_prev) of a padded walk whose outputs y (every h_t) are known: H_prev is y a
+    step back (h0 first), so every pre-activation is one matmul, Z = gx + H_prev W_hhᵀ, and
+    A = [σ(z_i) σ(z_f) tanh(z_g) σ(z_o)]; c_t = f⊙c_{t−1} + i⊙g is walked, one addcmul a step."""
+    hidden = c0.shape[-1]
+    hprev = previous(y, h0.reshape(-1, h0.shape[-1]), bs, reverse)
+    a = torch.addmm(gx, hprev, w_hh.t())
+    g = a[:, 2 * hidden:3 * hidden].tanh()
+    a = a.sigmoid_()
+    a[:, 2 * hidden:3 * hidden] = g
+    i, f, g, _ = a.chunk(4, 1)
+    cs, c = i * g, c0.reshape(-1, hidden)
+    for s, n in steps(bs, reverse):
+        c = cs[s:s + n].addcmul_(f[s:s + n], c)
+    return a, hprev, previous(cs, c0.reshape(-1, hidden), bs, reverse)
