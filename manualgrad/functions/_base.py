@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch._C import _len_torch_function_stack, _pop_torch_function_stack, _push_on_torch_function_stack
 
 from ._transform import no_forward_mode
 
@@ -59,7 +60,31 @@ class Function(torch.autograd.Function):
     def apply(cls, *args, **kwargs):
         if kwargs or torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
             return super().apply(*args, **kwargs)
+        if _len_torch_function_stack():
+            return _without_function_modes(super(torch.autograd.Function, cls).apply, args)
         return super(torch.autograd.Function, cls).apply(*args)  # torch._C._FunctionBase.apply
+
+
+def _without_function_modes(apply, args):
+    """``apply(*args)`` with this thread's torch function modes popped, pushed back after (also on
+    error). A Function is one op to a mode, as torch's own are: its forward's torch calls skip the
+    modes' Python dispatch (functional routing's costs about 1.5 µs a call: an LSTM's walk makes
+    hundreds, 1 ms a step of a swapped LSTM classifier)."""
+    modes = [_pop_torch_function_stack() for _ in range(_len_torch_function_stack())]
+    try:
+        return apply(*args)
+    finally:
+        for mode in reversed(modes):
+            _push_on_torch_function_stack(mode)
+
+
+def unviewed(y: torch.Tensor) -> torch.Tensor:
+    """``y``, a view of its kernel's own fresh result (never of an input: ``F.linear`` reshaping
+    its matmul's output), as a tensor of its own on the same memory: what :func:`owned` gives,
+    without the copy (``aten._unsafe_view``, as ``torch.matmul`` returns its folded result)."""
+    if torch.compiler.is_compiling() or not y._is_view():
+        return y
+    return torch.ops.aten._unsafe_view(y, y.shape)
 
 
 def owned(y: torch.Tensor) -> torch.Tensor:

@@ -76,12 +76,12 @@ def output(x: torch.Tensor, width: int, like: torch.Tensor) -> tuple[torch.Tenso
 
 
 def projection(x: torch.Tensor, w: torch.Tensor, *biases) -> torch.Tensor:
-    """``x wᵀ + Σ biases`` for every time step at once: one matmul over all N rows, not T small ones."""
-    gx = x @ w.t()
-    for b in biases:
-        if b is not None:
-            gx = gx + b
-    return gx
+    """``x wᵀ + Σ biases`` for every time step at once: one matmul over all N rows, not T small ones
+    (the biases summed first and added by the matmul itself)."""
+    present = [b for b in biases if b is not None]
+    if not present:
+        return x @ w.t()
+    return torch.addmm(present[0] if len(present) == 1 else present[0] + present[1], x, w.t())
 
 
 def carried(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:

@@ -47,7 +47,7 @@ class LSTMFunction(Function):
         x2, bs = rows(x)
         x2, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = up(x2, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
         bs = batch_sizes or bs
-        gx = projection(x2, w_ih, b_ih, b_hh)
+        gx = projection(x2, w_ih, b_ih, b_hh)  # every step's x_t W_ihᵀ + b_ih + b_hh
         fused = _fused_walk(x2, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, reverse)
         if fused is not None:
             y, h_n, c_n = fused  # (T, B, P), (1, B, ·)
@@ -92,15 +92,18 @@ class LSTMFunction(Function):
         x, w_ih, w_hh, w_hr, a, hprev, cprev = ctx.saved_tensors
         x, w_ih, w_hh, w_hr, dy, dh_n, dc_n = up(x, w_ih, w_hh, w_hr, dy, dh_n, dc_n)
         i, f, g, o = a.chunk(4, 1)
-        c = f * cprev + i * g                        # c_t, every step at once
+        hidden = i.shape[1]
+        c = torch.addcmul(i * g, f, cprev)           # c_t, every step at once
         tc = c.tanh()
         # the step's derivative factors, every step at once (none needs the carried dh, dc):
         #   dc_t = dc + dm⊙k_c,  k_c = o⊙(1 − tanh²c_t)
-        #   dz = [dc_t dc_t dc_t dm] ⊙ k,
-        #   k = [g⊙i(1−i), c_{t−1}⊙f(1−f), i⊙(1−g²), tanh c_t⊙o(1−o)]
-        k_c = o * (1 - tc * tc)
-        k = torch.cat([g * i * (1 - i), cprev * f * (1 - f), i * (1 - g * g), tc * o * (1 - o)], 1)
-        ext = None if da_out is None else da_out * torch.cat([i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)], 1)
+        #   dz = [dc_t dc_t dc_t dm] ⊙ k,  k = [g, c_{t−1}, i, tanh c_t] ⊙ s,
+        #   s = [i(1−i), f(1−f), 1−g², o(1−o)], the activations' slopes
+        k_c = torch.addcmul(o, o * tc, tc, value=-1)
+        s = torch.addcmul(a, a, a, value=-1)         # a(1 − a): σ′ in the i, f, o slots
+        s[:, 2 * hidden:3 * hidden] = torch.addcmul(torch.ones_like(g), g, g, value=-1)  # tanh′ = 1 − g²
+        k = s * torch.cat([g, cprev, i, tc], 1)
+        ext = None if da_out is None else da_out * s
         dy = None if dy is None else rows(dy)[0]
 
         def step(r, n, carry):
@@ -145,20 +148,23 @@ def _first_order_walk(ctx, carry, dy, k, k_c, f, w_hh, w_hr):
     Returns ((dh0, dc0), dz, dh_t of every row or None without w_hr)."""
     n_rows, hidden = k_c.shape
     dz = k.new_empty(k.shape)
-    dz3, k3 = dz[:, :3 * hidden].view(n_rows, 3, hidden), k[:, :3 * hidden].view(n_rows, 3, hidden)
-    dzo, ko = dz[:, 3 * hidden:], k[:, 3 * hidden:]
     dh_all = None if w_hr is None else dz.new_empty(n_rows, w_hr.shape[0])
+    bs = ctx.batch_sizes  # each tensor's rows split by step once: no slicing inside the walk
+    k3, dz3 = k[:, :3 * hidden].view(n_rows, 3, hidden), dz[:, :3 * hidden].view(n_rows, 3, hidden)
+    per_step = [None if t is None else t.split(bs) for t in (dy, k_c, k3, k[:, 3 * hidden:], dz3, dz[:, 3 * hidden:],
+                                                             dz, f, dh_all)]
     dh, dc = carry
-    for s, n in reversed(steps(ctx.batch_sizes, ctx.reverse)):
-        r = slice(s, s + n)
-        dh_t = dh[:n] if dy is None else dh[:n] + dy[r]
-        if w_hr is not None:
-            dh_all[r] = dh_t
+    for t in (range(len(bs)) if ctx.reverse else reversed(range(len(bs)))):
+        dy_t, kc_t, k3_t, ko_t, dz3_t, dzo_t, dz_t, f_t, dh_all_t = (None if p is None else p[t] for p in per_step)
+        n = bs[t]
+        dh_t = (dh if n == dh.shape[0] else dh[:n]) if dy_t is None else dh[:n] + dy_t
+        if dh_all_t is not None:
+            dh_all_t.copy_(dh_t)
         dm = dh_t if w_hr is None else dh_t @ w_hr
-        dc_t = torch.addcmul(dc[:n], dm, k_c[r])                # dc + dm⊙k_c
-        torch.mul(k3[r], dc_t.unsqueeze(1), out=dz3[r])        # [di df dg] = dc_t ⊙ k
-        torch.mul(ko[r], dm, out=dzo[r])                       # do = dm ⊙ k_o
-        dh, dc = carried(dz[r] @ w_hh, dh), carried(dc_t.mul_(f[r]), dc)
+        dc_t = torch.addcmul(dc[:n], dm, kc_t)                 # dc + dm⊙k_c
+        torch.mul(k3_t, dc_t.unsqueeze(1), out=dz3_t)          # [di df dg] = dc_t ⊙ k
+        torch.mul(ko_t, dm, out=dzo_t)                         # do = dm ⊙ k_o
+        dh, dc = carried(dz_t @ w_hh, dh), carried(dc_t.mul_(f_t), dc)
     return (dh, dc), dz, dh_all
 
 
@@ -190,7 +196,7 @@ def _gates(gx, y, h0, c0, w_hh, bs, reverse):
     A = [σ(z_i) σ(z_f) tanh(z_g) σ(z_o)]; c_t = f⊙c_{t−1} + i⊙g is walked, one addcmul a step."""
     hidden = c0.shape[-1]
     hprev = previous(y, h0.reshape(-1, h0.shape[-1]), bs, reverse)
-    a = torch.addmm(gx, hprev, w_hh.t())
+    a = gx.addmm_(hprev, w_hh.t())  # gx is the forward's own temporary
     g = a[:, 2 * hidden:3 * hidden].tanh()
     a = a.sigmoid_()
     a[:, 2 * hidden:3 * hidden] = g
