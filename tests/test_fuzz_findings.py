@@ -5,13 +5,20 @@ the findings that were ours to fix, are plain agreements. Ours' gradients are pi
 composites differentiated by autograd, or the formula by hand, in tests/test_fuzz_findings_<family>.py."""
 
 import pytest
+import torch
 
 from fuzz import Case, T
 from fuzz.compare import disagreements
 from fuzz.ops import OPS
 
 
+RMS_ONE_ELEMENT = Case('rms_norm', (T((5, 1), dtype='float64', layout='expanded', values='kinks', seed=2244), [1]),
+                       {'weight': T((1,), dtype='float64', layout='strided', values='special', seed=915)})
 REPRODUCERS = [
+    RMS_ONE_ELEMENT,
+    # a constant row of 1e30 through an expanded x: its leaf gradient sums rstd·(ĝ − mean ĝ), 0 up to a residue
+    Case('layer_norm', (T((3,), dtype='float64', layout='expanded', values='special', seed=510), [3]),
+         {'weight': T((3,), dtype='float64', layout='expanded', values='special', seed=510)}),
     Case('group_norm', (T((2, 4, 3), dtype='float64'), 2), {'bias': T((4,), dtype='float64')}),
     Case('nll_loss', (T((1, 1, 2, 2), dtype='float64', layout='transposed'),
                       T((1, 2, 2), dtype='int64', values='index', grad=False, high=1)), {}),
@@ -231,3 +238,17 @@ def test_the_fuzzer_accepts_each_reproducer_as_a_documented_deviation(case):
 def test_the_neighbours_are_plain_agreements(case):
     outcome, found = disagreements(*OPS[case.op].pair, case)
     assert found == [] and outcome != "deviation"
+
+
+def test_rms_norm_one_element_residue_is_accepted_only_near_its_closed_form():
+    """rms_norm over one element at w = 1e30 and eps = ε: dx = dy·w·eps·r³ ≈ 1e16 is what is left of
+    1 − x̂²; ours and torch's differ by 3 % and both lie within 16ε·r·|dy·w| (≈ 1.8× the value: it
+    is all but rounding) of the closed form. Ten times ours' value does not."""
+    from fuzz.compare import run
+    from fuzz.rounding import rms_single_element
+    ours_fn, torch_fn = OPS["rms_norm"].pair
+    ours, theirs = run(ours_fn, RMS_ONE_ELEMENT), run(torch_fn, RMS_ONE_ELEMENT)
+    assert not torch.equal(ours.grads[0], theirs.grads[0])  # else the case no longer shows the residue
+    assert rms_single_element(RMS_ONE_ELEMENT, ours, theirs)
+    ours.grads = (10 * ours.grads[0],) + ours.grads[1:]
+    assert not rms_single_element(RMS_ONE_ELEMENT, ours, theirs)

@@ -26,10 +26,15 @@ OFFSETS_PAST_END = Case('embedding_bag', (T((1,), dtype='int64', layout='expande
 UINT8_ANTIALIAS_WIDTH_1 = Case('interpolate', (T((2, 3, 2, 2), dtype='uint8', layout='transposed', values='kinks', seed=575, grad=False),),
                                {'mode': 'bicubic', 'scale_factor': (0.75, 0.75), 'recompute_scale_factor': None,
                                 'align_corners': None, 'antialias': True})
+# bf16 nearest with a scale factor that keeps the size: torch's CPU backward copies (not the adjoint
+# of its forward), ours is the adjoint; in bf16 the float64 adjoint check must say so
+BF16_NEAREST_KEPT_SIZE = Case('interpolate', (T((1, 2, 3), dtype='bfloat16', layout='strided', values='wide', seed=4),),
+                              {'mode': 'nearest', 'scale_factor': (1.1,)})
 
 
-@pytest.mark.parametrize("case", [EMPTY_MAX, PADDING_WEIGHTS, OFFSETS_PAST_END, UINT8_ANTIALIAS_WIDTH_1],
-                         ids=["empty-max", "padding-weights", "offsets-past-end", "uint8-antialias-width-1"])
+@pytest.mark.parametrize("case", [EMPTY_MAX, PADDING_WEIGHTS, OFFSETS_PAST_END, UINT8_ANTIALIAS_WIDTH_1, BF16_NEAREST_KEPT_SIZE],
+                         ids=["empty-max", "padding-weights", "offsets-past-end", "uint8-antialias-width-1",
+                              "bf16-nearest-kept-size"])
 def test_fuzzer_reproducer(case):
     check(case)
 
