@@ -13,8 +13,12 @@ from ..opspec import OpSpec
 from . import ErrorSample, Sample, make, noncontiguous
 from .pooling import values_only
 
-_SPACE = {2: (7, 8), 3: (6, 7, 6)}  # torch needs output + kernel − 1 < input along each dim
-_C = {2: 3, 3: 2}  # channels: fewer in 3-d, whose float64 gradcheck costs a forward per input element
+# torch needs output + kernel − 1 < input along each dim; 3-d smaller (fewer channels, a smaller
+# overlapping output), as its float64 gradcheck costs a forward per input element
+_SPACE = {2: (7, 8), 3: (5, 6, 5)}
+_C = {2: 3, 3: 2}
+_OVERLAPPING = {2: 4, 3: 2}  # output size with k = 3
+_PER_DIM = {2: (3, 4), 3: (3, 3, 2)}  # output sizes with the kernel (2, 3, 1)
 
 
 def _u(n, c, nd, device, dtype):
@@ -37,11 +41,11 @@ def fractional_max_pool(nd):
         for name, x, n in _inputs(nd, device, dtype):
             u = _u(n, _C[nd], nd, device, dtype)
             yield Sample((x, 2), {"output_size": 3, "_random_samples": u}, name=f"{name}, k=2, output_size=3")
-            yield Sample((x, 3), {"output_size": 6 - nd, "_random_samples": u}, name=f"{name}, k=3 (overlapping windows)")
+            yield Sample((x, 3), {"output_size": _OVERLAPPING[nd], "_random_samples": u},
+                         name=f"{name}, k=3 (overlapping windows)")
         x = lambda: make(2, _C[nd], *_SPACE[nd], device=device, dtype=dtype)  # noqa: E731
         u = _u(2, _C[nd], nd, device, dtype)
-        sizes = (3, 4, 2)[:nd]
-        yield Sample((x(), (2, 3, 1)[:nd]), {"output_size": sizes, "_random_samples": u}, name="per-dim kernel, size")
+        yield Sample((x(), (2, 3, 1)[:nd]), {"output_size": _PER_DIM[nd], "_random_samples": u}, name="per-dim kernel, size")
         yield Sample((x(), 2), {"output_ratio": (0.5, 0.7, 0.6)[:nd], "_random_samples": u}, name="output_ratio")
         yield Sample((x(), 2, None, (0.5,) * nd, True, u), name="every argument positional, return_indices")
         yield Sample((x(), 2), {"output_size": 1, "_random_samples": u}, name="output_size=1")
