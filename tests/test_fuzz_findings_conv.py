@@ -95,12 +95,21 @@ def test_half_channels_last_conv_with_padding_only_windows_runs():
     in_subprocess("test_fuzz_findings_conv", "run_channels_last_padding_windows",
                   [[d, [1, 2], 1, [2, 2]] for d in ("bfloat16", "float16")]
                   + [["bfloat16", [1, 2], 3, [1, 3]], ["bfloat16", [2, 2], 1, [2, 2]]])
-    # there ours raises torch's own checks (a float32 bias of a half conv), which float64 casts away
+    # there ours raises torch's own checks (a float32 bias of a half conv), which float64 casts away;
+    # then two where the bf16 kernel, on x padded by hand too, gave NaN in a padding-only window
+    # next to NaN/±1e30 inputs (torch's own call and float64: 0): now computed in float32
     in_subprocess("test_fuzz_findings_conv", "run_reproducers", [[
         "conv2d[half]",
         "Case('conv2d', (T((1, 34, 2, 1), dtype='float16', layout='transposed', values='tiny', seed=390), "
         "T((4, 17, 1, 3), dtype='float16', layout='channels_last', values='tiny', seed=1500, grad=False)), "
-        "{'bias': T((4,), dtype='float32', layout='expanded', values='special', seed=754), 'padding': 1, 'groups': 2})"]])
+        "{'bias': T((4,), dtype='float32', layout='expanded', values='special', seed=754), 'padding': 1, 'groups': 2})"], [
+        "conv2d[half]",
+        "Case('conv2d', (T((3, 2, 1, 2), dtype='bfloat16', layout='channels_last', values='special', seed=8404), "
+        "T((4, 1, 3, 2), dtype='bfloat16', layout='channels_last', seed=7993)), {'padding': 'same', 'dilation': 3, 'groups': 2})"], [
+        "conv3d[half]",
+        "Case('conv3d', (T((1, 3, 4, 3), dtype='bfloat16', layout='channels_last', values='special', seed=1872), "
+        "T((2, 1, 1, 3, 2), dtype='bfloat16', layout='expanded', values='kinks', seed=819)), "
+        "{'bias': T((2,), dtype='bfloat16', values='wide', seed=1628), 'padding': 1, 'dilation': (2, 1, 3)})"]])
 
 
 def run_reproducers(items) -> int:

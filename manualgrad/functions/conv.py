@@ -101,16 +101,16 @@ class ConvFunction(Function):
     when x does (what each gradient reads); the padded copy is never saved. Half precision:
     y and dx from torch's own kernels (the same as torch's y and dx), dw summed in float32 by
     :func:`weight_grad` and rounded once; gradients keep the inputs' dtype. Half channels-last
-    on CPU with a window of padding only: y from a zero-padded copy of x (see
+    on CPU with a window of padding only: y computed in float32 and rounded once (see
     :func:`_padding_only_window`; the backward is unchanged).
     """
 
     @staticmethod
     def forward(x, w, b, stride, padding, dilation, groups, n):
-        if _padding_only_window(x, w, stride, padding, dilation, n):  # a kernel that segfaults
-            lo, hi = padding_lo_hi(padding, w.shape[2:], dilation)
-            x, padding = F.pad(x, [p for i in range(n - 1, -1, -1) for p in (lo[i], hi[i])]), 0
-        y = _CONV[n](x, w, b, stride, padding, dilation, groups)
+        if _padding_only_window(x, w, stride, padding, dilation, n):  # a half kernel that segfaults or NaNs
+            y = _padding_only_forward(x, w, b, stride, padding, dilation, groups, n)
+        else:
+            y = _CONV[n](x, w, b, stride, padding, dilation, groups)
         return y if x.dim() == n + 2 else owned(y)  # unbatched: torch's kernel squeezes a view
 
     @staticmethod
@@ -169,9 +169,10 @@ def _transposed(dy, w, stride, padding, output_padding, groups, dilation, n) -> 
 def _padding_only_window(x, w, stride, padding, dilation, n) -> bool:
     """Half precision on CPU, channels-last, and an output window along some dim that holds only
     padding: torch 2.13's oneDNN bf16 channels-last kernel segfaults on some of these (a 1×1
-    kernel, width 1, padding 1, stride 2, dilation 2: tests/test_fuzz_findings_conv.py), so the
-    forward pads x itself and runs unpadded (the padding is then zeros the kernel multiplies, as
-    float64's). Rare (a window of padding only needs padding ≥ the receptive field) and cheap."""
+    kernel, width 1, padding 1, stride 2, dilation 2) and gives NaN for others where the window's
+    output is 0, also when x is padded by hand (tests/test_fuzz_findings_conv.py): the forward
+    runs :func:`_padding_only_forward` instead. Rare (a window of padding only needs padding ≥
+    the receptive field)."""
     if (x.dtype not in (torch.float16, torch.bfloat16) or x.device.type != "cpu"
             or memory_format(x, w) is torch.contiguous_format):
         return False
@@ -185,6 +186,20 @@ def _padding_only_window(x, w, stride, padding, dilation, n) -> bool:
         if any(all(not 0 <= o * si - a + di * j < L for j in range(k)) for o in range(max(count, 0))):
             return True
     return False
+
+
+def _padding_only_forward(x, w, b, stride, padding, dilation, groups, n):
+    """y of a half conv where :func:`_padding_only_window`: on x zero-padded by hand (zeros the
+    weight multiplies, as float64's im2col: an inf or NaN weight makes NaN there), in float32
+    (bf16/fp16 → float32 is exact; rounded once, as the half kernel accumulates in float32),
+    whose kernel neither crashes nor makes NaN there. A weight or bias of another dtype goes to
+    the half kernel, where torch's own dtype check raises before it runs."""
+    lo, hi = padding_lo_hi(padding, w.shape[2:], dilation)
+    x = F.pad(x, [p for i in range(n - 1, -1, -1) for p in (lo[i], hi[i])])
+    if w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
+        return _CONV[n](x, w, b, stride, 0, dilation, groups)
+    b32 = None if b is None else b.float()
+    return _CONV[n](x.float(), w.float(), b32, stride, 0, dilation, groups).to(x.dtype)
 
 
 def _in_layout(dw: torch.Tensor, stride) -> torch.Tensor:
