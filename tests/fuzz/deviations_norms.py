@@ -7,7 +7,6 @@ from __future__ import annotations
 import torch
 
 from . import rounding
-from .tensors import T
 
 
 def _differentiable(case, names) -> list[str]:
@@ -70,55 +69,6 @@ def _contiguous_copies_agree(case, ours) -> bool:
     ref = run(copies, case, dys=ours.dys)
     return not ref.error and len(ref.grads) == len(ours.grads) and all(
         (g is None) == (h is None) and (g is None or not close(g, h)) for g, h in zip(ours.grads, ref.grads))
-
-
-def _layer_norm64(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """layer_norm as plain float64 ops whose mean of a constant row is that row's value exactly
-    (its gradient still the mean's), so x − μ = 0 and σ² = 0 there, as in exact arithmetic."""
-    k = len(normalized_shape) if isinstance(normalized_shape, (list, tuple)) else 1
-    dims = tuple(range(-k, 0))
-    m = x.mean(dims, keepdim=True)
-    rows = x.detach().flatten(x.dim() - k)
-    const = (rows == rows[..., :1]).all(-1).reshape(m.shape)
-    m = torch.where(const, m + (rows[..., :1].reshape(m.shape) - m).detach(), m)
-    xc = x - m
-    y = xc / torch.sqrt((xc * xc).mean(dims, keepdim=True) + eps)
-    return (y if weight is None else y * weight) + (0 if bias is None else bias)
-
-
-def _constant_row_composite_agrees(case, ours, grads) -> bool:
-    """Some row of x is constant with |x| ≥ 1e30, and ours' gradients named in ``grads`` are
-    those of :func:`_layer_norm64` on the same tensors and dys."""
-    from .compare import run
-    ns, x = case.args[1], ours.tensors[0].detach()
-    k = len(ns) if isinstance(ns, (list, tuple)) else 1
-    if not 0 < k <= x.dim() or not x.numel():
-        return False
-    rows = x.flatten(x.dim() - k)
-    if not bool(((rows == rows[..., :1]).all(-1) & (rows[..., 0].abs() >= 1e30)).any()):
-        return False
-    ref = run(_layer_norm64, case, "float64", dys=ours.dys)
-    if ref.error:
-        return False
-    idx = [int(g.split()[1]) for g in grads]
-    return all(ours.grads[i] is not None and ref.grads[i] is not None
-               and torch.allclose(ours.grads[i], ref.grads[i], rtol=1e-10, atol=_residue(case, ours, i), equal_nan=True)
-               for i in idx)
-
-
-def _residue(case, ours, i) -> float:
-    """The rounding residue allowed in gradient i: 1e-10, and for an expanded x, whose leaf
-    gradient sums its view's rstd·(ĝ − mean ĝ) over the copies (0 on a constant row, the residue
-    of terms of size eps^−½·|dy ⊙ w|), 16ε of those terms times the copies summed."""
-    from .rounding import _leaf_specs
-    spec, x = _leaf_specs(case)[i], ours.tensors[0]
-    if spec is not case.args[0] or spec.layout != "expanded" or not x.numel():
-        return 1e-10
-    eps = case.kwargs.get("eps", 1e-5) if len(case.args) <= 4 else case.args[4]
-    w = case.kwargs.get("weight", case.args[2] if len(case.args) > 2 else None)
-    g = ours.dys[0].double().abs() * (ours.tensors[1].detach().double().abs() if isinstance(w, T) else 1.0)
-    copies = x.numel() / max(ours.grads[i].numel(), 1)
-    return max(1e-10, 16 * 2.0**-52 * eps**-0.5 * g.max().item() * copies)
 
 
 # torch must not run its backward (torch_backward_skipped)
@@ -265,7 +215,7 @@ def constant_row_variance(case, ours, theirs, grads) -> str | None:
 
 def layer_norm_constant_row_weight(case, ours, theirs, grads) -> str | None:
     if (case.op == "layer_norm" and "grad 1" in grads and grads <= {"grad 0", "grad 1"}
-            and ours.tensors[0].dtype == torch.float64 and _constant_row_composite_agrees(case, ours, grads)):
+            and ours.tensors[0].dtype == torch.float64 and rounding.constant_row_composite_agrees(case, ours, grads)):
         return "layer_norm on a constant row of |x| ≥ 1e30: x̂ = 0 there, so dw gets nothing from it (torch's x̂ is the rounding residue)"
     return None
 
