@@ -156,7 +156,8 @@ def _rows(ctx) -> bool:
     """LayerNorm/RMSNorm's layout: the trailing dims reduced, w of exactly their shape; x is then
     an (R, n) matrix with one statistic per row and w one value per column."""
     k = len(ctx.dims)
-    return math.prod(ctx.view) > 0 and ctx.dims == tuple(range(len(ctx.view) - k, len(ctx.view))) and tuple(ctx.wview) == tuple(ctx.view[-k:])
+    trailing = ctx.dims == tuple(range(len(ctx.view) - k, len(ctx.view)))
+    return math.prod(ctx.view) > 0 and trailing and tuple(ctx.wview) == tuple(ctx.view[-k:])
 
 
 def _lean_row_grads(ctx, dyv, x, w, mean, rstd):

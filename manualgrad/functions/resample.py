@@ -72,7 +72,7 @@ def _antialias_transposed(x, size, scale_factor, mode, align_corners, recompute_
     the first input row for every output row when the output width is 1 and the height changes
     (torch 2.13; its backward is the adjoint of the right map); transposed, the same kernel is right.
     Floating input only: uint8 takes torch's separate AVX kernel, which is right (and asserts on
-    the transposed layout: tests/test_fuzz_findings_resample.py)."""
+    the transposed layout: tests/test_fuzz_findings_layers.py)."""
     swap = (lambda v: v[::-1] if isinstance(v, (list, tuple)) else v)  # noqa: E731
     y = F.interpolate(x.mT, swap(size), swap(scale_factor), mode, align_corners, recompute_scale_factor, True)
     return y.mT.contiguous()

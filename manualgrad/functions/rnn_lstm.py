@@ -6,8 +6,8 @@ import torch
 
 from ._base import Function, owned
 from ._recompute import active
-from ._rnn import (at, carried, carry_rows, output, plus, previous, projection, reverse_walk, rounded, rows, save, state, steps,
-                   up, weight_grads)
+from ._rnn import (at, carried, carry_rows, output, plus, previous, projection, reverse_walk, rounded, rows, save,
+                   state, steps, up, weight_grads)
 
 
 class LSTMFunction(Function):
@@ -169,19 +169,20 @@ def _first_order_walk(ctx, carry, dy, k, k_c, f, w_hh, w_hr):
 
 
 def _fused_walk(x2, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, bs, reverse):
-    """(y, h_n, c_n) as (T, B, P), (1, B, P), (1, B, H) from torch's own LSTM kernel (oneDNN on CPU: the whole walk in one call,
-    its per-step matmuls without a dispatch each; the forward may use it, the backward is ours),
-    where it runs the same walk: every step moves every row (a padded batch, T ≥ 2), no projection,
-    float32/64 on CPU, eager. None otherwise (the Python walk). Its gates are not returned:
-    :func:`_gates` recomputes them."""
+    """(y, h_n, c_n) as (T, B, P), (1, B, P), (1, B, H) from torch's own LSTM kernel (oneDNN on
+    CPU: the whole walk in one call, its per-step matmuls without a dispatch each; the forward may
+    use it, the backward is ours), where it runs the same walk: every step moves every row (a
+    padded batch, T ≥ 2), no projection, float32/64 on CPU, eager. None otherwise (the Python
+    walk). Its gates are not returned: :func:`_gates` recomputes them."""
     if (w_hr is not None or len(bs) < 2 or len(set(bs)) != 1 or not bs[0] or x2.device.type != "cpu"
             or x2.dtype not in (torch.float32, torch.float64) or not active()):
         return None
     t, b = len(bs), bs[0]
     x3 = x2.view(t, b, x2.shape[-1])
     params = [w_ih, w_hh] + ([] if b_ih is None else [b_ih, b_hh])
-    y, h_n, c_n = torch._VF.lstm(x3.flip(0) if reverse else x3, (h0.reshape(1, b, h0.shape[-1]), c0.reshape(1, b, c0.shape[-1])),
-                                 params, b_ih is not None, 1, 0.0, False, False, False)
+    hx = (h0.reshape(1, b, h0.shape[-1]), c0.reshape(1, b, c0.shape[-1]))
+    y, h_n, c_n = torch._VF.lstm(x3.flip(0) if reverse else x3, hx, params, b_ih is not None,
+                                 1, 0.0, False, False, False)  # 1 layer, no dropout, eval, 1 direction, (T, B, ·)
     return (y.flip(0) if reverse else y), h_n, c_n
 
 
