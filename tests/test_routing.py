@@ -218,3 +218,35 @@ def test_a_layer_recomputed_by_checkpointing_is_routed_again(reentrant):
         grads.append((x.grad, m.inner.w.grad))
     for g, w in zip(*grads):
         torch.testing.assert_close(g, w, **TIGHT)
+
+
+class Recording(torch.overrides.TorchFunctionMode):
+    """A user's torch function mode that records the name of every call it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.seen.append(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
+
+
+def test_a_functional_is_one_op_to_a_function_mode():
+    """A manualgrad functional (its checks included: BatchNorm's make dozens of torch calls) and a
+    Function run as one op to the torch function modes, as torch's own ops do; the modes are back
+    on the stack afterwards, also after an error; a functional that calls the user's code (the
+    triplet loss's distance function) leaves that code to the modes."""
+    x = torch.randn(4, 3, 5, dtype=torch.float64, requires_grad=True)
+    rm, rv, w = torch.zeros(3, dtype=x.dtype), torch.ones(3, dtype=x.dtype), torch.ones(2, 5, dtype=x.dtype)
+    short, (a, p, n) = torch.zeros(2), (torch.randn(2, 4, requires_grad=True) for _ in range(3))
+    with Recording() as mode:
+        z = mg.functional.linear(mg.functional.batch_norm(x, rm, rv, training=True), w)
+        assert mode.seen == [] and _get_current_function_mode_stack() == [mode]
+        with pytest.raises(RuntimeError, match="running_mean should contain 3 elements not 2"):
+            mg.functional.batch_norm(x, short, short, training=True)
+        assert mode.seen == [] and _get_current_function_mode_stack() == [mode]
+        mg.functional.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda u, v: (u - v).abs().sum(-1))
+        assert "abs" in mode.seen
+    torch.testing.assert_close(z, F.linear(F.batch_norm(x, torch.zeros_like(rm), torch.ones_like(rv), training=True),
+                                           w), **TIGHT)

@@ -6,6 +6,7 @@ below runs the derivative written out in ``manualgrad/functions/``. One private 
 family (``_<family>.py``, the stem of ``functions/<family>.py``); this file only re-exports.
 """
 
+from ..functions._base import one_op
 from ._linear import linear
 from ._bilinear import bilinear
 from ._dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
@@ -70,6 +71,14 @@ __all__ = [
     "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss",
     "ctc_loss",
 ]
+
+# Each wrapper is one op to the torch function modes (``one_op``), as a Function is; not the one
+# that calls the user's own code, which functional routing must still reach.
+_CALLS_USER_CODE = {"triplet_margin_with_distance_loss"}
+for _name in __all__:
+    if _name not in _CALLS_USER_CODE:
+        globals()[_name] = one_op(globals()[_name])
+del _name
 
 # Names torch does not have: manualgrad's own ops/modules (memory-saving fusions and the like).
 EXTENSIONS = [
