@@ -6,6 +6,8 @@ The forwards are torch's kernels (shapes, None sizes, errors are torch's); the b
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -35,6 +37,8 @@ class AdaptiveAvgPoolFunction(Function):
     in_k is not a multiple of out_k)
 
     dx = dy ×_1 A_1ᵀ ×_2 … ×_n A_nᵀ   (2-d: dx = A_hᵀ dy A_w)
+    Global pooling (every out_k = 1: a ResNet's head, a squeeze-excitation block) has A_k = 1ᵀ/in_k,
+    so dx = dy / Π in_k broadcast over the plane (:func:`_global_average_grad`, one pass).
     Saves nothing but x's shape (the output sizes are dy's): the A_k are rebuilt from the shapes.
     """
 
@@ -52,11 +56,22 @@ class AdaptiveAvgPoolFunction(Function):
     def backward(ctx, dy):
         if not ctx.needs_input_grad[0]:
             return None, None, None
+        if all(o == 1 for o in dy.shape[-ctx.nd:]):
+            return _global_average_grad(ctx, dy), None, None
         dx = dy
         for axis in range(-ctx.nd, 0):  # dx ×_k A_kᵀ: contract dy's dim k with A_k's rows
             a = _averaging_matrix(ctx.x_shape[axis], dy.shape[axis], dy.dtype, dy.device)
             dx = (dx.movedim(axis, -1) @ a).movedim(-1, axis)
         return as_input(ctx, dx), None, None
+
+
+def _global_average_grad(ctx, dy: torch.Tensor) -> torch.Tensor:
+    """dx = dy / n over each plane of n = Π in_k entries (every out_k = 1), in x's layout: one
+    division and one broadcasting copy, where the averaging matrices cost a dozen small ops (240 µs
+    a call against torch's 15 in a MobileNetV3's squeeze-excitation blocks)."""
+    dx = (dy / math.prod(ctx.x_shape[-ctx.nd:])).expand(ctx.x_shape)
+    fmt = {4: torch.channels_last, 5: torch.channels_last_3d}[dx.dim()] if ctx.channels_last else torch.contiguous_format
+    return dx.contiguous(memory_format=fmt)
 
 
 class AdaptiveMaxPoolFunction(Function):

@@ -94,11 +94,11 @@ def avg_pool2d(device, dtype):
 
 
 def adaptive_avg_pool2d(device, dtype):
-    for name, x in _inputs(device, dtype):
-        yield Sample((x, (2, 4)), name=f"{name}, (2, 4): overlapping windows")
+    for size, what in (((2, 4), "overlapping windows"), (1, "global average")):
+        for name, x in _inputs(device, dtype):
+            yield Sample((x, size), name=f"{name}, {size}: {what}")
     x = lambda: _small(device, dtype)  # noqa: E731
     yield Sample((x(), 3), name="int output_size")
-    yield Sample((x(), 1), name="global average")
     yield Sample((x(), (None, 4)), name="None keeps H")
     yield Sample((x(), (3, None)), name="None keeps W")
     yield Sample((x(), (None, None)), name="None, None: identity")
