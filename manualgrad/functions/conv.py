@@ -8,6 +8,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from . import conv_pointwise as pointwise
 from ._base import Function, owned
 from ._recompute import active, restore, save_sources
 from .conv_weight import _CONV, crop, weight_grad
@@ -107,7 +108,9 @@ class ConvFunction(Function):
 
     @staticmethod
     def forward(x, w, b, stride, padding, dilation, groups, n):
-        if _padding_only_window(x, w, stride, padding, dilation, n):  # a half kernel that segfaults or NaNs
+        if pointwise.applies(x, w, b, stride, padding, groups, n, memory_format(x, w)):  # 1×1: matrix products
+            y = pointwise.forward(x, w, b)
+        elif _padding_only_window(x, w, stride, padding, dilation, n):  # a half kernel that segfaults or NaNs
             y = _padding_only_forward(x, w, b, stride, padding, dilation, groups, n)
         else:
             y = _CONV[n](x, w, b, stride, padding, dilation, groups)
@@ -115,7 +118,7 @@ class ConvFunction(Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, w, _, stride, padding, dilation, groups, n = inputs
+        x, w, b, stride, padding, dilation, groups, n = inputs
         need_x, need_w = ctx.needs_input_grad[:2]
         ctx.save_for_backward(w if need_x else None, *save_sources(ctx, x, need_w))  # see _recompute.py
         ctx.stride, ctx.dilation = expand(stride, n), expand(dilation, n)
@@ -123,6 +126,7 @@ class ConvFunction(Function):
         ctx.extra = tuple(h - lo for lo, h in zip(ctx.lo, hi))
         ctx.groups, ctx.n, ctx.x_shape, ctx.w_shape, ctx.w_stride = groups, n, x.shape, w.shape, w.stride()
         ctx.layout = output_layout(output, n)
+        ctx.pointwise = pointwise.applies(x, w, b, stride, padding, groups, n, memory_format(x, w))
 
     @staticmethod
     def backward(ctx, dy):
@@ -136,6 +140,8 @@ class ConvFunction(Function):
         padded = [L + e for L, e in zip(size, ctx.extra)]  # the extra zero of 'same'
         kernel = ctx.w_shape[2:]
         dx = dw = db = None
+        if ctx.pointwise:
+            return (*_pointwise_grads(ctx, dy, w, x, need_x, need_w, need_b), None, None, None, None, None)
         if need_x:
             out_pad = [P - ((O - 1) * si - 2 * p + di * (k - 1) + 1)
                        for P, O, si, p, di, k in zip(padded, dy.shape[2:], s, lo, d, kernel)]
@@ -152,6 +158,17 @@ class ConvFunction(Function):
         if need_b:
             db = dy.sum([0, *range(2, 2 + n)])
         return dx, dw, db, None, None, None, None, None
+
+
+def _pointwise_grads(ctx, dy, w, x, need_x, need_w, need_b) -> tuple:
+    """dx, dw, db of a 1×1 convolution as matrix products (``conv_pointwise.py``): the sums of
+    the class docstring with K = 1, in the layouts the general path gives."""
+    dx = pointwise.input_grad(dy, w).contiguous(memory_format=ctx.layout) if need_x else None
+    dw = pointwise.weight_grad(x, dy, ctx.w_shape) if need_w else None
+    if dw is not None and dw.stride() != ctx.w_stride:
+        dw = _in_layout(dw, ctx.w_stride)
+    db = dy.sum([0, *range(2, dy.dim())]) if need_b else None
+    return dx, dw, db
 
 
 def _transposed(dy, w, stride, padding, output_padding, groups, dilation, n) -> torch.Tensor:

@@ -57,7 +57,7 @@ def _samples(n, device, dtype):
     yield Sample((t(4, 2, *L, requires_grad=False).transpose(0, 1).requires_grad_(),
                   t(4, 3, *K, requires_grad=False).transpose(0, 1).requires_grad_(), t(3)),
                  name="transposed input and weight")
-    yield Sample((t(2, 3, *L), t(2, 3, *(1,) * n), t(2)), name="1x1 kernel")
+    yield from _pointwise(n, t)
     yield Sample((t(2, 3, *L, requires_grad=False), t(2, 3, *K), t(2)), name="input without grad")
     yield Sample((t(2, 3, *L), t(2, 3, *K, requires_grad=False), t(2, requires_grad=False)),
                  name="weight and bias without grad")
@@ -68,6 +68,26 @@ def _samples(n, device, dtype):
                      name="channels_last input and weight")
     if dtype in (torch.bfloat16, torch.float16):
         yield from _half_precision(n, t)
+
+
+def _pointwise(n, t):
+    """1×1 kernels (stride 1, no padding, groups 1: matrix products, ``conv_pointwise.py``) in
+    each of its branches: a bmm over the samples (≥ 16 positions), the folded matmul (fewer),
+    one position a sample, channels-last input with either weight layout (y channels-last, dy
+    contiguous), a weight only c10's rules read as channels-last (torch's y is channels-last
+    then); and 1×1 kernels that keep the convolution (stride, padding)."""
+    ones, L = (1,) * n, SIZE[n]
+    yield Sample((t(2, 3, *L), t(2, 3, *ones), t(2)), name="1x1 kernel")
+    yield Sample((t(3, 5, *(2,) * n), t(4, 5, *ones)), dict(padding="same", dilation=2),
+                 name="1x1 kernel, few positions, 'same', dilation")
+    yield Sample((t(3, 5, *ones), t(4, 5, *ones), t(4)), dict(padding="valid"), name="1x1 kernel, one position")
+    yield Sample((t(2, 3, *L), t(2, 3, *ones), t(2)), dict(stride=2, padding=1), name="1x1 kernel, stride and padding")
+    if n in LAST:
+        yield Sample((channels_last(t, 2, 4, *L), t(3, 4, *ones), t(3)), name="1x1 kernel, channels_last input")
+        yield Sample((channels_last(t, 2, 4, *L), channels_last(t, 3, 4, *ones), None),
+                     name="1x1 kernel, channels_last input and weight")
+        yield Sample((t(2, 4, *L), t(4, 3, *ones, requires_grad=False).transpose(0, 1).requires_grad_(), t(3)),
+                     name="1x1 kernel, transposed weight")
 
 
 def _half_precision(n, t):
