@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from ._base import Function
+from ._base import Function, unviewed
 from . import _normalize as nz
 from ._recompute import active
 
@@ -54,6 +54,8 @@ class BatchNormFunction(Function):
     @staticmethod
     def forward(x, running_mean, running_var, w, b, training, momentum, eps):
         view, dims, wview = _channels(x)
+        if training and _native_statistics_apply(x):
+            return _native_statistics_forward(x, running_mean, running_var, w, b, momentum, eps)
         if training:
             xc, mean, var, rstd = nz.centred_moments(x, dims, eps)
             if running_mean is not None and x.numel():  # an empty batch leaves them alone, as torch
@@ -80,6 +82,24 @@ class BatchNormFunction(Function):
         else:
             dx, dw, db = nz.grads(ctx, dy, dmean, drstd)
         return dx, None, None, dw, db, None, None, None
+
+
+def _native_statistics_apply(x: torch.Tensor) -> bool:
+    """Eager CPU, float32/float64, a non-empty batch: :func:`_native_statistics_forward`."""
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and x.numel() > 0 and active()
+
+
+def _native_statistics_forward(x, running_mean, running_var, w, b, momentum, eps):
+    """The training forward with μ, rstd and the running stats' update from torch's fused
+    ``native_batch_norm`` (one kernel: 50 µs against 120 for the composite at 8×72×8×8), and
+    y = (x − μ)·(rstd·w) + b then written over that kernel's output by :func:`_transform`: the
+    ops the recomputation (:class:`BatchNormAffineFunction`) runs, so that the layers after it
+    read the same bits. y keeps the kernel's layout (torch's)."""
+    out, mean, rstd = torch.native_batch_norm(x, w, b, running_mean, running_var, True, momentum, eps)
+    keep = (1, x.shape[1], *(1,) * (x.dim() - 2))
+    mean, rstd = unviewed(mean.view(keep)), unviewed(rstd.view(keep))
+    y = _transform(torch.sub(x, mean, out=out), rstd, w, b, keep[1:], x.dtype)
+    return y, mean, rstd
 
 
 def _train_grads(ctx, dy):
