@@ -93,16 +93,18 @@ def _gelu_grad_unrecorded(x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
 
 def _gelu_tanh_grad_unrecorded(x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     """dy·(½(1 + t) + P(1 − t²)),  P = ½ K x (1 + 3C x²), as in GELUFunction.backward (tanh), for a
-    first-order backward: ten in-place passes over L2-sized chunks instead of fifteen fresh
-    tensors (GPT-2's MLP, 256×512 floats: see docs/performance.md)."""
-    def body(xc, gc, oc, pc, qc):
-        torch.addcmul(xc.new_full((), _K), xc, xc, value=_K * _C, out=oc)  # K(1 + C x²)
-        oc.mul_(xc).tanh_()  # t = tanh(K(x + C x³))
-        torch.addcmul(xc.new_full((), 0.5 * _K), xc, xc, value=1.5 * _K * _C, out=pc).mul_(xc)  # P
-        torch.addcmul(xc.new_ones(()), oc, oc, value=-1, out=qc)  # 1 − t²
-        pc.mul_(qc)  # P(1 − t²)
-        torch.add(pc, oc, alpha=0.5, out=oc).add_(0.5).mul_(gc)  # dy·(½ + ½t + P(1 − t²))
-    return _in_chunks(x, dy, 2, body)
+    first-order backward, through s = σ(2u) = ½(1 + t) (u = K(x + C x³); 1 − t² = 4s(1 − s)):
+        dx = dy·s·(1 + 4P(1 − s))
+    seven in-place passes over L2-sized chunks. torch's CPU tanh kernel costs 5.6× its sigmoid
+    (256×512 floats: 290 against 52 µs), so the tanh form took 270 µs where this takes 108
+    (torch's fused gelu_backward 129); against float64 it is as close as the tanh form or closer."""
+    def body(xc, gc, oc, pc):
+        two_k = xc.new_full((), 2 * _K)
+        torch.addcmul(two_k, xc, xc, value=2 * _K * _C, out=oc).mul_(xc).sigmoid_()  # s = σ(2u)
+        torch.addcmul(two_k, xc, xc, value=6 * _K * _C, out=pc).mul_(xc)  # 4P = 2Kx(1 + 3C x²)
+        pc.addcmul_(pc, oc, value=-1)  # 4P(1 − s)
+        torch.addcmul(oc, oc, pc, out=oc).mul_(gc)  # dy·s·(1 + 4P(1 − s))
+    return _in_chunks(x, dy, 1, body)
 
 
 _GRAD_UNRECORDED = {"none": _gelu_grad_unrecorded, "tanh": _gelu_tanh_grad_unrecorded}
