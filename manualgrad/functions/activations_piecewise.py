@@ -15,10 +15,13 @@ does not leak through a zero derivative.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ._base import Function
 from ._precision import opmath
+from ._recompute import active
 from ._transform import diagonal_jvp, save_for_forward
 
 
@@ -85,7 +88,7 @@ class HardsigmoidFunction(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         x = inputs[0]
-        _save_mask(ctx, (x > -3) & (x < 3))
+        _save_mask(ctx, x.abs() < 3)  # −3 < x < 3 in two passes (False for NaN, as that test)
 
     @staticmethod
     def backward(ctx, dy):
@@ -116,10 +119,29 @@ class HardswishFunction(Function):
     @opmath
     def backward(ctx, dy):
         (x,) = ctx.saved_tensors
+        if dy.device.type == "cpu" and not torch.is_grad_enabled() and active():
+            dx = _hardswish_grad_unrecorded(x, dy)
+            if math.isfinite(dx.sum().item()):
+                return dx
         slope = torch.where((x > -3) & (x < 3), x / 3 + 0.5, 1)  # finite where unused (x = ±inf: no ∞·0)
         return torch.where(x <= -3, 0, dy * slope)
 
     jvp = classmethod(diagonal_jvp)
+
+
+def _hardswish_grad_unrecorded(x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    """HardswishFunction's dx in a first-order CPU backward, by arithmetic on 0/1 floats: with
+    i = [x > −3] − [x ≥ 3] (1 on the sloped piece, else 0) and u = clamp(x, −3, 3)/3 + ½,
+        dx = dy·(i·u + [x ≥ 3])
+    nine in-place passes. On CPU a comparison writing bool costs 3.5× one writing floats and
+    ``where`` 5× a multiply (8×72×16×16: 35, 10, 50, 9 µs), so the selects took 270 µs where
+    this takes ~100. It is the selects wherever it is finite (on the sloped piece u is x/3 + ½
+    as there, a flat piece gives ±0); a NaN x, or a non-finite dy on a flat piece, shows in its
+    sum, and the caller then takes the selects."""
+    ge = torch.ge(x, 3, out=torch.empty_like(x))
+    inside = torch.gt(x, -3, out=torch.empty_like(x)).sub_(ge)
+    u = torch.clamp(x, -3, 3).div_(3).add_(0.5)
+    return inside.mul_(u).add_(ge).mul_(dy)
 
 
 class ThresholdFunction(Function):
