@@ -7,6 +7,7 @@ is routed again. torch.compile: tests/test_routing_compile.py; models written as
 
 import copy
 import threading
+import warnings
 
 import pytest
 import torch
@@ -250,3 +251,29 @@ def test_a_functional_is_one_op_to_a_function_mode():
         assert "abs" in mode.seen
     torch.testing.assert_close(z, F.linear(F.batch_norm(x, torch.zeros_like(rm), torch.ones_like(rv), training=True),
                                            w), **TIGHT)
+
+
+@pytest.mark.parametrize("case", ["softmax", "dropout2d", "dropout3d", "embedding_bag", "mse_loss"])
+def test_a_functional_warning_names_its_caller(case):
+    """Deprecation and size warnings point at the line that called the functional, as torch's do,
+    through the autocast and one_op wrappers, with and without a torch function mode on."""
+    calls = {
+        "softmax": lambda f: f.softmax(torch.randn(2, 3)),
+        "dropout2d": lambda f: f.dropout2d(torch.randn(2, 3, 4)),
+        "dropout3d": lambda f: f.dropout3d(torch.randn(2, 3, 4)),
+        "embedding_bag": lambda f: f.embedding_bag(torch.randn(5, 2), torch.tensor([[0, 1]])),
+        "mse_loss": lambda f: f.mse_loss(torch.randn(2, 3), torch.randn(3)),
+    }
+    def caller_lines(f, mode=None):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if mode is None:
+                calls[case](f)
+            else:
+                with mode:
+                    calls[case](f)
+        return [w.filename for w in caught]
+
+    assert caller_lines(F) == [__file__]
+    assert caller_lines(mg.functional) == [__file__]
+    assert caller_lines(mg.functional, Recording()) == [__file__]

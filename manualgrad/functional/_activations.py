@@ -138,7 +138,7 @@ def _softmax_dim(name: str, input: torch.Tensor, dim, stacklevel: int) -> int:
     """``dim=None`` picks torch's deprecated implicit dim, with torch's warning."""
     if dim is None:
         from torch.nn.functional import _get_softmax_dim
-        dim = _get_softmax_dim(name, input.dim(), stacklevel + 2)  # + this frame and the autocast wrapper
+        dim = _get_softmax_dim(name, input.dim(), stacklevel + 3)  # + this frame, the autocast and one_op wrappers
     return dim
 
 

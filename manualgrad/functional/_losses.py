@@ -22,7 +22,7 @@ def _check_target(input: torch.Tensor, target: torch.Tensor) -> None:
             f"Using a target size ({target.size()}) that is different to the input size ({input.size()}). "
             "This will likely lead to incorrect results due to broadcasting. "
             "Please ensure they have the same size.",
-            stacklevel=4,  # the caller of the loss: past this helper, the loss and its autocast wrapper
+            stacklevel=5,  # the caller of the loss: past this helper, the loss, its autocast and one_op wrappers
         )
     torch.broadcast_tensors(input.detach(), target.detach())
 

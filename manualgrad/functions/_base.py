@@ -63,20 +63,24 @@ class Function(torch.autograd.Function):
         if kwargs or torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
             return super().apply(*args, **kwargs)
         if _len_torch_function_stack():
-            return _without_function_modes(super(torch.autograd.Function, cls).apply, args, {})
+            with _FunctionModesPopped():
+                return super(torch.autograd.Function, cls).apply(*args)
         return super(torch.autograd.Function, cls).apply(*args)  # torch._C._FunctionBase.apply
 
 
-def _without_function_modes(fn, args, kwargs):
-    """``fn(*args, **kwargs)`` with this thread's torch function modes popped, pushed back after
-    (also on error). A Function is one op to a mode, as torch's own are: its forward's torch calls
-    skip the modes' Python dispatch (functional routing's costs about 1.5 µs a call: an LSTM's
-    walk makes hundreds, 1 ms a step of a swapped LSTM classifier)."""
-    modes = [_pop_torch_function_stack() for _ in range(_len_torch_function_stack())]
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        for mode in reversed(modes):
+class _FunctionModesPopped:
+    """``with _FunctionModesPopped():`` runs its body with this thread's torch function modes
+    popped, pushed back after (also on error). A Function is one op to a mode, as torch's own
+    are: its forward's torch calls skip the modes' Python dispatch (functional routing's costs
+    about 1.5 µs a call: an LSTM's walk makes hundreds, 1 ms a step of a swapped LSTM
+    classifier). A context manager, not a wrapper: no stack frame between a functional's
+    ``warnings.warn(stacklevel=…)`` and its caller."""
+
+    def __enter__(self):
+        self.modes = [_pop_torch_function_stack() for _ in range(_len_torch_function_stack())]
+
+    def __exit__(self, *exc):
+        for mode in reversed(self.modes):
             _push_on_torch_function_stack(mode)
 
 
@@ -84,13 +88,15 @@ def one_op(fn):
     """``fn`` (a ``manualgrad.functional`` wrapper) run as one op to the torch function modes, as
     :meth:`Function.apply` is: its checks and argument handling (a BatchNorm's make 35 torch calls)
     skip the modes' Python dispatch, about 2 µs a call under functional routing. Not while
-    torch.compile traces (Dynamo traces the modes itself)."""
+    torch.compile traces (Dynamo traces the modes itself). One stack frame in every case: a
+    warning inside ``fn`` names its caller with one more ``stacklevel``."""
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        if not torch.compiler.is_compiling() and _len_torch_function_stack():
-            return _without_function_modes(fn, args, kwargs)
-        return fn(*args, **kwargs)
+        if torch.compiler.is_compiling() or not _len_torch_function_stack():
+            return fn(*args, **kwargs)
+        with _FunctionModesPopped():
+            return fn(*args, **kwargs)
 
     return call
 
