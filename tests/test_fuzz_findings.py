@@ -74,10 +74,6 @@ REPRODUCERS = [
          {'bias': T((3,), dtype='float32', layout='strided', values='tiny', seed=1382), 'eps': 1e-05}),
     Case('cross_entropy', (T((2, 4, 0), dtype='float32'), T((2, 0), dtype='uint8', values='index', grad=False, high=4)),
          {'reduction': 'sum'}),
-    # issue 12 (the long profile): a channel of ±1e30 that cancels, its batch mean the residue
-    Case('batch_norm', (T((3, 4, 3), dtype='float64', values='special', seed=2116, grad=False),
-                        T((4,), dtype='float64', grad=False), T((4,), dtype='float64', values='unit', seed=484, grad=False)),
-         {'training': True}),
     Case('batch_norm', (T((4, 4, 0), dtype='bool', layout='expanded', values='kinks', seed=281),
                         T((4,), dtype='bool', layout='strided', seed=71, grad=False),
                         T((4,), dtype='bool', layout='expanded', values='unit', seed=4, grad=False)),
@@ -123,10 +119,6 @@ REPRODUCERS = [
                         T((2,), dtype='float32', layout='strided', seed=65535, grad=False),
                         T((2,), dtype='float32', layout='expanded', values='unit', seed=1350, grad=False)),
          {'weight': T((2,), dtype='float32', layout='expanded', values='ints', seed=17199), 'training': False}),
-    Case('batch_norm', (T((2, 2), dtype='float32', layout='transposed', values='special', seed=11273),
-                        T((2,), dtype='float32', layout='strided', seed=345, grad=False),
-                        T((2,), dtype='float32', layout='strided', values='unit', seed=345, grad=False)),
-         {'training': True, 'momentum': 0.0}),
     Case('batch_norm', (T((2, 2, 1), dtype='float32', layout='transposed', seed=1095),
                         T((2,), dtype='float32', seed=19602, grad=False),
                         T((2,), dtype='float32', values='unit', seed=2507, grad=False)),
@@ -215,6 +207,16 @@ FIXED = [
                                           T((1, 2, 1, 1), dtype='bfloat16', layout='expanded', values='kinks', seed=65442),
                                           T((1, 2, 1, 1), dtype='bfloat16', layout='channels_last', values='ints', seed=212)),
          {'attn_mask': T((1, 2, 1, 1), dtype='bool', layout='strided', seed=18976), 'is_causal': True}, seed=30845),
+    # documented deviations of ours' composite statistics until the training forward took μ, rstd and the
+    # running stats from torch's native_batch_norm (float32/float64 on CPU): a channel of ±1e30 that
+    # cancels (its batch mean the residue), a transposed float32 input whose variance overflows
+    Case('batch_norm', (T((3, 4, 3), dtype='float64', values='special', seed=2116, grad=False),
+                        T((4,), dtype='float64', grad=False), T((4,), dtype='float64', values='unit', seed=484, grad=False)),
+         {'training': True}),
+    Case('batch_norm', (T((2, 2), dtype='float32', layout='transposed', values='special', seed=11273),
+                        T((2,), dtype='float32', layout='strided', seed=345, grad=False),
+                        T((2,), dtype='float32', layout='strided', values='unit', seed=345, grad=False)),
+         {'training': True, 'momentum': 0.0}),
 ]
 
 
