@@ -122,7 +122,7 @@ def test_weights_path_gradcheck_and_gradgradcheck(weights, dropout_p):
 
     def f(*ts):
         torch.manual_seed(0)
-        out, w, _ = ScaledDotProductAttentionFunction.apply(*ts, dropout_p, False, 0.6, False, weights)
+        out, w, *_ = ScaledDotProductAttentionFunction.apply(*ts, dropout_p, False, 0.6, False, weights)
         return out, w
 
     inputs = (q, k, v, attn_mask, key_mask)
@@ -130,14 +130,14 @@ def test_weights_path_gradcheck_and_gradgradcheck(weights, dropout_p):
     assert torch.autograd.gradgradcheck(f, inputs)
 
 
-def test_saves_no_score_matrix():
-    """P is recomputed: q, k, v (not even the row logsumexp) and, with dropout, 1 bit per score.
-    torch's CPU flash path saves q, k, v, its output and the logsumexp; its math path (dropout)
-    saves the scores too."""
+def test_saves_a_score_matrix_only_with_dropout():
+    """Without dropout P is recomputed: q, k, v are saved (not even the row logsumexp); torch's
+    CPU flash path saves q, k, v, its output and the logsumexp. With dropout P (L·S floats) and
+    1 bit per score: torch's math path saves the scores, the dropped scores and the mask."""
     b, h, l, s, e = 2, 2, 32, 32, 8
     q, k, v = _qkv(b, h, l=l, s=s, e=e, ev=e)
     qkv = 3 * q.numel() * 4
-    for kw, extra in (({}, 0), ({"dropout_p": 0.1}, b * h * l * s // 8)):
+    for kw, extra in (({}, 0), ({"dropout_p": 0.1}, b * h * l * s // 8 + b * h * l * s * 4)):
         ours, _ = saved_bytes(lambda: MF.scaled_dot_product_attention(q, k, v, **kw))
         theirs, _ = saved_bytes(lambda: F.scaled_dot_product_attention(q, k, v, **kw))
         assert ours == qkv + extra and ours < theirs

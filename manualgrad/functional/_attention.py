@@ -232,7 +232,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     # (L, N, E) → (N, H, L, head_dim), views only
     q, k, v = (t.unflatten(-1, (num_heads, head_dim)).permute(1, 2, 0, 3) for t in (q, k, v))
     weights = None if not need_weights else "mean" if average_attn_weights else "heads"
-    out, w, _ = _attend(
+    out, w, *_ = _attend(
         q, k, v, attn_mask, key_padding_mask, float(dropout_p) if training and dropout_p > 0 else 0.0,
         is_causal, math.sqrt(1.0 / head_dim), False, weights)
     out = linear(out.permute(2, 0, 1, 3).reshape(tgt_len * bsz, embed_dim), out_proj_weight, out_proj_bias)

@@ -39,10 +39,13 @@ def _drop(function, input, p, training, inplace, feature=0, draw_at_one=False):
     shape = (*input.shape[:feature], *(1,) * (input.dim() - feature)) if feature else input.shape
     if p == 1.0 and not draw_at_one:  # torch's input·0 (also for alpha dropout: no shift)
         return DropoutFunction.apply(input, input.new_zeros(shape), 1.0, inplace)
-    # drawn in memory order of torch's noise: x's own layout (empty_like), or a fresh (N, C, 1, …)
-    noise = torch.empty(shape, dtype=torch.bool, device=input.device) if feature else torch.empty_like(input, dtype=torch.bool)
-    keep = noise.bernoulli_(1 - p).to(input.dtype)
-    return function.apply(input, keep, float(p), inplace)
+    # drawn in memory order of torch's noise: x's own layout (empty_like), or a fresh (N, C, 1, …);
+    # in x's dtype, the same draws as into bool or torch's float noise, with no conversion pass
+    # (complex x: drawn as bool, which bernoulli_ takes, and converted)
+    dtype = input.dtype if input.is_floating_point() else torch.bool
+    noise = torch.empty(shape, dtype=dtype, device=input.device) if feature else torch.empty_like(input, dtype=dtype)
+    keep = noise.bernoulli_(1 - p)
+    return function.apply(input, keep if keep.dtype == input.dtype else keep.to(input.dtype), float(p), inplace)
 
 
 @autocast_policy(None, DropoutFunction)

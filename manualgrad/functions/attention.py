@@ -1,5 +1,6 @@
 """Scaled dot-product attention: ``scaled_dot_product_attention`` (and the weights-returning
-path of ``MultiheadAttention``), with P recomputed in backward and the dropout mask kept as bits."""
+path of ``MultiheadAttention``), with P recomputed in backward (kept with dropout) and the dropout
+mask kept as bits."""
 
 from __future__ import annotations
 
@@ -109,10 +110,14 @@ class ScaledDotProductAttentionFunction(Function):
     ``_safe_softmax``); "heads" / "mean" → also return P̃, per head or averaged over dim −3
     (``MultiheadAttention(need_weights=True)``: plain softmax, as torch's weights path).
     Saves q, k, v (v only when dP is needed), the masks as given (no copy) and D as one bit per
-    element (L·S/8 bytes); P is recomputed in backward (one more q kᵀ and a softmax, flash-
-    attention style) instead of saved (L·S floats). Not even the row logsumexp is kept: P
-    recomputed from a saved lse would make lse a graph input whose own derivative (P) double
-    backward would need, and a full softmax costs only one more reduction over the row.
+    element (L·S/8 bytes). Without dropout P is recomputed in backward (one more q kᵀ and a
+    softmax, flash-attention style) instead of saved (L·S floats), as torch's CPU flash kernel
+    keeps no score matrix either; not even the row logsumexp is kept: P recomputed from a saved
+    lse would make lse a graph input whose own derivative (P) double backward would need, and a
+    full softmax costs only one more reduction over the row. With dropout torch's math path keeps
+    P and P̃ (and its mask): there P is saved, returned as a fourth, non-differentiable output, and
+    read by a first-order backward (GPT-2's attention, 4×4×64×64: the recomputation was 150 µs of
+    a 600 µs backward); a recorded (double) backward recomputes it, as a function of q and k.
     Half/bfloat16 compute in float32 (torch's math path does too) and round once.
 
     With no queries or an empty value (SDPA only, :func:`attends`), O = 0·(Σq + Σk + Σv) (torch's),
@@ -122,7 +127,7 @@ class ScaledDotProductAttentionFunction(Function):
     @staticmethod
     def forward(q, k, v, attn_mask, key_mask, dropout_p, is_causal, scale, enable_gqa, weights):
         if weights is None and not attends(q, v):
-            return no_attention(q, k, v), q.new_empty(0), q.new_empty(0, dtype=torch.uint8)
+            return no_attention(q, k, v), q.new_empty(0), q.new_empty(0, dtype=torch.uint8), q.new_empty(0)
         out_dtype, dtype = q.dtype, _compute_dtype(q.dtype)
         q, k, v, attn_mask, key_mask = (_up(t, dtype) for t in (q, k, v, attn_mask, key_mask))
         if enable_gqa:
@@ -131,24 +136,25 @@ class ScaledDotProductAttentionFunction(Function):
         keep = torch.empty_like(p).bernoulli_(1 - dropout_p) if 0 < dropout_p < 1 else None
         bits = pack_bits(keep) if keep is not None else p.new_empty(0, dtype=torch.uint8)
         drop = _dropout_scale(keep, dropout_p, p)
+        kept = p if keep is not None else p.new_empty(0)  # P itself, for the backward (dropout on)
         if drop is not None:
-            p = p.mul_(drop)
+            p = p * drop if keep is not None else p.mul_(drop)
         out = (p @ v).to(out_dtype)
         if weights is None:
             w = out.new_empty(0)
         else:
             w = (p.mean(-3) if weights == "mean" else p).to(out.dtype)
-        return out, w, bits
+        return out, w, bits, kept
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         q, k, v, attn_mask, key_mask, dropout_p, is_causal, scale, enable_gqa, weights = inputs
-        _, w, bits = output
-        ctx.mark_non_differentiable(bits, *([w] if weights is None else []))
+        _, w, bits, kept = output
+        ctx.mark_non_differentiable(bits, kept, *([w] if weights is None else []))
         ctx.set_materialize_grads(False)
         need_q, need_k, need_v, need_am, need_km = ctx.needs_input_grad[:5]
         need_dp = need_q or need_k or need_am or need_km
-        ctx.save_for_backward(q, k, v if need_dp else None, attn_mask, key_mask, bits)
+        ctx.save_for_backward(q, k, v if need_dp else None, attn_mask, key_mask, bits, kept)
         ctx.q_shape, ctx.k_shape, ctx.v_shape, ctx.heads = q.shape, k.shape, v.shape, q.size(-3) if enable_gqa else None
         ctx.attends = weights is not None or attends(q, v)
         ctx.out_empty = output[0].numel() == 0
@@ -156,12 +162,12 @@ class ScaledDotProductAttentionFunction(Function):
         ctx.dtypes = [None if t is None else t.dtype for t in (q, k, v, attn_mask, key_mask)]
 
     @staticmethod
-    def backward(ctx, dO, dW, _dbits):
+    def backward(ctx, dO, dW, _dbits, _dkept):
         if ctx.weights is None:  # the (0,) placeholder has no gradient (torch.compile passes zeros)
             dW = None
         if dO is None and dW is None:  # neither output is used
             return (None,) * 10
-        q0, k0, v0, attn_mask, key_mask, bits = ctx.saved_tensors
+        q0, k0, v0, attn_mask, key_mask, bits, kept = ctx.saved_tensors
         need_q, need_k, need_v, need_am, need_km = ctx.needs_input_grad[:5]
         if not ctx.attends:
             return (*_no_attention_grads(ctx, dO), *(None,) * 7)
@@ -171,7 +177,10 @@ class ScaledDotProductAttentionFunction(Function):
             k = expand_heads(k, ctx.heads)
             v = None if v is None else expand_heads(v, ctx.heads)
         qs = q * ctx.scale
-        p = probabilities(qs, k, (attn_mask, key_mask), ctx.is_causal, safe=ctx.weights is None)
+        if kept.numel() and not torch.is_grad_enabled():  # first order: the forward's P
+            p = kept
+        else:  # recomputed, and under double backward differentiable in q and k
+            p = probabilities(qs, k, (attn_mask, key_mask), ctx.is_causal, safe=ctx.weights is None)
         keep = unpack_bits(bits, p.shape, p.dtype) if 0 < ctx.p < 1 else None
         drop = _dropout_scale(keep, ctx.p, p)
         dq = dk = dv = dam = dkm = None

@@ -44,8 +44,8 @@ class DropoutFunction(Function):
     dx = dy ⊙ m / (1 − p)
     jvp: dy = dx ⊙ m / (1 − p)
     m comes in as an input (0/1 in x's dtype), drawn by ``functional.dropout`` from the stream
-    torch's CPU kernel draws it from (``bernoulli_(1 − p)``; into a bool tensor, the same draws at
-    a quarter of the bytes written), so a seeded run matches ``F.dropout`` there, and the Function
+    torch's CPU kernel draws it from (``bernoulli_(1 − p)``, into x's dtype: the same draws as
+    into bool, with no conversion pass), so a seeded run matches ``F.dropout`` there, and the Function
     has one output (autograd allows no more where x, modified in place, is a view). Saves only m,
     packed to one bit per element (1/32 of a float32 input, 1/8 of the bool mask torch keeps); x
     itself is not needed. With ``inplace`` x is overwritten and returned, as ``F.dropout(inplace=True)``.
