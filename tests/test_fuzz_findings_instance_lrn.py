@@ -47,6 +47,11 @@ INSTANCE_LRN_REPRODUCERS = [
           'bias': T((1,), dtype='float32', layout='expanded', seed=44089), 'momentum': 0.0, 'eps': 0.001}),
     Case('local_response_norm', (T((3, 5, 2, 2, 2), dtype='bool', layout='transposed', seed=1593, grad=False), 1),
          {'alpha': 0.0001, 'beta': 0.5, 'k': 1.0}),
+    # an empty integer input, integer running stats, a float32 bias that requires grad: torch's mean error
+    Case('instance_norm', (T((1, 2, 0), dtype='int32', values='ints', seed=2),),
+         {'running_mean': T((2,), dtype='int32', seed=702, grad=False),
+          'running_var': T((2,), dtype='int32', values='unit', seed=820, grad=False),
+          'bias': T((2,), dtype='float32', layout='expanded', values='wide', seed=2)}),
 ]
 
 

@@ -139,11 +139,14 @@ def _empty_instances(input, running_mean, running_var, weight, bias, use_input_s
     stats set to the mean of their repeats over N (unchanged, or NaN for N = 0, as torch's)."""
     n, c = input.size(0), input.size(1)
     w, b, rm, rv = (None if t is None else t.repeat(n) for t in (weight, bias, running_mean, running_var))
-    y = _aten_batch_norm(input.reshape(1, n * c, *input.shape[2:]), rm, rv, w, b, use_input_stats, momentum, eps)
     kind = (input if weight is None else weight).dtype  # what torch's update of the stats takes a mean of
-    if use_input_stats and running_mean is not None and not (kind.is_floating_point or kind.is_complex):
+    # torch's batch_norm of an empty input checks only that w[0] and b[0] exist (else IndexError, ours
+    # below); the mean's error comes next, before the dtype checks ours makes there (a deviation of its own)
+    if (use_input_stats and running_mean is not None and not (kind.is_floating_point or kind.is_complex)
+            and all(t is None or t.numel() for t in (w, b))):
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {dtype_name(kind)}")
+    y = _aten_batch_norm(input.reshape(1, n * c, *input.shape[2:]), rm, rv, w, b, use_input_stats, momentum, eps)
     with torch.no_grad():
         for running, repeated in ((running_mean, rm), (running_var, rv)):
             if running is not None and use_input_stats:
