@@ -49,7 +49,7 @@ def test_swap_turns_torchs_module_into_ours():
     torch.manual_seed(0)
     y = model(x)
     torch.manual_seed(0)
-    assert torch.equal(y, ref(x))
+    torch.testing.assert_close(y, ref(x))  # the same samples; ours' 1×1 conv sums in another order (a matmul)
 
 
 def test_fixed_samples_in_the_module_are_used():

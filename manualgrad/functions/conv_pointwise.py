@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ._base import unviewed
 from ._recompute import active
 
 _BATCHED_GEMM_FROM = 16  # positions per sample from which a bmm beats one folded matmul
@@ -72,13 +73,14 @@ def channel_map(t: torch.Tensor, m: torch.Tensor, bias=None) -> torch.Tensor:
 
 
 def forward(x, w, b) -> torch.Tensor:
-    """y = W · x + bias at every position (the module docstring)."""
-    return channel_map(x, w.reshape(w.shape[0], w.shape[1]), b)
+    """y = W · x + bias at every position (the module docstring); a tensor of its own, not a view
+    of the product's (the caller may modify y in place, as torch's conv output)."""
+    return unviewed(channel_map(x, w.reshape(w.shape[0], w.shape[1]), b))
 
 
 def input_grad(dy, w) -> torch.Tensor:
     """dx[b, :, p] = Wᵀ · dy[b, :, p]."""
-    return channel_map(dy, w.reshape(w.shape[0], w.shape[1]).t())
+    return unviewed(channel_map(dy, w.reshape(w.shape[0], w.shape[1]).t()))
 
 
 def weight_grad(x, dy, w_shape) -> torch.Tensor:
