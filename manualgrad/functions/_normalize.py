@@ -138,8 +138,9 @@ def _lean_grads(ctx, dyv, x, w, mean, rstd):
     if _rows(ctx) and _per_statistic(ctx, w, rstd.dtype) is None:
         return _lean_row_grads(ctx, dyv, x, w, mean, rstd)
     xv = x.reshape(ctx.view).to(rstd.dtype)
-    xhat = (xv * rstd) if mean is None else (xv - mean).mul_(rstd)
-    dw = _sum_to(dyv * xhat, ctx.wview, ctx.w_meta) if need_w else None
+    xc = xv if mean is None else xv - mean
+    dw = _weight_grad(ctx, dyv, xc, rstd) if need_w else None
+    xhat = (xv * rstd) if mean is None else xc.mul_(rstd)
     db = _sum_to(dyv, ctx.wview, ctx.b_meta) if need_b else None
     if not need_x:
         return None, dw, db
@@ -150,6 +151,20 @@ def _lean_grads(ctx, dyv, x, w, mean, rstd):
         dx = dx.sub_(g.mean(ctx.dims, keepdim=True))
     dx = dx.mul_(rstd) if wout is None else dx.mul_(rstd).mul_(wout)
     return dx.reshape(ctx.x_shape).to(ctx.x_dtype), dw, db
+
+
+def _weight_grad(ctx, dyv, xc, rstd) -> torch.Tensor:
+    """dw = Σ dy ⊙ x̂ = Σ rstd · Σ_inner dy ⊙ (x − μ): the sum over the dims that a statistic
+    reduces and w broadcasts along (GroupNorm's and InstanceNorm's spatial dims) comes before
+    rstd multiplies, as in torch's kernels. A zero variance with eps = 0 gives rstd = inf: x − μ
+    is 0 there, and each 0·inf term made dw NaN where torch's inf meets a finite sum (bf16
+    subnormal inputs: the long fuzz profile's find, tests/test_fuzz_findings.py)."""
+    wv = (1,) * (len(ctx.view) - len(ctx.wview)) + tuple(ctx.wview)
+    inner = [d for d in ctx.dims if wv[d] == 1]
+    p = dyv * xc
+    if not inner or p.numel() == 0:  # an empty group sums to 0 (its rstd is NaN)
+        return _sum_to(p * rstd, ctx.wview, ctx.w_meta)
+    return _sum_to(p.sum(inner, keepdim=True) * rstd, ctx.wview, ctx.w_meta)
 
 
 def _rows(ctx) -> bool:

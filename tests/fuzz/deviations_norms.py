@@ -206,7 +206,13 @@ def constant_row_variance(case, ours, theirs, grads) -> str | None:
             and case.args[0].grad):
         rows = rounding.statistic_rows(case, x.detach())
         const = (rows == rows[..., :1]).all(-1) & (rows[..., 0].abs() >= 1e30) if rows is not None else None
-        g, h = (rounding.statistic_rows(case, t) for t in (ours.grads[0], theirs.grads[0]))
+        # the gradients are the leaf's: a transposed x's leaf is x transposed back (other layouts: not x's shape)
+        leaf_grads = (ours.grads[0], theirs.grads[0])
+        if case.args[0].layout == "transposed":
+            leaf_grads = tuple(t.transpose(-1, -2) for t in leaf_grads)
+        if any(t.shape != x.shape for t in leaf_grads):
+            return None
+        g, h = (rounding.statistic_rows(case, t) for t in leaf_grads)
         if (rows is not None and rows.numel() and bool(const.any())  # elsewhere the two agree
                 and torch.allclose(g[~const], h[~const], equal_nan=True)):
             return f"{case.op} on a constant row of |x| ≥ 1e30: σ² = 0 (torch's mean rounds, σ² ≫ eps)"
