@@ -108,7 +108,7 @@ class ConvFunction(Function):
 
     @staticmethod
     def forward(x, w, b, stride, padding, dilation, groups, n):
-        if pointwise.applies(x, w, b, stride, padding, groups, n, memory_format(x, w)):  # 1×1: matrix products
+        if pointwise.applies(x, w, b, stride, padding, dilation, groups, n, memory_format(x, w)):  # 1×1: matmuls
             y = pointwise.forward(x, w, b)
         elif _padding_only_window(x, w, stride, padding, dilation, n):  # a half kernel that segfaults or NaNs
             y = _padding_only_forward(x, w, b, stride, padding, dilation, groups, n)
@@ -126,7 +126,7 @@ class ConvFunction(Function):
         ctx.extra = tuple(h - lo for lo, h in zip(ctx.lo, hi))
         ctx.groups, ctx.n, ctx.x_shape, ctx.w_shape, ctx.w_stride = groups, n, x.shape, w.shape, w.stride()
         ctx.layout = output_layout(output, n)
-        ctx.pointwise = pointwise.applies(x, w, b, stride, padding, groups, n, memory_format(x, w))
+        ctx.pointwise = pointwise.applies(x, w, b, stride, padding, dilation, groups, n, memory_format(x, w))
 
     @staticmethod
     def backward(ctx, dy):

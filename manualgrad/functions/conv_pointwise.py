@@ -25,30 +25,42 @@ from ._recompute import active
 _BATCHED_GEMM_FROM = 16  # positions per sample from which a bmm beats one folded matmul
 
 
-def applies(x, w, b, stride, padding, groups, n, layout) -> bool:
+def applies(x, w, b, stride, padding, dilation, groups, n, layout) -> bool:
     """Whether :func:`forward` computes this convolution (see the module docstring), ``layout``
     being the one torch's kernel gives y (``conv.memory_format``): :func:`channel_map` gives
     contiguous for contiguous x, channels-last for channels-last x. Anything that is not plainly
-    a well-formed 1×1 convolution (dtypes or sizes torch would refuse, an empty batch) goes to
-    torch's kernel, whose checks and messages are the reference."""
+    a well-formed 1×1 convolution (dtypes, sizes or arguments torch would refuse, an empty batch
+    or weight) goes to torch's kernel, whose checks and messages are the reference."""
     if not (active() and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-            and x.dim() == n + 2 and x.numel() and groups == 1 and w.dim() == n + 2):
+            and x.dim() == n + 2 and x.numel() and w.numel() and groups == 1 and w.dim() == n + 2):
         return False
     if w.dtype != x.dtype or w.shape[1] != x.shape[1] or any(k != 1 for k in w.shape[2:]):
         return False
     if b is not None and (b.dtype != x.dtype or b.shape != (w.shape[0],)):
         return False
-    steps = (stride,) * n if isinstance(stride, int) else tuple(stride)
-    pads = padding if isinstance(padding, str) else ((padding,) * n if isinstance(padding, int) else tuple(padding))
-    if any(s != 1 for s in steps) or (not isinstance(pads, str) and any(pads)):
+    steps, dilations = _ints(stride, n), _ints(dilation, n)
+    pads = padding if isinstance(padding, str) and padding in ("valid", "same") else _ints(padding, n)
+    if steps is None or dilations is None or pads is None:
         return False
-    if _channels_last(x):
+    if any(s != 1 for s in steps) or any(d < 1 for d in dilations) or (not isinstance(pads, str) and any(pads)):
+        return False  # ('same' pads a 1×1 kernel by nothing; a dilation torch refuses goes to its kernel)
+    if _nhwc(x):
         return layout is torch.channels_last
     return x.is_contiguous() and layout is torch.contiguous_format
 
 
-def _channels_last(t: torch.Tensor) -> bool:
-    """A 4-d float32 tensor laid out NHWC (and not also NCHW: one channel or one position)."""
+def _ints(value, n):
+    """``value`` as n ints, read as torch reads stride, padding and dilation (an int, or a list or
+    tuple of 1 or n ints); None for anything else, which torch's kernel then refuses in its words."""
+    values = (value,) if type(value) is int else tuple(value) if isinstance(value, (tuple, list)) else None
+    if values is None or len(values) not in (1, n) or any(type(v) is not int for v in values):
+        return None
+    return values * n if len(values) == 1 else values
+
+
+def _nhwc(t: torch.Tensor) -> bool:
+    """A 4-d float32 tensor laid out NHWC (and not also NCHW: one channel or one position): its
+    (N·H·W, C) rows are a matrix a matmul reads as it is."""
     return (t.dim() == 4 and t.dtype == torch.float32 and not t.is_contiguous()
             and t.is_contiguous(memory_format=torch.channels_last))
 
@@ -59,7 +71,7 @@ def channel_map(t: torch.Tensor, m: torch.Tensor, bias=None) -> torch.Tensor:
     a bmm over the samples from 16 positions a sample; below that (MKL's batched GEMM with
     4 columns ran 230-330 µs where the folded product took 35-60), one matmul on the
     transposed copy of t."""
-    if _channels_last(t):
+    if _nhwc(t):
         return F.linear(t.movedim(1, -1), m, bias).movedim(-1, 1)
     t = t.contiguous()
     t3 = t.flatten(2)  # (B, C, P)
@@ -89,7 +101,7 @@ def weight_grad(x, dy, w_shape) -> torch.Tensor:
     summed over the batch (B·Cout·Cin floats written) where that is less than copying both
     operands to (B·P, ·) rows for one matmul (B·P·(Cin + Cout)), else that matmul."""
     cout, cin = w_shape[0], w_shape[1]
-    if _channels_last(x) and _channels_last(dy):
+    if _nhwc(x) and _nhwc(dy):
         dw = dy.movedim(1, -1).reshape(-1, cout).t() @ x.movedim(1, -1).reshape(-1, cin)
         return dw.view(w_shape)
     x3, dy3 = x.contiguous().flatten(2), dy.contiguous().flatten(2)

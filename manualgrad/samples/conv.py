@@ -134,6 +134,11 @@ def _errors(n, device):
     yield ErrorSample((x, w), dict(dilation=0), name="zero dilation")
     yield ErrorSample((x, w), dict(groups=0), name="zero groups")
     yield ErrorSample((x, w), dict(stride=(1,) * (n + 1)), name="stride of the wrong length")
+    # a 1×1 kernel (matrix products, conv_pointwise.py) still meets torch's checks of every argument
+    ones = t(3, 4, *(1,) * n)
+    yield ErrorSample((x, ones), dict(stride=(1,) * (n + 1)), name="1x1 kernel, stride of the wrong length")
+    yield ErrorSample((x, ones), dict(padding=(0,) * (n + 1)), name="1x1 kernel, padding of the wrong length")
+    yield ErrorSample((x, ones), dict(dilation=0), name="1x1 kernel, zero dilation")
 
 
 conv1d_samples, conv2d_samples, conv3d_samples = (partial(_samples, n) for n in (1, 2, 3))
