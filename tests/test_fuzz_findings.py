@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fuzz import Case, T
-from fuzz.compare import disagreements
+from fuzz.compare import check, disagreements
 from fuzz.ops import OPS
 
 
@@ -263,3 +263,18 @@ def test_rms_norm_one_element_residue_is_accepted_only_near_its_closed_form():
     ours.grads = (10 * ours.grads[0],) + ours.grads[1:]
     assert not rms_single_element(RMS_ONE_ELEMENT, ours, theirs)
 
+
+
+# open: found by the long profile at this session's end, not fixed yet (then it moves to FIXED or becomes a
+# documented deviation). bf16 group_norm whose group holds ±1e30: its variance overflows float32, and torch's
+# output (NaN), ours (0 and inf) and float64's (−inf, 1.8) differ in their non-finite entries.
+OPEN = [
+    Case('group_norm', (T((2, 4), dtype='bfloat16', layout='strided', values='special', seed=78), 2),
+         {'weight': T((4,), dtype='bfloat16', layout='strided', values='special', seed=78, grad=False)}),
+]
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="open fuzz finding: OPEN")
+@pytest.mark.parametrize("case", OPEN, ids=lambda c: c.op)
+def test_the_open_findings_still_disagree(case):
+    check(case)

@@ -45,7 +45,7 @@ def _drop(function, input, p, training, inplace, feature=0, draw_at_one=False):
     dtype = input.dtype if input.is_floating_point() else torch.bool
     noise = torch.empty(shape, dtype=dtype, device=input.device) if feature else torch.empty_like(input, dtype=dtype)
     keep = noise.bernoulli_(1 - p)
-    return function.apply(input, keep if keep.dtype == input.dtype else keep.to(input.dtype), float(p), inplace)
+    return function.apply(input, keep.to(input.dtype), float(p), inplace)  # (a no-op but for complex)
 
 
 @autocast_policy(None, DropoutFunction)

@@ -69,8 +69,7 @@ def moments(xv: torch.Tensor, dims, eps: float, center: bool = True):
 
 def normalized(xv: torch.Tensor, mean, rstd: torch.Tensor) -> torch.Tensor:
     """x̂ = (x − μ)·rstd (x·rstd for μ None), in rstd's dtype."""
-    x = xv.to(rstd.dtype)
-    return (x if mean is None else x - mean) * rstd
+    return _centred(xv, mean, rstd.dtype) * rstd
 
 
 def affine(xhat: torch.Tensor, w, b, wview, shape, dtype) -> torch.Tensor:
@@ -105,10 +104,11 @@ def grads(ctx, dy, dmean, drstd):
     if (dyv is not None and x is not None and dmean is None and drstd is None and ctx.batch_stats
             and not torch.is_grad_enabled() and active()):
         return _lean_grads(ctx, dyv, x, w, mean, rstd)
-    xhat = None if x is None else normalized(x.reshape(ctx.view), mean, rstd)
+    xc = None if x is None else _centred(x.reshape(ctx.view), mean, rstd.dtype)
+    xhat = None if xc is None else xc * rstd  # normalized(x, μ, rstd), the same ops
     dx = dw = db = None
     if need_w and dyv is not None:
-        dw = _sum_to(dyv * xhat, ctx.wview, ctx.w_meta)
+        dw = _weight_grad(ctx, dyv, xc, rstd)
     if need_b and dyv is not None:
         db = _sum_to(dyv, ctx.wview, ctx.b_meta)
     if need_x:
@@ -137,10 +137,9 @@ def _lean_grads(ctx, dyv, x, w, mean, rstd):
     need_x, need_w, need_b = ctx.need
     if _rows(ctx) and _per_statistic(ctx, w, rstd.dtype) is None:
         return _lean_row_grads(ctx, dyv, x, w, mean, rstd)
-    xv = x.reshape(ctx.view).to(rstd.dtype)
-    xc = xv if mean is None else xv - mean
+    xc = _centred(x.reshape(ctx.view), mean, rstd.dtype)
     dw = _weight_grad(ctx, dyv, xc, rstd) if need_w else None
-    xhat = (xv * rstd) if mean is None else xc.mul_(rstd)
+    xhat = (xc * rstd) if mean is None else xc.mul_(rstd)  # (without μ xc is x itself: not in place)
     db = _sum_to(dyv, ctx.wview, ctx.b_meta) if need_b else None
     if not need_x:
         return None, dw, db
@@ -153,12 +152,19 @@ def _lean_grads(ctx, dyv, x, w, mean, rstd):
     return dx.reshape(ctx.x_shape).to(ctx.x_dtype), dw, db
 
 
+def _centred(xv: torch.Tensor, mean, dtype) -> torch.Tensor:
+    """x − μ in the statistics' dtype (x itself, converted, for μ None: RMSNorm)."""
+    xv = xv.to(dtype)
+    return xv if mean is None else xv - mean
+
+
 def _weight_grad(ctx, dyv, xc, rstd) -> torch.Tensor:
     """dw = Σ dy ⊙ x̂ = Σ rstd · Σ_inner dy ⊙ (x − μ): the sum over the dims that a statistic
     reduces and w broadcasts along (GroupNorm's and InstanceNorm's spatial dims) comes before
     rstd multiplies, as in torch's kernels. A zero variance with eps = 0 gives rstd = inf: x − μ
     is 0 there, and each 0·inf term made dw NaN where torch's inf meets a finite sum (bf16
-    subnormal inputs: the long fuzz profile's find, tests/test_fuzz_findings.py)."""
+    subnormal inputs: the long fuzz profile's find, tests/test_fuzz_findings.py). Used by the
+    first-order and the recorded backward alike (it is differentiable as written)."""
     wv = (1,) * (len(ctx.view) - len(ctx.wview)) + tuple(ctx.wview)
     inner = [d for d in ctx.dims if wv[d] == 1]
     p = dyv * xc
