@@ -100,10 +100,10 @@ def grads(ctx, dy, dmean, drstd):
     drstd may be None (an output that received no gradient)."""
     x, w, mean, rstd = ctx.saved_tensors
     need_x, need_w, need_b = ctx.need
-    dyv = None if dy is None else dy.reshape(ctx.view).to(rstd.dtype)
-    if (dyv is not None and x is not None and dmean is None and drstd is None and ctx.batch_stats
+    if (dy is not None and x is not None and dmean is None and drstd is None and ctx.batch_stats
             and not torch.is_grad_enabled() and active()):
-        return _lean_grads(ctx, dyv, x, w, mean, rstd)
+        return _lean_grads(ctx, dy, x, w, mean, rstd)
+    dyv = None if dy is None else dy.reshape(ctx.view).to(rstd.dtype)
     xc = None if x is None else _centred(x.reshape(ctx.view), mean, rstd.dtype)
     xhat = None if xc is None else xc * rstd  # normalized(x, μ, rstd), the same ops
     dx = dw = db = None
@@ -130,13 +130,14 @@ def _per_statistic(ctx, w, dtype):
     return w.reshape(ctx.wview).to(dtype) if all(wv[d] == 1 for d in ctx.dims) else None
 
 
-def _lean_grads(ctx, dyv, x, w, mean, rstd):
+def _lean_grads(ctx, dy, x, w, mean, rstd):
     """:func:`grads` of a first-order backward with batch statistics and only dy flowing (grad
     mode off: nothing records), in four fresh buffers where the general path makes about ten:
     x̂ is built in one buffer that then becomes dx, ĝ − x̂·mean(ĝ ⊙ x̂) − mean(ĝ), times rstd."""
     need_x, need_w, need_b = ctx.need
     if _rows(ctx) and _per_statistic(ctx, w, rstd.dtype) is None:
-        return _lean_row_grads(ctx, dyv, x, w, mean, rstd)
+        return _lean_row_grads(ctx, dy, x, w, mean, rstd)
+    dyv = dy.reshape(ctx.view).to(rstd.dtype)
     xc = _centred(x.reshape(ctx.view), mean, rstd.dtype)
     dw = _weight_grad(ctx, dyv, xc, rstd) if need_w else None
     xhat = (xc * rstd) if mean is None else xc.mul_(rstd)  # (without μ xc is x itself: not in place)
@@ -181,28 +182,34 @@ def _rows(ctx) -> bool:
     return math.prod(ctx.view) > 0 and trailing and tuple(ctx.wview) == tuple(ctx.view[-k:])
 
 
-def _lean_row_grads(ctx, dyv, x, w, mean, rstd):
+def _lean_row_grads(ctx, dy, x, w, mean, rstd):
     """:func:`_lean_grads` in the (R, n) layout of :func:`_rows`, where the row sums of ĝ = dy ⊙ w
-    and of ĝ ⊙ x̂ are matrix-vector products: Σ_row ĝ = dy @ w, Σ_row ĝ ⊙ x̂ = (dy ⊙ x̂) @ w, and
-    the same dy ⊙ x̂ summed down its columns is dw. ĝ itself is never built:
-    dx = rstd · (dy ⊙ w − x̂ · (dy ⊙ x̂) @ w / n − dy @ w / n)."""
+    and of ĝ ⊙ x̂ are matrix products with w as an (n, 1) column that also carries the −1/n:
+    a = −mean(ĝ ⊙ x̂) = (dy ⊙ x̂) @ (−w/n), c = −mean(ĝ) = dy @ (−w/n), each an (R, 1) column at
+    once, and the same dy ⊙ x̂ summed down its columns is dw. ĝ itself is never built:
+        dx = rstd · (dy ⊙ w + x̂ · a + c)
+    About twenty torch calls: at a transformer's sizes (256×128) their dispatch, not the passes,
+    is most of the cost (each dtype conversion and reshape is skipped where it would be a no-op)."""
     need_x, need_w, need_b = ctx.need
-    n = math.prod(ctx.view[d] for d in ctx.dims)
-    dy2, rstd2 = dyv.reshape(-1, n), rstd.reshape(-1, 1)
-    x2 = x.reshape(-1, n).to(rstd.dtype)
-    xhat = (x2 * rstd2) if mean is None else (x2 - mean.reshape(-1, 1)).mul_(rstd2)
-    w1 = None if w is None else w.reshape(-1).to(rstd.dtype)
+    acc, n = rstd.dtype, x.numel() // rstd.numel()
+    dy2, x2, rstd2 = _as(dy.reshape(-1, n), acc), _as(x.reshape(-1, n), acc), rstd.reshape(-1, 1)
+    xhat = (x2 * rstd2) if mean is None else torch.sub(x2, mean.reshape(-1, 1)).mul_(rstd2)
     p = dy2 * xhat if (need_w or need_x) else None
-    dw = p.sum(0).reshape(ctx.w_meta[0]).to(ctx.w_meta[1]) if need_w else None
-    db = dy2.sum(0).reshape(ctx.b_meta[0]).to(ctx.b_meta[1]) if need_b else None
+    dw = _as(p.sum(0).reshape(ctx.w_meta[0]), ctx.w_meta[1]) if need_w else None
+    db = _as(dy2.sum(0).reshape(ctx.b_meta[0]), ctx.b_meta[1]) if need_b else None
     if not need_x:
         return None, dw, db
-    a = (p.sum(1) if w1 is None else torch.mv(p, w1)).mul_(-1.0 / n).unsqueeze(1)  # −mean(ĝ ⊙ x̂)
-    dx = xhat.mul_(a)  # in place, with a row vector: addcmul's broadcast is several times slower
+    col = rstd.new_full((n, 1), -1.0 / n) if w is None else torch.mul(_as(w.reshape(n, 1), acc), -1.0 / n)
+    dx = xhat.mul_(torch.mm(p, col))  # in place, with an (R, 1) column: addcmul's broadcast is several times slower
     if mean is not None:
-        dx = dx.add_((dy2.sum(1) if w1 is None else torch.mv(dy2, w1)).mul_(-1.0 / n).unsqueeze(1))  # −mean(ĝ)
-    dx = (dx.add_(dy2) if w1 is None else dx.addcmul_(dy2, w1)).mul_(rstd2)
-    return dx.reshape(ctx.x_shape).to(ctx.x_dtype), dw, db
+        dx = dx.add_(torch.mm(dy2, col))
+    dx = (dx.add_(dy2) if w is None else dx.addcmul_(dy2, _as(w.reshape(n), acc))).mul_(rstd2)
+    return _as(dx.reshape(ctx.x_shape), ctx.x_dtype), dw, db
+
+
+def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``t`` in ``dtype`` (itself, without a call into torch, when it already is)."""
+    return t if t.dtype == dtype else t.to(dtype)
 
 
 def _sum_to(t: torch.Tensor, wview, meta) -> torch.Tensor:
