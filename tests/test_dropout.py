@@ -18,10 +18,11 @@ def test_bit_packing_round_trips(n):
     assert torch.equal(unpack_bits(packed, mask.shape), mask)
 
 
-@pytest.mark.parametrize("p", [0.2, 0.5, 0.75])
-def test_cpu_equals_torch_dropout_under_the_same_seed(p):
-    x = torch.randn(10, 33, requires_grad=True)
-    dy = torch.randn(10, 33)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("p", [0.1, 0.2, 0.3, 0.5, 0.75])  # 1/(1 − p) inexact for 0.1 and 0.3: its rounding shows
+def test_cpu_equals_torch_dropout_under_the_same_seed(p, dtype):
+    x = torch.randn(10, 33, dtype=dtype, requires_grad=True)
+    dy = torch.randn(10, 33, dtype=dtype)
     torch.manual_seed(5)
     ours = MF.dropout(x, p)
     torch.manual_seed(5)

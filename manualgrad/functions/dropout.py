@@ -54,6 +54,8 @@ class DropoutFunction(Function):
 
     @staticmethod
     def forward(x, m, p, inplace):
+        if p < 1 and m.shape == x.shape:  # (x ⊙ m)·s, s = 1/(1 − p) as m / (1 − p) rounds it: one buffer
+            return (x.mul_(m) if inplace else x * m).mul_(torch.ones((), dtype=m.dtype) / (1 - p))
         scale = m / (1 - p) if p < 1 else torch.zeros_like(m)  # m / (1 − p) first, as torch rounds it
         return x.mul_(scale) if inplace else x * scale
 
