@@ -95,15 +95,31 @@ def _native_statistics_apply(x: torch.Tensor) -> bool:
 
 def _native_statistics_forward(x, running_mean, running_var, w, b, momentum, eps):
     """The training forward with μ, rstd and the running stats' update from torch's fused
-    ``native_batch_norm`` (one kernel: 50 µs against 120 for the composite at 8×72×8×8), and
-    y = (x − μ)·(rstd·w) + b then written over that kernel's output by :func:`_transform`: the
-    ops the recomputation (:class:`BatchNormAffineFunction`) runs, so that the layers after it
-    read the same bits. y keeps the kernel's layout (torch's)."""
+    ``native_batch_norm`` (one kernel: 50 µs against 120 for the composite at 8×72×8×8; its
+    statistics are summed in double, so a float32 variance past 3.4e38 still gives a finite rstd),
+    and y then written over that kernel's output by :func:`_affine_kernel`, which the recomputation
+    (:class:`BatchNormAffineFunction`) runs too, so the layers after it read the same bits: one
+    pass where a y of our own ops took three (8×64×16×16: 191 → 160 µs; the kernel alone 129).
+    (``batch_norm_update_stats`` writes no y, but its float32 variance overflows to inf there.)"""
     out, mean, rstd = torch.native_batch_norm(x, w, b, running_mean, running_var, True, momentum, eps)
     keep = (1, x.shape[1], *(1,) * (x.dim() - 2))
-    mean, rstd = mean.resize_(keep), rstd.resize_(keep)  # the kernel's fresh (C,) outputs, reshaped in place
-    y = _transform(torch.sub(x, mean, out=out), rstd, w, b, keep[1:], x.dtype)
-    return y, mean, rstd
+    y = _affine_kernel(x, mean, rstd, w, b, out=out)
+    return y, mean.resize_(keep), rstd.resize_(keep)  # the kernel's fresh (C,) outputs, reshaped in place
+
+
+def _affine_kernel(x, mean, rstd, w, b, out=None) -> torch.Tensor:
+    """y = x·α + β per channel, α = rstd·w, β = b − μ·α, by torch's evaluation-mode kernel given
+    μ, rstd·w as the weight and a running variance of 1 with eps 0 (its 1/√(1 + 0) is exactly 1,
+    so its α is exactly our rstd·w): one pass, in x's layout, and the same bits in the forward
+    and in the recomputation, which both call it with the same x, μ, rstd, w and b. The α/β form
+    is torch's own (its training kernel writes y the same way). ``out``: a buffer of y's layout
+    to write into (the training kernel's own output)."""
+    c = x.shape[1]
+    scale = rstd.reshape(c) if w is None else rstd.reshape(c) * w
+    args = (x, scale, b, mean.reshape(c), torch.ones_like(scale), False, 0.0, 0.0)
+    if out is None:
+        return torch.native_batch_norm(*args)[0]
+    return torch.native_batch_norm(*args, out=(out, scale.new_empty(0), scale.new_empty(0)))[0]
 
 
 def _train_grads(ctx, dy):
@@ -199,7 +215,8 @@ class InstanceNormFunction(Function):
 class BatchNormAffineFunction(Function):
     """z = w_c ⊙ (x − μ_c)·rstd_c + b_c with μ, rstd given (BatchNorm's output recomputed from
     what BatchNorm saved, for the layers after it: see ``_recompute.py``); bit for bit the
-    training forward of :class:`BatchNormFunction` given the same μ and rstd (``_transform``).
+    training forward of :class:`BatchNormFunction` given the same μ and rstd (``_affine_kernel`` where
+    that forward ran torch's kernels, else ``_transform``).
 
     g = dy ⊙ w_c:  dx = g·rstd ;  dμ = −Σ g·rstd ;  drstd = Σ g ⊙ (x − μ) ;  dw = Σ dy ⊙ x̂ ;
     db = Σ dy   (sums over N and the spatial dims, down to each one's per-channel shape)
@@ -208,6 +225,8 @@ class BatchNormAffineFunction(Function):
 
     @staticmethod
     def forward(x, mean, rstd, w, b):
+        if _native_statistics_apply(x):  # the forward took its statistics from torch's kernels
+            return _affine_kernel(x, mean, rstd, w, b)
         _, _, wview = _channels(x)
         return _transform(x.to(rstd.dtype) - mean, rstd, w, b, wview, x.dtype)
 
