@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import manualgrad.functional as MF
+from manualgrad.functions.batch_norm import BatchNormFunction
 from manualgrad.memory import memory_report, saved_bytes
 
 
@@ -109,6 +110,23 @@ def test_batchnorm_affine_recompute_function():
     torch.testing.assert_close(BatchNormAffineFunction.apply(x, mean, rstd, w, b), ref)
     assert torch.autograd.gradcheck(BatchNormAffineFunction.apply, (x, mean, rstd, w, b))
     assert torch.autograd.gradgradcheck(BatchNormAffineFunction.apply, (x, mean, rstd, w, b))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batchnorm_recomputation_reproduces_the_forward_bit_for_bit(dtype, layout, affine):
+    """The layers after a BatchNorm read its output recomputed from (x, μ, rstd): a ReLU's mask
+    from the recomputed z, so any bit that differs from the forward's z can flip it where z is
+    near 0 (a gradient of dy where torch's is 0). Both run torch's kernel (float32/64 on CPU) or
+    our own ops (elsewhere) alike."""
+    from manualgrad.functions.batch_norm import batch_norm_again
+    x = torch.randn(8, 6, 5, 5, dtype=dtype).mul_(3).add_(2)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    w, b = (torch.randn(6, dtype=dtype), torch.randn(6, dtype=dtype)) if affine else (None, None)
+    y, mean, rstd = BatchNormFunction.apply(x, None, None, w, b, True, 0.1, 1e-5)
+    assert torch.equal(batch_norm_again(w, b)(x, mean, rstd), y)
 
 
 def test_conv_bn_relu_net_saves_at_most_three_quarters_of_torch():
