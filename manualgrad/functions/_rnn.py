@@ -127,7 +127,10 @@ def weight_grads(need, first: int, dgx, dgh, x, w_ih, hprev, x_shape):
     dw_ih = dgx.t() @ rows(x)[0] if need[first] else None
     dw_hh = dgh.t() @ hprev if need[first + 1] else None
     db_ih = dgx.sum(0) if need[first + 2] else None
-    db_hh = dgh.sum(0) if need[first + 3] else None
+    if need[first + 3]:  # the same sum when both biases meet the same pre-activation (RNN, LSTM): a copy
+        db_hh = db_ih.clone() if dgh is dgx and db_ih is not None else dgh.sum(0)
+    else:
+        db_hh = None
     return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
