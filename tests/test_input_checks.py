@@ -178,3 +178,37 @@ def test_norms_take_half_input_with_float32_parameters(norm, dtype):
     assert ours[0].dtype == theirs[0].dtype
     for a, b in zip((ours[0], *ours[1]), (theirs[0], *theirs[1])):
         torch.testing.assert_close(a, b, rtol=2e-2, atol=2e-2)
+
+
+_T, _NP = torch.tensor, __import__("numpy")
+INT_LIKE = {  # torch's argument parser reads anything with __index__ as an int: 0-d integer tensors, numpy ints
+    "conv2d stride": lambda f, x, w, wt: f.conv2d(x, w, stride=_T(2)),
+    "conv2d padding": lambda f, x, w, wt: f.conv2d(x, w, padding=_NP.int64(1)),
+    "conv2d dilation": lambda f, x, w, wt: f.conv2d(x, w, dilation=_T(2)),
+    "conv2d in lists": lambda f, x, w, wt: f.conv2d(x, w, stride=[_T(2), _NP.int32(1)], padding=(_T(1), 0)),
+    "conv1d stride": lambda f, x, w, wt: f.conv1d(x[:, :, 0], w[:, :, 0], stride=_NP.int64(2)),
+    "conv_transpose2d": lambda f, x, w, wt: f.conv_transpose2d(x, wt, stride=_T(2), padding=_T(1), dilation=_NP.int64(1)),
+    "avg_pool2d kernel": lambda f, x, w, wt: f.avg_pool2d(x, _T(2)),
+    "avg_pool2d stride, padding": lambda f, x, w, wt: f.avg_pool2d(x, 3, stride=_NP.int64(2), padding=_T(1)),
+    "avg_pool1d": lambda f, x, w, wt: f.avg_pool1d(x[:, :, 0], _T(2)),
+    "avg_pool3d": lambda f, x, w, wt: f.avg_pool3d(x.unsqueeze(2).expand(1, 2, 2, 6, 6), _T(2)),
+    "max_pool2d": lambda f, x, w, wt: f.max_pool2d(x, _T(3), stride=_T(2), padding=_NP.int64(1), dilation=_T(1)),
+}
+
+
+@pytest.mark.parametrize("case", list(INT_LIKE))
+def test_int_arguments_given_as_tensors_or_numpy_ints_are_taken_as_torch_takes_them(case):
+    """A stride or padding of torch.tensor(2) or numpy.int64(1) raised TypeError ('iteration over a
+    0-d tensor') in conv, conv_transpose and avg_pool, where torch computes: outputs and every
+    gradient must equal torch's."""
+    results = []
+    for f in (F, MF):
+        torch.manual_seed(0)
+        leaves = [torch.randn(*s, dtype=torch.float64, requires_grad=True) for s in ((1, 2, 6, 6), (3, 2, 3, 3), (2, 3, 3, 3))]
+        out = INT_LIKE[case](f, *leaves)
+        out.backward(torch.ones_like(out))
+        results.append([out.detach(), *(t.grad for t in leaves)])
+    for a, b in zip(*results):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(b, a)

@@ -10,18 +10,11 @@ import torch.nn.functional as F
 
 from . import conv_pointwise as pointwise
 from ._base import Function, owned
+from ._ints import expand
 from ._recompute import active, restore, save_sources
 from .conv_weight import _CONV, crop, weight_grad
 
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
-
-
-def expand(value, n: int) -> tuple:
-    """An int, or a list of 1 or ``n`` ints, as ``n`` ints (torch's ``expand_param_if_needed``)."""
-    if isinstance(value, int):
-        return (value,) * n
-    value = tuple(value)
-    return value * n if len(value) == 1 else value
 
 
 def padding_lo_hi(padding, kernel_size, dilation) -> tuple[tuple, tuple]:

@@ -11,19 +11,12 @@ import torch
 import torch.nn.functional as F
 
 from ._base import Function, owned
+from ._ints import expand
 from ._precision import opmath
 
 _LOW = (torch.float16, torch.bfloat16)
 MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
-
-
-def _tuple(v, nd: int) -> tuple:
-    """An int or a 1-/n-sequence as an n-tuple, as torch's pooling arguments read."""
-    if isinstance(v, int):
-        return (v,) * nd
-    v = tuple(v)
-    return v * nd if len(v) == 1 else v
 
 
 def _channels_last(x: torch.Tensor) -> bool:
@@ -65,10 +58,10 @@ def _empty_windows(n_in, n_out, k, s, p, d) -> list[bool]:
 def _empty_mask(x_shape, y_shape, nd, kernel, stride, padding, dilation, device):
     """Boolean mask over the output's pooled dims, true where the window is all padding
     (only dilated windows can miss x entirely); None when there is no such window."""
-    if all(d == 1 for d in _tuple(dilation, nd)):
+    if all(d == 1 for d in expand(dilation, nd)):
         return None
-    dims = zip(x_shape[-nd:], y_shape[-nd:], _tuple(kernel, nd), _tuple(stride or kernel, nd),
-               _tuple(padding, nd), _tuple(dilation, nd))
+    dims = zip(x_shape[-nd:], y_shape[-nd:], expand(kernel, nd), expand(stride or kernel, nd),
+               expand(padding, nd), expand(dilation, nd))
     per_dim = [torch.tensor(_empty_windows(*dim), device=device) for dim in dims]
     if not any(bool(e.any()) for e in per_dim):
         return None
@@ -153,9 +146,9 @@ class AvgPoolFunction(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, nd, kernel_size, stride, padding, _, ctx.count_include_pad, ctx.divisor_override = inputs
-        ctx.nd, ctx.kernel = nd, _tuple(kernel_size, nd)
-        ctx.stride = _tuple(stride, nd) if stride else ctx.kernel  # None or [] means the kernel size
-        ctx.padding = _tuple(padding, nd)
+        ctx.nd, ctx.kernel = nd, expand(kernel_size, nd)
+        ctx.stride = expand(stride, nd) if stride else ctx.kernel  # None or [] means the kernel size
+        ctx.padding = expand(padding, nd)
         save_shape(ctx, x)
 
     @staticmethod
