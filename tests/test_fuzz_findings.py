@@ -233,6 +233,40 @@ def test_the_fixed_findings_agree_with_torch(case):
     assert disagreements(*OPS[case.op].pair, case) == ("returned", [])
 
 
+# the evening's long profile: max_unpool with a repeated index and a NaN elsewhere in its plane. The
+# fuzzer's own repeated-index rule compared the other positions with ==, so NaN = NaN read as a
+# difference; which input wins a repeated position is the threaded kernel's last write, so a run is
+# a plain agreement or the documented deviation, never a disagreement (the 3-d case disagreed before)
+REPEATED_INDEX_AND_NAN = [
+    Case('max_unpool1d', (T((1, 3, 7), dtype='float32', layout='expanded', values='special', seed=1),
+                          T((1, 3, 7), dtype='int64', layout='expanded', values='index', seed=49, grad=False, high=7), 1), {}),
+    Case('max_unpool2d', (T((3, 7, 7), dtype='bfloat16', values='special', seed=2295),
+                          T((3, 7, 7), dtype='int64', values='index', seed=5166, grad=False, high=49), 1), {}),
+    Case('max_unpool3d', (T((1, 3, 4, 4, 4), dtype='float64', values='special', seed=1723),
+                          T((1, 3, 4, 4, 4), dtype='int64', values='index', seed=1, grad=False, high=64), 1), {}),
+]
+
+
+@pytest.mark.parametrize("case", REPEATED_INDEX_AND_NAN, ids=lambda c: c.op)
+def test_max_unpool_repeated_index_cases_never_disagree(case):
+    assert disagreements(*OPS[case.op].pair, case)[1] == []
+
+
+def test_max_unpool_repeated_index_rule_reads_nan_as_nan():
+    """The rule itself, on outputs built by hand (which write wins above is the kernel's timing):
+    index 0 repeated, both sides NaN at position 1, equal elsewhere: the documented deviation; a
+    real difference at a position no repeated index reaches is not."""
+    from types import SimpleNamespace
+    from fuzz.deviations_layers import max_unpool_repeated_indices
+    idx = torch.tensor([[[0, 0, 2]]])
+    case, found = SimpleNamespace(op="max_unpool1d"), [("output", "")]
+    ours = SimpleNamespace(tensors=(None, idx), outs=(torch.tensor([[[1.0, float("nan"), 7.0, 0.0]]]),))
+    theirs = SimpleNamespace(outs=(torch.tensor([[[2.0, float("nan"), 7.0, 0.0]]]),))
+    assert max_unpool_repeated_indices(case, ours, theirs, found) is not None
+    theirs = SimpleNamespace(outs=(torch.tensor([[[2.0, float("nan"), 7.0, 1.0]]]),))
+    assert max_unpool_repeated_indices(case, ours, theirs, found) is None
+
+
 # torch reads an expanded weight past its one element: garbage, now and then the right value
 READS_PAST_THE_END = [c for c in REPRODUCERS if c.op == "batch_norm" and c.args[0].dtype == "float32"
                       and getattr(c.kwargs.get("weight"), "layout", None) == "expanded"]

@@ -238,7 +238,8 @@ def max_unpool_repeated_indices(case, ours, theirs, found) -> str | None:
     for row, ix in enumerate(flat):
         values, counts = ix.unique(return_counts=True)
         repeated[row, values[counts > 1]] = True
-    same = (a.reshape(repeated.shape) == b.reshape(repeated.shape)) | repeated
+    a, b = a.reshape(repeated.shape), b.reshape(repeated.shape)
+    same = (a == b) | (a.isnan() & b.isnan()) | repeated  # NaN where both have it is agreement
     if bool(repeated.any()) and bool(same.all()):
         return "max_unpool with a repeated index: which input lands there is the threaded kernel's last write"
     return None
