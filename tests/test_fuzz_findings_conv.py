@@ -184,3 +184,27 @@ def test_bfloat16_grouped_conv_input_gradient_at_an_infinite_weight():
         "T((2, 2, 1, 1), dtype='bfloat16', values='special', seed=223)), "
         "{'bias': T((2,), dtype='bfloat16', values='tiny', seed=5717, grad=False), "
         "'stride': (1, 3), 'dilation': 3, 'groups': 2})"]])
+
+
+def test_half_channels_last_same_padding_with_a_stride_raises_torchs_error():
+    """The evening's long profile: bf16 conv2d with a channels-last weight, padding='same' and
+    stride 2 on an unbatched input. The padding-only-window path above padded x by hand and
+    convolved, where torch raises ('same' is not supported for strided convolutions): ours
+    returned a result. It now leaves 'same' with a stride to torch's kernel and its error."""
+    in_subprocess("test_fuzz_findings_conv", "run_reproducers", [[
+        "conv2d[half]",
+        "Case('conv2d', (T((6, 2, 1), dtype='bfloat16', values='ints', seed=691, grad=False), "
+        "T((3, 2, 2, 1), dtype='bfloat16', layout='channels_last', values='tiny', seed=10781)), "
+        "{'bias': T((3,), dtype='bfloat16', values='tiny', seed=86, grad=False), 'stride': 2, 'padding': 'same', "
+        "'dilation': 3, 'groups': 3})"]])
+
+
+def test_bfloat16_channels_last_conv_input_gradient_at_an_infinite_weight():
+    """The evening's long profile: bf16 conv2d, 1×1 channels-last weight [inf, −1.6], padding 1:
+    oneDNN's bf16 transposed kernel gave dx NaN where torch's backward and float64 give ±inf (the
+    grouped case above had the float32 route; an ungrouped channels-last one did not)."""
+    in_subprocess("test_fuzz_findings_conv", "run_reproducers", [[
+        "conv2d[half]",
+        "Case('conv2d', (T((3, 2, 1, 5), dtype='bfloat16', layout='channels_last', values='special', seed=175), "
+        "T((1, 2, 1, 1), dtype='bfloat16', layout='channels_last', values='special', seed=175, grad=False)), "
+        "{'stride': (1, 1), 'padding': 1})"]])

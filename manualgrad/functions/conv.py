@@ -165,13 +165,13 @@ def _pointwise_grads(ctx, dy, w, x, need_x, need_w, need_b) -> tuple:
 
 
 def _transposed(dy, w, stride, padding, output_padding, groups, dilation, n) -> torch.Tensor:
-    """conv_transpose(dy, w): dx of ConvFunction. bfloat16 on CPU with groups > 1 and an infinite
-    or NaN w: torch 2.13's oneDNN grouped kernel (contiguous layout) returns NaN where dx is ±inf,
-    which torch's own convolution backward and float64 give (tests/test_fuzz_findings_conv.py);
-    that case runs in float32 (bf16 → float32 is exact) and is rounded once, as the kernel does."""
+    """conv_transpose(dy, w): dx of ConvFunction. bfloat16 on CPU with an infinite or NaN w: torch
+    2.13's oneDNN kernels return NaN where dx is ±inf, which torch's own convolution backward and
+    float64 give (grouped, contiguous layout; and ungrouped channels-last, the evening's long
+    profile: tests/test_fuzz_findings_conv.py); that case runs in float32 (bf16 → float32 is
+    exact) and is rounded once, as the kernel does."""
     args = (None, stride, padding, output_padding, groups, dilation)
-    if (groups > 1 and dy.dtype == torch.bfloat16 and dy.device.type == "cpu" and active()
-            and not bool(w.isfinite().all())):
+    if dy.dtype == torch.bfloat16 and dy.device.type == "cpu" and active() and not bool(w.isfinite().all()):
         return _CONV_T[n](dy.float(), w.float(), *args).to(dy.dtype)
     return _CONV_T[n](dy, w, *args)
 
@@ -188,9 +188,9 @@ def _padding_only_window(x, w, stride, padding, dilation, n) -> bool:
         return False
     kernel = w.shape[2:]
     lo, hi = padding_lo_hi(padding, kernel, dilation)
-    if not any(lo) and not any(hi):
-        return False
     s, d = expand(stride, n), expand(dilation, n)
+    if (not any(lo) and not any(hi)) or (padding == "same" and any(si != 1 for si in s)):
+        return False  # (torch's kernel refuses 'same' with a stride: its error, which padding by hand skipped)
     for L, k, si, di, a, b in zip(x.shape[-n:], kernel, s, d, lo, hi):
         count = (L + a + b - di * (k - 1) - 1) // si + 1
         if any(all(not 0 <= o * si - a + di * j < L for j in range(k)) for o in range(max(count, 0))):
