@@ -225,6 +225,9 @@ FIXED = [
     Case('group_norm', (T((3, 1, 4), dtype='bfloat16', values='tiny', seed=22047), 1),
          {'weight': T((1,), dtype='bfloat16', values='tiny', seed=22047),
           'bias': T((1,), dtype='bfloat16', values='tiny', seed=22047), 'eps': 0.0}),
+    # the evening's full long profile: normalize of a tiny float32 value with p = 3, below eps, where the
+    # clamp is constant; the norm's share was multiplied by 0 and met its 1/r² (r² underflows) as NaN
+    Case('normalize', (T((), dtype='float32', values='tiny'),), {'p': 3.0, 'dim': 0}),
 ]
 
 
@@ -250,6 +253,13 @@ REPEATED_INDEX_AND_NAN = [
 @pytest.mark.parametrize("case", REPEATED_INDEX_AND_NAN, ids=lambda c: c.op)
 def test_max_unpool_repeated_index_cases_never_disagree(case):
     assert disagreements(*OPS[case.op].pair, case)[1] == []
+
+
+def test_the_rms_norm_rounding_rule_passes_over_other_ops():
+    """It read rms_norm's normalized_shape (args[1]) before checking the op: a normalize case
+    that reached it crashed the fuzzer's child (IndexError), so that op's long run stopped."""
+    from fuzz.rounding import rms_single_element
+    assert not rms_single_element(Case('normalize', (T((), dtype='float32', values='tiny'),), {'p': 3.0}), None, None)
 
 
 def test_max_unpool_repeated_index_rule_reads_nan_as_nan():

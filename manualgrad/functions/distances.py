@@ -116,7 +116,8 @@ class NormalizeFunction(Function):
     """y = x / n,  n = max(r, eps),  r = ‖x‖_p along dim (kept)   (torch's differentiable clamp)
 
     dx = dy / n − [r ≥ eps] · ∂r/∂x · Σ_dim (dy ⊙ x) / n²      (∂r/∂x: ``norm_grad``; below eps
-    the clamp is constant, so only the first term remains)
+    the clamp is constant, so only the first term remains: the second is selected out, not
+    multiplied by 0, as torch's clamp backward)
     Saves x (input); r is recomputed.
     """
 
@@ -139,6 +140,10 @@ class NormalizeFunction(Function):
         r = torch.linalg.vector_norm(x, ctx.p, dims, keepdim=True)
         n = r.clamp_min(ctx.eps)
         dx = dy / n
-        dn = -(dy * x).sum(dims, keepdim=True) / (n * n) * (r >= ctx.eps)
+        dn = -(dy * x).sum(dims, keepdim=True) / (n * n)
         dr = norm_grad(dn, x, r, ctx.p, dims)
-        return (dx if dr is None else dx + dr), None, None, None
+        if dr is None:
+            return dx, None, None, None
+        # below eps the clamp is constant: no share of the norm's, selected out (a 0 multiplied in
+        # met ∂r/∂x's 1/r^(p−1), inf where it underflows, as NaN: float32 r ~ 1e-20, p = 3)
+        return dx + torch.where(r >= ctx.eps, dr, 0), None, None, None

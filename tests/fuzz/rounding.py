@@ -156,8 +156,10 @@ def rms_single_element(case, ours, theirs) -> bool:
     dy·w·eps·r³ is the residue of 1 − x̂² (eps = ε by default: all but cancelled). Where ours
     differs from torch's, both are within 16ε·r·|dy·w| of that closed form (per row, summed into
     the leaf as autograd sums the view's gradient)."""
+    if case.op != "rms_norm":  # first: other ops' cases (normalize's) have no normalized_shape
+        return False
     ns = case.args[1]
-    if case.op != "rms_norm" or math.prod(ns if isinstance(ns, (list, tuple)) else [ns]) != 1:
+    if math.prod(ns if isinstance(ns, (list, tuple)) else [ns]) != 1:
         return False
     x, dy = ours.tensors[0].detach(), ours.dys[0]
     if x.dtype not in _EPS or not case.args[0].grad or ours.grads[0] is None:
