@@ -164,7 +164,9 @@ def _index_grad(ctx, dy, z, p, t, w):
         total = n_classes if w is None else w.sum()  # Σ_c w_c
         dx = p * (g * ((1 - eps) * omega + _share(eps, n_classes) * total)).unsqueeze(dim)
         smooth = (_share(eps, n_classes) * g).unsqueeze(dim)
-        dx = dx.sub_(smooth) if w is None else dx.addcmul_(smooth, broadcast_weight(w, z), value=-1)
+        # the weighted share rounded before it is subtracted, as the term it cancels was (an addcmul's
+        # FMA left that rounding's residue where the two are equal: ε = 1 with one class gave ~1e-8·g)
+        dx = dx.sub_(smooth) if w is None else dx.sub_(smooth * broadcast_weight(w, z))
     else:
         dx = p * (g * omega).unsqueeze(dim)
     return add_at_(dx, safe, -(1 - eps) * g * omega, dim)
