@@ -45,6 +45,12 @@ def steps(batch_sizes: tuple, reverse: bool) -> list[tuple[int, int]]:
     return out[::-1] if reverse else out
 
 
+def step_views(t: torch.Tensor, t_max: int, b: int) -> tuple:
+    """The (b, …) views of a padded walk's T = ``t_max`` steps in ``t`` (N = T·b rows, any strides),
+    split once so a walk indexes them instead of slicing rows at every step."""
+    return t.unflatten(0, (t_max, b)).unbind(0)
+
+
 def previous(states: torch.Tensor, h0: torch.Tensor, batch_sizes: tuple, reverse: bool) -> torch.Tensor:
     """The state each row started its step from, given the state each row ended it with
     (``states``) and h0: step t's rows [0, n_t) start where the same sequences ended the step

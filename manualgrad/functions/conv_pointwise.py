@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ._base import unviewed
+from ._ints import ints
 from ._recompute import active
 
 _BATCHED_GEMM_FROM = 16  # positions per sample from which a bmm beats one folded matmul
@@ -38,8 +39,8 @@ def applies(x, w, b, stride, padding, dilation, groups, n, layout) -> bool:
         return False
     if b is not None and (b.dtype != x.dtype or b.shape != (w.shape[0],)):
         return False
-    steps, dilations = _ints(stride, n), _ints(dilation, n)
-    pads = padding if isinstance(padding, str) and padding in ("valid", "same") else _ints(padding, n)
+    steps, dilations = ints(stride, n), ints(dilation, n)
+    pads = padding if isinstance(padding, str) and padding in ("valid", "same") else ints(padding, n)
     if steps is None or dilations is None or pads is None:
         return False
     if any(s != 1 for s in steps) or any(d < 1 for d in dilations) or (not isinstance(pads, str) and any(pads)):
@@ -47,15 +48,6 @@ def applies(x, w, b, stride, padding, dilation, groups, n, layout) -> bool:
     if _nhwc(x):
         return layout is torch.channels_last
     return x.is_contiguous() and layout is torch.contiguous_format
-
-
-def _ints(value, n):
-    """``value`` as n ints, read as torch reads stride, padding and dilation (an int, or a list or
-    tuple of 1 or n ints); None for anything else, which torch's kernel then refuses in its words."""
-    values = (value,) if type(value) is int else tuple(value) if isinstance(value, (tuple, list)) else None
-    if values is None or len(values) not in (1, n) or any(type(v) is not int for v in values):
-        return None
-    return values * n if len(values) == 1 else values
 
 
 def _nhwc(t: torch.Tensor) -> bool:

@@ -7,7 +7,7 @@ import torch
 from ._base import Function, owned
 from ._recompute import active
 from ._rnn import (at, carried, carry_rows, output, plus, previous, projection, reverse_walk, rounded, rows, save,
-                   state, steps, tanh, up, weight_grads)
+                   state, step_views, steps, tanh, up, weight_grads)
 
 
 class LSTMFunction(Function):
@@ -181,13 +181,10 @@ def _padded_walk(ctx, carry, dy, k, k_c, f, w_hh):
     hidden = k_c.shape[1]
     dz, dc_rows = k.new_empty(k.shape), k_c.new_empty(k_c.shape)
 
-    def split(t):  # (N, …) → its T steps' (B, …) views
-        return t.unflatten(0, (t_max, b)).unbind(0)
-
-    k3, dz3 = (split(t[:, :3 * hidden].unflatten(1, (3, hidden))) for t in (k, dz))
-    k_o, dz_o, k_c, f, dz_t, dc_t, dc_t3 = (split(t) for t in (k[:, 3 * hidden:], dz[:, 3 * hidden:], k_c, f, dz,
-                                                                 dc_rows, dc_rows.unsqueeze(1)))
-    dy = None if dy is None else split(dy)
+    k3, dz3 = (step_views(t[:, :3 * hidden].unflatten(1, (3, hidden)), t_max, b) for t in (k, dz))
+    k_o, dz_o, k_c, f, dz_t, dc_t, dc_t3 = (step_views(t, t_max, b) for t in (
+        k[:, 3 * hidden:], dz[:, 3 * hidden:], k_c, f, dz, dc_rows, dc_rows.unsqueeze(1)))
+    dy = None if dy is None else step_views(dy, t_max, b)
     order = range(t_max) if ctx.reverse else range(t_max - 1, -1, -1)
     dh, dc = carry
     dh = dh if dy is None else dh + dy[order[0]]
@@ -238,7 +235,7 @@ def _gates(gx, y, h0, c0, w_hh, bs, reverse):
     i, f, g, _ = a.chunk(4, 1)
     cs, c = i * g, c0.reshape(-1, hidden)
     t_max, b = len(bs), bs[0]
-    c_steps, f_steps = (t.unflatten(0, (t_max, b)).unbind(0) for t in (cs, f))  # every step moves all b rows
+    c_steps, f_steps = (step_views(t, t_max, b) for t in (cs, f))  # every step moves all b rows
     for t in (range(t_max - 1, -1, -1) if reverse else range(t_max)):
         c = c_steps[t].addcmul_(f_steps[t], c)
     return a, hprev, previous(cs, c0.reshape(-1, hidden), bs, reverse)
