@@ -47,6 +47,19 @@ def test_group_norm_with_an_empty_spatial_dim_has_zero_affine_gradients():
         torch.testing.assert_close(g, h)
 
 
+def test_group_norm_at_eps_zero_over_one_element_has_a_nan_weight_gradient():
+    """One element per group with eps = 0: x̂ = 0/0 is NaN, so y is NaN (torch's too) and
+    dw = Σ dy ⊙ x̂ is NaN in every channel, as the composite's; torch's kernel sums it to ±inf in one."""
+    torch.manual_seed(0)
+    x, w, dy = (torch.randn(*s, dtype=torch.float64) for s in ((2, 2), (2,), (2, 2)))
+    theirs = grads(lambda x, w: F.group_norm(x, 2, w, eps=0.0), (leaf(x), leaf(w)), dy)[1]
+    ours = grads(lambda x, w: MF.group_norm(x, 2, w, eps=0.0), (leaf(x), leaf(w)), dy)[1]
+    want = grads(lambda x, w: _group_norm64(x, 2, w, None, eps=0.0), (leaf(x), leaf(w)), dy)[1]
+    assert bool(theirs.isinf().any()) and bool(want.isnan().all())
+    torch.testing.assert_close(ours, want, equal_nan=True)
+    assert MF.group_norm(x, 2, w, eps=0.0).isnan().all()
+
+
 @pytest.mark.parametrize("w", [1e30, -1e30])
 def test_group_norm_of_one_element_groups_has_a_zero_input_gradient(w):
     """Each group one element: x̂ = x − μ = 0 exactly, so dx = 0 whatever w (the composite's);
@@ -203,3 +216,15 @@ def test_layer_norm_of_a_half_input_with_only_a_float32_bias(dtype):
     assert (dx.dtype, db.dtype) == (dtype, torch.float32)
     torch.testing.assert_close(db.double(), want[1])
     torch.testing.assert_close(dx.double(), want[0], rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("op", ["layer_norm", "group_norm"])
+def test_a_half_variance_that_overflows_float32_gives_nan_not_zero(op):
+    """bf16 statistics accumulate in float32 (as torch's kernels): a row of [2, −1e30, 3, 4] has
+    σ² ≈ 1.9e59, inf there, so rstd = 0 gave a silent x̂ = 0 (y = 0 where float64's is ±0.58,
+    −1.73); NaN now, as torch's own layer_norm and group_norm give; other rows are untouched."""
+    x = torch.tensor([[2.0, -1e30, 3.0, 4.0], [1.0, 2.0, 3.0, 5.0]], dtype=torch.bfloat16)
+    call = {"layer_norm": lambda m: m.layer_norm(x, [4]), "group_norm": lambda m: m.group_norm(x, 1)}[op]
+    ours, theirs = call(MF), call(F)
+    assert bool(ours[0].isnan().all()) and bool(theirs[0].isnan().all())
+    torch.testing.assert_close(ours[1], theirs[1])

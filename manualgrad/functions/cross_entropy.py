@@ -191,7 +191,7 @@ def _prob_grads(ctx, dy, z, p, t, w):
     big_t = _smoothed(t, eps, z.shape[dim])
     dx = dt = dw = None
     if need_x:
-        gq = g * big_t if wb is None else g * big_t * wb
+        gq = g * big_t if wb is None else g * wb * big_t  # torch's composite rounds g·w first, then ·t
         dx = (p * gq.sum(dim, keepdim=True)).sub_(gq)  # in place on the fresh product, as above
     if need_t:
         dt = -(1 - eps) * g * z if wb is None else -(1 - eps) * g * z * wb

@@ -43,7 +43,10 @@ def _centered(layout, native):
                 return fused
             view, dims, wview = layout(x, arg)
             xv = x.reshape(view)
-            mean, _, rstd = nz.moments(xv, dims, eps)
+            mean, var, rstd = nz.moments(xv, dims, eps)
+            # a σ² that overflowed its float32 accumulator (half inputs, |x − μ| ≳ 1e19) would give
+            # rstd = 0 and a silent x̂ = 0: NaN instead, as torch's layer_norm and group_norm kernels
+            rstd = torch.where(var.isinf(), torch.nan, rstd)
             return nz.affine(nz.normalized(xv, mean, rstd), w, b, wview, x.shape, x.dtype), mean, rstd
 
         @staticmethod

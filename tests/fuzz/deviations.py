@@ -40,7 +40,7 @@ _GRADIENTS = [
     layers.pad_to_empty, layers.embedding_bag_scale_grad_by_freq, norms.batch_norm_non_contiguous,
     norms.constant_row_variance, norms.layer_norm_constant_row_weight, norms.infinite_weight_input,
     norms.group_norm_empty_spatial, activations.formula_gradient, norms.tiny_statistics,
-    norms.local_response_norm_infinite_window, layers.attention_softmax_residue,
+    norms.undefined_weight_gradient, norms.local_response_norm_infinite_window, layers.attention_softmax_residue,
 ]
 
 

@@ -249,6 +249,29 @@ def tiny_statistics(case, ours, theirs, grads) -> str | None:
     return None
 
 
+def undefined_weight_gradient(case, ours, theirs, grads) -> str | None:
+    """group_norm/layer_norm at eps = 0 where a statistic's variance is 0 (one element per group):
+    x̂ = 0·inf = NaN, so y is NaN there (ours and torch's) and dw = Σ dy ⊙ x̂ is NaN over each weight
+    entry that reads such an x̂, where torch's kernel can sum its terms to ±inf. Accepted where only
+    dw differs, and there only as ours' NaN against torch's ±inf in an entry whose slice of ours' y
+    holds NaN."""
+    if case.op not in ("group_norm", "layer_norm") or not ours.outs:
+        return None
+    eps = case.kwargs.get("eps", case.args[4] if len(case.args) > 4 else 1e-5)
+    names = _differentiable(case, ("input", "weight", "bias"))
+    if eps != 0 or "weight" not in names or grads != {f"grad {names.index('weight')}"}:
+        return None
+    g, h, y = ours.grads[names.index("weight")], theirs.grads[names.index("weight")], ours.outs[0]
+    # y's entries by weight entry: a channel (group_norm), the trailing normalized dims (layer_norm)
+    ys = y.transpose(0, 1).reshape(y.shape[1], -1).T if case.op == "group_norm" else y.reshape(-1, *g.shape)
+    at = g.isnan() & h.isinf()
+    if g.shape != h.shape or not bool(at.any()) or not torch.equal(g[~at].nan_to_num(), h[~at].nan_to_num()):
+        return None
+    if not bool(ys.isnan().any(0)[at].all()):
+        return None
+    return f"{case.op} at eps = 0 over a zero-variance statistic: x̂ = 0/0, so dw is NaN there (torch's sum may be ±inf)"
+
+
 def local_response_norm_infinite_window(case, ours, theirs, grads) -> str | None:
     """A window whose x² overflows (or holds ±inf) has d = inf: its share of dx, ∝ d^(−β−1), is 0
     in ours, the limit, and inf·0 = NaN in torch's composite (at any precision). Accepted where
