@@ -47,6 +47,10 @@ REPRODUCERS = [
     # infinite weight's documented limit in the other sample (an OPEN finding until then)
     Case('group_norm', (T((2, 4), dtype='bfloat16', layout='strided', values='special', seed=78), 2),
          {'weight': T((4,), dtype='bfloat16', layout='strided', values='special', seed=78, grad=False)}),
+    # kl_div with a 0-d target broadcast against x = [1e30, −0.98, −1e30], bf16: dt sums terms of ±1e30·g that
+    # cancel; ours 0, torch −0.094 (float64's too), exact −0.32: residues (the evening's full long profile)
+    Case('kl_div', (T((3,), dtype='bfloat16', layout='strided', values='special', seed=65536, grad=False),
+                    T((), dtype='bfloat16', values='unit', seed=65536, kinks=(0.0, 1.0, 2.0))), {'reduction': 'batchmean'}),
     # group_norm of one element per group at eps = 0: x̂ = 0/0, y NaN; ours' dw NaN, torch's [−inf, NaN] (the
     # evening's full long profile; OPEN until it became a documented deviation)
     Case('group_norm', (T((2, 2), dtype='float64', seed=2), 2), {'weight': T((2,), dtype='float64', seed=2), 'eps': 0.0}),
@@ -189,6 +193,8 @@ NEIGHBOURS = [
     Case('group_norm', (T((2, 4, 1), dtype='float64'), 2), {'weight': T((4,), dtype='float64')}),
     Case('elu', (T((17, 5), dtype='float16', values='kinks'),), {}),
     Case('group_norm', (T((2, 4), dtype='float64', seed=2), 2), {'weight': T((4,), dtype='float64', seed=2), 'eps': 0.0}),
+    Case('kl_div', (T((3,), dtype='bfloat16', layout='strided', seed=65536, grad=False),
+                    T((), dtype='bfloat16', values='unit', seed=65536, kinks=(0.0, 1.0, 2.0))), {'reduction': 'batchmean'}),
     Case('batch_norm', (T((1, 2, 3), dtype='float64'), T((2,), dtype='float64', grad=False),
                         T((2,), dtype='float64', layout='strided', values='unit', grad=False)), {'training': False}),
     Case('batch_norm', (T((2, 2), dtype='float64'), T((2,), dtype='float64', grad=False),

@@ -4,6 +4,8 @@ describes), and fails on the tree before its fix. The findings not fixed yet are
 one that starts to agree fails the run, so it moves to FIXED. Documented deviations, where torch is
 wrong and ours is right: tests/test_fuzz_findings.py."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -96,11 +98,27 @@ def test_the_rms_norm_rounding_rule_passes_over_other_ops():
     assert not rms_single_element(Case('normalize', (T((), dtype='float32', values='tiny'),), {'p': 3.0}), None, None)
 
 
+def test_the_broadcast_input_rule_refuses_elements_that_disagree():
+    """The rule accepts a broadcast input's cancelling sum only where its elements' gradients agree:
+    an op whose per-element target gradient is off by a factor 2 is refused on the same case."""
+    import torch.nn.functional as F
+    from fuzz.rounding import broadcast_input_grads_agree
+    case = Case('kl_div', (T((3,), dtype='bfloat16', layout='strided', values='special', seed=65536, grad=False),
+                           T((), dtype='bfloat16', values='unit', seed=65536, kinks=(0.0, 1.0, 2.0))),
+                {'reduction': 'batchmean'})
+    ours, torch_fn = OPS['kl_div'].pair
+    side = SimpleNamespace(dys=(torch.tensor(-0.707, dtype=torch.bfloat16),))
+    assert broadcast_input_grads_agree(case, side, {"grad 0"}, ours, torch_fn)
+
+    def doubled(x, t, **kwargs):  # the same values, twice the gradient of each element of t
+        return F.kl_div(x, 2 * t - t.detach(), **kwargs)
+    assert not broadcast_input_grads_agree(case, side, {"grad 0"}, doubled, torch_fn)
+
+
 def test_max_unpool_repeated_index_rule_reads_nan_as_nan():
     """The rule itself, on outputs built by hand (which write wins above is the kernel's timing):
     index 0 repeated, both sides NaN at position 1, equal elsewhere: the documented deviation; a
     real difference at a position no repeated index reaches is not."""
-    from types import SimpleNamespace
     from fuzz.deviations_layers import max_unpool_repeated_indices
     idx = torch.tensor([[[0, 0, 2]]])
     case, found = SimpleNamespace(op="max_unpool1d"), [("output", "")]

@@ -102,4 +102,6 @@ def accepted_gradients(case, ours, theirs, found) -> str | None:
     from .ops import OPS
     if rounding.expanded_view_grads_agree(case, ours, grads, *OPS[case.op].pair):
         return "the gradient of an expanded input sums its view's, which agree: the sum cancels to a rounding residue"
+    if rounding.broadcast_input_grads_agree(case, ours, grads, *OPS[case.op].pair):
+        return "the gradient of a broadcast input sums its elements', which agree: the sum cancels to a rounding residue"
     return None
