@@ -64,6 +64,29 @@ def test_bench_cli_json_and_errors(capsys):
     assert "unknown case 'nope'" in capsys.readouterr().err
 
 
+def test_a_multi_case_bench_runs_each_case_in_its_own_process(monkeypatch, capsys):
+    """A case is measured as a user runs one model, in a fresh interpreter: the parent asks one child
+    per case for its row; ``--in-process`` keeps them all in one; a child asked for the compiled row
+    alone (``--compile-only``) gives only that."""
+    from manualgrad import cli
+    children, real = [], subprocess.run
+
+    def spy(cmd, **kwargs):
+        children.append(cmd)
+        return real(cmd, **kwargs)
+    monkeypatch.setattr(subprocess, "run", spy)
+    names = ["mlp 64-128-10 b64", "mlp 784-1024-1024-10 b512"]
+    assert cli.main(["bench", "--case", names[0], "--case", names[1], "--repeat", "2", "--json"]) == 0
+    assert sorted(r["case"] for r in json.loads(capsys.readouterr().out)["rows"]) == sorted(names)
+    assert sorted(c[c.index("--case") + 1] for c in children) == sorted(names)
+    assert all("--in-process" in c for c in children)
+    children.clear()
+    assert cli.main(["bench", "--case", names[0], "--case", names[1], "--repeat", "2", "--json", "--in-process"]) == 0
+    assert children == [] and len(json.loads(capsys.readouterr().out)["rows"]) == 2
+    assert cli.main(["bench", "--case", names[0], "--repeat", "2", "--json", "--in-process", "--compile-only"]) == 0
+    assert [r["compiled"] for r in json.loads(capsys.readouterr().out)["rows"]] == [True]
+
+
 def test_every_bench_model_swaps_completely():
     for case in bench.CASES:
         if case.cuda_only or bench.skip_reason(case):
