@@ -18,7 +18,7 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def _up(t: torch.Tensor | None, dtype: torch.dtype):
-    return t if t is None or not t.is_floating_point() else t.to(dtype)
+    return t if t is None or not t.is_floating_point() or t.dtype == dtype else t.to(dtype)
 
 
 def expand_heads(t: torch.Tensor, heads: int) -> torch.Tensor:
@@ -181,8 +181,10 @@ class ScaledDotProductAttentionFunction(Function):
             p = kept
         else:  # recomputed, and under double backward differentiable in q and k
             p = probabilities(qs, k, (attn_mask, key_mask), ctx.is_causal, safe=ctx.weights is None)
-        keep = unpack_bits(bits, p.shape, p.dtype) if 0 < ctx.p < 1 else None
-        drop = _dropout_scale(keep, ctx.p, p)
+        if 0 < ctx.p < 1:  # D/(1 − p) straight from the bits (the scale folded into unpacking's table)
+            drop = unpack_bits(bits, p.shape, p.dtype, divisor=1 - ctx.p)
+        else:
+            drop = _dropout_scale(None, ctx.p, p)
         dq = dk = dv = dam = dkm = None
         if need_v and dO is not None:
             pd = p if drop is None else p * drop
