@@ -62,6 +62,8 @@ def cmd_bench(args) -> int:
     if args.repeat < 2:
         raise CliError(f"--repeat must be >= 2, got {args.repeat}")
     ceiling = bench.matmul_ceiling(device) if device.type == "cuda" else None
+    if args.layers:
+        return _bench_layers(args, device, cases)
     rows, skipped = [], {}
     for case in cases:
         reason = bench.skip_reason(case)
@@ -84,6 +86,21 @@ def cmd_bench(args) -> int:
     else:
         print(f"manualgrad bench on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)\n")
         print(bench.format_table(rows, ceiling, skipped))
+    return 0
+
+
+def _bench_layers(args, device, cases) -> int:
+    """``bench --layers``: each case's layers on their own (:mod:`manualgrad.bench_layers`)."""
+    from . import bench, bench_layers
+    rows = []
+    for case in cases:
+        if bench.skip_reason(case) is None:
+            rows += bench_layers.run_layers(case, device, args.repeat)
+    if args.json:
+        print(json.dumps([dict(vars(r), extra_ms=r.extra_ms) for r in rows], indent=2))
+    else:
+        print(f"manualgrad bench --layers on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)\n")
+        print(bench_layers.format_layers(rows))
     return 0
 
 
@@ -183,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=int, default=20, help="timed steps per side (interleaved)")
     b.add_argument("--compile", action="store_true", help="also run every case under torch.compile")
     b.add_argument("--json", action="store_true", help="machine-readable output")
+    b.add_argument("--layers", action="store_true",
+                   help="each layer of the cases' models on its own: where a model's gap comes from")
     b.add_argument("--in-process", action="store_true",
                    help="run every case in this process (default: each case of a multi-case run in its own)")
     b.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)  # an isolated compiled row

@@ -180,3 +180,25 @@ def test_lstm_case_is_skipped_with_its_reason_without_manualgrad_lstm(monkeypatc
     out = json.loads(capsys.readouterr().out)
     assert out["rows"] == [] and out["skipped"] == {case.name: "manualgrad.nn.LSTM does not exist in this build"}
     assert f"{case.name:<34} skipped: manualgrad.nn.LSTM" in bench.format_table([], None, out["skipped"])
+
+
+def test_bench_layers_splits_a_model_into_its_layers(capsys):
+    """Every leaf layer of the model is a row (the same layer on the same shape once, with its
+    count), plus the attention calls a torch function mode sees and the loss; each row timed."""
+    from manualgrad import bench_layers, cli
+    case = bench.Case("tiny gpt", lambda: bench_models.GPT(vocab=50, context=8, d=16, layers=2, heads=2),
+                      bench._tokens((2, 8), 50, 50, per_token=True), functional=True)
+    rows = bench_layers.run_layers(case, torch.device("cpu"), repeat=2, warmup=1)
+    calls = {}
+    for r in rows:
+        calls[r.layer.split("(")[0]] = calls.get(r.layer.split("(")[0], 0) + r.calls
+    # per block: 2 LayerNorms, c_attn, c_proj, fc, proj, GELU, 2 dropouts, attention; then ln_f, the head
+    assert calls == {"LayerNorm": 5, "Linear": 9, "GELU": 2, "Dropout": 5, "Embedding": 2,
+                     "scaled_dot_product_attention": 2, "cross_entropy ": 1}
+    assert len([r for r in rows if r.layer.startswith("Linear")]) == 5  # a row a shape: the 4 per block (×2), the head
+    assert all(min(r.torch_fwd_us, r.torch_bwd_us, r.manual_fwd_us, r.manual_bwd_us) > 0 for r in rows)
+    assert [r.extra_ms for r in rows] == sorted((r.extra_ms for r in rows), reverse=True)
+    assert "sum" in bench_layers.format_layers(rows)
+    assert cli.main(["bench", "--layers", "--case", "mlp 64-128-10 b64", "--repeat", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {r["layer"].split("(")[0] for r in out} == {"Linear", "ReLU", "cross_entropy "}
