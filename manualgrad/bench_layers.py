@@ -55,9 +55,17 @@ class _Attention(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def _layer_calls(model: torch.nn.Module, x: torch.Tensor):
-    """[(key, torch side, manual side, inputs)] of one forward: a leaf module's call, or an attention
-    call, with the inputs it got (detached); ``key`` groups the same layer on the same shapes."""
+def _twin(m: torch.nn.Module) -> torch.nn.Module:
+    """A swapped deep copy of ``m``: manualgrad's twin with the same weights."""
+    ours = copy.deepcopy(m)
+    swap(ours)
+    return ours
+
+
+def _layer_calls(model: torch.nn.Module, x: torch.Tensor) -> dict:
+    """{key: [torch side, manual side, inputs, calls]} of one forward: each leaf module's call and
+    each attention call, with the inputs it got (detached); ``key`` (the layer, its input shapes)
+    groups the same layer on the same shapes, counted, its manualgrad twin made once."""
     seen = []
     leaves = [m for m in model.modules() if not list(m.children())]
     hooks = [m.register_forward_hook(lambda m, i, o: seen.append((m, i))) for m in leaves]
@@ -68,20 +76,22 @@ def _layer_calls(model: torch.nn.Module, x: torch.Tensor):
     finally:
         for h in hooks:
             h.remove()
-    calls = []
+    groups = {}
+
+    def add(key, inputs, sides):
+        if key not in groups:
+            groups[key] = [*sides(), [t.detach() for t in inputs], 0]
+        groups[key][3] += 1
+
     for m, inputs in seen:
-        ours = copy.deepcopy(m)
-        swap(ours)
         shapes = tuple(tuple(t.shape) for t in inputs if isinstance(t, torch.Tensor))
-        calls.append(((repr(m), shapes), m, ours, [t.detach() for t in inputs]))
+        add((repr(m), shapes), inputs, lambda m=m: (m, _twin(m)))
     for args, kwargs in attention.calls:
-        shapes = tuple(tuple(t.shape) for t in args)
         kw = {k: v for k, v in kwargs.items() if k in ("dropout_p", "is_causal", "scale")}
-        torch_side = lambda *a, kw=kw: F.scaled_dot_product_attention(*a, **kw)  # noqa: E731
-        ours_side = lambda *a, kw=kw: MF.scaled_dot_product_attention(*a, **kw)  # noqa: E731
-        calls.append(((f"scaled_dot_product_attention({kw})", shapes), torch_side, ours_side,
-                      [t.detach() for t in args]))
-    return calls
+        add((f"scaled_dot_product_attention({kw})", tuple(tuple(t.shape) for t in args)), args,
+            lambda kw=kw: (lambda *a: F.scaled_dot_product_attention(*a, **kw),
+                           lambda *a: MF.scaled_dot_product_attention(*a, **kw)))
+    return groups
 
 
 def _first(y):
@@ -113,9 +123,7 @@ def run_layers(case, device: torch.device, repeat: int = 50, warmup: int = 5) ->
     torch.manual_seed(0)
     model = case.build().to(device=device, dtype=case.dtype).train()
     x, target = case.batch(device, case.dtype)
-    groups = {}
-    for key, theirs, ours, inputs in _layer_calls(model, x):
-        groups.setdefault(key, [theirs, ours, inputs, 0])[3] += 1
+    groups = _layer_calls(model, x)
     with torch.no_grad():
         logits = model(x)
     groups[("cross_entropy (the loss)", (tuple(logits.shape),))] = [
@@ -126,9 +134,11 @@ def run_layers(case, device: torch.device, repeat: int = 50, warmup: int = 5) ->
         with torch.no_grad():
             dy = torch.randn_like(_first(theirs(*inputs)))
         times = {"torch": [], "manual": []}
-        _time(theirs, inputs, dy, warmup), _time(ours, inputs, dy, warmup)
-        for r in range(2):  # two interleaved halves, each side first once
-            for name, side in ((("torch", theirs), ("manual", ours)) if r == 0 else (("manual", ours), ("torch", theirs))):
+        for side in (theirs, ours):
+            _time(side, inputs, dy, warmup)
+        order = [("torch", theirs), ("manual", ours)]
+        for sides in (order, order[::-1]):  # two interleaved halves, each side first once
+            for name, side in sides:
                 times[name].append(_time(side, inputs, dy, max(repeat // 2, 1)))
         (tf, tb), (mf, mb) = ([statistics.mean(v) for v in zip(*times[s])] for s in ("torch", "manual"))
         rows.append(LayerRow(case.name, layer, shapes[0] if shapes else (), calls, tf, tb, mf, mb))

@@ -61,10 +61,11 @@ def cmd_bench(args) -> int:
         raise CliError(e.args[0]) from None
     if args.repeat < 2:
         raise CliError(f"--repeat must be >= 2, got {args.repeat}")
-    ceiling = bench.matmul_ceiling(device) if device.type == "cuda" else None
     if args.layers:
         return _bench_layers(args, device, cases)
+    ceiling = bench.matmul_ceiling(device) if device.type == "cuda" else None
     rows, skipped = [], {}
+    isolate = len(cases) > 1 and not args.in_process
     for case in cases:
         reason = bench.skip_reason(case)
         if reason:
@@ -72,7 +73,6 @@ def cmd_bench(args) -> int:
             if not args.json:
                 print(f"  {case.name}: skipped ({reason})", file=sys.stderr, flush=True)
             continue
-        isolate = len(cases) > 1 and not args.in_process
         for compiled in ((True,) if args.compile_only else (False, True) if args.compile else (False,)):
             rows.append(_isolated(args, device, case, compiled) if isolate
                         else bench.run_case(case, device, args.repeat, compiled))

@@ -21,22 +21,20 @@ def _leaf_specs(case) -> list:
     return [a for a in (*case.args, *case.kwargs.values()) if isinstance(a, T) and a.grad and a.floating]
 
 
-def _view_grads(fn, case, dys, dtype=None, grown=None):
-    """``fn``'s gradients with respect to the case's expanded differentiable inputs taken as full
-    tensors (same values, one element each: the gradient of the view, before autograd sums it down
-    to the stride-0 leaf); ``grown`` {spec: shape}: instead these inputs, expanded to the shape the
-    op broadcasts them to, then taken as full tensors. None where ``fn`` raises."""
+def _view_grads(fn, case, dys, shapes, dtype=None):
+    """``fn``'s gradients with respect to the case's inputs in ``shapes`` ({id(spec): shape}) taken as
+    full tensors of that shape (None: the input's own, an expanded view's), one element each: the
+    gradients autograd then sums down to the stride-0 leaf, or over the op's broadcast. None where
+    ``fn`` raises."""
     leaves = []
 
     def one(a):
         if not isinstance(a, T):
             return torch.float64 if dtype and isinstance(a, torch.dtype) and a.is_floating_point else a
         x, _ = build(a, dtype)
-        if grown is not None and any(a is g for g in grown):
-            x = x.detach().expand(next(v for g, v in grown.items() if g is a)).clone().requires_grad_()
-            leaves.append(x)
-        elif grown is None and a.layout == "expanded" and a.grad and a.floating:
-            x = x.detach().clone().requires_grad_()
+        if id(a) in shapes:
+            x = x.detach() if shapes[id(a)] is None else x.detach().expand(shapes[id(a)])
+            x = x.clone().requires_grad_()
             leaves.append(x)
         return x
     args = tuple(one(a) for a in case.args)
@@ -53,14 +51,18 @@ def _view_grads(fn, case, dys, dtype=None, grown=None):
             return None
 
 
-def _views_agree(case, ours, named, views, ours_fn, torch_fn, grown=None) -> bool:
-    """The view gradients (:func:`_view_grads`) of the leaves ``views`` (the named ones among them)
-    agree between ours and torch: ``close``, against float64 below it."""
+def _views_agree(case, ours, named, shapes, ours_fn, torch_fn) -> bool:
+    """The gradients of :func:`_view_grads` for the named leaves (all in ``shapes``) agree between
+    ours and torch: ``close``, against float64 below it."""
     from .compare import close
-    mine, theirs = (_view_grads(fn, case, ours.dys, grown=grown) for fn in (ours_fn, torch_fn))
+    specs = _leaf_specs(case)
+    if any(i >= len(specs) or id(specs[i]) not in shapes for i in named):
+        return False
+    mine, theirs = (_view_grads(fn, case, ours.dys, shapes) for fn in (ours_fn, torch_fn))
     if mine is None or theirs is None:
         return False
-    exact = _view_grads(torch_fn, case, ours.dys, "float64", grown)
+    exact = _view_grads(torch_fn, case, ours.dys, shapes, "float64")
+    views = [i for i, s in enumerate(specs) if id(s) in shapes]  # the leaves' order among the gradients
     for i in named:
         j = views.index(i)
         g, h = mine[j], theirs[j]
@@ -78,12 +80,9 @@ def expanded_view_grads_agree(case, ours, grads, ours_fn, torch_fn) -> bool:
     (``close``, against float64 below it): where that sum cancels (a constant row normalised, so
     Σ dx = 0), the leaf's value is the rounding residue of terms far larger than itself, different
     whenever any one term rounds differently."""
-    specs = _leaf_specs(case)
     named = [int(g.split()[1]) for g in grads]
-    if case.inplace or not named or any(i >= len(specs) or specs[i].layout != "expanded" for i in named):
-        return False
-    expanded = [i for i, s in enumerate(specs) if s.layout == "expanded"]
-    return _views_agree(case, ours, named, expanded, ours_fn, torch_fn)
+    shapes = {id(s): None for s in _leaf_specs(case) if s.layout == "expanded"}
+    return not case.inplace and bool(named) and _views_agree(case, ours, named, shapes, ours_fn, torch_fn)
 
 
 def broadcast_input_grads_agree(case, ours, grads, ours_fn, torch_fn) -> bool:
@@ -93,19 +92,15 @@ def broadcast_input_grads_agree(case, ours, grads, ours_fn, torch_fn) -> bool:
     (the evening's full long profile: kl_div, bf16, ours 0, torch −0.094, float64 −0.094, exact
     −0.32). Only the first two tensor arguments (input, target) are taken to broadcast."""
     tensors = [a for a in case.args[:2] if isinstance(a, T)]
-    specs = _leaf_specs(case)
     named = [int(g.split()[1]) for g in grads]
-    if case.inplace or len(tensors) != 2 or not named or any(i >= len(specs) for i in named):
+    if case.inplace or len(tensors) != 2 or not named:
         return False
     try:
         shape = torch.broadcast_shapes(*(tuple(a.shape) for a in tensors))
     except RuntimeError:
         return False
-    grown = {a: shape for a in tensors if tuple(a.shape) != shape and a.grad and a.floating}
-    if not grown or any(all(specs[i] is not a for a in grown) for i in named):
-        return False
-    views = [i for i, s in enumerate(specs) if any(s is a for a in grown)]
-    return _views_agree(case, ours, named, views, ours_fn, torch_fn, grown)
+    shapes = {id(a): shape for a in tensors if tuple(a.shape) != shape and a.grad and a.floating}
+    return bool(shapes) and _views_agree(case, ours, named, shapes, ours_fn, torch_fn)
 
 
 def batch_mean_residue(case, ours, theirs, found) -> bool:
